@@ -1,0 +1,96 @@
+// Evidence is taken from the scenario container after it ends and before it is removed: what the
+// scorer sees and what the verdict binds. Re-running the collection rewrites the same files.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { buildManifest, manifestBytes, MANIFEST_FILE } from '../lib/evidence-manifest.ts';
+import { resultsDir, RESULTS } from '../lib/results.ts';
+import type { PolicyDecision } from '../lib/policy-types.ts';
+import type { Template } from '../lib/template.ts';
+import type { CompletionRequest } from '../workflows/shared.ts';
+import { sha256Hex } from '../lib/canonical-json.ts';
+import { isNotFound } from './containers.ts';
+import type { Entitlement } from './entitlements.ts';
+
+export const LOG_CAP_BYTES = 1024 * 1024;
+
+export interface EvidenceRequest {
+  scenarioId: string;
+  containerName: string;
+  template: Template;
+  completion: CompletionRequest | null;
+  entitlement: Entitlement;
+  policy: PolicyDecision;
+}
+
+/** Docker multiplexes stdout and stderr in 8-byte-framed chunks when there is no TTY. */
+export function demuxDockerLog(buf: Buffer): string {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(out).toString('utf8');
+}
+
+/** The isolation a container actually got, read back from the engine rather than from our request. */
+export function isolationReport(info: Docker.ContainerInspectInfo): Record<string, unknown> {
+  const hc = info.HostConfig as Docker.HostConfig & { Init?: boolean; Runtime?: string };
+  return {
+    networkMode: hc.NetworkMode,
+    readonlyRootfs: hc.ReadonlyRootfs,
+    capDrop: hc.CapDrop,
+    capAdd: hc.CapAdd ?? [],
+    securityOpt: hc.SecurityOpt,
+    privileged: hc.Privileged,
+    user: info.Config.User,
+    memory: hc.Memory,
+    memorySwap: hc.MemorySwap,
+    nanoCpus: hc.NanoCpus,
+    pidsLimit: hc.PidsLimit,
+    ipcMode: hc.IpcMode,
+    pidMode: hc.PidMode,
+    init: hc.Init,
+    runtime: hc.Runtime,
+    tmpfs: hc.Tmpfs,
+    binds: hc.Binds ?? [],
+  };
+}
+
+export function createEvidenceActivities(deps: { docker: Docker; storageDir: string }) {
+  async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
+    const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const write = (name: string, data: string | Buffer) => writeFileSync(join(dir, name), data, { mode: 0o644 });
+
+    const container = deps.docker.getContainer(req.containerName);
+    try {
+      const info = await container.inspect();
+      const logs = (await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false })) as unknown as Buffer;
+      let text = demuxDockerLog(logs);
+      const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
+      if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');
+      write('container.log', text);
+      // The completion token is in the environment: never let it into evidence anyone can read.
+      const redacted = { ...info, Config: { ...info.Config, Env: info.Config.Env.map((e) => e.replace(/^(ARBITER_COMPLETION_TOKEN=).*/, '$1[redacted]')) } };
+      write('inspect.json', canonicalJson(redacted));
+      write('isolation.json', canonicalJson(isolationReport(info)));
+      write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      write('container-missing.json', canonicalJson({ containerName: req.containerName }));
+    }
+    write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
+    write('entitlement.json', canonicalJson(req.entitlement));
+    write('policy.json', canonicalJson(req.policy));
+    const manifest = buildManifest(dir);
+    const bytes = manifestBytes(manifest);
+    write(MANIFEST_FILE, bytes);
+    return { manifestSha256: sha256Hex(bytes), files: manifest.files.length };
+  }
+  return { collectEvidence };
+}

@@ -1,0 +1,93 @@
+// Spawn and the per-scenario routes. Each handler authenticates, checks that the caller may act
+// on this scenario, and hands the rest to the ScenarioService.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { ConflictError, ForbiddenError, NotFoundError } from '../../lib/errors.ts';
+import { scenarioIdFromJti, TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
+import type { ScenarioService } from '../scenarios.ts';
+import type { Principal } from '../plugins/auth.ts';
+import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
+
+/** The subject who spawned a scenario (by SAT or ET of the same subject and tenant) or an operator. */
+function mayRead(p: Principal, s: ScenarioState): boolean {
+  if (p.kind === 'operator') return true;
+  if (p.kind === 'sat' || p.kind === 'et') return p.sub === s.subject && p.tenant === s.tenant;
+  return false;
+}
+
+const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService }> = async (app, { service }) => {
+  async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
+    const principal = await app.authenticate(request, ['sat', 'et', 'operator']);
+    const state = await service.get(id);
+    if (!mayRead(principal, state)) throw new ForbiddenError('this scenario belongs to another subject', 'not_owner');
+    return { state, principal };
+  }
+
+  app.post('/api/spawn', {
+    schema: { body: SpawnRequest, response: { 202: SpawnResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody } },
+  }, async (request, reply) => {
+    const sat = await app.authenticate(request, ['sat']);
+    if (sat.kind !== 'sat') throw new Error('unreachable');
+    const c = sat.claims;
+    const scenarioId = scenarioIdFromJti(c.jti);
+    const admission = await service.spawn({
+      scenarioId,
+      correlationId: request.id,
+      subject: c.sub,
+      tenant: c.tenant,
+      plan: c.plan,
+      template: { id: c.template, version: c.template_version },
+      track: c.track,
+      retentionDays: c.retention_days,
+      createdAt: new Date().toISOString(),
+    });
+    request.log.info({ scenarioId, status: admission.status }, 'spawn admitted');
+    if (admission.status === 'denied') {
+      throw new ForbiddenError(`policy denied the spawn: ${admission.reasons.join('; ')}`, 'policy_denied', { reasons: admission.reasons });
+    }
+    return reply.status(202).header('Location', `/api/scenarios/${scenarioId}`).send({ scenarioId, status: admission.status });
+  });
+
+  app.get('/api/scenarios/:id', {
+    schema: { params: ScenarioParams, response: { 200: ScenarioView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody } },
+  }, async (request) => {
+    const { state } = await readable(request, request.params.id);
+    const { completionDigest: _internal, ...view } = state;
+    return view;
+  });
+
+  app.post('/api/scenarios/:id/complete', {
+    schema: { params: ScenarioParams, body: CompleteRequest, response: { 202: StatusBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const principal = await app.authenticate(request, ['completion', 'operator'], id);
+    const actor = principal.kind === 'operator' ? `operator:${principal.sub}` : 'scenario-host';
+    try {
+      const ack = await service.complete(id, { ...request.body, actor });
+      request.log.info({ scenarioId: id, actor, outcome: request.body.outcome }, 'completion accepted');
+      return reply.status(202).send(ack);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${id} does not exist`);
+      throw err;
+    }
+  });
+
+  app.post('/api/scenarios/:id/cancel', {
+    schema: { params: ScenarioParams, response: { 202: StatusBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+  }, async (request, reply) => {
+    const { state, principal } = await readable(request, request.params.id);
+    if (TERMINAL_STATUSES.includes(state.status)) throw new ConflictError(`scenario is already ${state.status}`, 'not_running');
+    await service.cancel(state.scenarioId);
+    request.log.info({ scenarioId: state.scenarioId, by: principal.kind }, 'cancel requested');
+    return reply.status(202).send({ status: state.status });
+  });
+
+  app.get('/api/scenarios/:id/verdict', {
+    schema: { params: ScenarioParams, response: { 200: VerdictResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+  }, async (request) => {
+    const { state } = await readable(request, request.params.id);
+    return service.verdict(state);
+  });
+};
+export default scenarioRoutes;

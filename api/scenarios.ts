@@ -1,0 +1,120 @@
+// The scenario use cases behind the routes: spawn, read, complete, verdict. Temporal is the
+// only store of a scenario's state; files under storage/ hold its artifacts.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
+import { resultsDir, RESULTS } from '../lib/results.ts';
+import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
+import {
+  admissionUpdate,
+  completeUpdate,
+  completionDigest,
+  FailureTypes,
+  MAIN_TASK_QUEUE,
+  SCENARIO_WORKFLOW_TYPE,
+  statusQuery,
+  type AdmissionResult,
+  type CompletionAck,
+  type CompletionRequest,
+  type ScenarioInput,
+  type ScenarioState,
+} from '../workflows/shared.ts';
+import type { scenarioWorkflow } from '../workflows/scenario.ts';
+import { createHash } from 'node:crypto';
+
+/** How long a spawn waits for admission (entitlements + policy) before answering "pending". */
+const ADMISSION_WAIT_MS = 10_000;
+
+export class ScenarioService {
+  constructor(private readonly client: Client, private readonly storageDir: string) {}
+
+  /** Starts the scenario and waits (bounded) for its admission decision. */
+  async spawn(input: ScenarioInput): Promise<AdmissionResult> {
+    const start = new WithStartWorkflowOperation<typeof scenarioWorkflow>(SCENARIO_WORKFLOW_TYPE, {
+      workflowId: input.scenarioId,
+      taskQueue: MAIN_TASK_QUEUE,
+      args: [input],
+      // A SAT's jti is the workflow id: Temporal itself refuses the second start, open or closed.
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { correlationId: input.correlationId },
+    });
+    let handle;
+    try {
+      handle = await this.client.workflow.startUpdateWithStart(admissionUpdate, { waitForStage: 'ACCEPTED', startWorkflowOperation: start });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError || (err as Error).cause instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new ConflictError('this SAT was already used', 'sat_used');
+      }
+      throw err;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const pending = new Promise<AdmissionResult>((resolve) => {
+      timer = setTimeout(() => resolve({ status: 'pending', reasons: [] }), ADMISSION_WAIT_MS);
+    });
+    try {
+      return await Promise.race([handle.result(), pending]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async get(scenarioId: string): Promise<ScenarioState> {
+    try {
+      return await this.client.workflow.getHandle(scenarioId).query(statusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+      throw err;
+    }
+  }
+
+  async complete(scenarioId: string, req: CompletionRequest): Promise<CompletionAck> {
+    const handle = this.client.workflow.getHandle(scenarioId);
+    // The same body always has the same update id, so Temporal deduplicates a resent completion.
+    const updateId = `complete-${createHash('sha256').update(canonicalJson([req.outcome, req.submission])).digest('hex').slice(0, 32)}`;
+    try {
+      return await handle.executeUpdate(completeUpdate, { args: [req], updateId });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        // Closed workflows take no updates: answer a resend of the accepted completion the same way.
+        const state = await this.get(scenarioId);
+        if (state.completionDigest && state.completionDigest === completionDigest(req)) return { status: state.status };
+        throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
+      }
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        if (err.cause.type === FailureTypes.notRunning) throw new ConflictError(err.cause.message, 'not_running');
+        if (err.cause.type === FailureTypes.conflictingCompletion) throw new ConflictError(err.cause.message, 'already_completed');
+      }
+      throw err;
+    }
+  }
+
+  async cancel(scenarioId: string): Promise<void> {
+    // Workflow cancellation: the workflow tears its container down in a non-cancellable scope.
+    await this.client.workflow.getHandle(scenarioId).cancel();
+  }
+
+  verdict(state: ScenarioState): { verdict: Statement; signature: string; keyId: string; envelope: DsseEnvelope } {
+    const dir = resultsDir(this.storageDir, state.scenarioId);
+    const file = join(dir, RESULTS.envelope);
+    if (state.status !== 'scored' || !existsSync(file)) {
+      if (state.status === 'expired') throw new NotFoundError('the verdict was deleted by retention');
+      throw new ConflictError(`scenario is ${state.status}: there is no verdict yet`, 'not_scored');
+    }
+    const envelope = JSON.parse(readFileSync(file, 'utf8')) as DsseEnvelope;
+    const sig = envelope.signatures[0];
+    if (!sig) throw new NotFoundError('verdict has no signature');
+    const verdict = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
+    return { verdict, signature: sig.sig, keyId: sig.keyid, envelope };
+  }
+}
+

@@ -1,0 +1,74 @@
+// TypeBox schemas for every body, param and response of the HTTP API; types derive from them.
+import { Type, type Static } from 'typebox';
+import { SCENARIO_ID_PATTERN, STATUSES } from '../workflows/shared.ts';
+
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    reasons: Type.Optional(Type.Array(Type.String())),
+  }),
+});
+
+export const Status = Type.Enum([...STATUSES]);
+
+export const SatRequest = Type.Object({
+  template: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}(@[0-9]+)?$', description: 'template id, optionally pinned: "hello" or "hello@1"' }),
+  track: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }),
+}, { additionalProperties: false });
+export type SatRequest = Static<typeof SatRequest>;
+
+export const SatResponse = Type.Object({
+  sat: Type.String(),
+  expiresAt: Type.String(),
+  plan: Type.String(),
+  retentionDays: Type.Integer(),
+  template: Type.String(),
+  templateVersion: Type.String(),
+});
+
+export const SpawnRequest = Type.Object({}, { additionalProperties: false });
+export const SpawnResponse = Type.Object({ scenarioId: Type.String(), status: Status });
+
+export const ScenarioParams = Type.Object({ id: Type.String({ pattern: SCENARIO_ID_PATTERN }) });
+export type ScenarioParams = Static<typeof ScenarioParams>;
+
+export const ScenarioView = Type.Object({
+  scenarioId: Type.String(),
+  status: Status,
+  tenant: Type.String(),
+  subject: Type.String(),
+  template: Type.String(),
+  templateVersion: Type.String(),
+  track: Type.String(),
+  plan: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  reason: Type.Optional(Type.String()),
+  reasons: Type.Optional(Type.Array(Type.String())),
+  hostId: Type.Optional(Type.String()),
+  containerName: Type.Optional(Type.String()),
+  ttlSeconds: Type.Optional(Type.Integer()),
+  policySha256: Type.Optional(Type.String()),
+  score: Type.Optional(Type.Object({ score: Type.Number(), maxScore: Type.Number(), passed: Type.Boolean() })),
+  verdictKeyId: Type.Optional(Type.String()),
+});
+
+export const CompleteRequest = Type.Object({
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('gave_up')]),
+  submission: Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 64 }),
+}, { additionalProperties: false });
+export type CompleteRequest = Static<typeof CompleteRequest>;
+
+export const StatusBody = Type.Object({ status: Status });
+
+export const VerdictResponse = Type.Object({
+  verdict: Type.Unknown(),
+  signature: Type.String(),
+  keyId: Type.String(),
+  envelope: Type.Unknown(),
+});
+
+export const Jwks = Type.Object({
+  keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })),
+});

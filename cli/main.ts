@@ -1,0 +1,178 @@
+// The `arbiter` command. Every verb prints a human line by default and JSON with --json.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import Docker from 'dockerode';
+import { Command, Option } from 'commander';
+import { verifyChainText } from '../lib/audit-chain.ts';
+import { loadConfig } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
+import { generateKey, publicJwks, publishJwks, type Jwks } from '../lib/keys.ts';
+import { verifyResults } from '../lib/results.ts';
+import { mintToken } from '../lib/tokens.ts';
+import { buildTemplateImages } from '../activities/images.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../workflows/shared.ts';
+import { api, ApiError } from './http.ts';
+
+const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
+program.addOption(new Option('--api <url>', 'API base URL').env('ARBITER_API_URL').default('http://127.0.0.1:8080'));
+program.option('--json', 'print JSON for scripts');
+
+const json = () => Boolean(program.opts<{ json?: boolean }>().json);
+const apiUrl = () => program.opts<{ api: string }>().api;
+function out(human: string, data: unknown) {
+  console.log(json() ? JSON.stringify(data) : human);
+}
+
+const devToken = program.command('dev-token').description('mint dev tokens from the env secrets (ARBITER_MODE=dev only)');
+devToken.command('et').requiredOption('--sub <subject>').requiredOption('--tenant <tenant>').requiredOption('--plan <plan>')
+  .option('--ttl <seconds>', 'lifetime', '3600')
+  .action(async (o: { sub: string; tenant: string; plan: string; ttl: string }) => {
+    const config = devConfig('ET_HMAC_SECRET');
+    const { token, expiresAt } = await mintToken('et', { sub: o.sub, tenant: o.tenant, plan: o.plan }, config.secrets.ET_HMAC_SECRET!, { ttlSeconds: Number(o.ttl) });
+    out(token, { token, expiresAt });
+  });
+devToken.command('operator').requiredOption('--sub <subject>').option('--ttl <seconds>', 'lifetime', '3600')
+  .action(async (o: { sub: string; ttl: string }) => {
+    const config = devConfig('OPERATOR_HMAC_SECRET');
+    const { token, expiresAt } = await mintToken('operator', { sub: o.sub, role: 'operator' }, config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: Number(o.ttl) });
+    out(token, { token, expiresAt });
+  });
+
+program.command('spawn').description('ask for a SAT with an entitlement token, then spawn')
+  .requiredOption('--template <id>', 'template id, optionally @version').requiredOption('--track <track>')
+  .addOption(new Option('--et <token>', 'entitlement token').env('ARBITER_ET').makeOptionMandatory())
+  .option('--wait', 'wait until the scenario ends, showing its status')
+  .action(async (o: { template: string; track: string; et: string; wait?: boolean }) => {
+    const sat = await api<{ sat: string; expiresAt: string; plan: string }>(apiUrl(), 'POST', '/api/sat', { token: o.et, body: { template: o.template, track: o.track } });
+    const spawned = await api<{ scenarioId: string; status: string }>(apiUrl(), 'POST', '/api/spawn', { token: sat.sat, body: {} });
+    if (!o.wait) return out(`${spawned.scenarioId} ${spawned.status}`, { ...spawned, sat: sat.sat });
+    const final = await waitForEnd(spawned.scenarioId, sat.sat);
+    out(`${final.scenarioId} ${final.status}${final.score ? ` score ${final.score.score}/${final.score.maxScore}` : ''}`, final);
+  });
+
+program.command('status <id>').description('show a scenario')
+  .addOption(new Option('--token <token>', 'SAT, ET or operator token').env('ARBITER_TOKEN').makeOptionMandatory())
+  .action(async (id: string, o: { token: string }) => {
+    const s = await api<ScenarioState>(apiUrl(), 'GET', `/api/scenarios/${id}`, { token: o.token });
+    out(`${s.scenarioId} ${s.status} ${s.template}@${s.templateVersion} ${s.tenant}/${s.subject}${s.reason ? ` (${s.reason})` : ''}`, s);
+  });
+
+program.command('complete <id>').description('complete a running scenario as its host (completion token) or an operator')
+  .addOption(new Option('--token <token>', 'completion or operator token').env('ARBITER_TOKEN').makeOptionMandatory())
+  .option('--outcome <outcome>', 'success | failure | gave_up', 'success')
+  .option('--submission <json>', 'the submission, a JSON object', '{}')
+  .action(async (id: string, o: { token: string; outcome: string; submission: string }) => {
+    let submission: unknown;
+    try {
+      submission = JSON.parse(o.submission);
+    } catch {
+      throw new UsageError('--submission must be a JSON object');
+    }
+    const r = await api<{ status: string }>(apiUrl(), 'POST', `/api/scenarios/${id}/complete`, { token: o.token, body: { outcome: o.outcome, submission } });
+    out(`${id} completion accepted (${r.status})`, r);
+  });
+
+program.command('cancel <id>').description('cancel a scenario')
+  .addOption(new Option('--token <token>', 'SAT, ET or operator token').env('ARBITER_TOKEN').makeOptionMandatory())
+  .action(async (id: string, o: { token: string }) => {
+    const r = await api<{ status: string }>(apiUrl(), 'POST', `/api/scenarios/${id}/cancel`, { token: o.token });
+    out(`${id} cancel requested (was ${r.status})`, r);
+  });
+
+program.command('verify <resultsDir>').description('verify a verdict offline: signature, score, evidence, audit chain')
+  .option('--keys <path>', 'JWKS file or keys folder (default: the storage keys beside the results)')
+  .action(async (dir: string, o: { keys?: string }) => {
+    const results = resolve(dir);
+    const keysPath = o.keys ?? join(dirname(dirname(dirname(results))), 'keys', 'jwks.json');
+    if (!existsSync(keysPath)) throw new UsageError(`no public keys at ${keysPath}: pass --keys`);
+    const jwks = statSync(keysPath).isDirectory()
+      ? (JSON.parse(readFileSync(join(keysPath, 'jwks.json'), 'utf8')) as Jwks)
+      : (JSON.parse(readFileSync(keysPath, 'utf8')) as Jwks);
+    const check = await verifyResults(results, jwks);
+    if (!check.ok) {
+      out(`verification FAILED for ${results}:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, problems: check.problems });
+      process.exitCode = 1;
+      return;
+    }
+    const p = check.statement.predicate;
+    out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}`, { ok: true, keyId: check.keyId, predicate: p });
+  });
+
+program.command('audit').command('verify <file>').description('verify a hash-chained audit log')
+  .option('--head <hash>', 'the head a verdict recorded')
+  .action((file: string, o: { head?: string }) => {
+    const r = verifyChainText(readFileSync(file, 'utf8'), o.head);
+    if (!r.ok) {
+      out(`audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}`, r);
+      process.exitCode = 1;
+      return;
+    }
+    out(`audit chain intact: ${r.length} entries, head ${r.head}`, r);
+  });
+
+const keys = program.command('keys').description('verdict signing keys');
+for (const verb of ['generate', 'rotate'] as const) {
+  keys.command(verb).description(verb === 'generate' ? 'create a signing key if none exists' : 'make a new current key; old keys keep verifying')
+    .action(async () => {
+      const config = loadConfig(process.env);
+      const { hasKey } = await import('../lib/keys.ts');
+      if (verb === 'generate' && hasKey(config.keysDir)) {
+        const jwks = await publishJwks(config.keysDir, config.storageDir);
+        return out(`✓ signing key present (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
+      }
+      const jwk = await generateKey(config.keysDir);
+      await publishJwks(config.keysDir, config.storageDir);
+      out(`→ new signing key ${jwk.kid} (public keys in ${config.storageDir}/keys/jwks.json)`, jwk);
+    });
+}
+keys.command('list').action(async () => {
+  const jwks = await publicJwks(loadConfig(process.env).keysDir);
+  out(jwks.keys.map((k) => k.kid).join('\n'), jwks);
+});
+
+program.command('images').command('build').description('build every template image locally')
+  .action(async () => {
+    const config = loadConfig(process.env);
+    const built = await buildTemplateImages(new Docker({ socketPath: config.dockerSocket }), { log: (l) => { if (!json()) console.log(`  ${l}`); } });
+    const fresh = built.filter((b) => b.built).length;
+    out(`${fresh > 0 ? '→' : '✓'} template images: ${fresh} built, ${built.length - fresh} up to date`, built);
+  });
+
+async function waitForEnd(id: string, token: string): Promise<ScenarioState> {
+  let last = '';
+  const tty = process.stderr.isTTY;
+  for (;;) {
+    const s = await api<ScenarioState>(apiUrl(), 'GET', `/api/scenarios/${id}`, { token });
+    const line = `${id}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`;
+    if (line !== last && !json()) process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    last = line;
+    if (TERMINAL_STATUSES.includes(s.status)) {
+      if (tty && !json()) process.stderr.write('\n');
+      return s;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+class UsageError extends Error {}
+
+function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET') {
+  const config = loadConfig(process.env, [secret]);
+  if (config.mode !== 'dev') throw new UsageError('dev-token needs ARBITER_MODE=dev: production tokens come from billing and your identity provider');
+  return config;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError) {
+    console.error(`arbiter: ${err.message}${err instanceof ApiError && err.reasons?.length ? `\n  reasons: ${err.reasons.join('; ')}` : ''}`);
+    process.exitCode = err instanceof ApiError && err.status >= 500 ? 3 : 1;
+  } else if ((err as NodeJS.ErrnoException).cause && (err as Error).message === 'fetch failed') {
+    console.error(`arbiter: cannot reach the API at ${apiUrl()}: is the stack up? (npm run stack)`);
+    process.exitCode = 3;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,88 @@
+// Verdict signing keys: Ed25519 through @noble/ed25519, identified by their RFC 7638 JWK
+// thumbprint and published as an RFC 8037 JWKS. Private keys live in the keys directory
+// (mode 0600); only public JWKs are ever written under storage/.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ed from '@noble/ed25519';
+import { calculateJwkThumbprint } from 'jose';
+
+export interface PublicJwk { kty: 'OKP'; crv: 'Ed25519'; x: string; kid: string; alg: 'EdDSA'; use: 'sig' }
+export interface Jwks { keys: PublicJwk[] }
+
+/** What a verdict signer must do; a KMS-backed signer implements the same three members. */
+export interface Signer {
+  readonly keyId: string;
+  readonly publicJwk: PublicJwk;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+interface StoredKey { kid: string; x: string; d: string; createdAt: string }
+
+const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
+const fromB64u = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'));
+
+export async function publicJwkOf(publicKey: Uint8Array): Promise<PublicJwk> {
+  const x = b64u(publicKey);
+  const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x }, 'sha256');
+  return { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' };
+}
+
+/** Creates a new key, makes it current, and returns its id. Older keys stay for verification. */
+export async function generateKey(keysDir: string, now = new Date()): Promise<PublicJwk> {
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  const secret = ed.utils.randomSecretKey();
+  const jwk = await publicJwkOf(await ed.getPublicKeyAsync(secret));
+  const stored: StoredKey = { kid: jwk.kid, x: jwk.x, d: b64u(secret), createdAt: now.toISOString() };
+  writeFileSync(join(keysDir, `${jwk.kid}.key.json`), JSON.stringify(stored), { mode: 0o600 });
+  // Rename is atomic: a reader sees the old or the new current key, never half a file.
+  writeFileSync(join(keysDir, 'current.tmp'), jwk.kid, { mode: 0o600 });
+  renameSync(join(keysDir, 'current.tmp'), join(keysDir, 'current'));
+  return jwk;
+}
+
+export function hasKey(keysDir: string): boolean {
+  return existsSync(join(keysDir, 'current'));
+}
+
+export async function loadSigner(keysDir: string): Promise<Signer> {
+  const currentFile = join(keysDir, 'current');
+  if (!existsSync(currentFile)) throw new Error(`no signing key in ${keysDir}: run "arbiter keys generate"`);
+  const kid = readFileSync(currentFile, 'utf8').trim();
+  const stored = JSON.parse(readFileSync(join(keysDir, `${kid}.key.json`), 'utf8')) as StoredKey;
+  const secret = fromB64u(stored.d);
+  const publicJwk = await publicJwkOf(await ed.getPublicKeyAsync(secret));
+  if (publicJwk.kid !== kid) throw new Error(`signing key ${kid} does not match its stored public key`);
+  return { keyId: kid, publicJwk, sign: (message) => ed.signAsync(message, secret) };
+}
+
+/** Every key ever generated here, current and retired: retired keys still verify old verdicts. */
+export async function publicJwks(keysDir: string): Promise<Jwks> {
+  if (!existsSync(keysDir)) return { keys: [] };
+  const keys: PublicJwk[] = [];
+  for (const f of readdirSync(keysDir).filter((n) => n.endsWith('.key.json')).sort()) {
+    const stored = JSON.parse(readFileSync(join(keysDir, f), 'utf8')) as StoredKey;
+    keys.push(await publicJwkOf(fromB64u(stored.x)));
+  }
+  return { keys };
+}
+
+export async function publishJwks(keysDir: string, storageDir: string): Promise<Jwks> {
+  const jwks = await publicJwks(keysDir);
+  const dir = join(storageDir, 'keys');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'jwks.tmp'), JSON.stringify(jwks, null, 2));
+  renameSync(join(dir, 'jwks.tmp'), join(dir, 'jwks.json'));
+  return jwks;
+}
+
+/**
+ * Strict RFC 8032 verification (zip215: false): non-canonical encodings and small-order keys are
+ * refused, so a verdict has exactly one valid signature encoding under a given key.
+ */
+export async function verifyEd25519(signature: Uint8Array, message: Uint8Array, jwk: Pick<PublicJwk, 'x'>): Promise<boolean> {
+  try {
+    return await ed.verifyAsync(signature, message, fromB64u(jwk.x), { zip215: false });
+  } catch {
+    return false;
+  }
+}

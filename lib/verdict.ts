@@ -1,0 +1,101 @@
+// A verdict is an in-toto Statement v1 whose subjects are the score and the evidence manifest,
+// wrapped in a DSSE envelope. The Ed25519 signature covers DSSE's pre-authentication encoding
+// (PAE) of the canonical statement, so neither the payload type nor the bytes can be swapped.
+import { canonicalJson } from './canonical-json.ts';
+import { verifyEd25519, type Jwks, type Signer } from './keys.ts';
+
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const PREDICATE_TYPE = 'https://arbiter.dev/attestation/verdict/v1';
+export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+export interface ScoreResult {
+  score: number;
+  maxScore: number;
+  passed: boolean;
+  checks: Array<{ name: string; passed: boolean }>;
+}
+
+export interface VerdictPredicate {
+  scenarioId: string;
+  subject: string;
+  tenant: string;
+  plan: string;
+  track: string;
+  template: { id: string; version: string; digest: string };
+  policy: { sha256: string; allow: boolean };
+  outcome: string;
+  status: string;
+  score: { score: number; maxScore: number; passed: boolean };
+  auditHead: string;
+  issuedAt: string;
+  keyId: string;
+}
+
+export interface Statement {
+  _type: typeof STATEMENT_TYPE;
+  subject: Array<{ name: string; digest: { sha256: string } }>;
+  predicateType: typeof PREDICATE_TYPE;
+  predicate: VerdictPredicate;
+}
+
+export interface DsseEnvelope {
+  payloadType: string;
+  payload: string;
+  signatures: Array<{ keyid: string; sig: string }>;
+}
+
+export function buildStatement(p: VerdictPredicate, digests: { score: string; manifest: string }): Statement {
+  return {
+    _type: STATEMENT_TYPE,
+    subject: [
+      { name: 'score.json', digest: { sha256: digests.score } },
+      { name: 'evidence/manifest.json', digest: { sha256: digests.manifest } },
+    ],
+    predicateType: PREDICATE_TYPE,
+    predicate: p,
+  };
+}
+
+/** DSSE v1 pre-authentication encoding. */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const type = Buffer.from(payloadType, 'utf8');
+  const header = Buffer.from(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `, 'utf8');
+  return Buffer.concat([header, payload]);
+}
+
+export async function signStatement(statement: Statement, signer: Signer): Promise<DsseEnvelope> {
+  const payload = Buffer.from(canonicalJson(statement), 'utf8');
+  const sig = await signer.sign(pae(PAYLOAD_TYPE, payload));
+  return {
+    payloadType: PAYLOAD_TYPE,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: signer.keyId, sig: Buffer.from(sig).toString('base64') }],
+  };
+}
+
+export type EnvelopeCheck = { ok: true; statement: Statement; keyId: string } | { ok: false; reason: string };
+
+/** Verifies an envelope against a JWKS; any one signature by a known key is enough. */
+export async function verifyEnvelope(envelope: DsseEnvelope, jwks: Jwks): Promise<EnvelopeCheck> {
+  if (envelope.payloadType !== PAYLOAD_TYPE) return { ok: false, reason: `payload type is ${envelope.payloadType}` };
+  const payload = Buffer.from(envelope.payload, 'base64');
+  const message = pae(envelope.payloadType, payload);
+  for (const s of envelope.signatures ?? []) {
+    const key = jwks.keys.find((k) => k.kid === s.keyid);
+    if (!key) continue;
+    if (await verifyEd25519(Buffer.from(s.sig, 'base64'), message, key)) {
+      let statement: Statement;
+      try {
+        statement = JSON.parse(payload.toString('utf8')) as Statement;
+      } catch {
+        return { ok: false, reason: 'signed payload is not JSON' };
+      }
+      if (statement._type !== STATEMENT_TYPE || statement.predicateType !== PREDICATE_TYPE) {
+        return { ok: false, reason: 'signed payload is not an Arbiter verdict statement' };
+      }
+      return { ok: true, statement, keyId: s.keyid };
+    }
+  }
+  const kids = (envelope.signatures ?? []).map((s) => s.keyid).join(', ');
+  return { ok: false, reason: `no valid signature by a known key (signed by: ${kids || 'nobody'})` };
+}

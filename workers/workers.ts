@@ -1,0 +1,75 @@
+// Builders for the two kinds of worker, shared by the entry points and the tests so both run
+// exactly the same wiring.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Config } from '../lib/config.ts';
+import { loadSigner, publishJwks } from '../lib/keys.ts';
+import { loadPlans } from '../lib/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
+import { createHostActivities, createMainActivities } from '../activities/index.ts';
+import { DEFAULT_POLICY_DIR, loadPolicy } from '../activities/policy.ts';
+import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const PREBUILT_BUNDLE = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
+
+/** A prebuilt bundle when one exists (production), else bundle the sources at start (dev). */
+function workflowSource(): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+  if (existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { code: readFileSync(PREBUILT_BUNDLE, 'utf8') } };
+  return { workflowsPath: WORKFLOWS_PATH };
+}
+
+export interface MainWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  hostIds?: string[];
+  templatesDir?: string;
+  extra?: Partial<WorkerOptions>;
+}
+
+export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worker: Worker; policySha256: string; keyId: string }> {
+  const { config } = opts;
+  const policy = await loadPolicy(config.policyDir ?? DEFAULT_POLICY_DIR, config.policySha256 ? { expectedSha256: config.policySha256 } : undefined);
+  const signer = await loadSigner(config.keysDir);
+  await publishJwks(config.keysDir, config.storageDir);
+  const activities = createMainActivities({
+    plans: loadPlans(),
+    templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
+    policy,
+    signer,
+    storageDir: config.storageDir,
+    hostIds: opts.hostIds ?? (process.env.ARBITER_HOSTS ?? config.hostId).split(',').map((s) => s.trim()).filter(Boolean),
+  });
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: config.temporalNamespace,
+    taskQueue: MAIN_TASK_QUEUE,
+    ...workflowSource(),
+    activities,
+    ...opts.extra,
+  });
+  return { worker, policySha256: policy.sha256, keyId: signer.keyId };
+}
+
+export interface HostWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  docker?: Docker;
+  extra?: Partial<WorkerOptions>;
+}
+
+export async function createHostWorker(opts: HostWorkerOptions): Promise<Worker> {
+  const { config } = opts;
+  const completionSecret = config.secrets.COMPLETION_HMAC_SECRET;
+  if (!completionSecret) throw new Error('COMPLETION_HMAC_SECRET is required by the container worker');
+  const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
+  return Worker.create({
+    connection: opts.connection,
+    namespace: config.temporalNamespace,
+    taskQueue: hostTaskQueue(config.hostId),
+    activities: createHostActivities({ docker, storageDir: config.storageDir, completionSecret, runtime: process.env.ARBITER_RUNTIME || undefined }),
+    ...opts.extra,
+  });
+}

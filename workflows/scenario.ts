@@ -1,0 +1,246 @@
+// One scenario, start to verdict. Deterministic: every side effect is an activity, every wait a
+// durable timer or condition, so a worker, the API or the server can die at any point and the
+// scenario resumes with exactly one container and at most one verdict.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { AuditEvent } from '../lib/audit-chain.ts';
+import type { PolicyDecision } from '../lib/policy-types.ts';
+import type { MainActivities, HostActivities, Entitlement, LaunchedContainer } from '../activities/index.ts';
+import {
+  admissionUpdate,
+  completeUpdate,
+  completionDigest,
+  FailureTypes,
+  statusQuery,
+  TERMINAL_STATUSES,
+  type CompletionRequest,
+  type ScenarioInput,
+  type ScenarioState,
+  type ScenarioStatus,
+} from './shared.ts';
+
+const main = proxyActivities<MainActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] },
+});
+
+function hostActivities(taskQueue: string, ttlSeconds: number) {
+  const retry = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.scorerFailed, FailureTypes.imageMissing] };
+  return {
+    steps: proxyActivities<HostActivities>({ taskQueue, retry, startToCloseTimeout: '2 minutes' }),
+    // The watch lasts as long as the scenario may; heartbeats let a lost worker be noticed early.
+    watch: proxyActivities<HostActivities>({ taskQueue, retry, startToCloseTimeout: `${ttlSeconds + 120} seconds`, heartbeatTimeout: '60 seconds' }),
+  };
+}
+
+export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioState> {
+  const state: ScenarioState = {
+    scenarioId: input.scenarioId,
+    status: 'pending',
+    tenant: input.tenant,
+    subject: input.subject,
+    template: input.template.id,
+    templateVersion: input.template.version,
+    track: input.track,
+    plan: input.plan,
+    createdAt: input.createdAt,
+    updatedAt: input.createdAt,
+  };
+  const events: AuditEvent[] = [];
+  const audit = (actor: string, event: string, data?: Record<string, unknown>) => {
+    events.push({ time: new Date().toISOString(), actor, event, ...(data ? { data } : {}) });
+  };
+  const setStatus = (status: ScenarioStatus, reason?: string) => {
+    state.status = status;
+    state.updatedAt = new Date().toISOString();
+    if (reason !== undefined) state.reason = reason;
+    audit('arbiter', `status.${status}`, reason ? { reason } : undefined);
+    log.info('scenario status', { scenarioId: input.scenarioId, correlationId: input.correlationId, status, reason });
+  };
+
+  let admitted = false;
+  let completion: CompletionRequest | undefined;
+  let acceptedDigest: string | undefined;
+
+  setHandler(statusQuery, () => state);
+  setHandler(admissionUpdate, async () => {
+    await condition(() => admitted || TERMINAL_STATUSES.includes(state.status));
+    return { status: state.status, reasons: state.reasons ?? [] };
+  });
+  setHandler(
+    completeUpdate,
+    (req) => {
+      if (!completion) {
+        completion = req;
+        acceptedDigest = completionDigest(req);
+        state.completionDigest = acceptedDigest;
+        audit(req.actor, 'completion.accepted', { outcome: req.outcome });
+      }
+      return { status: state.status };
+    },
+    {
+      validator: (req) => {
+        // Rejected here, the request never enters history: a duplicate of the accepted completion
+        // is answered the same way, anything else after it or outside "running" is refused.
+        if (completion) {
+          if (completionDigest(req) !== acceptedDigest) {
+            throw ApplicationFailure.nonRetryable('a different completion was already accepted', FailureTypes.conflictingCompletion);
+          }
+          return;
+        }
+        if (state.status !== 'running') throw ApplicationFailure.nonRetryable(`scenario is ${state.status}, not running`, FailureTypes.notRunning);
+      },
+    },
+  );
+
+  audit(input.subject, 'scenario.requested', { template: `${input.template.id}@${input.template.version}`, track: input.track, plan: input.plan });
+
+  let entitlement: Entitlement | undefined;
+  let decision: PolicyDecision | undefined;
+  let launched: LaunchedContainer | undefined;
+  let host: ReturnType<typeof hostActivities> | undefined;
+  try {
+    try {
+      entitlement = await main.checkEntitlements(input);
+    } catch (err) {
+      // An unknown plan or template is a refusal, not an outage: report it like a policy deny.
+      const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+      if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate) throw err;
+      state.reasons = [failureMessage(err)];
+      setStatus('denied', failureMessage(err));
+      await main.writeAudit({ scenarioId: input.scenarioId, events });
+      return state;
+    }
+    state.plan = entitlement.plan;
+    state.ttlSeconds = entitlement.limits.ttlSeconds;
+    audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
+
+    decision = await main.evaluatePolicy({
+      subject: input.subject,
+      tenant: input.tenant,
+      plan: entitlement.plan,
+      track: input.track,
+      template: { id: entitlement.template.id, version: entitlement.template.version, tracks: entitlement.template.tracks },
+    });
+    state.policySha256 = decision.policySha256;
+    audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
+    if (!decision.allow) {
+      state.reasons = decision.reasons;
+      setStatus('denied', decision.reasons.join('; '));
+      await main.writeAudit({ scenarioId: input.scenarioId, events });
+      return state;
+    }
+
+    const picked = await main.pickHost(input.scenarioId);
+    state.hostId = picked.hostId;
+    host = hostActivities(picked.taskQueue, entitlement.limits.ttlSeconds);
+    setStatus('launching');
+    admitted = true;
+
+    launched = await host.steps.launchContainer({
+      scenarioId: input.scenarioId,
+      tenant: input.tenant,
+      subject: input.subject,
+      template: entitlement.template,
+      limits: entitlement.limits,
+    });
+    state.containerName = launched.containerName;
+    audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: picked.hostId });
+    setStatus('running');
+
+    const ended = await waitForEnd(host, launched.containerName, entitlement.limits.ttlSeconds, () => completion !== undefined);
+
+    await host.steps.collectEvidence({
+      scenarioId: input.scenarioId,
+      containerName: launched.containerName,
+      template: entitlement.template,
+      completion: completion ?? null,
+      entitlement,
+      policy: decision,
+    });
+    await CancellationScope.nonCancellable(() => host!.steps.teardownContainer({ containerName: launched!.containerName }));
+    audit('arbiter', 'container.removed', { containerName: launched.containerName });
+    launched = undefined;
+
+    if (ended === 'timed_out') {
+      setStatus('timed_out', `no completion within ${entitlement.limits.ttlSeconds}s`);
+      await main.writeAudit({ scenarioId: input.scenarioId, events });
+      return state;
+    }
+    if (ended === 'exited' && !completion) {
+      setStatus('failed', 'the scenario container exited before completion');
+      await main.writeAudit({ scenarioId: input.scenarioId, events });
+      return state;
+    }
+
+    setStatus('scoring');
+    const scored = await host.steps.runScorer({ scenarioId: input.scenarioId, template: entitlement.template });
+    state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
+    audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
+
+    state.status = 'scored';
+    state.updatedAt = new Date().toISOString();
+    audit('arbiter', 'status.scored');
+    const signed = await main.signVerdict({
+      input,
+      entitlement,
+      policy: decision,
+      outcome: completion!.outcome,
+      status: 'scored',
+      issuedAt: state.updatedAt,
+      events,
+    });
+    state.verdictKeyId = signed.keyId;
+    return state;
+  } catch (err) {
+    if (isCancellation(err)) {
+      setStatus('cancelled', 'cancelled by request');
+    } else {
+      setStatus('failed', failureMessage(err));
+    }
+    await CancellationScope.nonCancellable(async () => {
+      if (launched && host) await host.steps.teardownContainer({ containerName: launched.containerName });
+      await main.writeAudit({ scenarioId: input.scenarioId, events });
+    });
+    if (isCancellation(err)) throw err;
+    return state;
+  } finally {
+    admitted = true;
+  }
+}
+
+type Ending = 'completed' | 'timed_out' | 'exited';
+
+/** Waits for the first of: a completion, the TTL, the container exiting on its own, a cancel. */
+async function waitForEnd(
+  host: ReturnType<typeof hostActivities>,
+  containerName: string,
+  ttlSeconds: number,
+  completed: () => boolean,
+): Promise<Ending> {
+  let exited = false;
+  const watchScope = new CancellationScope();
+  const watching = watchScope.run(() => host.watch.watchContainer({ containerName })).then(
+    () => { exited = true; },
+    (err: unknown) => { if (!isCancellation(err)) throw err; },
+  );
+  const inTime = await condition(() => completed() || exited, `${ttlSeconds} seconds`);
+  watchScope.cancel();
+  await watching;
+  if (completed()) return 'completed';
+  return inTime ? 'exited' : 'timed_out';
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof ApplicationFailure) return err.message;
+  if (err instanceof Error) return (err.cause instanceof Error ? err.cause.message : undefined) ?? err.message;
+  return String(err);
+}
