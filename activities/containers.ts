@@ -1,7 +1,7 @@
 // Scenario container lifecycle on one Docker host. Every step is idempotent by the container's
 // deterministic name, so a retried or re-delivered activity adopts what an earlier attempt did.
 import type Docker from 'dockerode';
-import { ApplicationFailure, CancelledFailure, Context, heartbeat, cancellationSignal } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { completionRing, mintToken } from '../lib/tokens.ts';
 import type { SecretRing } from '../lib/config.ts';
 import type { Template } from '../lib/template.ts';
@@ -81,30 +81,6 @@ export function createContainerActivities(deps: ContainerDeps) {
     return { containerName: name, containerId: info.Id, imageId: info.Image, adopted };
   }
 
-  /** Resolves when the container stops on its own; heartbeats so a cancel reaches it promptly. */
-  async function watchContainer(req: { containerName: string }): Promise<{ exitCode: number }> {
-    const container = docker.getContainer(req.containerName);
-    const signal = cancellationSignal();
-    const beat = setInterval(() => heartbeat(), 5_000);
-    try {
-      const waited = container.wait({ condition: 'not-running', abortSignal: signal }) as Promise<{ StatusCode: number }>;
-      const result = await Promise.race([
-        waited,
-        new Promise<never>((_, reject) => {
-          if (signal.aborted) reject(new CancelledFailure('watch cancelled'));
-          signal.addEventListener('abort', () => reject(new CancelledFailure('watch cancelled')), { once: true });
-        }),
-      ]);
-      waited.catch(() => undefined);
-      return { exitCode: result.StatusCode };
-    } catch (err) {
-      if (isNotFound(err)) return { exitCode: -1 };
-      throw err;
-    } finally {
-      clearInterval(beat);
-    }
-  }
-
   async function teardownContainer(req: { containerName: string }): Promise<void> {
     const container = docker.getContainer(req.containerName);
     try {
@@ -121,5 +97,5 @@ export function createContainerActivities(deps: ContainerDeps) {
     }
   }
 
-  return { launchContainer, watchContainer, teardownContainer };
+  return { launchContainer, teardownContainer };
 }

@@ -70,7 +70,7 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     const container = deps.docker.getContainer(req.containerName);
     try {
       const info = await container.inspect();
-      const logs = (await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false })) as unknown as Buffer;
+      const logs = await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false });
       let text = demuxDockerLog(logs);
       const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
       if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');

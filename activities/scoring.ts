@@ -76,7 +76,7 @@ export function createScoringActivities(deps: { docker: Docker; storageDir: stri
       if (result === 'timeout') {
         throw ApplicationFailure.nonRetryable(`scorer did not finish within ${req.template.scorer.timeoutSeconds}s`, FailureTypes.scorerFailed);
       }
-      const logs = demuxDockerLog((await container.logs({ stdout: true, stderr: false, follow: false })) as unknown as Buffer);
+      const logs = demuxDockerLog(await container.logs({ stdout: true, stderr: false, follow: false }));
       if (result.StatusCode !== 0) {
         throw ApplicationFailure.nonRetryable(`scorer exited with code ${result.StatusCode}`, FailureTypes.scorerFailed);
       }

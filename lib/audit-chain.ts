@@ -65,6 +65,7 @@ export function verifyChainText(text: string, expectedHead?: string): ChainCheck
     } catch {
       return { ok: false, brokenAt: i, reason: `entry ${i} is not JSON` };
     }
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return { ok: false, brokenAt: i, reason: `entry ${i} is not an object` };
     if (entry.seq !== i) return { ok: false, brokenAt: i, reason: `entry ${i} has sequence ${String(entry.seq)} (deleted, inserted or reordered)` };
     if (entry.prev !== prev) return { ok: false, brokenAt: i, reason: `entry ${i} does not follow the previous entry's hash` };
     const { hash, ...body } = entry;

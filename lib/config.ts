@@ -60,18 +60,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
       }
       throw new ConfigError(`${name} is required${mode === 'dev' ? ' (or set ARBITER_DEV_GENERATE_SECRETS=1 in dev mode)' : ''}`);
     }
+    // Previous secrets still verify tokens, so they must be exactly as strong as the current one.
+    const checkLength = (label: string, secret: Buffer) => {
+      if (secret.length >= MIN_SECRET_BYTES) return;
+      if (mode !== 'dev') throw new ConfigError(`${label} is too short: at least ${MIN_SECRET_BYTES} bytes are required`);
+      warnings.push(`${label} is shorter than ${MIN_SECRET_BYTES} bytes (accepted in dev mode only)`);
+    };
     const current = Buffer.from(value, 'utf8');
-    if (current.length < MIN_SECRET_BYTES) {
-      if (mode !== 'dev') throw new ConfigError(`${name} is too short: at least ${MIN_SECRET_BYTES} bytes are required`);
-      warnings.push(`${name} is shorter than ${MIN_SECRET_BYTES} bytes (accepted in dev mode only)`);
-    }
+    checkLength(name, current);
     const previous = (env[`${name}_PREVIOUS`] ?? '')
       .split(',').map((s) => s.trim()).filter(Boolean).map((s) => Buffer.from(s, 'utf8'));
+    for (const p of previous) checkLength(`${name}_PREVIOUS`, p);
     secrets[name] = { current, previous };
   }
 
-  const port = Number(env.PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, got "${env.PORT}"`);
+  const rawPort = env.PORT ?? '8080';
+  const port = Number(rawPort);
+  if (!/^[0-9]{1,5}$/.test(rawPort) || port > 65535) throw new ConfigError(`PORT must be a port number (0-65535), got "${rawPort}"`);
   const policySha256 = env.ARBITER_POLICY_SHA256?.trim() || undefined;
   if (policySha256 && !/^[0-9a-f]{64}$/.test(policySha256)) {
     throw new ConfigError('ARBITER_POLICY_SHA256 must be 64 lowercase hex characters');

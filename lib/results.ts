@@ -52,11 +52,17 @@ export async function verifyResults(dir: string, jwks: Jwks): Promise<ResultsChe
   const manifestBytes = read(manifestName);
   if (manifestBytes) {
     if (sha256Hex(manifestBytes) !== digestOf(manifestName)) problems.push(`${manifestName} does not match the signed digest`);
+    let manifest: EvidenceManifest | undefined;
     try {
-      const manifest = JSON.parse(manifestBytes.toString('utf8')) as EvidenceManifest;
-      problems.push(...checkManifest(join(dir, RESULTS.evidenceDir), manifest));
+      manifest = JSON.parse(manifestBytes.toString('utf8')) as EvidenceManifest;
     } catch {
       problems.push(`${manifestName} is not JSON`);
+    }
+    if (manifest !== undefined) {
+      const valid = manifest !== null && typeof manifest === 'object' && Array.isArray(manifest.files)
+        && manifest.files.every((f) => f && typeof f.path === 'string' && typeof f.sha256 === 'string' && typeof f.size === 'number');
+      if (valid) problems.push(...checkManifest(join(dir, RESULTS.evidenceDir), manifest));
+      else problems.push(`${manifestName} does not list files with path, sha256 and size`);
     }
   }
 

@@ -77,13 +77,20 @@ export type EnvelopeCheck = { ok: true; statement: Statement; keyId: string } | 
 
 /** Verifies an envelope against a JWKS; any one signature by a known key is enough. */
 export async function verifyEnvelope(envelope: DsseEnvelope, jwks: Jwks): Promise<EnvelopeCheck> {
-  if (envelope.payloadType !== PAYLOAD_TYPE) return { ok: false, reason: `payload type is ${envelope.payloadType}` };
+  // The envelope comes from disk or the network: check its shape before touching any field.
+  if (!envelope || typeof envelope !== 'object') return { ok: false, reason: 'envelope is not an object' };
+  if (envelope.payloadType !== PAYLOAD_TYPE) return { ok: false, reason: `payload type is ${String(envelope.payloadType)}` };
+  if (typeof envelope.payload !== 'string') return { ok: false, reason: 'envelope has no payload' };
+  if (!Array.isArray(envelope.signatures)) return { ok: false, reason: 'envelope has no signature list' };
   const payload = Buffer.from(envelope.payload, 'base64');
   const message = pae(envelope.payloadType, payload);
-  for (const s of envelope.signatures ?? []) {
-    const key = jwks.keys.find((k) => k.kid === s.keyid);
+  for (const s of envelope.signatures as unknown[]) {
+    if (!s || typeof s !== 'object') continue;
+    const { keyid, sig } = s as { keyid?: unknown; sig?: unknown };
+    if (typeof keyid !== 'string' || typeof sig !== 'string') continue;
+    const key = jwks.keys.find((k) => k.kid === keyid);
     if (!key) continue;
-    if (await verifyEd25519(Buffer.from(s.sig, 'base64'), message, key)) {
+    if (await verifyEd25519(Buffer.from(sig, 'base64'), message, key)) {
       let statement: Statement;
       try {
         statement = JSON.parse(payload.toString('utf8')) as Statement;
@@ -93,9 +100,10 @@ export async function verifyEnvelope(envelope: DsseEnvelope, jwks: Jwks): Promis
       if (statement._type !== STATEMENT_TYPE || statement.predicateType !== PREDICATE_TYPE) {
         return { ok: false, reason: 'signed payload is not an Arbiter verdict statement' };
       }
-      return { ok: true, statement, keyId: s.keyid };
+      if (!statement?.predicate || !Array.isArray(statement.subject)) return { ok: false, reason: 'signed statement lacks its subject or predicate' };
+      return { ok: true, statement, keyId: keyid };
     }
   }
-  const kids = (envelope.signatures ?? []).map((s) => s.keyid).join(', ');
+  const kids = (envelope.signatures as Array<{ keyid?: unknown } | null>).map((s) => String(s?.keyid)).join(', ');
   return { ok: false, reason: `no valid signature by a known key (signed by: ${kids || 'nobody'})` };
 }

@@ -1,8 +1,12 @@
-// The container worker: one per Docker host, on that host's own task queue.
+// The container worker: one per Docker host, on that host's own task queue, with the monitor
+// that tells workflows when their container stopped on its own.
+import { Client, Connection } from '@temporalio/client';
 import { createHostWorker } from './workers.ts';
 import { runWorkerProcess } from './run.ts';
 
 await runWorkerProcess('arbiter-container-worker', ['COMPLETION_HMAC_SECRET'], async (config, connection, log) => {
   log.info({ hostId: config.hostId, docker: config.dockerSocket }, 'container host');
-  return createHostWorker({ config, connection });
+  const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });
+  const host = await createHostWorker({ config, connection, client, log });
+  return { worker: host.worker, run: () => host.run().finally(() => client.connection.close()) };
 });

@@ -5,5 +5,5 @@ import { runWorkerProcess } from './run.ts';
 await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log) => {
   const { worker, policySha256, keyId } = await createMainWorker({ config, connection });
   log.info({ policySha256, keyId }, 'policy bundle and signing key loaded');
-  return worker;
+  return { worker, run: () => worker.run() };
 });

@@ -8,7 +8,7 @@ import type { Config } from '../lib/config.ts';
 export async function runWorkerProcess(
   name: string,
   needs: SecretName[],
-  build: (config: Config, connection: NativeConnection, log: pino.Logger) => Promise<Worker>,
+  build: (config: Config, connection: NativeConnection, log: pino.Logger) => Promise<{ worker: Worker; run(): Promise<void> }>,
 ): Promise<void> {
   const log = pino({ name, level: process.env.LOG_LEVEL ?? 'info' });
   let config: Config;
@@ -26,9 +26,9 @@ export async function runWorkerProcess(
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
-    const worker = await build(config, connection, log);
-    log.info({ taskQueue: worker.options.taskQueue, temporal: config.temporalAddress }, `${name} started`);
-    await worker.run();
+    const built = await build(config, connection, log);
+    log.info({ taskQueue: built.worker.options.taskQueue, temporal: config.temporalAddress }, `${name} started`);
+    await built.run();
     log.info(`${name} stopped`);
   } finally {
     await connection.close();

@@ -4,6 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { startContainerMonitor } from './container-monitor.ts';
 import type { Config } from '../lib/config.ts';
 import { loadSigner, publishJwks } from '../lib/keys.ts';
 import { loadPlans } from '../lib/plans.ts';
@@ -15,8 +18,9 @@ import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const PREBUILT_BUNDLE = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
 
-/** A prebuilt bundle when one exists (production), else bundle the sources at start (dev). */
-function workflowSource(): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+/** A given or prebuilt bundle when there is one (tests, production), else bundle the sources at start (dev). */
+function workflowSource(given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
+  if (given) return { workflowBundle: given };
   if (existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { code: readFileSync(PREBUILT_BUNDLE, 'utf8') } };
   return { workflowsPath: WORKFLOWS_PATH };
 }
@@ -26,6 +30,7 @@ export interface MainWorkerOptions {
   connection: NativeConnection;
   hostIds?: string[];
   templatesDir?: string;
+  workflowBundle?: { code: string };
   extra?: Partial<WorkerOptions>;
 }
 
@@ -46,7 +51,7 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
     connection: opts.connection,
     namespace: config.temporalNamespace,
     taskQueue: MAIN_TASK_QUEUE,
-    ...workflowSource(),
+    ...workflowSource(opts.workflowBundle),
     activities,
     ...opts.extra,
   });
@@ -56,20 +61,47 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
 export interface HostWorkerOptions {
   config: Config;
   connection: NativeConnection;
+  /** used by the container monitor to signal workflows */
+  client: Client;
   docker?: Docker;
+  log?: Pick<Logger, 'info' | 'warn'>;
   extra?: Partial<WorkerOptions>;
 }
 
-export async function createHostWorker(opts: HostWorkerOptions): Promise<Worker> {
+/**
+ * The container worker of one Docker host and its monitor. `runUntil` runs both and stops the
+ * monitor when the worker stops, so callers cannot leave a dangling event stream.
+ */
+export interface HostWorker {
+  worker: Worker;
+  run(): Promise<void>;
+  runUntil<R>(fn: Promise<R> | (() => Promise<R>)): Promise<R>;
+}
+
+export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWorker> {
   const { config } = opts;
   const completionSecret = config.secrets.COMPLETION_HMAC_SECRET;
   if (!completionSecret) throw new Error('COMPLETION_HMAC_SECRET is required by the container worker');
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
-  return Worker.create({
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
     taskQueue: hostTaskQueue(config.hostId),
     activities: createHostActivities({ docker, storageDir: config.storageDir, completionSecret, runtime: process.env.ARBITER_RUNTIME || undefined }),
     ...opts.extra,
   });
+  const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
+  const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
+    const monitor = startContainerMonitor({ docker, client: opts.client, log });
+    try {
+      return await body();
+    } finally {
+      await monitor.stop();
+    }
+  };
+  return {
+    worker,
+    run: () => withMonitor(() => worker.run()),
+    runUntil: (fn) => withMonitor(() => worker.runUntil(fn)),
+  };
 }

@@ -18,6 +18,7 @@ import {
   admissionUpdate,
   completeUpdate,
   completionDigest,
+  containerExitedSignal,
   FailureTypes,
   statusQuery,
   TERMINAL_STATUSES,
@@ -32,13 +33,12 @@ const main = proxyActivities<MainActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] },
 });
 
-function hostActivities(taskQueue: string, ttlSeconds: number) {
-  const retry = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.scorerFailed, FailureTypes.imageMissing] };
-  return {
-    steps: proxyActivities<HostActivities>({ taskQueue, retry, startToCloseTimeout: '2 minutes' }),
-    // The watch lasts as long as the scenario may; heartbeats let a lost worker be noticed early.
-    watch: proxyActivities<HostActivities>({ taskQueue, retry, startToCloseTimeout: `${ttlSeconds + 120} seconds`, heartbeatTimeout: '60 seconds' }),
-  };
+function hostActivities(taskQueue: string) {
+  return proxyActivities<HostActivities>({
+    taskQueue,
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.scorerFailed, FailureTypes.imageMissing] },
+  });
 }
 
 export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioState> {
@@ -70,7 +70,15 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
   let completion: CompletionRequest | undefined;
   let acceptedDigest: string | undefined;
 
+  let exitCode: number | undefined;
+
   setHandler(statusQuery, () => state);
+  setHandler(containerExitedSignal, ({ containerName, exitCode: code }) => {
+    // Only the scenario's own container counts, and only while it is the one we are waiting on.
+    if (containerName !== state.containerName || state.status !== 'running' || exitCode !== undefined) return;
+    exitCode = code;
+    audit('container-host', 'container.exited', { exitCode: code });
+  });
   setHandler(admissionUpdate, async () => {
     await condition(() => admitted || TERMINAL_STATUSES.includes(state.status));
     return { status: state.status, reasons: state.reasons ?? [] };
@@ -87,7 +95,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       return { status: state.status };
     },
     {
-      validator: (req) => {
+      validator: (req: CompletionRequest) => {
         // Rejected here, the request never enters history: a duplicate of the accepted completion
         // is answered the same way, anything else after it or outside "running" is refused.
         if (completion) {
@@ -141,11 +149,11 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
 
     const picked = await main.pickHost(input.scenarioId);
     state.hostId = picked.hostId;
-    host = hostActivities(picked.taskQueue, entitlement.limits.ttlSeconds);
+    host = hostActivities(picked.taskQueue);
     setStatus('launching');
     admitted = true;
 
-    launched = await host.steps.launchContainer({
+    launched = await host.launchContainer({
       scenarioId: input.scenarioId,
       tenant: input.tenant,
       subject: input.subject,
@@ -156,9 +164,11 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: picked.hostId });
     setStatus('running');
 
-    const ended = await waitForEnd(host, launched.containerName, entitlement.limits.ttlSeconds, () => completion !== undefined);
+    // The first of: a completion, the container stopping on its own, the TTL, or a cancel.
+    const inTime = await condition(() => completion !== undefined || exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
+    const ended = completion ? 'completed' : inTime ? 'exited' : 'timed_out';
 
-    await host.steps.collectEvidence({
+    await host.collectEvidence({
       scenarioId: input.scenarioId,
       containerName: launched.containerName,
       template: entitlement.template,
@@ -166,7 +176,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       entitlement,
       policy: decision,
     });
-    await CancellationScope.nonCancellable(() => host!.steps.teardownContainer({ containerName: launched!.containerName }));
+    await CancellationScope.nonCancellable(() => host!.teardownContainer({ containerName: launched!.containerName }));
     audit('arbiter', 'container.removed', { containerName: launched.containerName });
     launched = undefined;
 
@@ -176,13 +186,13 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       return state;
     }
     if (ended === 'exited' && !completion) {
-      setStatus('failed', 'the scenario container exited before completion');
+      setStatus('failed', `the scenario container exited (code ${exitCode ?? '?'}) before completion`);
       await main.writeAudit({ scenarioId: input.scenarioId, events });
       return state;
     }
 
     setStatus('scoring');
-    const scored = await host.steps.runScorer({ scenarioId: input.scenarioId, template: entitlement.template });
+    const scored = await host.runScorer({ scenarioId: input.scenarioId, template: entitlement.template });
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 
@@ -207,7 +217,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       setStatus('failed', failureMessage(err));
     }
     await CancellationScope.nonCancellable(async () => {
-      if (launched && host) await host.steps.teardownContainer({ containerName: launched.containerName });
+      if (launched && host) await host.teardownContainer({ containerName: launched.containerName });
       await main.writeAudit({ scenarioId: input.scenarioId, events });
     });
     if (isCancellation(err)) throw err;
@@ -215,28 +225,6 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
   } finally {
     admitted = true;
   }
-}
-
-type Ending = 'completed' | 'timed_out' | 'exited';
-
-/** Waits for the first of: a completion, the TTL, the container exiting on its own, a cancel. */
-async function waitForEnd(
-  host: ReturnType<typeof hostActivities>,
-  containerName: string,
-  ttlSeconds: number,
-  completed: () => boolean,
-): Promise<Ending> {
-  let exited = false;
-  const watchScope = new CancellationScope();
-  const watching = watchScope.run(() => host.watch.watchContainer({ containerName })).then(
-    () => { exited = true; },
-    (err: unknown) => { if (!isCancellation(err)) throw err; },
-  );
-  const inTime = await condition(() => completed() || exited, `${ttlSeconds} seconds`);
-  watchScope.cancel();
-  await watching;
-  if (completed()) return 'completed';
-  return inTime ? 'exited' : 'timed_out';
 }
 
 function failureMessage(err: unknown): string {

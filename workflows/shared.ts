@@ -1,6 +1,6 @@
 // Everything the workflow, the workers, the API and the CLI must agree on: queue names, message
 // definitions and payload types. Call sites import from here, never repeat a string literal.
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import type { ScoreResult } from '../lib/verdict.ts';
 
@@ -75,6 +75,8 @@ export const statusQuery = defineQuery<ScenarioState>('status');
 /** Answers once the admission steps (entitlements, policy) have decided: used by POST /api/spawn. */
 export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
+/** Sent by the container host's monitor when the scenario container stops on its own. */
+export const containerExitedSignal = defineSignal<[{ containerName: string; exitCode: number }]>('containerExited');
 
 /** Failure types raised by activities and the workflow, mapped by the API to HTTP statuses. */
 export const FailureTypes = {

@@ -1,0 +1,68 @@
+// Shared fixtures for the workflow and end-to-end tests: real tool paths from the bootstrap,
+// an isolated config (fresh secrets, storage and keys in a temp dir), and Docker look-ups.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { loadConfig, type Config } from '../../lib/config.ts';
+import { generateKey } from '../../lib/keys.ts';
+import { LABELS } from '../../activities/container-spec.ts';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+export function tools(): { TEMPORAL_BIN: string; TEMPORAL_TEST_SERVER_BIN: string; OPA_BIN: string } {
+  const file = join(REPO, '.data', 'tools.env');
+  const vars = Object.fromEntries(
+    readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  ) as Record<string, string>;
+  for (const k of ['TEMPORAL_BIN', 'TEMPORAL_TEST_SERVER_BIN', 'OPA_BIN']) {
+    if (!vars[k]) throw new Error(`${k} missing from ${file}: run scripts/bootstrap.sh`);
+  }
+  return vars as ReturnType<typeof tools>;
+}
+
+export interface TestConfig { config: Config; dir: string; cleanup(): void }
+
+/** A production-mode config with fresh secrets and its own storage, keys and signing key. */
+export async function testConfig(env: Record<string, string> = {}): Promise<TestConfig> {
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-test-'));
+  const secret = () => randomBytes(32).toString('base64url');
+  const config = loadConfig({
+    ARBITER_MODE: 'production',
+    ET_HMAC_SECRET: secret(),
+    SAT_HMAC_SECRET: secret(),
+    OPERATOR_HMAC_SECRET: secret(),
+    COMPLETION_HMAC_SECRET: secret(),
+    ARBITER_STORAGE_DIR: join(dir, 'storage'),
+    ARBITER_KEYS_DIR: join(dir, 'keys'),
+    ARBITER_HOST_ID: `t${randomBytes(3).toString('hex')}`,
+    ...env,
+  }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET']);
+  await generateKey(config.keysDir);
+  return { config, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
+
+/** Every container, running or not, that Arbiter created for this scenario. */
+export async function containersOf(scenarioId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${scenarioId}`] } });
+}
+
+/** Polls a condition (not a fixed sleep) until it holds or the deadline passes. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,283 @@
+// loadConfig (lib/config.ts): a process that lacks what it needs stops at start, naming it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, type SecretName } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/errors.ts';
+
+const SECRET_32 = 'x'.repeat(32);
+const SECRET_B = 'y'.repeat(40);
+const ALL_SECRETS: SecretName[] = ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET'];
+
+/** Asserts loadConfig throws a ConfigError whose message contains every one of `names`. */
+function throwsNaming(env: NodeJS.ProcessEnv, needs: SecretName[], ...names: string[]): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env, needs);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  for (const name of names) assert.ok(caught.message.includes(name), `"${caught.message}" should name ${name}`);
+  return caught;
+}
+
+void describe('loadConfig: secrets in production', () => {
+  void it('when ARBITER_MODE is unset, the mode is production', () => {
+    const config = loadConfig({});
+
+    assert.equal(config.mode, 'production');
+  });
+
+  for (const name of ALL_SECRETS) {
+    void it(`when ${name} is needed and missing in production, it throws a ConfigError naming ${name}`, () => {
+      const env = Object.fromEntries(ALL_SECRETS.filter((n) => n !== name).map((n) => [n, SECRET_32]));
+
+      throwsNaming({ ARBITER_MODE: 'production', ...env }, ALL_SECRETS, name);
+    });
+  }
+
+  void it('when a needed secret is set to the empty string in production, it counts as missing', () => {
+    throwsNaming({ ET_HMAC_SECRET: '' }, ['ET_HMAC_SECRET'], 'ET_HMAC_SECRET');
+  });
+
+  void it('when a needed secret is 31 bytes in production, it throws naming the variable', () => {
+    throwsNaming({ OPERATOR_HMAC_SECRET: 'x'.repeat(31) }, ['OPERATOR_HMAC_SECRET'], 'OPERATOR_HMAC_SECRET');
+  });
+
+  void it('when a needed secret is 32 bytes in production, it is loaded as those bytes', () => {
+    const config = loadConfig({ OPERATOR_HMAC_SECRET: SECRET_32 }, ['OPERATOR_HMAC_SECRET']);
+
+    assert.ok(config.secrets.OPERATOR_HMAC_SECRET?.current.equals(Buffer.from(SECRET_32)));
+    assert.deepEqual(config.secrets.OPERATOR_HMAC_SECRET?.previous, []);
+    assert.deepEqual(config.warnings, []);
+  });
+
+  void it('when a secret has 16 two-byte characters (32 bytes, 16 characters), the length is counted in bytes and it is accepted', () => {
+    const config = loadConfig({ ET_HMAC_SECRET: 'é'.repeat(16) }, ['ET_HMAC_SECRET']);
+
+    assert.equal(config.secrets.ET_HMAC_SECRET?.current.length, 32);
+  });
+
+  void it('when a secret is set but not needed, it is not loaded', () => {
+    const config = loadConfig({ ET_HMAC_SECRET: SECRET_32, SAT_HMAC_SECRET: SECRET_32 }, ['ET_HMAC_SECRET']);
+
+    assert.deepEqual(Object.keys(config.secrets), ['ET_HMAC_SECRET']);
+  });
+
+  void it('when no secret is needed, a production config loads without any secret', () => {
+    const config = loadConfig({}, []);
+
+    assert.deepEqual(config.secrets, {});
+  });
+});
+
+void describe('loadConfig: dev mode', () => {
+  void it('when dev mode has ARBITER_DEV_GENERATE_SECRETS=1 and no secrets, it generates a 32-byte secret per need and warns for each', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ARBITER_DEV_GENERATE_SECRETS: '1' }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET']);
+
+    assert.equal(config.mode, 'dev');
+    assert.equal(config.secrets.ET_HMAC_SECRET?.current.length, 32);
+    assert.equal(config.secrets.SAT_HMAC_SECRET?.current.length, 32);
+    assert.ok(!config.secrets.ET_HMAC_SECRET.current.equals(config.secrets.SAT_HMAC_SECRET.current));
+    assert.ok(config.warnings.some((w) => w.includes('ET_HMAC_SECRET')));
+    assert.ok(config.warnings.some((w) => w.includes('SAT_HMAC_SECRET')));
+  });
+
+  void it('when dev mode generates secrets, two loads give different secrets (nothing is hard-coded)', () => {
+    const env = { ARBITER_MODE: 'dev', ARBITER_DEV_GENERATE_SECRETS: 'true' };
+
+    const a = loadConfig(env, ['COMPLETION_HMAC_SECRET']).secrets.COMPLETION_HMAC_SECRET!;
+    const b = loadConfig(env, ['COMPLETION_HMAC_SECRET']).secrets.COMPLETION_HMAC_SECRET!;
+
+    assert.ok(!a.current.equals(b.current));
+  });
+
+  void it('when dev mode generates secrets but one is set, the set one is used and only the other is generated', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ARBITER_DEV_GENERATE_SECRETS: 'yes', ET_HMAC_SECRET: SECRET_32 }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET']);
+
+    assert.ok(config.secrets.ET_HMAC_SECRET?.current.equals(Buffer.from(SECRET_32)));
+    assert.ok(!config.warnings.some((w) => w.includes('ET_HMAC_SECRET')));
+    assert.ok(config.warnings.some((w) => w.includes('SAT_HMAC_SECRET')));
+  });
+
+  void it('when dev mode lacks a secret and generation is off, it throws naming the variable and the generate flag', () => {
+    throwsNaming({ ARBITER_MODE: 'dev' }, ['SAT_HMAC_SECRET'], 'SAT_HMAC_SECRET', 'ARBITER_DEV_GENERATE_SECRETS');
+  });
+
+  void it('when ARBITER_DEV_GENERATE_SECRETS is "0", it is off', () => {
+    throwsNaming({ ARBITER_MODE: 'dev', ARBITER_DEV_GENERATE_SECRETS: '0' }, ['SAT_HMAC_SECRET'], 'SAT_HMAC_SECRET');
+  });
+
+  void it('when dev mode has a 31-byte secret, it is accepted with a warning naming it', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ET_HMAC_SECRET: 'x'.repeat(31) }, ['ET_HMAC_SECRET']);
+
+    assert.equal(config.secrets.ET_HMAC_SECRET?.current.length, 31);
+    assert.ok(config.warnings.some((w) => w.includes('ET_HMAC_SECRET')));
+  });
+
+  void it('when dev mode enables ARBITER_DEV_ALLOW_X_PLAN, it is on and warned about', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ARBITER_DEV_ALLOW_X_PLAN: '1' });
+
+    assert.equal(config.devAllowXPlan, true);
+    assert.ok(config.warnings.some((w) => w.includes('ARBITER_DEV_ALLOW_X_PLAN')));
+  });
+});
+
+void describe('loadConfig: dev-only flags in production', () => {
+  for (const flag of ['ARBITER_DEV_GENERATE_SECRETS', 'ARBITER_DEV_ALLOW_X_PLAN']) {
+    void it(`when ${flag}=1 is set in production, it throws naming ${flag}`, () => {
+      throwsNaming({ ARBITER_MODE: 'production', [flag]: '1' }, [], flag);
+    });
+
+    void it(`when ${flag}=1 is set and ARBITER_MODE is unset (so production), it throws naming ${flag}`, () => {
+      throwsNaming({ [flag]: 'true' }, [], flag);
+    });
+  }
+
+  void it('when production has ARBITER_DEV_GENERATE_SECRETS=1 and a missing secret, it refuses the flag rather than generating', () => {
+    throwsNaming({ ARBITER_DEV_GENERATE_SECRETS: '1' }, ['ET_HMAC_SECRET'], 'ARBITER_DEV_GENERATE_SECRETS');
+  });
+
+  void it('when ARBITER_MODE is neither dev nor production, it throws naming ARBITER_MODE', () => {
+    throwsNaming({ ARBITER_MODE: 'development' }, [], 'ARBITER_MODE');
+  });
+
+  void it('when NODE_ENV=development is set, the mode is still production (NODE_ENV is ignored)', () => {
+    throwsNaming({ NODE_ENV: 'development' }, ['ET_HMAC_SECRET'], 'ET_HMAC_SECRET');
+  });
+});
+
+void describe('loadConfig: legacy SAT_SECRET', () => {
+  void it('when only the legacy SAT_SECRET is set, it is used for SAT_HMAC_SECRET with a warning naming both names', () => {
+    const config = loadConfig({ SAT_SECRET: SECRET_B }, ['SAT_HMAC_SECRET']);
+
+    assert.ok(config.secrets.SAT_HMAC_SECRET?.current.equals(Buffer.from(SECRET_B)));
+    assert.ok(config.warnings.some((w) => w.includes('SAT_SECRET') && w.includes('SAT_HMAC_SECRET')));
+  });
+
+  void it('when both SAT_SECRET and SAT_HMAC_SECRET are set, SAT_HMAC_SECRET wins and there is no warning', () => {
+    const config = loadConfig({ SAT_SECRET: SECRET_B, SAT_HMAC_SECRET: SECRET_32 }, ['SAT_HMAC_SECRET']);
+
+    assert.ok(config.secrets.SAT_HMAC_SECRET?.current.equals(Buffer.from(SECRET_32)));
+    assert.deepEqual(config.warnings, []);
+  });
+
+  void it('when the legacy SAT_SECRET is too short in production, it throws naming SAT_HMAC_SECRET', () => {
+    throwsNaming({ SAT_SECRET: 'short' }, ['SAT_HMAC_SECRET'], 'SAT_HMAC_SECRET');
+  });
+});
+
+void describe('loadConfig: previous secrets', () => {
+  void it('when <NAME>_PREVIOUS lists secrets separated by commas, they become the ring\'s previous secrets in order, trimmed', () => {
+    const config = loadConfig({
+      ET_HMAC_SECRET: SECRET_32,
+      ET_HMAC_SECRET_PREVIOUS: ` ${'a'.repeat(32)} ,${'b'.repeat(33)},, `,
+    }, ['ET_HMAC_SECRET']);
+
+    assert.deepEqual(config.secrets.ET_HMAC_SECRET?.previous.map((b) => b.toString('utf8')), ['a'.repeat(32), 'b'.repeat(33)]);
+  });
+
+  void it('when <NAME>_PREVIOUS is empty, the ring has no previous secrets', () => {
+    const config = loadConfig({ ET_HMAC_SECRET: SECRET_32, ET_HMAC_SECRET_PREVIOUS: '' }, ['ET_HMAC_SECRET']);
+
+    assert.deepEqual(config.secrets.ET_HMAC_SECRET?.previous, []);
+  });
+
+  void it('when another secret\'s _PREVIOUS is set, it does not leak into this ring', () => {
+    const config = loadConfig({ ET_HMAC_SECRET: SECRET_32, SAT_HMAC_SECRET_PREVIOUS: 'a'.repeat(32) }, ['ET_HMAC_SECRET']);
+
+    assert.deepEqual(config.secrets.ET_HMAC_SECRET?.previous, []);
+  });
+
+  void it('when <NAME>_PREVIOUS holds a 1-byte secret in production, it throws a ConfigError naming ET_HMAC_SECRET_PREVIOUS', () => {
+    throwsNaming({ ET_HMAC_SECRET: SECRET_32, ET_HMAC_SECRET_PREVIOUS: 'a' }, ['ET_HMAC_SECRET'], 'ET_HMAC_SECRET_PREVIOUS');
+  });
+
+  void it('when <NAME>_PREVIOUS lists a 32-byte secret and a 31-byte one in production, the short one still makes it throw naming the variable', () => {
+    throwsNaming(
+      { ARBITER_MODE: 'production', SAT_HMAC_SECRET: SECRET_32, SAT_HMAC_SECRET_PREVIOUS: `${'a'.repeat(32)},${'b'.repeat(31)}` },
+      ['SAT_HMAC_SECRET'],
+      'SAT_HMAC_SECRET_PREVIOUS',
+    );
+  });
+
+  void it('when <NAME>_PREVIOUS holds a 1-byte secret in dev mode, it is accepted with a warning naming ET_HMAC_SECRET_PREVIOUS', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ET_HMAC_SECRET: SECRET_32, ET_HMAC_SECRET_PREVIOUS: 'a' }, ['ET_HMAC_SECRET']);
+
+    assert.deepEqual(config.secrets.ET_HMAC_SECRET?.previous.map((b) => b.toString('utf8')), ['a']);
+    assert.ok(config.warnings.some((w) => w.includes('ET_HMAC_SECRET_PREVIOUS')), JSON.stringify(config.warnings));
+  });
+});
+
+void describe('loadConfig: other settings', () => {
+  for (const port of ['http', '-1', '65536', '80.5', '1e9']) {
+    void it(`when PORT is "${port}", it throws naming PORT`, () => {
+      throwsNaming({ PORT: port }, [], 'PORT');
+    });
+  }
+
+  // Number() reads the first four as 0, 0, 8080 and 1000: PORT must be plain decimal digits.
+  for (const [name, port] of [
+    ['empty', ''],
+    ['a single space', ' '],
+    ['hex "0x1F90"', '0x1F90'],
+    ['exponent "1e3"', '1e3'],
+    ['negative "-1"', '-1'],
+    ['one past the top, "65536"', '65536'],
+  ] as const) {
+    void it(`when PORT is ${name}, it throws a ConfigError naming PORT`, () => {
+      throwsNaming({ PORT: port }, [], 'PORT');
+    });
+  }
+
+  void it('when PORT is "0", the port is the number 0 (let the system choose)', () => {
+    assert.equal(loadConfig({ PORT: '0' }).port, 0);
+  });
+
+  void it('when PORT is "8080", the port is the number 8080', () => {
+    assert.equal(loadConfig({ PORT: '8080' }).port, 8080);
+  });
+
+  void it('when PORT is "9090", the port is the number 9090', () => {
+    assert.equal(loadConfig({ PORT: '9090' }).port, 9090);
+  });
+
+  void it('when PORT is unset, the port is 8080', () => {
+    assert.equal(loadConfig({}).port, 8080);
+  });
+
+  for (const [name, value] of [
+    ['upper-case hex', 'A'.repeat(64)],
+    ['63 hex characters', 'a'.repeat(63)],
+    ['65 hex characters', 'a'.repeat(65)],
+    ['a non-hex character', `${'a'.repeat(63)}g`],
+  ] as const) {
+    void it(`when ARBITER_POLICY_SHA256 has ${name}, it throws naming ARBITER_POLICY_SHA256`, () => {
+      throwsNaming({ ARBITER_POLICY_SHA256: value }, [], 'ARBITER_POLICY_SHA256');
+    });
+  }
+
+  void it('when ARBITER_POLICY_SHA256 is 64 lower-case hex characters with surrounding spaces, it is kept trimmed', () => {
+    const sha = '0123456789abcdef'.repeat(4);
+
+    assert.equal(loadConfig({ ARBITER_POLICY_SHA256: ` ${sha}\n` }).policySha256, sha);
+  });
+
+  void it('when ARBITER_POLICY_SHA256 is unset or blank, the policy hash is not pinned', () => {
+    assert.equal(loadConfig({}).policySha256, undefined);
+    assert.equal(loadConfig({ ARBITER_POLICY_SHA256: '  ' }).policySha256, undefined);
+  });
+
+  for (const hostId of ['Host1', '-a', 'a'.repeat(33), 'a_b', '']) {
+    void it(`when ARBITER_HOST_ID is "${hostId}", it throws naming ARBITER_HOST_ID`, () => {
+      throwsNaming({ ARBITER_HOST_ID: hostId }, [], 'ARBITER_HOST_ID');
+    });
+  }
+
+  void it('when loaded, the config is frozen', () => {
+    const config = loadConfig({});
+
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => { (config as { port: number }).port = 1; }, TypeError);
+  });
+});

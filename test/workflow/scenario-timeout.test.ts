@@ -1,0 +1,98 @@
+// Workflow tests in the time-skipping environment, with the real workflow bundle and the real
+// activities (Docker engine, OPA Wasm policy, signer): hours of workflow time pass in seconds.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createHostWorker, createMainWorker, WORKFLOWS_PATH } from '../../workers/workers.ts';
+import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
+import { resultsDir, RESULTS } from '../../lib/results.ts';
+import { verifyChainText } from '../../lib/audit-chain.ts';
+import { containersOf, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+
+describe('scenario workflow (time-skipping)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: { code: string };
+  let t: TestConfig;
+  let templatesDir: string;
+
+  before(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
+    bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
+    t = await testConfig();
+    // The hello template with a three-hour TTL, so the pro plan's two hours is what applies.
+    templatesDir = mkdtempSync(join(tmpdir(), 'arbiter-templates-'));
+    cpSync(join(REPO, 'templates', 'hello'), join(templatesDir, 'hello'), { recursive: true });
+    const file = join(templatesDir, 'hello', '1', 'template.json');
+    const template = JSON.parse(readFileSync(file, 'utf8')) as { limits: { ttlSeconds: number } };
+    template.limits.ttlSeconds = 3 * 3600;
+    writeFileSync(file, JSON.stringify(template));
+  });
+
+  after(async () => {
+    await env?.teardown();
+    t?.cleanup();
+    rmSync(templatesDir, { recursive: true, force: true });
+  });
+
+  function input(plan: string): ScenarioInput {
+    const scenarioId = scenarioIdFromJti(randomUUID());
+    return {
+      scenarioId,
+      correlationId: randomUUID(),
+      subject: 'alice',
+      tenant: 'acme',
+      plan,
+      template: { id: 'hello', version: '1' },
+      track: 'intro',
+      retentionDays: 30,
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  it('when nobody completes a scenario, it times out after the plan TTL and its container is removed', async () => {
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+    const args = input('pro');
+
+    const final = await main.runUntil(host.runUntil(async () => {
+      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+      // The container really runs before the TTL passes.
+      await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
+      assert.equal((await containersOf(args.scenarioId)).length, 1);
+      return handle.result() as Promise<ScenarioState>;
+    }));
+
+    assert.equal(final.status, 'timed_out');
+    assert.equal(final.ttlSeconds, 7200, 'the pro plan caps the template TTL at two hours');
+    const elapsed = Date.parse(final.updatedAt) - Date.parse(final.createdAt);
+    assert.ok(elapsed >= 7200 * 1000, `workflow time advanced by the TTL (advanced ${elapsed} ms)`);
+    assert.deepEqual(await containersOf(args.scenarioId), [], 'no container is left for the scenario');
+
+    const dir = resultsDir(t.config.storageDir, args.scenarioId);
+    assert.ok(existsSync(join(dir, RESULTS.evidenceDir, 'container.log')), 'evidence was collected before teardown');
+    assert.ok(!existsSync(join(dir, RESULTS.envelope)), 'a timed-out scenario gets no verdict');
+    const chain = verifyChainText(readFileSync(join(dir, RESULTS.audit), 'utf8'));
+    assert.ok(chain.ok, 'the audit log is an intact chain');
+    assert.match(readFileSync(join(dir, RESULTS.audit), 'utf8'), /status\.timed_out/);
+  });
+
+  it('when the policy denies the spawn, no container is ever created and the status is denied', async () => {
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+    const args = { ...input('free'), track: 'web' };
+
+    const final = await main.runUntil(host.runUntil(async () => {
+      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+      return handle.result() as Promise<ScenarioState>;
+    }));
+
+    assert.equal(final.status, 'denied');
+    assert.ok(final.reasons?.some((r) => r.includes('web') && r.includes('free')), `reasons name the track and plan: ${JSON.stringify(final.reasons)}`);
+    assert.deepEqual(await containersOf(args.scenarioId), []);
+  });
+});
