@@ -153,13 +153,17 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     setStatus('launching');
     admitted = true;
 
-    launched = await host.launchContainer({
+    // Not cancellable: a cancel that arrives mid-launch waits for the container to exist, so the
+    // cleanup below knows it and removes it, instead of racing a launch still under way.
+    const launchRequest = {
       scenarioId: input.scenarioId,
       tenant: input.tenant,
       subject: input.subject,
       template: entitlement.template,
       limits: entitlement.limits,
-    });
+    };
+    const launching = host;
+    launched = await CancellationScope.nonCancellable(() => launching.launchContainer(launchRequest));
     state.containerName = launched.containerName;
     audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: picked.hostId });
     setStatus('running');

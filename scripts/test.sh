@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what is missing, then lint, typecheck, policy
+# checks and every test (unit, workflow in the time-skipping server, end to end on the real
+# Temporal dev server, Docker engine and API over loopback) in a single test-runner invocation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+bash scripts/bootstrap.sh
+
+say_do "lint (eslint)"
+npx eslint --max-warnings=0 .
+say_do "typecheck (tsc --noEmit)"
+npx tsc --noEmit
+say_do "policy checks (opa fmt, check --strict, test with coverage)"
+bash scripts/policy-check.sh
+say_do "secret scan of the tree"
+bash scripts/secret-scan.sh
+
+say_do "tests"
+# Two files at a time: the end-to-end and workflow files each start their own Temporal server.
+node --import tsx --test --test-concurrency=2 \
+  test/unit/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts

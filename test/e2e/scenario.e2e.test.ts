@@ -1,0 +1,244 @@
+// End to end on the real components: the Temporal dev server (the `temporal` CLI binary), the
+// Docker engine, the OPA Wasm bundle, both workers, and the API listening on loopback.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { buildApp } from '../../api/app.ts';
+import { readinessChecks } from '../../api/readiness.ts';
+import { loadPolicy } from '../../activities/policy.ts';
+import { loadPlans } from '../../lib/plans.ts';
+import { resultsDir, RESULTS } from '../../lib/results.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
+import { mintToken } from '../../lib/tokens.ts';
+import { createHostWorker, createMainWorker, WORKFLOWS_PATH, type HostWorker } from '../../workers/workers.ts';
+import type { Worker } from '@temporalio/worker';
+import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES, type ScenarioState } from '../../workflows/shared.ts';
+import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+
+const run = promisify(execFile);
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+describe('one scenario end to end over loopback', () => {
+  let env: TestWorkflowEnvironment;
+  let t: TestConfig;
+  let app: FastifyInstance;
+  let base: string;
+  let main: Worker;
+  let host: HostWorker;
+  let workersDone: Promise<unknown>;
+  let stopWorkers: () => void;
+
+  before(async () => {
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
+        ip: '127.0.0.1',
+        extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+      },
+    });
+    t = await testConfig();
+    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle }));
+    host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+    const stop = new Promise<void>((resolve) => { stopWorkers = resolve; });
+    workersDone = main.runUntil(host.runUntil(stop));
+    app = await buildApp({
+      config: t.config,
+      temporal: env.client,
+      plans: loadPlans(),
+      templatesDir: DEFAULT_TEMPLATES_DIR,
+      checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
+    });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  const spawned: string[] = [];
+
+  after(async () => {
+    // Scenarios a test left open are cancelled, and their containers gone, before the server stops.
+    for (const id of spawned) {
+      await env.client.workflow.getHandle(id).cancel().catch(() => undefined);
+      await waitFor(`containers of ${id} removed`, async () => ((await containersOf(id)).length === 0 ? true : undefined)).catch(async () => {
+        for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true });
+      });
+    }
+    await app?.close();
+    stopWorkers?.();
+    await workersDone;
+    await env?.teardown();
+    t?.cleanup();
+  });
+
+  async function call(method: string, path: string, token?: string, body?: unknown, raw?: string) {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${base}${path}`, { method, headers, ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    if (path === '/api/spawn' && res.status === 202) spawned.push((JSON.parse(text) as { scenarioId: string }).scenarioId);
+    return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  }
+
+  const et = async (sub = 'alice', tenant = 'acme', plan = 'free') =>
+    (await mintToken('et', { sub, tenant, plan }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 600 })).token;
+
+  async function sat(etToken: string, template = 'hello', track = 'intro'): Promise<string> {
+    const r = await call('POST', '/api/sat', etToken, { template, track });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    return r.json!.sat as string;
+  }
+
+  async function workflowCount(): Promise<number> {
+    let n = 0;
+    for await (const _ of env.client.workflow.list({ query: `WorkflowType = '${SCENARIO_WORKFLOW_TYPE}'` })) n++;
+    return n;
+  }
+
+  it('spawns hello in a hardened container, completes it, and returns a verdict that verifies offline', async () => {
+    assert.equal((await call('GET', '/readyz')).status, 200);
+    const satToken = await sat(await et());
+    const spawned = await call('POST', '/api/spawn', satToken, {});
+    assert.equal(spawned.status, 202, JSON.stringify(spawned.json));
+    assert.ok(spawned.headers.get('x-correlation-id'));
+    const id = spawned.json!.scenarioId as string;
+
+    const running = await waitFor('running', async () => {
+      const r = await call('GET', `/api/scenarios/${id}`, satToken);
+      return r.json?.status === 'running' ? (r.json as unknown as ScenarioState) : undefined;
+    });
+    assert.equal(running.tenant, 'acme');
+    assert.equal(running.subject, 'alice');
+
+    // Exactly one container for the scenario, carrying every hardening setting.
+    const listed = await containersOf(id);
+    assert.equal(listed.length, 1);
+    const info = await docker.getContainer(listed[0]!.Id).inspect();
+    const hc = info.HostConfig;
+    assert.equal(info.Name, `/arbiter-${id}`);
+    assert.equal(info.State.Running, true);
+    assert.equal(hc.NetworkMode, 'none');
+    assert.deepEqual(Object.keys(info.NetworkSettings.Networks ?? {}).filter((n) => n !== 'none'), []);
+    assert.equal(hc.ReadonlyRootfs, true);
+    assert.deepEqual(hc.CapDrop, ['ALL']);
+    assert.ok(!hc.CapAdd || (hc.CapAdd as string[]).length === 0);
+    assert.ok((hc.SecurityOpt as string[] | undefined)?.includes('no-new-privileges:true'));
+    assert.equal(hc.Privileged, false);
+    assert.match(info.Config.User, /^[1-9][0-9]*:[1-9][0-9]*$/);
+    assert.ok(hc.Memory && hc.Memory > 0 && hc.MemorySwap === hc.Memory);
+    assert.ok(hc.NanoCpus && hc.NanoCpus > 0);
+    assert.ok(hc.PidsLimit && hc.PidsLimit > 0);
+    assert.match(Object.values(hc.Tmpfs ?? {})[0] ?? '', /size=\d+m/);
+    assert.equal(hc.IpcMode, 'private');
+    assert.equal(info.Config.Labels['io.arbiter.tenant'], 'acme');
+
+    // The scenario host reads its completion token from the container and completes it.
+    const completionToken = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+    const body = { outcome: 'success', submission: { answer: 'hello' } };
+    const done = await call('POST', `/api/scenarios/${id}/complete`, completionToken, body);
+    assert.equal(done.status, 202, JSON.stringify(done.json));
+    const again = await call('POST', `/api/scenarios/${id}/complete`, completionToken, body);
+    assert.equal(again.status, 202, 'the same completion again is answered the same way');
+
+    const scored = await waitFor('scored', async () => {
+      const r = await call('GET', `/api/scenarios/${id}`, satToken);
+      if (r.json?.status === 'failed') throw new Error(`scenario failed: ${String(r.json.reason)}`);
+      return r.json?.status === 'scored' ? (r.json as unknown as ScenarioState) : undefined;
+    }, 90_000);
+    assert.deepEqual(scored.score, { score: 2, maxScore: 2, passed: true });
+
+    const verdict = await call('GET', `/api/scenarios/${id}/verdict`, satToken);
+    assert.equal(verdict.status, 200);
+    assert.equal(typeof verdict.json!.keyId, 'string');
+
+    const results = resultsDir(t.config.storageDir, id);
+    const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
+    const ok = await cli(['verify', results]);
+    assert.match(ok.stdout, /^verified: /);
+
+    // One flipped byte in score.json and the offline check fails, naming the file.
+    const scoreFile = join(results, RESULTS.score);
+    const bytes = readFileSync(scoreFile);
+    bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x01;
+    writeFileSync(scoreFile, bytes);
+    await assert.rejects(cli(['verify', results]), (err: { code: number; stdout: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stdout, /score\.json/);
+      return true;
+    });
+
+    assert.deepEqual(await containersOf(id), [], 'no container is left');
+  });
+
+  it('when the same SAT is sent again, spawn answers 409 and starts nothing', async () => {
+    const satToken = await sat(await et('bob'));
+    assert.equal((await call('POST', '/api/spawn', satToken, {})).status, 202);
+    const before = await workflowCount();
+    const replay = await call('POST', '/api/spawn', satToken, {});
+    assert.equal(replay.status, 409);
+    assert.deepEqual(Object.keys(replay.json!), ['error']);
+    assert.equal((replay.json!.error as { code: string }).code, 'sat_used');
+    assert.equal(await workflowCount(), before);
+  });
+
+  it('when the policy denies the track, spawn answers 403 with the reasons', async () => {
+    // Mint a SAT the API would never issue (track outside the plan) to reach the workflow's gate.
+    const { token } = await mintToken('sat', {
+      sub: 'carol', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'web', retention_days: 7, jti: crypto.randomUUID(),
+    }, t.config.secrets.SAT_HMAC_SECRET!, { ttlSeconds: 300 });
+    const r = await call('POST', '/api/spawn', token, {});
+    assert.equal(r.status, 403);
+    const error = r.json!.error as { code: string; reasons: string[] };
+    assert.equal(error.code, 'policy_denied');
+    assert.ok(error.reasons.some((x) => x.includes('"web"') && x.includes('"free"')), JSON.stringify(error.reasons));
+  });
+
+  describe('bad input gets the contract 4xx and starts nothing', () => {
+    const cases: Array<[string, () => Promise<{ status: number; json?: Record<string, unknown> | undefined }>, number]> = [
+      ['malformed JSON to /api/sat', async () => call('POST', '/api/sat', await et(), undefined, '{"template": "hello",'), 400],
+      ['an unknown field in the SAT request', async () => call('POST', '/api/sat', await et(), { template: 'hello', track: 'intro', admin: true }), 400],
+      ['an unknown template', async () => call('POST', '/api/sat', await et(), { template: 'nope', track: 'intro' }), 400],
+      ['a track outside the plan', async () => call('POST', '/api/sat', await et(), { template: 'hello', track: 'web' }), 403],
+      ['no token', async () => call('POST', '/api/sat', undefined, { template: 'hello', track: 'intro' }), 401],
+      ['a garbage token', async () => call('POST', '/api/spawn', 'not.a.jwt', {}), 401],
+      ['an ET used as a SAT', async () => call('POST', '/api/spawn', await et(), {}), 401],
+      ['a SAT signed with another secret', async () => call('POST', '/api/spawn', (await mintToken('sat', {
+        sub: 'alice', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'intro', retention_days: 7, jti: crypto.randomUUID(),
+      }, { current: Buffer.alloc(32, 7), previous: [] }, { ttlSeconds: 300 })).token, {}), 401],
+      ['an unknown scenario id shape', async () => call('GET', '/api/scenarios/..%2F..%2Fetc', await et()), 400],
+      ['a scenario that does not exist', async () => call('GET', `/api/scenarios/scn-${crypto.randomUUID()}`, await et()), 404],
+      ['a completion with a forged token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, await et(), { outcome: 'success', submission: {} }), 401],
+    ];
+    for (const [what, send, expected] of cases) {
+      it(`${what} → ${expected}`, async () => {
+        const before = await workflowCount();
+        const r = await send();
+        assert.equal(r.status, expected, JSON.stringify(r.json));
+        const error = r.json?.error as { code?: unknown; message?: unknown } | undefined;
+        assert.equal(typeof error?.code, 'string');
+        assert.equal(typeof error?.message, 'string');
+        assert.equal(await workflowCount(), before);
+      });
+    }
+  });
+
+  it('a scenario of another subject is refused with 403', async () => {
+    const satToken = await sat(await et('dave'));
+    const id = (await call('POST', '/api/spawn', satToken, {})).json!.scenarioId as string;
+    const r = await call('GET', `/api/scenarios/${id}`, await et('mallory'));
+    assert.equal(r.status, 403);
+    const cancel = await call('POST', `/api/scenarios/${id}/cancel`, satToken);
+    assert.equal(cancel.status, 202);
+    const final = await waitFor('cancelled', async () => {
+      const s = await call('GET', `/api/scenarios/${id}`, satToken);
+      return s.json?.status === 'cancelled' ? s.json : undefined;
+    });
+    assert.equal(final.status, 'cancelled');
+    await waitFor('no container', async () => ((await containersOf(id)).length === 0 ? true : undefined));
+  });
+});
