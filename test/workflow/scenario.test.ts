@@ -12,7 +12,7 @@ import { createHostWorker, createMainWorker, WORKFLOWS_PATH } from '../../worker
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
 import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
-import { containersOf, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
 
 describe('scenario workflow (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
@@ -79,6 +79,25 @@ describe('scenario workflow (time-skipping)', () => {
     const chain = verifyChainText(readFileSync(join(dir, RESULTS.audit), 'utf8'));
     assert.ok(chain.ok, 'the audit log is an intact chain');
     assert.match(readFileSync(join(dir, RESULTS.audit), 'utf8'), /status\.timed_out/);
+  });
+
+  it('when the scenario container stops on its own, the scenario fails with the exit code and nothing is scored', async () => {
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+    const args = input('free');
+
+    const final = await main.runUntil(host.runUntil(async () => {
+      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+      await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
+      const [container] = await containersOf(args.scenarioId);
+      await docker.getContainer(container!.Id).kill({ signal: 'SIGKILL' });
+      return handle.result() as Promise<ScenarioState>;
+    }));
+
+    assert.equal(final.status, 'failed');
+    assert.match(final.reason ?? '', /exited \(code 137\) before completion/);
+    assert.equal(final.score, undefined);
+    assert.deepEqual(await containersOf(args.scenarioId), []);
   });
 
   it('when the policy denies the spawn, no container is ever created and the status is denied', async () => {
