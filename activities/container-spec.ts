@@ -11,6 +11,8 @@ export const LABELS = {
   tenant: 'io.arbiter.tenant',
   role: 'io.arbiter.role',
   template: 'io.arbiter.template',
+  /** the container host (ARBITER_HOST_ID) that owns it: its reconciler judges only its own */
+  host: 'io.arbiter.host',
 } as const;
 
 export const LOG_MAX_SIZE = '1m';
@@ -53,9 +55,11 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
       MemorySwap: memory,
       NanoCpus: Math.round(req.limits.cpus * 1e9),
       PidsLimit: req.limits.pids,
+      // No nproc ulimit: RLIMIT_NPROC counts every process of the uid on the whole host, not per
+      // container, so one scenario's fork bomb would stop every other scenario running as the same
+      // uid from forking (measured with the probe template). PidsLimit is the per-container cap.
       Ulimits: [
         { Name: 'nofile', Soft: 1024, Hard: 1024 },
-        { Name: 'nproc', Soft: req.limits.pids, Hard: req.limits.pids },
         { Name: 'core', Soft: 0, Hard: 0 },
       ],
       Tmpfs: { [req.tmpfsPath ?? '/tmp']: `rw,noexec,nosuid,nodev,size=${req.limits.tmpfsMb}m,uid=${req.user.split(':')[0]},gid=${req.user.split(':')[1]}` },
@@ -81,7 +85,7 @@ export function scorerContainerName(scenarioId: string): string {
   return `arbiter-${scenarioId}-scorer`;
 }
 
-export function scenarioSpec(args: { scenarioId: string; tenant: string; template: Template; limits: EffectiveLimits; env: string[]; runtime?: string | undefined }): Docker.ContainerCreateOptions {
+export function scenarioSpec(args: { scenarioId: string; tenant: string; template: Template; limits: EffectiveLimits; env: string[]; runtime?: string | undefined; hostId?: string }): Docker.ContainerCreateOptions {
   const { template } = args;
   return hardenedSpec({
     name: scenarioContainerName(args.scenarioId),
@@ -97,6 +101,7 @@ export function scenarioSpec(args: { scenarioId: string; tenant: string; templat
       [LABELS.tenant]: args.tenant,
       [LABELS.role]: 'scenario',
       [LABELS.template]: `${template.id}@${template.version}`,
+      ...(args.hostId ? { [LABELS.host]: args.hostId } : {}),
     },
   });
 }

@@ -7,18 +7,53 @@ import type { SecretRing } from '../lib/config.ts';
 import type { Template } from '../lib/template.ts';
 import { FailureTypes } from '../workflows/shared.ts';
 import { scenarioContainerName, scenarioSpec, type EffectiveLimits } from './container-spec.ts';
+import { TEMPLATE_DIGEST_LABEL } from './images.ts';
 
 export interface ContainerDeps {
   docker: Docker;
   completionSecret: SecretRing;
   runtime?: string | undefined;
+  /** labelled on every container this host creates, so its reconciler judges only its own */
+  hostId: string;
 }
 
-export interface LaunchRequest { scenarioId: string; tenant: string; subject: string; template: Template; limits: EffectiveLimits }
+export interface LaunchRequest {
+  scenarioId: string;
+  tenant: string;
+  subject: string;
+  template: Template;
+  /** the template version digest the entitlement pinned: the image must have been built from it */
+  templateDigest: string;
+  limits: EffectiveLimits;
+}
 export interface LaunchedContainer { containerName: string; containerId: string; imageId: string; adopted: boolean }
 
 export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number } | null)?.statusCode === 404;
+}
+
+/**
+ * The image of a template, refused unless it was built from the pinned template version: a tag
+ * rebuilt from other files (an edited template, another checkout) must never run in its name.
+ */
+export async function pinnedImage(docker: Docker, tag: string, templateDigest: string): Promise<Docker.ImageInspectInfo> {
+  let image: Docker.ImageInspectInfo;
+  try {
+    image = await docker.getImage(tag).inspect();
+  } catch (err) {
+    if (isNotFound(err)) {
+      throw ApplicationFailure.nonRetryable(`image ${tag} is not built on this host: run "arbiter images build"`, FailureTypes.imageMissing);
+    }
+    throw err;
+  }
+  const labelled = image.Config?.Labels?.[TEMPLATE_DIGEST_LABEL];
+  if (labelled !== templateDigest) {
+    throw ApplicationFailure.nonRetryable(
+      `image ${tag} was built from template digest ${labelled ?? '(none)'}, not the pinned ${templateDigest}: run "arbiter images build"`,
+      FailureTypes.templateModified,
+    );
+  }
+  return image;
 }
 
 export function createContainerActivities(deps: ContainerDeps) {
@@ -26,15 +61,7 @@ export function createContainerActivities(deps: ContainerDeps) {
 
   async function launchContainer(req: LaunchRequest): Promise<LaunchedContainer> {
     const name = scenarioContainerName(req.scenarioId);
-    let image: Docker.ImageInspectInfo;
-    try {
-      image = await docker.getImage(req.template.image.tag).inspect();
-    } catch (err) {
-      if (isNotFound(err)) {
-        throw ApplicationFailure.nonRetryable(`image ${req.template.image.tag} is not built on this host: run "arbiter images build"`, FailureTypes.imageMissing);
-      }
-      throw err;
-    }
+    const image = await pinnedImage(docker, req.template.image.tag, req.templateDigest);
     let adopted = true;
     let info: Docker.ContainerInspectInfo;
     try {
@@ -52,6 +79,7 @@ export function createContainerActivities(deps: ContainerDeps) {
         template: req.template,
         limits: req.limits,
         runtime: deps.runtime,
+        hostId: deps.hostId,
         env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`, `ARBITER_COMPLETION_TOKEN=${token}`],
       });
       try {

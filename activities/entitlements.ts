@@ -1,38 +1,56 @@
 // The authoritative entitlement for a scenario: the SAT says what the client was told, but the
 // plan's limits and the template are re-read here, from the plans file and the template store.
 import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Plans } from '../lib/plans.ts';
-import { loadTemplate, templateDir, UnknownTemplateError, type Template } from '../lib/template.ts';
-import { buildManifest, manifestBytes } from '../lib/evidence-manifest.ts';
-import { sha256Hex } from '../lib/canonical-json.ts';
-import { FailureTypes, type ScenarioInput } from '../workflows/shared.ts';
+import { loadTemplate, UnknownTemplateError, type Template } from '../lib/template.ts';
+import { pinTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
+import { entitlementQuery, FailureTypes, tenantWorkflowId, type EntitlementSource, type ScenarioInput } from '../workflows/shared.ts';
 import type { EffectiveLimits } from './container-spec.ts';
 
 export interface Entitlement {
   plan: string;
-  source: 'sat';
+  /** where the plan came from now: the tenant's recorded grant, or the SAT when none is recorded */
+  source: EntitlementSource | 'sat';
+  /** the plan the SAT claimed, kept to show a downgrade in the evidence */
+  claimedPlan: string;
   limits: EffectiveLimits;
   retentionDays: number;
   template: Template;
   /** sha256 of the template version folder's manifest: pins exactly what was run */
   templateDigest: string;
+  /** recorded in templates/published.json (a published version that changed never gets this far) */
+  templatePublished: boolean;
 }
 
-export function templateDigest(dir: string): string {
-  return sha256Hex(manifestBytes(buildManifest(dir)));
-}
+export { templateDigest } from '../lib/template-publication.ts';
 
-export function createEntitlementActivities(deps: { plans: Plans; templatesDir: string }) {
+export function createEntitlementActivities(deps: { plans: Plans; templatesDir: string; temporal: Client }) {
+  /** The tenant's plan as recorded now; the SAT's claim only when the tenant has no record. */
+  async function currentPlan(input: ScenarioInput): Promise<{ plan: string; source: Entitlement['source'] }> {
+    try {
+      const resolved = await deps.temporal.workflow.getHandle(tenantWorkflowId(input.tenant)).query(entitlementQuery);
+      return { plan: resolved.plan, source: resolved.source };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return { plan: input.plan, source: 'sat' };
+      throw err;
+    }
+  }
+
   async function checkEntitlements(input: ScenarioInput): Promise<Entitlement> {
-    const plan = deps.plans[input.plan];
-    if (!plan) throw ApplicationFailure.nonRetryable(`unknown plan "${input.plan}"`, FailureTypes.unknownPlan);
+    const { plan: planId, source } = await currentPlan(input);
+    const plan = deps.plans[planId];
+    if (!plan) throw ApplicationFailure.nonRetryable(`unknown plan "${planId}"`, FailureTypes.unknownPlan);
     let template: Template;
+    let pin: ReturnType<typeof pinTemplate>;
     try {
       template = loadTemplate(input.template, deps.templatesDir);
+      pin = pinTemplate(input.template, deps.templatesDir);
     } catch (err) {
       if (err instanceof UnknownTemplateError) {
         throw ApplicationFailure.nonRetryable(`unknown template ${err.message}`, FailureTypes.unknownTemplate);
       }
+      if (err instanceof TemplateModifiedError) throw ApplicationFailure.nonRetryable(err.message, FailureTypes.templateModified);
       throw err;
     }
     // A template may ask for less than the plan allows, never more.
@@ -44,12 +62,14 @@ export function createEntitlementActivities(deps: { plans: Plans; templatesDir: 
       tmpfsMb: template.limits.tmpfsMb,
     };
     return {
-      plan: input.plan,
-      source: 'sat',
+      plan: planId,
+      source,
+      claimedPlan: input.plan,
       limits,
       retentionDays: plan.retentionDays,
       template,
-      templateDigest: templateDigest(templateDir(input.template, deps.templatesDir)),
+      templateDigest: pin.digest,
+      templatePublished: pin.published,
     };
   }
   return { checkEntitlements };

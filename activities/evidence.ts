@@ -11,6 +11,7 @@ import type { Template } from '../lib/template.ts';
 import type { CompletionRequest } from '../workflows/shared.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
 import { isNotFound } from './containers.ts';
+import { collectFromInside } from './container-inside.ts';
 import type { Entitlement } from './entitlements.ts';
 
 export const LOG_CAP_BYTES = 1024 * 1024;
@@ -80,10 +81,19 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
       write('inspect.json', canonicalJson(redacted));
       write('isolation.json', canonicalJson(isolationReport(info)));
       write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
+      // What the scenario changed in its container's filesystem (the engine answers null for no
+      // change); sorted, so the same changes always hash the same.
+      const changes = ((await container.changes()) as Array<{ Path: string; Kind: number }> | null) ?? [];
+      const kinds = ['modified', 'added', 'deleted'];
+      write('fs-diff.json', canonicalJson(changes
+        .map((c) => ({ path: c.Path, kind: kinds[c.Kind] ?? String(c.Kind) }))
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))));
     } catch (err) {
       if (!isNotFound(err)) throw err;
       write('container-missing.json', canonicalJson({ containerName: req.containerName }));
     }
+    // The template's declared paths and the in-container isolation view, read while it still runs.
+    await collectFromInside(container, req.template.evidencePaths, dir);
     write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
     write('entitlement.json', canonicalJson(req.entitlement));
     write('policy.json', canonicalJson(req.policy));

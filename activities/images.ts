@@ -1,6 +1,8 @@
 // Builds every template's scenario and scorer images on the local engine. There is no registry:
 // each image is built FROM scratch with the host's static busybox dropped into its context, and
-// is rebuilt only when the context's content digest differs from the one labelled on the image.
+// is rebuilt only when the context's content digest, or the digest of the template version it
+// belongs to, differs from the ones labelled on the image. A published template version whose
+// files changed is refused before anything is built.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { DEFAULT_TEMPLATES_DIR, listTemplates, loadTemplate, templateDir } from '../lib/template.ts';
+import { pinTemplate, readPublished, TemplateModifiedError } from '../lib/template-publication.ts';
 
 // tar-fs ships no type declarations and @types/tar-fs is not a dependency; requiring it with an
 // explicit signature keeps strict mode without an ambient declaration file.
@@ -16,6 +19,8 @@ const { pack } = require('tar-fs') as { pack: (dir: string) => NodeJS.ReadableSt
 
 export const DIGEST_LABEL = 'io.arbiter.context-digest';
 export const TEMPLATE_LABEL = 'io.arbiter.template';
+/** the template version digest (lib/template-publication.ts) the image was built from; launch checks it */
+export const TEMPLATE_DIGEST_LABEL = 'io.arbiter.template-digest';
 
 export interface BuiltImage { tag: string; imageId: string; built: boolean }
 
@@ -31,7 +36,19 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
   const busybox = opts.busyboxPath ?? '/bin/busybox';
   const log = opts.log ?? (() => {});
   const results: BuiltImage[] = [];
-  for (const ref of listTemplates(root)) {
+  const published = readPublished(root);
+  const refused: string[] = [];
+  const pins = listTemplates(root).flatMap((ref) => {
+    try {
+      return [pinTemplate(ref, root, published)];
+    } catch (err) {
+      if (!(err instanceof TemplateModifiedError)) throw err;
+      refused.push(err.message);
+      return [];
+    }
+  });
+  if (refused.length) throw new TemplateModifiedError(refused.join('\n'));
+  for (const { ref, digest } of pins) {
     const template = loadTemplate(ref, root);
     const dir = templateDir(ref, root);
     for (const spec of [template.image, template.scorer]) {
@@ -39,6 +56,7 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
         contextDir: join(dir, spec.context),
         tag: spec.tag,
         templateLabel: `${ref.id}@${ref.version}`,
+        templateDigest: digest,
         busybox,
       });
       log(result.built ? `built ${result.tag} (${short(result.imageId)})` : `up to date ${result.tag} (${short(result.imageId)})`);
@@ -50,7 +68,7 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
 
 async function buildOne(
   docker: Docker,
-  p: { contextDir: string; tag: string; templateLabel: string; busybox: string },
+  p: { contextDir: string; tag: string; templateLabel: string; templateDigest: string; busybox: string },
 ): Promise<BuiltImage> {
   const tmp = mkdtempSync(join(tmpdir(), 'arbiter-build-'));
   try {
@@ -60,13 +78,14 @@ async function buildOne(
     const digest = contextDigest(tmp);
 
     const existing = await inspectImage(docker, p.tag);
-    if (existing && existing.Config?.Labels?.[DIGEST_LABEL] === digest) {
+    const labels = existing?.Config?.Labels;
+    if (existing && labels?.[DIGEST_LABEL] === digest && labels[TEMPLATE_DIGEST_LABEL] === p.templateDigest) {
       return { tag: p.tag, imageId: existing.Id, built: false };
     }
 
     const stream = await docker.buildImage(pack(tmp), {
       t: p.tag,
-      labels: { [DIGEST_LABEL]: digest, [TEMPLATE_LABEL]: p.templateLabel },
+      labels: { [DIGEST_LABEL]: digest, [TEMPLATE_LABEL]: p.templateLabel, [TEMPLATE_DIGEST_LABEL]: p.templateDigest },
       // The engine may have no bridge at all, and a scenario build must never reach the network.
       networkmode: 'none',
       rm: true,
@@ -75,8 +94,8 @@ async function buildOne(
     await followBuild(docker, stream, p.tag);
 
     const built = await inspectImage(docker, p.tag);
-    if (!built || built.Config?.Labels?.[DIGEST_LABEL] !== digest) {
-      throw new Error(`image build ${p.tag}: finished but the tagged image does not carry digest ${digest}`);
+    if (!built || built.Config?.Labels?.[DIGEST_LABEL] !== digest || built.Config.Labels[TEMPLATE_DIGEST_LABEL] !== p.templateDigest) {
+      throw new Error(`image build ${p.tag}: finished but the tagged image does not carry digests ${digest} and ${p.templateDigest}`);
     }
     if (existing && existing.Id !== built.Id) await removeIfUnused(docker, existing.Id);
     return { tag: p.tag, imageId: built.Id, built: true };

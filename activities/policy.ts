@@ -1,37 +1,42 @@
-// The spawn gate: evaluates the compiled Rego policy (policies/arbiter/spawn) in-process
-// from the Wasm bundle produced by scripts/build-policy.sh. Kept free of Temporal imports
-// so the same engine can back the activity, the API's dry-run and the unit tests.
-
+// The spawn gate's engines: the compiled Rego policy (policies/arbiter/spawn) evaluated
+// in-process from the Wasm bundle that scripts/build-policy.sh produces, or, with OPA_URL,
+// an OPA server (activities/policy-remote.ts). Kept free of Temporal imports so the same
+// engine backs the activity, the API's readiness check and the tests.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicy as loadOpaWasm } from '@open-policy-agent/opa-wasm';
 import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
+import { decisionFrom, deny, describe, POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
+import { connectRemotePolicy, type RemotePolicyOptions } from './policy-remote.ts';
+
+export { POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
+export { remotePolicyFromEnv } from './policy-remote.ts';
 
 export const DEFAULT_POLICY_DIR = fileURLToPath(new URL('../.data/policy', import.meta.url));
-
-/** Must match `-e` in scripts/build-policy.sh. */
-export const POLICY_ENTRYPOINT = 'arbiter/spawn/decision';
 
 // The module's memory is never shrunk, so without a ceiling one oversized input would
 // keep the worker's footprint inflated for its whole life. 1024 pages = 64 MiB; an input
 // that needs more fails to evaluate, which evaluate() turns into a deny.
 const MAX_MEMORY_PAGES = 1024;
 
-export interface PolicyEngine {
-  /**
-   * sha256 (hex) of the bytes of policy.wasm immediately followed by the bytes of
-   * data.json, exactly as they sit on disk. Reproducible from a shell with
-   * `cat policy.wasm data.json | sha256sum`, and printed by scripts/build-policy.sh.
-   * Both files are covered because the plan catalogue in data.json decides as much
-   * as the rules do.
-   */
-  readonly sha256: string;
-  /** Never throws: anything short of a well-formed decision is reported as a deny. */
-  evaluate(input: PolicyInput): PolicyDecision;
+/**
+ * The engine the configuration asks for: the OPA server when `remote` is given (OPA_URL),
+ * else the Wasm bundle in `dir`. Either way `expectedSha256` (ARBITER_POLICY_SHA256) pins
+ * the policy, and a mismatch rejects, which stops the process.
+ */
+export async function openPolicy(opts: { dir?: string | undefined; expectedSha256?: string | undefined; remote?: Omit<RemotePolicyOptions, 'expectedSha256'> | undefined }): Promise<PolicyEngine> {
+  if (opts.remote) return connectRemotePolicy({ ...opts.remote, expectedSha256: opts.expectedSha256 });
+  return loadPolicy(opts.dir ?? DEFAULT_POLICY_DIR, opts.expectedSha256 !== undefined ? { expectedSha256: opts.expectedSha256 } : {});
 }
 
+/**
+ * The in-process engine. Its sha256 is taken over the bytes of policy.wasm immediately
+ * followed by the bytes of data.json, exactly as they sit on disk: reproducible with
+ * `cat policy.wasm data.json | sha256sum`, printed by scripts/build-policy.sh. Both files
+ * count because the plan catalogue in data.json decides as much as the rules do.
+ */
 export async function loadPolicy(
   dir: string = DEFAULT_POLICY_DIR,
   opts: { expectedSha256?: string } = {},
@@ -69,53 +74,19 @@ export async function loadPolicy(
   }
   policy.setData(data);
 
-  const deny = (reason: string): PolicyDecision => ({
-    allow: false,
-    reasons: [reason],
-    policySha256: sha256,
-  });
-
   return {
+    source: `wasm ${dir}`,
     sha256,
-    evaluate(input: PolicyInput): PolicyDecision {
+    evaluate(input: PolicyInput): Promise<PolicyDecision> {
       let resultSet: unknown;
       try {
         resultSet = policy.evaluate(input, POLICY_ENTRYPOINT);
       } catch (err) {
-        return deny(`policy evaluation failed: ${describe(err)}`);
+        return Promise.resolve(deny(`policy evaluation failed: ${describe(err)}`, sha256));
       }
-      const decision = readDecision(resultSet);
-      if (decision === undefined) return deny('policy returned no decision');
-      // allow with reasons attached contradicts the policy's own contract; refuse
-      // rather than guess which half is right.
-      if (decision.allow && decision.reasons.length > 0) {
-        return { allow: false, reasons: decision.reasons, policySha256: sha256 };
-      }
-      return { allow: decision.allow, reasons: decision.reasons, policySha256: sha256 };
+      // One result whose `result` is the decision document; anything else is undefined.
+      const doc = Array.isArray(resultSet) && resultSet.length === 1 ? (resultSet[0] as { result?: unknown } | null)?.result : undefined;
+      return Promise.resolve(decisionFrom(doc, sha256));
     },
   };
-}
-
-/** The `decision` document from an opa-wasm result set, if it has the expected shape. */
-function readDecision(resultSet: unknown): { allow: boolean; reasons: string[] } | undefined {
-  if (!Array.isArray(resultSet) || resultSet.length !== 1) return undefined;
-  const first: unknown = resultSet[0];
-  if (!isRecord(first)) return undefined;
-  const result = first['result'];
-  if (!isRecord(result)) return undefined;
-  const { allow, reasons } = result;
-  if (typeof allow !== 'boolean') return undefined;
-  if (!Array.isArray(reasons) || !reasons.every((r): r is string => typeof r === 'string')) {
-    return undefined;
-  }
-  return { allow, reasons: [...reasons] };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-// opa-wasm throws bare strings as well as Errors.
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -13,7 +13,7 @@ import type { ScoreResult } from '../lib/verdict.ts';
 import { FailureTypes } from '../workflows/shared.ts';
 import { hardenedSpec, LABELS, scorerContainerName } from './container-spec.ts';
 import { demuxDockerLog } from './evidence.ts';
-import { isNotFound } from './containers.ts';
+import { isNotFound, pinnedImage } from './containers.ts';
 
 const ScoreSchema = Type.Object({
   score: Type.Number({ minimum: 0 }),
@@ -41,7 +41,7 @@ export function parseScorerOutput(stdout: string): ScoreResult {
   return parsed;
 }
 
-export function createScoringActivities(deps: { docker: Docker; storageDir: string; runtime?: string | undefined }) {
+export function createScoringActivities(deps: { docker: Docker; storageDir: string; runtime?: string | undefined; hostId: string }) {
   async function removeIfPresent(name: string) {
     try {
       await deps.docker.getContainer(name).remove({ force: true, v: true });
@@ -50,20 +50,22 @@ export function createScoringActivities(deps: { docker: Docker; storageDir: stri
     }
   }
 
-  async function runScorer(req: { scenarioId: string; template: Template }): Promise<{ score: ScoreResult; scoreSha256: string }> {
+  async function runScorer(req: { scenarioId: string; template: Template; templateDigest: string }): Promise<{ score: ScoreResult; scoreSha256: string }> {
     const dir = resultsDir(deps.storageDir, req.scenarioId);
     const name = scorerContainerName(req.scenarioId);
+    // The scorer is pinned exactly like the scenario image: same template version, same digest.
+    const image = await pinnedImage(deps.docker, req.template.scorer.tag, req.templateDigest);
     // Scoring is deterministic, so a leftover from an interrupted attempt is simply replaced.
     await removeIfPresent(name);
     const container = await deps.docker.createContainer(hardenedSpec({
       name,
-      image: req.template.scorer.tag,
+      image: image.Id,
       command: req.template.scorer.command,
       user: req.template.user,
       limits: SCORER_LIMITS,
       readOnlyBinds: [`${join(dir, RESULTS.evidenceDir)}:/evidence`],
       runtime: deps.runtime,
-      labels: { [LABELS.scenario]: req.scenarioId, [LABELS.role]: 'scorer', [LABELS.template]: `${req.template.id}@${req.template.version}` },
+      labels: { [LABELS.scenario]: req.scenarioId, [LABELS.role]: 'scorer', [LABELS.template]: `${req.template.id}@${req.template.version}`, [LABELS.host]: deps.hostId },
     }));
     try {
       await container.start();

@@ -12,6 +12,18 @@ import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
 import scenarioRoutes from './routes/scenarios.ts';
 import { ScenarioService } from './scenarios.ts';
+import { EntitlementService } from './entitlements.ts';
+import { QuotaService, type QuotaTiming } from './quota.ts';
+import billingRoutes from './routes/billing.ts';
+import rateLimit from '@fastify/rate-limit';
+import operatorAuditPlugin from './plugins/operator-audit.ts';
+import retentionRoutes from './routes/retention.ts';
+import verifierRoutes from './routes/verifier.ts';
+import { RetentionService, type Clock } from './retention.ts';
+import openapiPlugin from './plugins/openapi.ts';
+import metricsPlugin from './routes/metrics.ts';
+import { runWithCorrelation } from '../lib/correlation.ts';
+import { SCENARIO_WORKFLOW_TYPE } from '../workflows/shared.ts';
 
 export interface AppDeps {
   config: Config;
@@ -20,8 +32,16 @@ export interface AppDeps {
   templatesDir: string;
   checks: Record<string, ReadinessCheck>;
   logger?: FastifyServerOptions['logger'];
+  /** the clock the retention sweep judges deadlines by (default the wall clock; time-skipping tests pass the test server's) */
+  retentionClock?: Clock;
+  /** how often a quota entity checks that its lease holders still live; how long an unstarted holder may take */
+  quotaTiming?: QuotaTiming;
+  /** per-client HTTP requests per minute (@fastify/rate-limit) */
+  httpRateLimitPerMinute?: number;
 }
 
+/** The OpenAPI document's version: the contract's. */
+const API_VERSION = '1.0.0';
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -41,12 +61,35 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Correlation-Id', request.id);
   });
+  // The rest of the request runs in its correlation context: Temporal calls made while handling
+  // it carry the id in a header (api/correlation.ts), on to the workflow and its activities.
+  app.addHook('onRequest', (request, _reply, done) => runWithCorrelation({ correlationId: request.id }, done));
 
   await app.register(errorsPlugin);
+  await app.register(openapiPlugin, { version: API_VERSION });
+  await app.register(metricsPlugin, {
+    // Bounded, so a scrape while Temporal is down answers (without the gauge) instead of hanging.
+    countScenarios: (status) => deps.temporal.withDeadline(Date.now() + 2_000, () =>
+      deps.temporal.workflow.count(`WorkflowType = '${SCENARIO_WORKFLOW_TYPE}' AND ArbiterStatus = '${status}'`)).then((r) => r.count),
+  });
+  await app.register(rateLimit, {
+    max: deps.httpRateLimitPerMinute ?? 600,
+    timeWindow: '1 minute',
+    // The contract's error shape for 429s too; Retry-After is set by the plugin.
+    errorResponseBuilder: (_request, context) => ({ statusCode: 429, code: 'rate_limited', error: 'Too Many Requests', message: `too many requests: retry in ${context.after}` }),
+  });
   await app.register(authPlugin, { config: deps.config });
+  await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir });
   await app.register(health, { checks: deps.checks });
   await app.register(keyRoutes, { keysDir: deps.config.keysDir });
-  await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir });
-  await app.register(scenarioRoutes, { service: new ScenarioService(deps.temporal, deps.config.storageDir) });
+  const entitlements = new EntitlementService(deps.temporal, deps.config.storageDir);
+  const retention = new RetentionService(deps.temporal, deps.config.storageDir, deps.plans, deps.retentionClock);
+  const scenarios = new ScenarioService(deps.temporal, deps.config.storageDir, retention);
+  const quota = new QuotaService(deps.temporal, deps.quotaTiming ?? { reapIntervalSeconds: 60, startGraceSeconds: 120 });
+  await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir, entitlements });
+  await app.register(billingRoutes, { config: deps.config, plans: deps.plans, entitlements });
+  await app.register(scenarioRoutes, { service: scenarios, spawn: { plans: deps.plans, scenarios, quota, entitlements } });
+  await app.register(retentionRoutes, { retention });
+  await app.register(verifierRoutes);
   return app;
 }

@@ -29,13 +29,20 @@ import {
   type ScenarioState,
 } from '../workflows/shared.ts';
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
+import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
 import { createHash } from 'node:crypto';
+import type { RetentionService } from './retention.ts';
 
 /** How long a spawn waits for admission (entitlements + policy) before answering "pending". */
 const ADMISSION_WAIT_MS = 10_000;
 
 export class ScenarioService {
-  constructor(private readonly client: Client, private readonly storageDir: string) {}
+  constructor(
+    private readonly client: Client,
+    private readonly storageDir: string,
+    /** consulted for scored scenarios: "expired" lives in the retention workflow, not here */
+    private readonly retention?: RetentionService,
+  ) {}
 
   /** Starts the scenario and waits (bounded) for its admission decision. */
   async spawn(input: ScenarioInput): Promise<AdmissionResult> {
@@ -47,6 +54,10 @@ export class ScenarioService {
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       memo: { correlationId: input.correlationId },
+      // What the Temporal UI shows from the first moment: filterable attributes, who/what/plan.
+      typedSearchAttributes: initialSearchAttributes(input),
+      staticSummary: staticSummary(input),
+      staticDetails: staticDetails(input),
     });
     let handle;
     try {
@@ -68,9 +79,19 @@ export class ScenarioService {
     }
   }
 
+  async isRunning(scenarioId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(scenarioId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
   async get(scenarioId: string): Promise<ScenarioState> {
     try {
-      return await this.client.workflow.getHandle(scenarioId).query(statusQuery);
+      const state = await this.client.workflow.getHandle(scenarioId).query(statusQuery);
+      return this.retention ? await this.retention.view(state) : state;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
       throw err;

@@ -33,6 +33,15 @@ export const SpawnResponse = Type.Object({ scenarioId: Type.String(), status: St
 export const ScenarioParams = Type.Object({ id: Type.String({ pattern: SCENARIO_ID_PATTERN }) });
 export type ScenarioParams = Static<typeof ScenarioParams>;
 
+/** A scored scenario's retention: when its artifacts go, whether an operator holds them. */
+export const RetentionView = Type.Object({
+  status: Type.Union([Type.Literal('retained'), Type.Literal('held'), Type.Literal('expired')]),
+  deleteAfter: Type.String(),
+  held: Type.Boolean(),
+  hold: Type.Optional(Type.Object({ actor: Type.String(), reason: Type.Optional(Type.String()), since: Type.String() })),
+  deletedAt: Type.Optional(Type.String()),
+});
+
 export const ScenarioView = Type.Object({
   scenarioId: Type.String(),
   status: Status,
@@ -52,6 +61,7 @@ export const ScenarioView = Type.Object({
   policySha256: Type.Optional(Type.String()),
   score: Type.Optional(Type.Object({ score: Type.Number(), maxScore: Type.Number(), passed: Type.Boolean() })),
   verdictKeyId: Type.Optional(Type.String()),
+  retention: Type.Optional(RetentionView),
 });
 
 export const CompleteRequest = Type.Object({
@@ -71,4 +81,14 @@ export const VerdictResponse = Type.Object({
 
 export const Jwks = Type.Object({
   keys: Type.Array(Type.Object({ kty: Type.String(), crv: Type.String(), x: Type.String(), kid: Type.String(), alg: Type.String(), use: Type.String() })),
+});
+
+export const HoldRequest = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
+export type HoldRequest = Static<typeof HoldRequest>;
+export const SweepRequest = Type.Object({ dryRun: Type.Boolean() }, { additionalProperties: false });
+export const SweepResponse = Type.Object({
+  dryRun: Type.Boolean(),
+  deleted: Type.Array(Type.String(), { description: 'deleted by this sweep (with dryRun: would be deleted)' }),
+  held: Type.Array(Type.String(), { description: 'due or not, kept because an operator holds them' }),
+  kept: Type.Array(Type.String(), { description: 'retention not over yet' }),
 });

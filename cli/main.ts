@@ -11,8 +11,14 @@ import { generateKey, publicJwks, publishJwks, type Jwks } from '../lib/keys.ts'
 import { verifyResults } from '../lib/results.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { buildTemplateImages } from '../activities/images.ts';
+import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../lib/template.ts';
+import { publishTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
 import { TERMINAL_STATUSES, type ScenarioState } from '../workflows/shared.ts';
 import { api, ApiError } from './http.ts';
+import { ChainedLogFile } from '../lib/chained-log.ts';
+import { recordOperatorAction } from '../lib/operator-audit.ts';
+import { userInfo } from 'node:os';
+import { billingLog } from '../lib/billing-log.ts';
 
 const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
 program.addOption(new Option('--api <url>', 'API base URL').env('ARBITER_API_URL').default('http://127.0.0.1:8080'));
@@ -37,6 +43,28 @@ devToken.command('operator').requiredOption('--sub <subject>').option('--ttl <se
     const config = devConfig('OPERATOR_HMAC_SECRET');
     const { token, expiresAt } = await mintToken('operator', { sub: o.sub, role: 'operator' }, config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: Number(o.ttl) });
     out(token, { token, expiresAt });
+  });
+
+devToken.command('receipt').description('a billing receipt granting a tenant a plan (what billing would sign)')
+  .requiredOption('--tenant <tenant>').requiredOption('--plan <plan>').option('--id <receiptId>', 'receipt id', `rcpt-${Date.now()}`)
+  .option('--ttl <seconds>', 'lifetime', '86400')
+  .action(async (o: { tenant: string; plan: string; id: string; ttl: string }) => {
+    const config = devConfig('BILLING_HMAC_SECRET');
+    const { token, expiresAt } = await mintToken('receipt', { sub: o.id, tenant: o.tenant, plan: o.plan }, config.secrets.BILLING_HMAC_SECRET!, { ttlSeconds: Number(o.ttl), jti: o.id });
+    out(token, { token, expiresAt });
+  });
+
+program.command('billing').command('verify').description('verify the hash-chained billing log against its recorded head')
+  .option('--log <file>', 'billing log (default: <storage>/billing/receipts.jsonl)')
+  .action((o: { log?: string }) => {
+    const log = o.log ? new ChainedLogFile(resolve(o.log)) : billingLog(loadConfig(process.env).storageDir);
+    const r = log.verify();
+    if (!r.ok) {
+      out(`billing log BROKEN at entry ${r.brokenAt}: ${r.reason}`, r);
+      process.exitCode = 1;
+      return;
+    }
+    out(`billing log intact: ${r.length} receipts, head ${r.length ? r.head : '(empty)'}`, r);
   });
 
 program.command('spawn').description('ask for a SAT with an entitlement token, then spawn')
@@ -102,7 +130,8 @@ program.command('verify <resultsDir>').description('verify a verdict offline: si
 program.command('audit').command('verify <file>').description('verify a hash-chained audit log')
   .option('--head <hash>', 'the head a verdict recorded')
   .action((file: string, o: { head?: string }) => {
-    const r = verifyChainText(readFileSync(file, 'utf8'), o.head);
+    // A shared log (the operator audit log) records its head beside it: then truncation shows too.
+    const r = !o.head && existsSync(`${file}.head`) ? new ChainedLogFile(resolve(file)).verify() : verifyChainText(readFileSync(file, 'utf8'), o.head);
     if (!r.ok) {
       out(`audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}`, r);
       process.exitCode = 1;
@@ -110,6 +139,27 @@ program.command('audit').command('verify <file>').description('verify a hash-cha
     }
     out(`audit chain intact: ${r.length} entries, head ${r.head}`, r);
   });
+
+const retention = program.command('retention').description('artifact retention (operator token)');
+const operatorToken = () => new Option('--token <token>', 'operator token').env('ARBITER_TOKEN').makeOptionMandatory();
+retention.command('sweep').description('delete the artifacts whose retention is over; held ones stay')
+  .option('--dry-run', 'change nothing: list what would be deleted')
+  .addOption(operatorToken())
+  .action(async (o: { dryRun?: boolean; token: string }) => {
+    const r = await api<{ dryRun: boolean; deleted: string[]; held: string[]; kept: string[] }>(apiUrl(), 'POST', '/api/retention/sweep', { token: o.token, body: { dryRun: Boolean(o.dryRun) } });
+    const verb = r.dryRun ? 'would delete' : 'deleted';
+    const rows = [...r.deleted.map((id) => `  ${verb.padEnd(12)} ${id}`), ...r.held.map((id) => `  ${'held'.padEnd(12)} ${id}`)];
+    out([`retention sweep${r.dryRun ? ' (dry run, nothing changed)' : ''}: ${r.deleted.length} ${verb}, ${r.held.length} held, ${r.kept.length} kept`, ...rows].join('\n'), r);
+  });
+for (const verb of ['hold', 'release'] as const) {
+  retention.command(`${verb} <id>`).description(verb === 'hold' ? "keep a scenario's artifacts past their retention until released" : 'release a hold; artifacts past their retention go at once')
+    .option('--reason <text>', 'why, for the audit log')
+    .addOption(operatorToken())
+    .action(async (id: string, o: { reason?: string; token: string }) => {
+      await api(apiUrl(), verb === 'hold' ? 'POST' : 'DELETE', `/api/scenarios/${id}/hold`, { token: o.token, body: o.reason ? { reason: o.reason } : {} });
+      out(`${id} ${verb === 'hold' ? 'held' : 'released'}`, { scenarioId: id, [verb === 'hold' ? 'held' : 'released']: true });
+    });
+}
 
 const keys = program.command('keys').description('verdict signing keys');
 for (const verb of ['generate', 'rotate'] as const) {
@@ -123,6 +173,7 @@ for (const verb of ['generate', 'rotate'] as const) {
       }
       const jwk = await generateKey(config.keysDir);
       await publishJwks(config.keysDir, config.storageDir);
+      await recordOperatorAction(config.storageDir, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid } });
       out(`→ new signing key ${jwk.kid} (public keys in ${config.storageDir}/keys/jwks.json)`, jwk);
     });
 }
@@ -131,12 +182,30 @@ keys.command('list').action(async () => {
   out(jwks.keys.map((k) => k.kid).join('\n'), jwks);
 });
 
-program.command('images').command('build').description('build every template image locally')
-  .action(async () => {
+const templatesOption = () => new Option('--templates <dir>', 'templates folder').default(DEFAULT_TEMPLATES_DIR);
+
+program.command('images').command('build').description('build every template image locally (refuses a published template whose files changed)')
+  .addOption(templatesOption())
+  .action(async (o: { templates: string }) => {
     const config = loadConfig(process.env);
-    const built = await buildTemplateImages(new Docker({ socketPath: config.dockerSocket }), { log: (l) => { if (!json()) console.log(`  ${l}`); } });
+    const built = await buildTemplateImages(new Docker({ socketPath: config.dockerSocket }), { templatesDir: resolve(o.templates), log: (l) => { if (!json()) console.log(`  ${l}`); } });
     const fresh = built.filter((b) => b.built).length;
     out(`${fresh > 0 ? '→' : '✓'} template images: ${fresh} built, ${built.length - fresh} up to date`, built);
+  });
+
+program.command('templates').command('publish <ref>').description('freeze a template version (id@version): record its content digest in published.json')
+  .addOption(templatesOption())
+  .action((ref: string, o: { templates: string }) => {
+    const m = /^([a-z][a-z0-9-]{0,62})@([0-9]+)$/.exec(ref);
+    if (!m) throw new UsageError(`"${ref}" is not a template version: use id@version, e.g. hello@1`);
+    let r: ReturnType<typeof publishTemplate>;
+    try {
+      r = publishTemplate({ id: m[1]!, version: m[2]! }, resolve(o.templates));
+    } catch (err) {
+      if (err instanceof UnknownTemplateError) throw new UsageError(`no template ${ref} in ${resolve(o.templates)}`);
+      throw err;
+    }
+    out(`${r.alreadyPublished ? '✓' : '→'} ${ref} ${r.alreadyPublished ? 'already published' : 'published'} (sha256 ${r.digest})`, { ref, ...r });
   });
 
 async function waitForEnd(id: string, token: string): Promise<ScenarioState> {
@@ -157,7 +226,16 @@ async function waitForEnd(id: string, token: string): Promise<ScenarioState> {
 
 class UsageError extends Error {}
 
-function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET') {
+/** Who ran this command, for the operator audit log. */
+function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:uid-${process.getuid?.() ?? '?'}`;
+  }
+}
+
+function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'BILLING_HMAC_SECRET') {
   const config = loadConfig(process.env, [secret]);
   if (config.mode !== 'dev') throw new UsageError('dev-token needs ARBITER_MODE=dev: production tokens come from billing and your identity provider');
   return config;
@@ -166,7 +244,7 @@ function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET') {
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError) {
+  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError || err instanceof TemplateModifiedError) {
     console.error(`arbiter: ${err.message}${err instanceof ApiError && err.reasons?.length ? `\n  reasons: ${err.reasons.join('; ')}` : ''}`);
     process.exitCode = err instanceof ApiError && err.status >= 500 ? 3 : 1;
   } else if ((err as NodeJS.ErrnoException).cause && (err as Error).message === 'fetch failed') {

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 
-export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET';
+export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET' | 'BILLING_HMAC_SECRET';
 
 /** A secret and the ones it replaced, so tokens signed before a rotation still verify. */
 export interface SecretRing { current: Buffer; previous: Buffer[] }
@@ -24,6 +24,11 @@ export interface Config {
   policySha256: string | undefined;
   logLevel: string;
   devAllowXPlan: boolean;
+  /** quota entities check their lease holders this often, and give an unstarted holder this long */
+  leaseCheckSeconds: number;
+  leaseStartGraceSeconds: number;
+  /** per-client HTTP requests per minute */
+  httpRateLimitPerMinute: number;
   warnings: string[];
 }
 
@@ -84,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
   const hostId = env.ARBITER_HOST_ID ?? 'local';
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(hostId)) throw new ConfigError(`ARBITER_HOST_ID "${hostId}" must match [a-z0-9-]{1,32}`);
 
+  const positiveInt = (name: string, fallback: number): number => {
+    const raw = env[name] ?? String(fallback);
+    if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+    return Number(raw);
+  };
+
   return Object.freeze({
     mode,
     secrets,
@@ -99,6 +110,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     policySha256,
     logLevel: env.LOG_LEVEL ?? 'info',
     devAllowXPlan,
+    leaseCheckSeconds: positiveInt('ARBITER_LEASE_CHECK_SECONDS', 60),
+    leaseStartGraceSeconds: positiveInt('ARBITER_LEASE_START_GRACE_SECONDS', 120),
+    httpRateLimitPerMinute: positiveInt('ARBITER_HTTP_RATE_LIMIT', 600),
     warnings,
   });
 }

@@ -1,18 +1,84 @@
 // The shape of a pre-launch policy question and its answer. Pure types: shared by the
-// workflow (which records the decision), the policy activity and the Rego tests' fixtures.
+// workflow (which records the decision), the policy activity, both policy engines and the
+// tests. policies/arbiter/spawn/shape checks the same shape on the Rego side.
+
+/**
+ * What the spawn asks for: the template's limits capped by the plan (the entitlement's
+ * effective limits). The plan's ceilings in data.plans bound each of them.
+ */
+export interface RequestedLimits {
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  ttlSeconds: number;
+}
+
+export interface PolicyTemplate {
+  id: string;
+  version: string;
+  /** content digest recorded when the version was published */
+  digest: string;
+  /** the tracks the version is published for */
+  tracks: string[];
+  limits: RequestedLimits;
+  /** the network the template asks for; anything but "none" is refused */
+  network: string;
+}
+
+export interface PolicyMount {
+  /** "bind", "volume", "volumes-from", or a Docker mount type such as "npipe" */
+  type: string;
+  /** host path, volume name ("" for an anonymous volume) or container name */
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/**
+ * The isolation the container is about to get, derived from the Docker create options the
+ * launch will send (activities/isolation-settings.ts), so the policy judges what will be
+ * applied rather than what was meant.
+ */
+export interface IsolationSettings {
+  networkMode: string;
+  networkDisabled: boolean;
+  readonlyRootfs: boolean;
+  privileged: boolean;
+  /** "uid:gid" as passed to Docker; "" means the image's default user */
+  user: string;
+  capDrop: string[];
+  capAdd: string[];
+  noNewPrivileges: boolean;
+  /** "default" (the engine's profile), "unconfined", or "custom" */
+  seccomp: string;
+  /** Docker's mode per namespace: "" (engine default, private), "private", "host", "container:<id>" … */
+  namespaces: { pid: string; ipc: string; uts: string; userns: string; cgroupns: string };
+  /** host devices, device requests and device cgroup rules, one entry each */
+  devices: string[];
+  /** binds, volumes and volumes-from; size-limited tmpfs mounts are not listed */
+  mounts: PolicyMount[];
+  resources: { memoryMb: number; memorySwapMb: number; cpus: number; pids: number };
+}
 
 export interface PolicyInput {
   subject: string;
   tenant: string;
   plan: string;
   track: string;
-  template: { id: string; version: string; tracks: string[] };
+  template: PolicyTemplate;
+  isolation: IsolationSettings;
 }
 
 export interface PolicyDecision {
   allow: boolean;
-  /** every reason for a deny; empty when allowed */
+  /** every reason for a deny, sorted; empty when allowed */
   reasons: string[];
-  /** sha256 (hex) of the policy bundle that decided */
+  /**
+   * sha256 (hex) of the policy bundle that decided: the Wasm bundle's hash in-process, and
+   * in remote mode the revision the OPA server reported with this decision (build-policy.sh
+   * sets it to the same hash).
+   */
   policySha256: string;
+  /** the question that was answered, so history and evidence show what was judged */
+  input?: PolicyInput;
 }

@@ -17,7 +17,8 @@ const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sub'];
 export const EtClaimsSchema = Type.Object({
   sub: Type.String({ minLength: 1, maxLength: 128 }),
   tenant: Type.String({ minLength: 1, maxLength: 128 }),
-  plan: Type.String({ minLength: 1, maxLength: 64 }),
+  /** absent: the tenant's receipt, else the free default, decides */
+  plan: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 });
 export type EtClaims = Static<typeof EtClaimsSchema>;
 
@@ -39,6 +40,14 @@ export const OperatorClaimsSchema = Type.Object({
 });
 export type OperatorClaims = Static<typeof OperatorClaimsSchema>;
 
+/** A billing receipt: billing's signed statement that a tenant bought a plan. */
+export const ReceiptClaimsSchema = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 128 }),
+  tenant: Type.String({ minLength: 1, maxLength: 128 }),
+  plan: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export type ReceiptClaims = Static<typeof ReceiptClaimsSchema>;
+
 export const CompletionClaimsSchema = Type.Object({ sub: Type.String({ minLength: 1, maxLength: 128 }) });
 export type CompletionClaims = Static<typeof CompletionClaimsSchema>;
 
@@ -49,6 +58,7 @@ export const TOKEN_KINDS = {
   sat: { typ: 'arbiter-sat+jwt', aud: 'arbiter:spawn', iss: ISSUER, schema: SatClaimsSchema },
   operator: { typ: 'arbiter-operator+jwt', aud: 'arbiter:operator', iss: ISSUER, schema: OperatorClaimsSchema },
   completion: { typ: 'arbiter-completion+jwt', aud: 'completion', iss: ISSUER, schema: CompletionClaimsSchema },
+  receipt: { typ: 'arbiter-receipt+jwt', aud: 'arbiter:billing', iss: BILLING_ISSUER, schema: ReceiptClaimsSchema },
 } as const satisfies Record<string, Kind<TSchema>>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 export type ClaimsOf<K extends TokenKind> = Static<(typeof TOKEN_KINDS)[K]['schema']>;

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Compiles policies/ into the Wasm bundle the spawn gate evaluates, and unpacks
-# policy.wasm + data.json next to it for activities/policy.ts.
+# policy.wasm + data.json next to it for activities/policy.ts. Also builds
+# server-bundle.tar.gz, the same policies as a Rego bundle for an OPA server (remote
+# mode, OPA_URL): its revision is set to the Wasm bundle's sha256, so a server loaded
+# with it reports, with every decision, the same hash the in-process engine would,
+# and ARBITER_POLICY_SHA256 pins both modes alike.
 #
 #   scripts/build-policy.sh          rebuild only if an input changed
 #   scripts/build-policy.sh --force  rebuild unconditionally
@@ -38,7 +42,7 @@ find_opa() {
 # Directories are included in the comparison because adding or deleting a policy
 # file changes its directory's mtime but no remaining file's.
 up_to_date() {
-  [[ -f "$STAMP" && -f "$OUT/policy.wasm" && -f "$OUT/data.json" && -f "$OUT/bundle.tar.gz" ]] || return 1
+  [[ -f "$STAMP" && -f "$OUT/policy.wasm" && -f "$OUT/data.json" && -f "$OUT/bundle.tar.gz" && -f "$OUT/server-bundle.tar.gz" ]] || return 1
   [[ -z "$(find policies scripts/build-policy.sh -newer "$STAMP" -print -quit)" ]]
 }
 
@@ -64,7 +68,12 @@ chmod 0644 "$tmp/bundle.tar.gz" "$tmp/policy.wasm" "$tmp/data.json"
 sha="$(cat "$tmp/policy.wasm" "$tmp/data.json" | sha256sum | cut -d' ' -f1)"
 echo "$sha" > "$tmp/policy.sha256"
 
-mv -f "$tmp/bundle.tar.gz" "$tmp/policy.wasm" "$tmp/data.json" "$OUT/"
+# Run from the repository root with a relative path, so the bundle names its files
+# policies/... rather than this machine's absolute paths.
+"$OPA" build -b --ignore '*_test.rego' --revision "$sha" -o "$tmp/server-bundle.tar.gz" policies/
+chmod 0644 "$tmp/server-bundle.tar.gz"
+
+mv -f "$tmp/bundle.tar.gz" "$tmp/server-bundle.tar.gz" "$tmp/policy.wasm" "$tmp/data.json" "$OUT/"
 mv -f "$tmp/policy.sha256" "$STAMP"
 
-echo "built $OUT/policy.wasm + data.json (entrypoint $ENTRYPOINT, opa $("$OPA" version | sed -n 's/^Version: //p')) sha256=$sha"
+echo "built $OUT/policy.wasm + data.json and $OUT/server-bundle.tar.gz (entrypoint $ENTRYPOINT, opa $("$OPA" version | sed -n 's/^Version: //p')) sha256=$sha"

@@ -3,8 +3,10 @@
 # and a coverage floor. Exits non-zero on the first failure.
 #
 # This checks the rules as OPA's Go evaluator runs them. The shipped artefact is
-# the Wasm build, whose builtins partly differ (e.g. sprintf), so
-# test/unit/policy.test.ts must also pass against scripts/build-policy.sh output.
+# the Wasm build, whose builtins partly differ (sprintf, json.marshal escaping, no
+# regex.replace), so test/unit/policy.test.ts also runs against scripts/build-policy.sh
+# output, and test/e2e/policy-server.e2e.test.ts requires the Wasm build and an OPA
+# server to decide a table of inputs identically.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -1,9 +1,27 @@
-// Prints the custom search attributes as `temporal server start-dev` flags, from the one list in
-// workflows/shared.ts, so the dev server and a cluster's registration command never drift.
+// Arbiter's custom search attributes, from the one list in workflows/shared.ts, so the dev
+// server, a cluster and the workflows never drift:
+//   node --import tsx scripts/search-attributes.ts             the `temporal operator` commands for a cluster
+//   node --import tsx scripts/search-attributes.ts --flags     `temporal server start-dev` flags
+//   node --import tsx scripts/search-attributes.ts --register  registers the missing ones on
+//        TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (idempotent; what deploy/'s setup job runs)
+import { Connection } from '@temporalio/client';
+import { registerSearchAttributes } from '../lib/search-attributes.ts';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
 
 if (process.argv.includes('--flags')) {
   console.log(Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `--search-attribute ${name}=${type}`).join(' '));
+} else if (process.argv.includes('--register')) {
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const connection = await Connection.connect({ address });
+  try {
+    const added = await registerSearchAttributes(connection, namespace, SEARCH_ATTRIBUTES);
+    console.log(added.length ? `→ registered ${added.join(', ')} on ${address} (${namespace})` : `✓ search attributes already registered on ${address} (${namespace})`);
+  } finally {
+    await connection.close();
+  }
 } else {
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) console.log(`temporal operator search-attribute create --name ${name} --type ${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
+    console.log(`temporal operator search-attribute create --namespace "\${TEMPORAL_NAMESPACE:-default}" --name ${name} --type ${type}`);
+  }
 }

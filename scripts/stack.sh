@@ -40,9 +40,9 @@ pids+=($!)
 wait_for temporal "$TEMPORAL_BIN" operator cluster health --address "$TEMPORAL_ADDRESS"
 
 say_do "starting workers and API (logs in .data/logs/)"
-node --import tsx workers/main.ts >.data/logs/worker-main.log 2>&1 &
+WORKER_HTTP_PORT=9091 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9191 node --import tsx workers/main.ts >.data/logs/worker-main.log 2>&1 &
 pids+=($!)
-node --import tsx workers/container.ts >.data/logs/worker-container.log 2>&1 &
+WORKER_HTTP_PORT=9092 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9192 node --import tsx workers/container.ts >.data/logs/worker-container.log 2>&1 &
 pids+=($!)
 node --import tsx api/server.ts >.data/logs/api.log 2>&1 &
 pids+=($!)
@@ -52,9 +52,11 @@ cat <<EOF
 
   Arbiter is up.
     API          http://127.0.0.1:$PORT        (readiness: /readyz, keys: /.well-known/arbiter/keys)
+    API docs     http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json, metrics: /metrics)
     Temporal     127.0.0.1:$TEMPORAL_PORT       (namespace default)
-    Temporal UI  http://127.0.0.1:$TEMPORAL_UI_PORT
+    Temporal UI  http://127.0.0.1:$TEMPORAL_UI_PORT   (filter: ArbiterTenant="acme" AND ArbiterStatus="running")
     Workers      main (queue arbiter-main), container (queue arbiter-host-${ARBITER_HOST_ID:-local})
+    Worker ops   http://127.0.0.1:9091 (main), http://127.0.0.1:9092 (container): /healthz /readyz /metrics
     Logs         .data/logs/   Artifacts  storage/   Secrets  .data/dev.env (dev only)
 
   Ctrl-C stops everything.

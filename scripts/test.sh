@@ -16,8 +16,10 @@ say_do "policy checks (opa fmt, check --strict, test with coverage)"
 bash scripts/policy-check.sh
 say_do "secret scan of the tree"
 bash scripts/secret-scan.sh
+say_do "deploy compose file (compose config: no image pulled, nothing started)"
+bash scripts/compose-check.sh
 
 say_do "tests"
-# Two files at a time: the end-to-end and workflow files each start their own Temporal server.
+# Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
 node --import tsx --test --test-concurrency=2 \
-  test/unit/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts
+  test/unit/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts

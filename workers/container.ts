@@ -1,12 +1,16 @@
 // The container worker: one per Docker host, on that host's own task queue, with the monitor
 // that tells workflows when their container stopped on its own.
+import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
+import { readinessChecks } from '../lib/readiness.ts';
 import { createHostWorker } from './workers.ts';
 import { runWorkerProcess } from './run.ts';
 
 await runWorkerProcess('arbiter-container-worker', ['COMPLETION_HMAC_SECRET'], async (config, connection, log) => {
   log.info({ hostId: config.hostId, docker: config.dockerSocket }, 'container host');
   const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });
-  const host = await createHostWorker({ config, connection, client, log });
-  return { worker: host.worker, run: () => host.run().finally(() => client.connection.close()) };
-});
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const host = await createHostWorker({ config, connection, client, docker, log });
+  const checks = readinessChecks({ config, temporal: connection, docker, signingKey: false });
+  return { worker: host.worker, checks, run: () => host.run().finally(() => client.connection.close()) };
+}, { httpPort: 9092, sdkMetricsPort: 9192 });

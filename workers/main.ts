@@ -1,9 +1,24 @@
-// The main worker: scenario workflows and the activities that need no particular Docker host.
+// The main worker: scenario, quota and tenant workflows and the activities that need no
+// particular Docker host.
+import { Client, Connection } from '@temporalio/client';
 import { createMainWorker } from './workers.ts';
+import { ensureReconcileSchedule } from './reconcile-schedule.ts';
 import { runWorkerProcess } from './run.ts';
+import { readinessChecks } from '../lib/readiness.ts';
+import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
 
 await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log) => {
-  const { worker, policySha256, keyId } = await createMainWorker({ config, connection });
+  const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });
+  const { worker, policySha256, keyId } = await createMainWorker({ config, connection, client });
   log.info({ policySha256, keyId }, 'policy bundle and signing key loaded');
-  return { worker, run: () => worker.run() };
+  const schedule = await ensureReconcileSchedule(client);
+  log.info(schedule, schedule.created ? 'reconciler schedule created' : 'reconciler schedule present');
+  // Whatever createMainWorker loaded (policy, signing key) is already known good; these say whether it still is.
+  const checks = readinessChecks({
+    config,
+    temporal: connection,
+    policy: { sha256: policySha256 },
+    searchAttributes: { connection, namespace: config.temporalNamespace, wanted: SEARCH_ATTRIBUTES },
+  });
+  return { worker, checks, run: () => worker.run().finally(() => client.connection.close()) };
 });

@@ -1,19 +1,36 @@
-// Shared process lifecycle for the worker entry points: config, connection, graceful shutdown.
+// Shared process lifecycle for the worker entry points: config, connection, logs and metrics,
+// the ops endpoints, graceful shutdown.
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { loadConfig, type SecretName } from '../lib/config.ts';
+import { correlationMixin } from '../lib/correlation.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { Config } from '../lib/config.ts';
+import type { ReadinessCheck } from '../lib/readiness.ts';
+import { startOpsServer } from './ops-server.ts';
+import { runtimeOptions, sdkMetricsUrl, workerOpsConfig, type WorkerOpsConfig } from './telemetry.ts';
+
+export interface BuiltWorker {
+  worker: Worker;
+  run(): Promise<void>;
+  /** readiness checks of what this worker depends on; its own state is always checked too */
+  checks?: Record<string, ReadinessCheck>;
+}
 
 export async function runWorkerProcess(
   name: string,
   needs: SecretName[],
-  build: (config: Config, connection: NativeConnection, log: pino.Logger) => Promise<{ worker: Worker; run(): Promise<void> }>,
+  build: (config: Config, connection: NativeConnection, log: pino.Logger) => Promise<BuiltWorker>,
+  /** default ops ports (WORKER_HTTP_PORT, TEMPORAL_METRICS_ADDRESS), distinct per worker kind */
+  opsPorts: { httpPort: number; sdkMetricsPort: number } = { httpPort: 9091, sdkMetricsPort: 9191 },
 ): Promise<void> {
-  const log = pino({ name, level: process.env.LOG_LEVEL ?? 'info' });
+  // Lines logged inside an activity (or any correlation context) carry its correlation id.
+  const log = pino({ name, level: process.env.LOG_LEVEL ?? 'info', mixin: correlationMixin });
   let config: Config;
+  let ops: WorkerOpsConfig;
   try {
     config = loadConfig(process.env, needs);
+    ops = workerOpsConfig(process.env, opsPorts);
   } catch (err) {
     if (err instanceof ConfigError) {
       log.fatal(err.message);
@@ -22,13 +39,24 @@ export async function runWorkerProcess(
     throw err;
   }
   for (const w of config.warnings) log.warn(w);
-  // SIGINT/SIGTERM trigger the SDK's graceful shutdown: running activities are given time to end.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  Runtime.install(runtimeOptions(log, ops));
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
     const built = await build(config, connection, log);
     log.info({ taskQueue: built.worker.options.taskQueue, temporal: config.temporalAddress }, `${name} started`);
-    await built.run();
+    const checks: Record<string, ReadinessCheck> = {
+      ...built.checks,
+      worker: async () => (built.worker.getState() === 'RUNNING' ? true : `failing: worker is ${built.worker.getState()}`),
+    };
+    const server = ops.http
+      ? await startOpsServer({ ...ops.http, checks, sdkMetricsUrl: ops.sdkMetricsAddress && sdkMetricsUrl(ops.sdkMetricsAddress), log })
+      : undefined;
+    if (server) log.info({ url: server.url, sdkMetrics: ops.sdkMetricsAddress }, 'ops endpoints: /healthz /readyz /metrics');
+    try {
+      await built.run();
+    } finally {
+      await server?.close();
+    }
     log.info(`${name} stopped`);
   } finally {
     await connection.close();

@@ -3,31 +3,42 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
+import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../lib/config.ts';
 import { loadSigner, publishJwks } from '../lib/keys.ts';
 import { loadPlans } from '../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
-import { DEFAULT_POLICY_DIR, loadPolicy } from '../activities/policy.ts';
+import { openPolicy, remotePolicyFromEnv } from '../activities/policy.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 export const PREBUILT_BUNDLE = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
+/** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
+
+/** The workflow bundle with Arbiter's workflow interceptors: use it for prebuilt and test bundles. */
+export function bundleWorkflows(logger?: Parameters<typeof bundleWorkflowCode>[0]['logger']): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, ...(logger ? { logger } : {}) });
+}
 
 /** A given or prebuilt bundle when there is one (tests, production), else bundle the sources at start (dev). */
-function workflowSource(given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> {
-  if (given) return { workflowBundle: given };
-  if (existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { code: readFileSync(PREBUILT_BUNDLE, 'utf8') } };
-  return { workflowsPath: WORKFLOWS_PATH };
+function workflowSource(given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'> {
+  const activity = [activityInterceptors];
+  if (given) return { workflowBundle: given, interceptors: { activity } };
+  if (existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { code: readFileSync(PREBUILT_BUNDLE, 'utf8') }, interceptors: { activity } };
+  return { workflowsPath: WORKFLOWS_PATH, interceptors: { activity, workflowModules: WORKFLOW_INTERCEPTOR_MODULES } };
 }
 
 export interface MainWorkerOptions {
   config: Config;
   connection: NativeConnection;
+  /** for activities that look at other workflows (tenant entitlements, lease holders) */
+  client: Client;
   hostIds?: string[];
   templatesDir?: string;
   workflowBundle?: { code: string };
@@ -36,7 +47,8 @@ export interface MainWorkerOptions {
 
 export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worker: Worker; policySha256: string; keyId: string }> {
   const { config } = opts;
-  const policy = await loadPolicy(config.policyDir ?? DEFAULT_POLICY_DIR, config.policySha256 ? { expectedSha256: config.policySha256 } : undefined);
+  // The Wasm bundle, or the OPA server at OPA_URL; either way pinned by ARBITER_POLICY_SHA256.
+  const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: remotePolicyFromEnv(process.env) });
   const signer = await loadSigner(config.keysDir);
   await publishJwks(config.keysDir, config.storageDir);
   const activities = createMainActivities({
@@ -45,6 +57,7 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
     policy,
     signer,
     storageDir: config.storageDir,
+    temporal: opts.client,
     hostIds: opts.hostIds ?? (process.env.ARBITER_HOSTS ?? config.hostId).split(',').map((s) => s.trim()).filter(Boolean),
   });
   const worker = await Worker.create({
@@ -61,7 +74,7 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
 export interface HostWorkerOptions {
   config: Config;
   connection: NativeConnection;
-  /** used by the container monitor to signal workflows */
+  /** used by the container monitor to signal workflows, and by the reconciler to look them up */
   client: Client;
   docker?: Docker;
   log?: Pick<Logger, 'info' | 'warn'>;
@@ -87,7 +100,18 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     connection: opts.connection,
     namespace: config.temporalNamespace,
     taskQueue: hostTaskQueue(config.hostId),
-    activities: createHostActivities({ docker, storageDir: config.storageDir, completionSecret, runtime: process.env.ARBITER_RUNTIME || undefined }),
+    activities: createHostActivities({
+      docker,
+      storageDir: config.storageDir,
+      completionSecret,
+      runtime: process.env.ARBITER_RUNTIME || undefined,
+      hostId: config.hostId,
+      temporal: opts.client,
+    }),
+    // Host activities heartbeat every few seconds; sending them that often (instead of at 80% of
+    // the heartbeat timeout) leaves a wide margin before a busy but live worker looks dead.
+    maxHeartbeatThrottleInterval: '3 seconds',
+    interceptors: { activity: [activityInterceptors] },
     ...opts.extra,
   });
   const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };

@@ -1,2 +1,6 @@
 // The workflow bundle's entry point: every workflow type the workers register.
 export { scenarioWorkflow } from './scenario.ts';
+export { reconcileWorkflow } from './reconcile.ts';
+export { retentionWorkflow } from './retention.ts';
+export { quotaWorkflow } from './quota.ts';
+export { tenantWorkflow } from './tenant.ts';

@@ -6,10 +6,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AuditEvent } from '../lib/audit-chain.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
@@ -20,6 +23,7 @@ import {
   completionDigest,
   containerExitedSignal,
   FailureTypes,
+  releaseLeaseSignal,
   statusQuery,
   TERMINAL_STATUSES,
   type CompletionRequest,
@@ -27,6 +31,8 @@ import {
   type ScenarioState,
   type ScenarioStatus,
 } from './shared.ts';
+import { currentDetails, currentSearchAttributes, initialSearchAttributes } from './operator-view.ts';
+import { startRetention } from './retention.ts';
 
 const main = proxyActivities<MainActivities>({
   startToCloseTimeout: '30 seconds',
@@ -37,6 +43,9 @@ function hostActivities(taskQueue: string) {
   return proxyActivities<HostActivities>({
     taskQueue,
     startToCloseTimeout: '2 minutes',
+    // Host activities heartbeat every few seconds (activities/heartbeat.ts): a dead host worker
+    // is noticed, and the attempt retried, within this.
+    heartbeatTimeout: '15 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.scorerFailed, FailureTypes.imageMissing] },
   });
 }
@@ -54,6 +63,13 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     createdAt: input.createdAt,
     updatedAt: input.createdAt,
   };
+  // What the Temporal UI shows: filterable attributes and a one-line "where is it now".
+  const showState = () => {
+    upsertSearchAttributes(currentSearchAttributes(state));
+    setCurrentDetails(currentDetails(state));
+  };
+  upsertSearchAttributes(initialSearchAttributes(input));
+  setCurrentDetails(currentDetails(state));
   const events: AuditEvent[] = [];
   const audit = (actor: string, event: string, data?: Record<string, unknown>) => {
     events.push({ time: new Date().toISOString(), actor, event, ...(data ? { data } : {}) });
@@ -63,6 +79,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     state.updatedAt = new Date().toISOString();
     if (reason !== undefined) state.reason = reason;
     audit('arbiter', `status.${status}`, reason ? { reason } : undefined);
+    showState();
     log.info('scenario status', { scenarioId: input.scenarioId, correlationId: input.correlationId, status, reason });
   };
 
@@ -119,9 +136,10 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     try {
       entitlement = await main.checkEntitlements(input);
     } catch (err) {
-      // An unknown plan or template is a refusal, not an outage: report it like a policy deny.
+      // An unknown plan or template, or a published template whose files changed, is a refusal,
+      // not an outage: report it like a policy deny.
       const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-      if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate) throw err;
+      if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate && type !== FailureTypes.templateModified) throw err;
       state.reasons = [failureMessage(err)];
       setStatus('denied', failureMessage(err));
       await main.writeAudit({ scenarioId: input.scenarioId, events });
@@ -132,11 +150,11 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
 
     decision = await main.evaluatePolicy({
+      scenarioId: input.scenarioId,
       subject: input.subject,
       tenant: input.tenant,
-      plan: entitlement.plan,
       track: input.track,
-      template: { id: entitlement.template.id, version: entitlement.template.version, tracks: entitlement.template.tracks },
+      entitlement,
     });
     state.policySha256 = decision.policySha256;
     audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
@@ -160,6 +178,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       tenant: input.tenant,
       subject: input.subject,
       template: entitlement.template,
+      templateDigest: entitlement.templateDigest,
       limits: entitlement.limits,
     };
     const launching = host;
@@ -196,7 +215,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     }
 
     setStatus('scoring');
-    const scored = await host.runScorer({ scenarioId: input.scenarioId, template: entitlement.template });
+    const scored = await host.runScorer({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 
@@ -213,6 +232,16 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       events,
     });
     state.verdictKeyId = signed.keyId;
+    await startRetention({
+      scenarioId: input.scenarioId,
+      correlationId: input.correlationId,
+      tenant: input.tenant,
+      subject: input.subject,
+      plan: entitlement.plan,
+      retentionDays: entitlement.retentionDays,
+      scoredAt: state.updatedAt,
+    });
+    showState();
     return state;
   } catch (err) {
     if (isCancellation(err)) {
@@ -228,6 +257,13 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     return state;
   } finally {
     admitted = true;
+    // Every way out releases the quota lease (termination cannot run this: the quota entity's
+    // holder check frees those).
+    const quotaId = input.quotaWorkflowId;
+    if (quotaId) {
+      await CancellationScope.nonCancellable(() =>
+        getExternalWorkflowHandle(quotaId).signal(releaseLeaseSignal, { scenarioId: input.scenarioId }).catch(() => undefined));
+    }
   }
 }
 

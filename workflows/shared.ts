@@ -1,6 +1,7 @@
 // Everything the workflow, the workers, the API and the CLI must agree on: queue names, message
 // definitions and payload types. Call sites import from here, never repeat a string literal.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import type { ScoreResult } from '../lib/verdict.ts';
 
@@ -20,11 +21,30 @@ export const SEARCH_ATTRIBUTES = {
   ArbiterStatus: 'Keyword',
 } as const;
 
+/** Typed keys for the attributes above: the API sets them at start, the workflow keeps them current. */
+export const SearchAttributeKeys = {
+  tenant: defineSearchAttributeKey('ArbiterTenant', SearchAttributeType.KEYWORD),
+  subject: defineSearchAttributeKey('ArbiterSubject', SearchAttributeType.KEYWORD),
+  template: defineSearchAttributeKey('ArbiterTemplate', SearchAttributeType.KEYWORD),
+  track: defineSearchAttributeKey('ArbiterTrack', SearchAttributeType.KEYWORD),
+  plan: defineSearchAttributeKey('ArbiterPlan', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('ArbiterStatus', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Temporal header that carries the correlation id from the API through workflows into activities. */
+export const CORRELATION_HEADER = 'arbiter-correlation-id';
+
 export const STATUSES = [
   'pending', 'denied', 'launching', 'running', 'scoring', 'scored', 'failed', 'timed_out', 'cancelled', 'expired',
 ] as const;
 export type ScenarioStatus = (typeof STATUSES)[number];
 export const TERMINAL_STATUSES: readonly ScenarioStatus[] = ['denied', 'scored', 'failed', 'timed_out', 'cancelled', 'expired'];
+
+/** Entity workflow ids: one quota entity per subject of a tenant, one entitlement entity per tenant. */
+export const quotaWorkflowId = (tenant: string, subject: string): string => `quota-${encodeURIComponent(tenant)}-${encodeURIComponent(subject)}`;
+export const tenantWorkflowId = (tenant: string): string => `tenant-${encodeURIComponent(tenant)}`;
+export const QUOTA_WORKFLOW_TYPE = 'quotaWorkflow';
+export const TENANT_WORKFLOW_TYPE = 'tenantWorkflow';
 
 export interface ScenarioInput {
   scenarioId: string;
@@ -37,6 +57,8 @@ export interface ScenarioInput {
   track: string;
   retentionDays: number;
   createdAt: string;
+  /** the quota entity holding this scenario's lease; released on every way the scenario ends */
+  quotaWorkflowId?: string;
 }
 
 export interface CompletionRequest {
@@ -78,6 +100,86 @@ export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('
 /** Sent by the container host's monitor when the scenario container stops on its own. */
 export const containerExitedSignal = defineSignal<[{ containerName: string; exitCode: number }]>('containerExited');
 
+// ---- quota entity -------------------------------------------------------------------------------
+export interface LeaseRequest {
+  scenarioId: string;
+  maxConcurrent: number;
+  spawnsPerMinute: number;
+}
+export interface LeaseGrant { scenarioId: string; alreadyHeld: boolean; active: number }
+export interface QuotaState { leases: Record<string, { acquiredAt: string }>; recentSpawns: string[]; reapIntervalSeconds: number; startGraceSeconds: number }
+export interface QuotaInput { reapIntervalSeconds: number; startGraceSeconds: number; carried?: Pick<QuotaState, 'leases' | 'recentSpawns'> }
+export const acquireLeaseUpdate = defineUpdate<LeaseGrant, [LeaseRequest]>('acquireLease');
+export const releaseLeaseSignal = defineSignal<[{ scenarioId: string }]>('releaseLease');
+export const quotaQuery = defineQuery<QuotaState>('quota');
+
+// ---- tenant entitlement entity ----------------------------------------------------------------
+export type EntitlementSource = 'receipt' | 'et' | 'default';
+export interface TenantGrant { plan: string; source: Exclude<EntitlementSource, 'default'>; reference: string; issuedAt: string }
+export interface TenantEntitlementState { receipt?: TenantGrant; et?: TenantGrant }
+export interface ResolvedEntitlement { plan: string; source: EntitlementSource; reference?: string }
+export const recordGrantUpdate = defineUpdate<ResolvedEntitlement, [TenantGrant]>('recordGrant');
+export const entitlementQuery = defineQuery<ResolvedEntitlement>('entitlement');
+export const DEFAULT_PLAN = 'free';
+
+/** Receipt beats ET beats the free default; within a source, the most recently issued wins. */
+export function resolveEntitlement(state: TenantEntitlementState): ResolvedEntitlement {
+  const g = state.receipt ?? state.et;
+  return g ? { plan: g.plan, source: g.source, reference: g.reference } : { plan: DEFAULT_PLAN, source: 'default' };
+}
+
+// ---- retention: one workflow per scored scenario, started by it and left running when it closes
+export const RETENTION_WORKFLOW_TYPE = 'retentionWorkflow';
+export const retentionWorkflowId = (scenarioId: string): string => `retention-${scenarioId}`;
+export interface RetentionInput {
+  scenarioId: string;
+  correlationId: string;
+  tenant: string;
+  subject: string;
+  plan: string;
+  retentionDays: number;
+  /** when the verdict was issued: the retention period counts from here */
+  scoredAt: string;
+}
+/** A hold or a release; every field optional so an operator can send it bare from the Temporal UI. */
+export interface HoldRequest { actor?: string; reason?: string }
+export interface Tombstone {
+  scenarioId: string;
+  deletedAt: string;
+  actor: string;
+  reason: string;
+  /** sha256 of verdict.dsse.json and of verdict.json as they were, null when there was none */
+  verdict: { envelopeSha256: string; statementSha256: string | null; keyId: string | null } | null;
+  removed: string[];
+  /** the scenario audit chain's head once the deletion is recorded in it */
+  auditHead?: string;
+}
+export interface RetentionState {
+  scenarioId: string;
+  status: 'retained' | 'held' | 'expired';
+  retentionDays: number;
+  deleteAfter: string;
+  held: boolean;
+  hold?: { actor: string; reason?: string; since: string };
+  deletedAt?: string;
+  tombstone?: Tombstone;
+}
+export const retentionQuery = defineQuery<RetentionState>('retention');
+export const holdSignal = defineSignal<[HoldRequest?]>('hold');
+export const releaseSignal = defineSignal<[HoldRequest?]>('release');
+/** Deletes now a scenario whose retention is over (the sweep's catch-up); refused while held or before the deadline. */
+export const expireUpdate = defineUpdate<RetentionState, [{ actor: string }]>('expireNow');
+export const RetentionFailureTypes = { held: 'RetentionHeld', notDue: 'RetentionNotDue' } as const;
+
+// ---- reconciler ------------------------------------------------------------------------------
+/** A Temporal Schedule starts the reconcile workflow on the main queue at this interval. */
+export const RECONCILE_SCHEDULE_ID = 'arbiter-reconcile';
+export const RECONCILE_WORKFLOW_TYPE = 'reconcileWorkflow';
+export const RECONCILE_INTERVAL = '5 minutes';
+export interface ReconciledContainer { containerName: string; scenarioId: string; role: string; workflowStatus: string }
+export interface HostReconcileResult { hostId: string; removed: ReconciledContainer[]; kept: number; error?: string }
+export interface ReconcileReport { hosts: HostReconcileResult[]; removed: number }
+
 /** Failure types raised by activities and the workflow, mapped by the API to HTTP statuses. */
 export const FailureTypes = {
   unknownPlan: 'UnknownPlan',
@@ -86,6 +188,11 @@ export const FailureTypes = {
   conflictingCompletion: 'ConflictingCompletion',
   scorerFailed: 'ScorerFailed',
   imageMissing: 'ImageMissing',
+  /** a published template version whose files changed, or an image not built from the pinned one */
+  templateModified: 'TemplateModified',
+  quotaExceeded: 'QuotaExceeded',
+  rateLimited: 'RateLimited',
+  staleGrant: 'StaleGrant',
 } as const;
 
 /**

@@ -23,6 +23,8 @@ export default fp(async function errors(app: FastifyInstance) {
       const level = err.statusCode >= 500 ? 'error' : 'info';
       request.log[level]({ code: err.code, status: err.statusCode }, err.message);
       const reasons = err.details?.reasons as string[] | undefined;
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(reasons ? { reasons } : {}) } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;

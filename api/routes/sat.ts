@@ -2,19 +2,37 @@
 // template and track, bound to the subject, tenant and plan the ET proves.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Config } from '../../lib/config.ts';
-import { BadRequestError, ForbiddenError } from '../../lib/errors.ts';
+import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnavailableError } from '../../lib/errors.ts';
+import { DEFAULT_PLAN } from '../../workflows/shared.ts';
+import type { EntitlementService } from '../entitlements.ts';
 import type { Plans } from '../../lib/plans.ts';
 import { latestVersion, loadTemplate, UnknownTemplateError } from '../../lib/template.ts';
 import { mintToken, SAT_MAX_TTL_SECONDS } from '../../lib/tokens.ts';
 import { ErrorBody, SatRequest, SatResponse } from '../schemas.ts';
 
-const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templatesDir: string }> = async (app, opts) => {
+const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templatesDir: string; entitlements: EntitlementService }> = async (app, opts) => {
   app.post('/api/sat', {
-    schema: { body: SatRequest, response: { 201: SatResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody } },
+    schema: { body: SatRequest, response: { 201: SatResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const et = await app.authenticate(request, ['et']);
     if (et.kind !== 'et') throw new Error('unreachable');
-    let planId = et.plan;
+    // The ET's plan is recorded as a grant; the tenant's resolved plan (a receipt wins) is what
+    // the SAT carries.
+    let planId: string;
+    try {
+      const resolved = et.claims.plan
+        ? await opts.entitlements.record(et.tenant, { plan: et.claims.plan, source: 'et', reference: et.claims.jti, issuedAt: new Date(et.claims.iat * 1000).toISOString() })
+          .catch(async (err: unknown) => {
+            // An older ET than one already recorded still authenticates; it just grants nothing new.
+            if (err instanceof ConflictError) return (await opts.entitlements.current(et.tenant))!;
+            throw err;
+          })
+        : await opts.entitlements.current(et.tenant);
+      planId = resolved?.plan ?? DEFAULT_PLAN;
+    } catch (err) {
+      if (err instanceof ArbiterError) throw err;
+      throw new UnavailableError(`entitlements could not be resolved: ${(err as Error).message}`, 'entitlements_unavailable');
+    }
     const xPlan = request.headers['x-plan'];
     if (typeof xPlan === 'string') {
       if (opts.config.mode === 'dev' && opts.config.devAllowXPlan) {

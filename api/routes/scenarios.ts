@@ -4,7 +4,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../lib/errors.ts';
-import { scenarioIdFromJti, TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
+import { spawnScenario, type SpawnDeps } from '../spawn.ts';
 import type { ScenarioService } from '../scenarios.ts';
 import type { Principal } from '../plugins/auth.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
@@ -16,7 +17,7 @@ function mayRead(p: Principal, s: ScenarioState): boolean {
   return false;
 }
 
-const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService }> = async (app, { service }) => {
+const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spawn: SpawnDeps }> = async (app, { service, spawn }) => {
   async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
     const principal = await app.authenticate(request, ['sat', 'et', 'operator']);
     const state = await service.get(id);
@@ -25,23 +26,12 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService }> = 
   }
 
   app.post('/api/spawn', {
-    schema: { body: SpawnRequest, response: { 202: SpawnResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody } },
+    schema: { body: SpawnRequest, response: { 202: SpawnResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const sat = await app.authenticate(request, ['sat']);
     if (sat.kind !== 'sat') throw new Error('unreachable');
-    const c = sat.claims;
-    const scenarioId = scenarioIdFromJti(c.jti);
-    const admission = await service.spawn({
-      scenarioId,
-      correlationId: request.id,
-      subject: c.sub,
-      tenant: c.tenant,
-      plan: c.plan,
-      template: { id: c.template, version: c.template_version },
-      track: c.track,
-      retentionDays: c.retention_days,
-      createdAt: new Date().toISOString(),
-    });
+    const admission = await spawnScenario(spawn, sat.claims, request.id);
+    const { scenarioId } = admission;
     request.log.info({ scenarioId, status: admission.status }, 'spawn admitted');
     if (admission.status === 'denied') {
       throw new ForbiddenError(`policy denied the spawn: ${admission.reasons.join('; ')}`, 'policy_denied', { reasons: admission.reasons });
@@ -66,6 +56,8 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService }> = 
     try {
       const ack = await service.complete(id, { ...request.body, actor });
       request.log.info({ scenarioId: id, actor, outcome: request.body.outcome }, 'completion accepted');
+      // Only an accepted completion is an action: a refused one changed nothing.
+      if (principal.kind === 'operator') await app.operatorAudit({ actor, action: 'scenario.force_complete', scenarioId: id, data: { outcome: request.body.outcome } });
       return reply.status(202).send(ack);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${id} does not exist`);
@@ -78,6 +70,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService }> = 
   }, async (request, reply) => {
     const { state, principal } = await readable(request, request.params.id);
     if (TERMINAL_STATUSES.includes(state.status)) throw new ConflictError(`scenario is already ${state.status}`, 'not_running');
+    if (principal.kind === 'operator') await app.operatorAudit({ actor: `operator:${principal.sub}`, action: 'scenario.cancel', scenarioId: state.scenarioId });
     await service.cancel(state.scenarioId);
     request.log.info({ scenarioId: state.scenarioId, by: principal.kind }, 'cancel requested');
     return reply.status(202).send({ status: state.status });

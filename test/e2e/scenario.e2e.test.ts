@@ -6,99 +6,23 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FastifyInstance } from 'fastify';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
-import { buildApp } from '../../api/app.ts';
-import { readinessChecks } from '../../api/readiness.ts';
-import { loadPolicy } from '../../activities/policy.ts';
-import { loadPlans } from '../../lib/plans.ts';
 import { resultsDir, RESULTS } from '../../lib/results.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
 import { mintToken } from '../../lib/tokens.ts';
-import { createHostWorker, createMainWorker, WORKFLOWS_PATH, type HostWorker } from '../../workers/workers.ts';
-import type { Worker } from '@temporalio/worker';
-import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES, type ScenarioState } from '../../workflows/shared.ts';
-import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import type { ScenarioState } from '../../workflows/shared.ts';
+import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { startStack, type Stack } from '../support/stack.ts';
 
 const run = promisify(execFile);
-Runtime.install({ logger: new DefaultLogger('WARN') });
 
 describe('one scenario end to end over loopback', () => {
-  let env: TestWorkflowEnvironment;
-  let t: TestConfig;
-  let app: FastifyInstance;
-  let base: string;
-  let main: Worker;
-  let host: HostWorker;
-  let workersDone: Promise<unknown>;
-  let stopWorkers: () => void;
+  let stack: Stack;
+  before(async () => { stack = await startStack(); });
+  after(async () => { await stack?.stop(); });
 
-  before(async () => {
-    env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
-        ip: '127.0.0.1',
-        extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-      },
-    });
-    t = await testConfig();
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
-    ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle }));
-    host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
-    const stop = new Promise<void>((resolve) => { stopWorkers = resolve; });
-    workersDone = main.runUntil(host.runUntil(stop));
-    app = await buildApp({
-      config: t.config,
-      temporal: env.client,
-      plans: loadPlans(),
-      templatesDir: DEFAULT_TEMPLATES_DIR,
-      checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
-    });
-    base = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-
-  const spawned: string[] = [];
-
-  after(async () => {
-    // Scenarios a test left open are cancelled, and their containers gone, before the server stops.
-    for (const id of spawned) {
-      await env.client.workflow.getHandle(id).cancel().catch(() => undefined);
-      await waitFor(`containers of ${id} removed`, async () => ((await containersOf(id)).length === 0 ? true : undefined)).catch(async () => {
-        for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true });
-      });
-    }
-    await app?.close();
-    stopWorkers?.();
-    await workersDone;
-    await env?.teardown();
-    t?.cleanup();
-  });
-
-  async function call(method: string, path: string, token?: string, body?: unknown, raw?: string) {
-    const headers: Record<string, string> = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${base}${path}`, { method, headers, ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const text = await res.text();
-    if (path === '/api/spawn' && res.status === 202) spawned.push((JSON.parse(text) as { scenarioId: string }).scenarioId);
-    return { status: res.status, headers: res.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  }
-
-  const et = async (sub = 'alice', tenant = 'acme', plan = 'free') =>
-    (await mintToken('et', { sub, tenant, plan }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 600 })).token;
-
-  async function sat(etToken: string, template = 'hello', track = 'intro'): Promise<string> {
-    const r = await call('POST', '/api/sat', etToken, { template, track });
-    assert.equal(r.status, 201, JSON.stringify(r.json));
-    return r.json!.sat as string;
-  }
-
-  async function workflowCount(): Promise<number> {
-    let n = 0;
-    for await (const _ of env.client.workflow.list({ query: `WorkflowType = '${SCENARIO_WORKFLOW_TYPE}'` })) n++;
-    return n;
-  }
+  const call: Stack['call'] = (...args) => stack.call(...args);
+  const et = (sub?: string) => stack.et(sub);
+  const sat = (etToken: string) => stack.sat(etToken);
+  const workflowCount = () => stack.workflowCount();
 
   it('spawns hello in a hardened container, completes it, and returns a verdict that verifies offline', async () => {
     assert.equal((await call('GET', '/readyz')).status, 200);
@@ -156,7 +80,7 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(verdict.status, 200);
     assert.equal(typeof verdict.json!.keyId, 'string');
 
-    const results = resultsDir(t.config.storageDir, id);
+    const results = resultsDir(stack.t.config.storageDir, id);
     const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
     const ok = await cli(['verify', results]);
     assert.match(ok.stdout, /^verified: /);
@@ -190,7 +114,7 @@ describe('one scenario end to end over loopback', () => {
     // Mint a SAT the API would never issue (track outside the plan) to reach the workflow's gate.
     const { token } = await mintToken('sat', {
       sub: 'carol', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'web', retention_days: 7, jti: crypto.randomUUID(),
-    }, t.config.secrets.SAT_HMAC_SECRET!, { ttlSeconds: 300 });
+    }, stack.t.config.secrets.SAT_HMAC_SECRET!, { ttlSeconds: 300 });
     const r = await call('POST', '/api/spawn', token, {});
     assert.equal(r.status, 403);
     const error = r.json!.error as { code: string; reasons: string[] };
@@ -200,19 +124,20 @@ describe('one scenario end to end over loopback', () => {
 
   describe('bad input gets the contract 4xx and starts nothing', () => {
     const cases: Array<[string, () => Promise<{ status: number; json?: Record<string, unknown> | undefined }>, number]> = [
-      ['malformed JSON to /api/sat', async () => call('POST', '/api/sat', await et(), undefined, '{"template": "hello",'), 400],
+      ['malformed JSON to /api/sat', async () => call('POST', '/api/sat', await et(), undefined, { raw: '{"template": "hello",' }), 400],
       ['an unknown field in the SAT request', async () => call('POST', '/api/sat', await et(), { template: 'hello', track: 'intro', admin: true }), 400],
       ['an unknown template', async () => call('POST', '/api/sat', await et(), { template: 'nope', track: 'intro' }), 400],
       ['a track outside the plan', async () => call('POST', '/api/sat', await et(), { template: 'hello', track: 'web' }), 403],
       ['no token', async () => call('POST', '/api/sat', undefined, { template: 'hello', track: 'intro' }), 401],
       ['a garbage token', async () => call('POST', '/api/spawn', 'not.a.jwt', {}), 401],
-      ['an ET used as a SAT', async () => call('POST', '/api/spawn', await et(), {}), 401],
+      ['an ET used as a SAT (valid, but not a kind this route takes)', async () => call('POST', '/api/spawn', await et(), {}), 403],
       ['a SAT signed with another secret', async () => call('POST', '/api/spawn', (await mintToken('sat', {
         sub: 'alice', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'intro', retention_days: 7, jti: crypto.randomUUID(),
       }, { current: Buffer.alloc(32, 7), previous: [] }, { ttlSeconds: 300 })).token, {}), 401],
       ['an unknown scenario id shape', async () => call('GET', '/api/scenarios/..%2F..%2Fetc', await et()), 400],
       ['a scenario that does not exist', async () => call('GET', `/api/scenarios/scn-${crypto.randomUUID()}`, await et()), 404],
-      ['a completion with a forged token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, await et(), { outcome: 'success', submission: {} }), 401],
+      ['a completion with an ET instead of a completion token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, await et(), { outcome: 'success', submission: {} }), 403],
+      ['a completion with a forged completion token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImFyYml0ZXItY29tcGxldGlvbitqd3QifQ.eyJzdWIiOiJ4In0.c2ln', { outcome: 'success', submission: {} }), 401],
     ];
     for (const [what, send, expected] of cases) {
       it(`${what} → ${expected}`, async () => {

@@ -24,6 +24,7 @@ const CLAIMS: { [K in TokenKind]: ClaimsOf<K> } = {
   },
   operator: { sub: 'ops-1', role: 'operator' },
   completion: { sub: 'scn-0001' },
+  receipt: { sub: 'rcpt-0001', tenant: 'acme', plan: 'pro' },
 };
 const KINDS = Object.keys(TOKEN_KINDS) as TokenKind[];
 

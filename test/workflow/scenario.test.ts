@@ -13,30 +13,46 @@ import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery
 import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import { registerSearchAttributes } from '../../lib/search-attributes.ts';
+import { SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { buildTemplateImages } from '../../activities/images.ts';
+import { publishTemplate } from '../../lib/template-publication.ts';
 
 describe('scenario workflow (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: { code: string };
   let t: TestConfig;
   let templatesDir: string;
+  let images: string[] = [];
 
   before(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
+    // The test server knows no custom search attributes, and the workflow keeps Arbiter's current.
+    await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
     bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
     t = await testConfig();
-    // The hello template with a three-hour TTL, so the pro plan's two hours is what applies.
+    // The hello template with a three-hour TTL, so the pro plan's two hours is what applies. It is
+    // a different template from the published hello@1, so it is published in its own folder and
+    // gets images of its own (tags unique to this run): launch only starts an image built from
+    // exactly the template it pins.
     templatesDir = mkdtempSync(join(tmpdir(), 'arbiter-templates-'));
     cpSync(join(REPO, 'templates', 'hello'), join(templatesDir, 'hello'), { recursive: true });
     const file = join(templatesDir, 'hello', '1', 'template.json');
-    const template = JSON.parse(readFileSync(file, 'utf8')) as { limits: { ttlSeconds: number } };
+    const template = JSON.parse(readFileSync(file, 'utf8')) as { limits: { ttlSeconds: number }; image: { tag: string }; scorer: { tag: string } };
+    const run = randomUUID().slice(0, 8);
     template.limits.ttlSeconds = 3 * 3600;
+    template.image.tag = `arbiter-test/hello-${run}:1`;
+    template.scorer.tag = `arbiter-test/hello-scorer-${run}:1`;
     writeFileSync(file, JSON.stringify(template));
+    publishTemplate({ id: 'hello', version: '1' }, templatesDir);
+    images = (await buildTemplateImages(docker, { templatesDir })).map((b) => b.tag);
   });
 
   after(async () => {
     await env?.teardown();
     t?.cleanup();
     rmSync(templatesDir, { recursive: true, force: true });
+    for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
   });
 
   function input(plan: string): ScenarioInput {
@@ -55,7 +71,7 @@ describe('scenario workflow (time-skipping)', () => {
   }
 
   it('when nobody completes a scenario, it times out after the plan TTL and its container is removed', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
     const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = input('pro');
 
@@ -82,7 +98,7 @@ describe('scenario workflow (time-skipping)', () => {
   });
 
   it('when the scenario container stops on its own, the scenario fails with the exit code and nothing is scored', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
     const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = input('free');
 
@@ -101,7 +117,7 @@ describe('scenario workflow (time-skipping)', () => {
   });
 
   it('when the policy denies the spawn, no container is ever created and the status is denied', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, workflowBundle: bundle, templatesDir });
+    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
     const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = { ...input('free'), track: 'web' };
 

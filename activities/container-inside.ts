@@ -1,0 +1,140 @@
+// Evidence read from inside a scenario container while it still runs. /work is a tmpfs: the
+// engine's archive API does not see a tmpfs's contents (measured on Docker 20.10: "Could not find
+// the file") and they vanish when the container stops, so a process exec'd in the container reads
+// them, with the container's own user, capabilities, seccomp filter and limits.
+//
+// Everything read this way is subject-controlled data: the subject could have written anything
+// there, so it is bounded in size and time, stored as bytes, and only ever parsed by scorers that
+// treat it as untrusted. The exec'd program is the image's own busybox on a read-only root, so
+// the subject cannot replace what runs, only what it reads.
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import { Writable } from 'node:stream';
+import type Docker from 'dockerode';
+import { canonicalJson } from '../lib/canonical-json.ts';
+
+export const DECLARED_FILE_CAP_BYTES = 256 * 1024;
+export const EXEC_TIMEOUT_MS = 10_000;
+export const FILES_DIR = 'files';
+export const FILES_INDEX = 'files.json';
+export const OBSERVED_ISOLATION = 'isolation-observed.json';
+
+const BUSYBOX = '/bin/busybox';
+
+export interface ExecCapture { exitCode: number | null; stdout: Buffer; truncated: boolean; timedOut: boolean }
+
+/** Runs argv in the container and keeps at most maxBytes of its stdout; never waits past timeoutMs. */
+export async function execCapture(container: Docker.Container, cmd: string[], opts: { maxBytes: number; timeoutMs: number }): Promise<ExecCapture> {
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, WorkingDir: '/', Env: [] });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const room = opts.maxBytes - size;
+      if (chunk.length > room) {
+        truncated = true;
+        // Enough read: stop the transfer instead of draining whatever the subject left there.
+        (stream as unknown as { destroy(): void }).destroy();
+      }
+      const kept = chunk.subarray(0, Math.max(0, room));
+      chunks.push(kept);
+      size += kept.length;
+      cb();
+    },
+  });
+  const stderr = new Writable({ write: (_chunk, _enc, cb) => cb() });
+  (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await new Promise<boolean>((resolve) => {
+    const done = () => resolve(false);
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', done);
+    timer = setTimeout(() => {
+      (stream as unknown as { destroy(): void }).destroy();
+      resolve(true);
+    }, opts.timeoutMs);
+  }).finally(() => clearTimeout(timer));
+  // A stream cut short (truncated, timed out) leaves the process running: it has no exit code yet.
+  const { ExitCode, Running } = await exec.inspect();
+  return { exitCode: Running ? null : ExitCode, stdout: Buffer.concat(chunks), truncated, timedOut };
+}
+
+export type DeclaredFileStatus = 'collected' | 'truncated' | 'missing' | 'unreadable' | 'timeout' | 'unavailable' | 'refused';
+export interface DeclaredFile { path: string; status: DeclaredFileStatus; size?: number; sha256?: string }
+
+// Exit 3: the path is absent, or not a regular file (a symlink, a fifo, a directory), which is
+// never followed or read. head reads one byte past the cap so that truncation is visible.
+const READ_FILE = '[ -f "$1" ] && [ ! -L "$1" ] || exit 3; exec /bin/busybox head -c "$2" "$1"';
+
+/** A declared path as a relative path under files/, or undefined when it is not a plain absolute path. */
+export function evidenceRelPath(path: string): string | undefined {
+  if (!path.startsWith('/') || path === '/' || posix.normalize(path) !== path || path.endsWith('/')) return undefined;
+  return path.slice(1);
+}
+
+async function readDeclared(container: Docker.Container, path: string, evidenceDir: string): Promise<DeclaredFile> {
+  const rel = evidenceRelPath(path);
+  if (!rel) return { path, status: 'refused' };
+  let run: ExecCapture;
+  try {
+    run = await execCapture(container, [BUSYBOX, 'sh', '-c', READ_FILE, 'collect', path, String(DECLARED_FILE_CAP_BYTES + 1)], {
+      maxBytes: DECLARED_FILE_CAP_BYTES + 1,
+      timeoutMs: EXEC_TIMEOUT_MS,
+    });
+  } catch {
+    // The engine refused the exec (container stopping, pids exhausted): nothing was read.
+    return { path, status: 'unavailable' };
+  }
+  if (run.timedOut) return { path, status: 'timeout' };
+  const over = run.truncated || run.stdout.length > DECLARED_FILE_CAP_BYTES;
+  if (run.exitCode === 3) return { path, status: 'missing' };
+  if (run.exitCode !== 0 && !over) return { path, status: 'unreadable' };
+  const bytes = run.stdout.subarray(0, DECLARED_FILE_CAP_BYTES);
+  const file = join(evidenceDir, FILES_DIR, rel);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  writeFileSync(file, bytes, { mode: 0o644 });
+  return { path, status: over ? 'truncated' : 'collected', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+// The same facts the probe template reports, seen by a process exec'd in any scenario container
+// (an exec gets the container's user, capabilities, no_new_privs and seccomp filter).
+const OBSERVE = [
+  'i=""; for n in $(ls /sys/class/net 2>/dev/null); do i="$i${i:+,}\\"$n\\""; done',
+  'if touch /.arbiter-observe 2>/dev/null; then w=true; rm -f /.arbiter-observe; else w=false; fi',
+  'c=""; n=""; s=""',
+  'while read -r k v; do case $k in CapEff:) c=$v;; NoNewPrivs:) n=$v;; Seccomp:) s=$v;; esac; done < /proc/self/status',
+  'printf \'{"uid":%s,"interfaces":[%s],"rootWritable":%s,"capEff":"%s","noNewPrivs":%s,"seccomp":%s}\' "$(id -u)" "$i" "$w" "$c" "${n:-null}" "${s:-null}"',
+].join('\n');
+
+async function observeIsolation(container: Docker.Container): Promise<Record<string, unknown>> {
+  try {
+    const run = await execCapture(container, [BUSYBOX, 'sh', '-c', OBSERVE], { maxBytes: 4096, timeoutMs: EXEC_TIMEOUT_MS });
+    if (run.timedOut || run.exitCode !== 0) return { observed: false, reason: run.timedOut ? 'timeout' : `exit code ${run.exitCode}` };
+    return { observed: true, ...(JSON.parse(run.stdout.toString('utf8')) as Record<string, unknown>) };
+  } catch (err) {
+    return { observed: false, reason: err instanceof SyntaxError ? 'unparseable output' : 'exec refused by the engine' };
+  }
+}
+
+/**
+ * Writes files/<declared path>, files.json (what happened to each declared path) and
+ * isolation-observed.json. A container that no longer runs yields "unavailable" everywhere.
+ */
+export async function collectFromInside(container: Docker.Container, declaredPaths: string[], evidenceDir: string): Promise<DeclaredFile[]> {
+  let running = false;
+  try {
+    running = (await container.inspect()).State.Running;
+  } catch {
+    running = false;
+  }
+  const files: DeclaredFile[] = [];
+  for (const path of declaredPaths) files.push(running ? await readDeclared(container, path, evidenceDir) : { path, status: 'unavailable' });
+  const write = (name: string, data: string) => writeFileSync(join(evidenceDir, name), data, { mode: 0o644 });
+  write(FILES_INDEX, canonicalJson(files));
+  write(OBSERVED_ISOLATION, canonicalJson(running ? await observeIsolation(container) : { observed: false, reason: 'container not running' }));
+  return files;
+}

@@ -1,0 +1,65 @@
+// Entitlement resolution for the API: grants (billing receipts, ETs) are recorded in the tenant's
+// entity workflow, and the resolved plan is read back from it. Receipt beats ET beats free.
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ChainedLogFile } from '../lib/chained-log.ts';
+import { billingLog } from '../lib/billing-log.ts';
+import { sha256Hex } from '../lib/canonical-json.ts';
+import { ConflictError } from '../lib/errors.ts';
+import {
+  entitlementQuery,
+  FailureTypes,
+  MAIN_TASK_QUEUE,
+  recordGrantUpdate,
+  TENANT_WORKFLOW_TYPE,
+  tenantWorkflowId,
+  type ResolvedEntitlement,
+  type TenantGrant,
+} from '../workflows/shared.ts';
+import type { tenantWorkflow } from '../workflows/tenant.ts';
+
+export class EntitlementService {
+  readonly billing: ChainedLogFile;
+
+  constructor(private readonly client: Client, storageDir: string) {
+    this.billing = billingLog(storageDir);
+  }
+
+  /** Records a grant (creating the tenant's entity on first use) and returns the resolved plan. */
+  async record(tenant: string, grant: TenantGrant): Promise<ResolvedEntitlement> {
+    const start = new WithStartWorkflowOperation<typeof tenantWorkflow>(TENANT_WORKFLOW_TYPE, {
+      workflowId: tenantWorkflowId(tenant),
+      taskQueue: MAIN_TASK_QUEUE,
+      args: [{}],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(recordGrantUpdate, { args: [grant], startWorkflowOperation: start });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FailureTypes.staleGrant) {
+        throw new ConflictError(err.cause.message, 'stale_grant');
+      }
+      throw err;
+    }
+  }
+
+  /** The tenant's plan as recorded; undefined when nothing was ever recorded for it. */
+  async current(tenant: string): Promise<ResolvedEntitlement | undefined> {
+    try {
+      return await this.client.workflow.getHandle(tenantWorkflowId(tenant)).query(entitlementQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Appends an accepted receipt to the billing log (the receipt's digest, never the token). */
+  async logReceipt(receipt: { token: string; jti: string; tenant: string; plan: string; issuedAt: string }): Promise<void> {
+    await this.billing.append({
+      time: new Date().toISOString(),
+      actor: 'billing',
+      event: 'receipt.accepted',
+      data: { receiptId: receipt.jti, tenant: receipt.tenant, plan: receipt.plan, issuedAt: receipt.issuedAt, sha256: sha256Hex(receipt.token) },
+    });
+  }
+}

@@ -1,0 +1,52 @@
+// The OpenAPI document, generated from the routes' own TypeBox schemas (so it cannot drift from
+// what the API validates), served as JSON at /openapi.json and browsable at /docs. Registered
+// before the routes: @fastify/swagger collects them as they are added.
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+
+export const OPENAPI_JSON = '/openapi.json';
+export const DOCS_PREFIX = '/docs';
+
+/** Tags group the routes in the UI; a route's tag is decided by its path. */
+function tagOf(url: string): string {
+  if (url.startsWith('/api/scenarios')) return 'scenarios';
+  if (url === '/api/spawn' || url === '/api/sat') return 'spawn';
+  if (url.startsWith('/api/')) return url.split('/')[2] ?? 'api';
+  return 'operations';
+}
+
+export default fp(async function openapi(app: FastifyInstance, opts: { version: string }) {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Arbiter API',
+        version: opts.version,
+        description: 'Policy-gated, hardened scenarios with signed verdicts. Errors are `{ "error": { "code", "message" } }`; '
+          + 'every response carries `X-Correlation-Id`. The contract is CONTRACT.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'ET, SAT, operator or completion token, as the route says' },
+        },
+      },
+    },
+    transform: ({ schema, url }) => {
+      if (!schema) return { schema, url };
+      const s = schema as FastifySchema & { tags?: string[]; security?: unknown[]; hide?: boolean };
+      if (s.hide) return { schema, url };
+      return {
+        url,
+        schema: {
+          ...s,
+          tags: s.tags ?? [tagOf(url)],
+          ...(url.startsWith('/api/') && !s.security ? { security: [{ bearer: [] }] } : {}),
+        },
+      };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+  app.get(OPENAPI_JSON, { schema: { hide: true } }, async () => app.swagger());
+}, { name: 'arbiter-openapi' });

@@ -1,0 +1,255 @@
+// Verdict verification for the browser verifier page (and anything else without Node): the same
+// checks as lib/verdict.ts and lib/keys.ts, in the same order, with no Buffer, no node:crypto and
+// no WebCrypto (which a page served over plain http, outside localhost, does not get). Ed25519 is
+// @noble/ed25519 with strict RFC 8032 verification (zip215: false), exactly as `arbiter verify`;
+// SHA-2 is @noble/hashes. Each check says what it established or, when it fails, what broke.
+import * as ed from '@noble/ed25519';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+
+ed.hashes.sha512 = sha512;
+
+export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const PREDICATE_TYPE = 'https://arbiter.dev/attestation/verdict/v1';
+
+export type CheckId = 'envelope' | 'keys' | 'key' | 'signature' | 'statement' | 'keyBinding' | `artifact:${string}`;
+export interface Check { id: CheckId; label: string; state: 'pass' | 'fail' | 'skip'; detail: string }
+
+export interface VerdictClaims {
+  scenarioId: string;
+  subject: string;
+  tenant: string;
+  plan: string;
+  track: string;
+  template: { id: string; version: string; digest: string };
+  policy: { sha256: string; allow: boolean };
+  outcome: string;
+  status: string;
+  score: { score: number; maxScore: number; passed: boolean };
+  auditHead: string;
+  issuedAt: string;
+  keyId: string;
+}
+
+export interface VerifyReport {
+  valid: boolean;
+  checks: Check[];
+  /** the first check that failed: what a tampered verdict is reported by */
+  failed?: Check;
+  keyId?: string;
+  /** what the payload says; trustworthy only when `valid` */
+  claims?: VerdictClaims;
+  subjects?: Array<{ name: string; sha256: string }>;
+}
+
+const LABELS: Record<string, string> = {
+  envelope: 'DSSE envelope is well-formed',
+  keys: 'JWKS holds Ed25519 keys named by their RFC 7638 thumbprints',
+  key: 'signed by a key in the JWKS',
+  signature: 'Ed25519 signature over the DSSE pre-authentication encoding verifies (strict RFC 8032)',
+  statement: "payload is an in-toto Statement v1 carrying Arbiter's verdict predicate",
+  keyBinding: 'the statement names the key that signed it',
+};
+
+const utf8 = new TextEncoder();
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** Standard or URL-safe base64 (DSSE allows both), padded or not; undefined when malformed. */
+export function decodeBase64(s: string): Uint8Array | undefined {
+  const std = s.replace(/-/g, '+').replace(/_/g, '/');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(std) || std.replace(/=+$/, '').length % 4 === 1) return undefined;
+  try {
+    return Uint8Array.from(atob(std.padEnd(Math.ceil(std.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+function base64url(b: Uint8Array): string {
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** RFC 7638 thumbprint of an OKP key: SHA-256 over its required members in lexicographic order. */
+export function okpThumbprint(crv: string, x: string): string {
+  return base64url(sha256(utf8.encode(JSON.stringify({ crv, kty: 'OKP', x }))));
+}
+
+/** DSSE v1 pre-authentication encoding (lengths in bytes). */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const type = utf8.encode(payloadType);
+  const header = utf8.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
+  const out = new Uint8Array(header.length + payload.length);
+  out.set(header);
+  out.set(payload, header.length);
+  return out;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return hex(sha256(bytes));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isHex64 = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+
+function predicateProblem(p: unknown): string | undefined {
+  if (!isObject(p)) return 'the predicate is not an object';
+  for (const k of ['scenarioId', 'subject', 'tenant', 'plan', 'track', 'outcome', 'status', 'auditHead', 'issuedAt', 'keyId']) {
+    if (typeof p[k] !== 'string') return `predicate.${k} is missing or not a string`;
+  }
+  const t = p.template, pol = p.policy, s = p.score;
+  if (!isObject(t) || typeof t.id !== 'string' || typeof t.version !== 'string' || typeof t.digest !== 'string') return 'predicate.template lacks id, version or digest';
+  if (!isObject(pol) || typeof pol.sha256 !== 'string' || typeof pol.allow !== 'boolean') return 'predicate.policy lacks sha256 or allow';
+  if (!isObject(s) || typeof s.score !== 'number' || typeof s.maxScore !== 'number' || typeof s.passed !== 'boolean') return 'predicate.score lacks score, maxScore or passed';
+  return undefined;
+}
+
+/**
+ * Verifies a DSSE verdict envelope against a JWKS, both as text (what a page reads from a file,
+ * a paste or a fetch). `artifacts` (file name → bytes), when given, are checked against the
+ * statement's subject digests: score.json and evidence/manifest.json (or manifest.json).
+ */
+export function verifyVerdict(envelopeText: string, jwksText: string, artifacts: Record<string, Uint8Array> = {}): VerifyReport {
+  const checks: Check[] = [];
+  const report: VerifyReport = { valid: false, checks };
+  const pass = (id: CheckId, detail: string) => { checks.push({ id, label: LABELS[id] ?? id, state: 'pass', detail }); };
+  const fail = (id: CheckId, detail: string) => {
+    const c: Check = { id, label: LABELS[id] ?? id, state: 'fail', detail };
+    checks.push(c);
+    report.failed ??= c;
+  };
+  const skipRest = (ids: CheckId[], because: string) => { for (const id of ids) checks.push({ id, label: LABELS[id] ?? id, state: 'skip', detail: `not checked: ${because}` }); };
+
+  // 1. The envelope.
+  let envelope: { payloadType: string; payload: Uint8Array; signatures: Array<{ keyid: string; sig: Uint8Array }> } | undefined;
+  let envelopeProblem: string | undefined;
+  try {
+    const raw: unknown = JSON.parse(envelopeText);
+    if (!isObject(raw)) envelopeProblem = 'the envelope is not a JSON object';
+    else if (raw.payloadType !== PAYLOAD_TYPE) envelopeProblem = `payloadType is ${JSON.stringify(raw.payloadType)}, not ${PAYLOAD_TYPE}`;
+    else if (typeof raw.payload !== 'string' || !decodeBase64(raw.payload)) envelopeProblem = 'payload is missing or not base64';
+    else if (!Array.isArray(raw.signatures) || raw.signatures.length === 0) envelopeProblem = 'there are no signatures';
+    else {
+      const signatures = (raw.signatures as unknown[]).flatMap((s) => {
+        if (!isObject(s) || typeof s.keyid !== 'string' || typeof s.sig !== 'string') return [];
+        const sig = decodeBase64(s.sig);
+        return sig ? [{ keyid: s.keyid, sig }] : [];
+      });
+      if (signatures.length === 0) envelopeProblem = 'no signature has a keyid and a base64 sig';
+      else envelope = { payloadType: raw.payloadType, payload: decodeBase64(raw.payload)!, signatures };
+    }
+  } catch {
+    envelopeProblem = 'the envelope is not JSON';
+  }
+  if (!envelope) {
+    fail('envelope', envelopeProblem ?? 'unreadable');
+    skipRest(['keys', 'key', 'signature', 'statement', 'keyBinding'], 'no envelope');
+    return report;
+  }
+  pass('envelope', `${envelope.signatures.length} signature(s), ${envelope.payload.length}-byte payload`);
+
+  // Shown even when the signature fails, marked unverified by the page: it says what was claimed.
+  let statement: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(envelope.payload));
+    if (isObject(parsed)) statement = parsed;
+  } catch {
+    // reported by the statement check
+  }
+  if (statement && isObject(statement.predicate) && !predicateProblem(statement.predicate)) report.claims = statement.predicate as unknown as VerdictClaims;
+
+  // 2. The keys.
+  const keys = new Map<string, Uint8Array>();
+  const rejected: string[] = [];
+  let keysProblem: string | undefined;
+  try {
+    const jwks: unknown = JSON.parse(jwksText);
+    if (!isObject(jwks) || !Array.isArray(jwks.keys)) keysProblem = 'the JWKS is not an object with a "keys" array';
+    else {
+      for (const k of jwks.keys as unknown[]) {
+        if (!isObject(k)) continue;
+        const kid = String(k.kid);
+        if (k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string') { rejected.push(`${kid} (not an OKP Ed25519 key)`); continue; }
+        const x = decodeBase64(k.x);
+        if (!x || x.length !== 32) { rejected.push(`${kid} (x is not 32 bytes)`); continue; }
+        if (okpThumbprint('Ed25519', k.x) !== k.kid) { rejected.push(`${kid} (kid is not the key's thumbprint)`); continue; }
+        keys.set(k.kid, x);
+      }
+      if (keys.size === 0) keysProblem = `no usable key${rejected.length ? `: ${rejected.join('; ')}` : ''}`;
+    }
+  } catch {
+    keysProblem = 'the JWKS is not JSON';
+  }
+  if (keysProblem) {
+    fail('keys', keysProblem);
+    skipRest(['key', 'signature'], 'no usable keys');
+  } else {
+    pass('keys', `${keys.size} key(s)${rejected.length ? `; ignored ${rejected.join('; ')}` : ''}`);
+
+    // 3. A signature by a known key, 4. that verifies.
+    const known = envelope.signatures.filter((s) => keys.has(s.keyid));
+    if (known.length === 0) {
+      fail('key', `signed by ${envelope.signatures.map((s) => s.keyid).join(', ')}; the JWKS has ${[...keys.keys()].join(', ')}`);
+      skipRest(['signature'], 'no signature by a known key');
+    } else {
+      pass('key', known.map((s) => s.keyid).join(', '));
+      const message = pae(envelope.payloadType, envelope.payload);
+      const good = known.find((s) => {
+        try {
+          return ed.verify(s.sig, message, keys.get(s.keyid)!, { zip215: false });
+        } catch {
+          return false;
+        }
+      });
+      if (good) {
+        report.keyId = good.keyid;
+        pass('signature', `valid signature by ${good.keyid}`);
+      } else {
+        fail('signature', `the signature by ${known.map((s) => s.keyid).join(', ')} does not verify: the payload, its type or the signature was changed after signing`);
+      }
+    }
+  }
+
+  // 5. The statement.
+  let subjects: Array<{ name: string; sha256: string }> | undefined;
+  if (!statement) fail('statement', 'the payload is not a JSON object');
+  else if (statement._type !== STATEMENT_TYPE) fail('statement', `_type is ${JSON.stringify(statement._type)}`);
+  else if (statement.predicateType !== PREDICATE_TYPE) fail('statement', `predicateType is ${JSON.stringify(statement.predicateType)}`);
+  else if (!Array.isArray(statement.subject) || !statement.subject.every((s) => isObject(s) && typeof s.name === 'string' && isObject(s.digest) && isHex64(s.digest.sha256))) {
+    fail('statement', 'the subjects are not a list of names with sha256 digests');
+  } else {
+    subjects = (statement.subject as Array<{ name: string; digest: { sha256: string } }>).map((s) => ({ name: s.name, sha256: s.digest.sha256 }));
+    const missing = ['score.json', 'evidence/manifest.json'].filter((n) => !subjects!.some((s) => s.name === n));
+    const problem = missing.length ? `no subject digest for ${missing.join(' and ')}` : predicateProblem(statement.predicate);
+    if (problem) fail('statement', problem);
+    else pass('statement', subjects.map((s) => `${s.name} sha256:${s.sha256.slice(0, 12)}…`).join(', '));
+  }
+  report.subjects = subjects;
+
+  // 6. The signer named inside the signed bytes.
+  if (!report.claims || !report.keyId) skipRest(['keyBinding'], 'no verified statement');
+  else if (report.claims.keyId === report.keyId) pass('keyBinding', report.keyId);
+  else fail('keyBinding', `the statement names ${report.claims.keyId}, but ${report.keyId} signed it`);
+
+  // 7. Any artifacts the user gave, against the subject digests.
+  for (const [name, bytes] of Object.entries(artifacts)) {
+    const id: CheckId = `artifact:${name}`;
+    const subjectName = name === 'manifest.json' ? 'evidence/manifest.json' : name;
+    const subject = subjects?.find((s) => s.name === subjectName);
+    const label = `${name} matches the signed digest`;
+    const push = (state: Check['state'], detail: string) => {
+      const c: Check = { id, label, state, detail };
+      checks.push(c);
+      if (state === 'fail') report.failed ??= c;
+    };
+    if (!subjects) push('skip', 'not checked: no statement');
+    else if (!subject) push('fail', `${name} is not a subject of this verdict`);
+    else {
+      const actual = sha256Hex(bytes);
+      if (actual === subject.sha256) push('pass', `sha256:${actual}`);
+      else push('fail', `sha256 is ${actual}, the verdict signed ${subject.sha256}: the file was changed`);
+    }
+  }
+
+  report.valid = checks.every((c) => c.state === 'pass');
+  return report;
+}

@@ -1,0 +1,113 @@
+// The whole Arbiter stack for end-to-end tests, on real components: the Temporal dev server
+// (the `temporal` CLI binary), both workers in-process, the Docker engine, the OPA Wasm bundle
+// and the API listening on 127.0.0.1. Every scenario a test spawns is cancelled and its
+// containers are gone before the stack stops.
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { buildApp } from '../../api/app.ts';
+import { readinessChecks } from '../../api/readiness.ts';
+import { loadPolicy } from '../../activities/policy.ts';
+import { loadPlans } from '../../lib/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
+import { mintToken, type ClaimsOf } from '../../lib/tokens.ts';
+import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
+import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
+
+export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }
+
+export interface Stack {
+  env: TestWorkflowEnvironment;
+  t: TestConfig;
+  app: FastifyInstance;
+  base: string;
+  call(method: string, path: string, token?: string, body?: unknown, opts?: { raw?: string; headers?: Record<string, string> }): Promise<Response>;
+  et(sub?: string, tenant?: string, plan?: string): Promise<string>;
+  sat(etToken: string, template?: string, track?: string): Promise<string>;
+  satFor(claims: Partial<ClaimsOf<'sat'>>): Promise<string>;
+  operator(sub?: string): Promise<string>;
+  workflowCount(type?: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startStack(opts: { env?: Record<string, string>; quotaTiming?: { reapIntervalSeconds: number; startGraceSeconds: number } } = {}): Promise<Stack> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
+      ip: '127.0.0.1',
+      extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    },
+  });
+  const t = await testConfig(opts.env);
+  // The production bundle: with Arbiter's workflow interceptors (correlation id, activity summaries).
+  const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
+  const { worker: main }: { worker: Worker } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle });
+  const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+  let stopWorkers: () => void = () => undefined;
+  const stopSignal = new Promise<void>((resolve) => { stopWorkers = resolve; });
+  const workersDone = main.runUntil(host.runUntil(stopSignal));
+  const app = await buildApp({
+    config: t.config,
+    temporal: env.client,
+    plans: loadPlans(),
+    templatesDir: DEFAULT_TEMPLATES_DIR,
+    checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
+    ...(opts.quotaTiming ? { quotaTiming: opts.quotaTiming } : {}),
+  });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const spawned = new Set<string>();
+
+  const call: Stack['call'] = async (method, path, token, body, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined || o.raw !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${base}${path}`, { method, headers, ...(o.raw !== undefined ? { body: o.raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    if (path === '/api/spawn' && res.status === 202) spawned.add(json!.scenarioId as string);
+    return { status: res.status, headers: res.headers, json };
+  };
+  const secrets = t.config.secrets;
+  const stack: Stack = {
+    env, t, app, base, call,
+    et: async (sub = 'alice', tenant = 'acme', plan = 'free') =>
+      (await mintToken('et', { sub, tenant, plan }, secrets.ET_HMAC_SECRET!, { ttlSeconds: 600 })).token,
+    sat: async (etToken, template = 'hello', track = 'intro') => {
+      const r = await call('POST', '/api/sat', etToken, { template, track });
+      if (r.status !== 201) throw new Error(`SAT refused: ${r.status} ${JSON.stringify(r.json)}`);
+      return r.json!.sat as string;
+    },
+    satFor: async (claims) => (await mintToken('sat', {
+      sub: 'alice', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'intro', retention_days: 7, jti: randomUUID(), ...claims,
+    }, secrets.SAT_HMAC_SECRET!, { ttlSeconds: 300 })).token,
+    operator: async (sub = 'ops') => (await mintToken('operator', { sub, role: 'operator' }, secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 600 })).token,
+    workflowCount: async (type = SCENARIO_WORKFLOW_TYPE) => {
+      let n = 0;
+      for await (const _ of env.client.workflow.list({ query: `WorkflowType = '${type}'` })) n++;
+      return n;
+    },
+    stop: async () => {
+      for (const id of spawned) {
+        await env.client.workflow.getHandle(id).cancel().catch(() => undefined);
+        await waitFor(`containers of ${id} removed`, async () => ((await containersOf(id)).length === 0 ? true : undefined), 30_000).catch(async () => {
+          for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true });
+        });
+      }
+      await app.close();
+      stopWorkers();
+      await workersDone;
+      await env.teardown();
+      t.cleanup();
+    },
+  };
+  return stack;
+}

@@ -1,0 +1,33 @@
+// Test templates: copies of hello with a scorer script of the test's own, built into images with
+// tags of their own (never hello's, which other tests run) by the real image builder.
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTemplateImages } from '../../activities/images.ts';
+import { docker, REPO } from './harness.ts';
+
+export interface TestTemplate {
+  id: string;
+  /** the scorer's /opt/scorer/score.sh */
+  scorer: string;
+  scorerTimeoutSeconds?: number;
+}
+
+/** A fresh templates folder holding one template per entry, every image built. */
+export async function buildTestTemplates(templates: readonly TestTemplate[]): Promise<string> {
+  const root = mkdtempSync(join(tmpdir(), 'arbiter-test-templates-'));
+  for (const t of templates) {
+    const dir = join(root, t.id, '1');
+    cpSync(join(REPO, 'templates', 'hello', '1'), dir, { recursive: true });
+    const file = join(dir, 'template.json');
+    const template = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>> & { id: string };
+    template.id = t.id;
+    template.image!.tag = `arbiter-test/${t.id}:1`;
+    template.scorer!.tag = `arbiter-test/${t.id}-scorer:1`;
+    if (t.scorerTimeoutSeconds) template.scorer!.timeoutSeconds = t.scorerTimeoutSeconds;
+    writeFileSync(file, JSON.stringify(template, null, 2));
+    writeFileSync(join(dir, 'scorer', 'score.sh'), t.scorer);
+  }
+  await buildTemplateImages(docker, { templatesDir: root });
+  return root;
+}

@@ -1,0 +1,101 @@
+// Workflow interceptors, bundled with the workflows (workers/workers.ts `WORKFLOW_INTERCEPTORS`):
+// - the correlation id arrives in the start request's Temporal header (the API's client
+//   interceptor puts it there), is attached to every workflow log line, and is passed on in the
+//   header of every activity and child workflow, so activity logs carry it too;
+// - every activity gets a one-line summary for the Temporal UI, and while it runs the workflow's
+//   current details say which step it is on.
+import {
+  defaultPayloadConverter,
+  getCurrentDetails,
+  setCurrentDetails,
+  type ActivityInput,
+  type Next,
+  type WorkflowExecuteInput,
+  type WorkflowInboundCallsInterceptor,
+  type WorkflowInterceptors,
+  type WorkflowOutboundCallsInterceptor,
+} from '@temporalio/workflow';
+import type { Headers } from '@temporalio/common';
+import { CORRELATION_HEADER } from './shared.ts';
+
+export function readCorrelationId(headers: Headers): string | undefined {
+  const payload = headers[CORRELATION_HEADER];
+  if (!payload) return undefined;
+  const value: unknown = defaultPayloadConverter.fromPayload(payload);
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+export function withCorrelationId(headers: Headers, correlationId: string | undefined): Headers {
+  if (!correlationId || headers[CORRELATION_HEADER]) return headers;
+  return { ...headers, [CORRELATION_HEADER]: defaultPayloadConverter.toPayload(correlationId) };
+}
+
+/** A short, human summary of an activity call, from its type and first argument. */
+export function activitySummary(activityType: string, args: unknown[]): string {
+  const a = (args[0] ?? {}) as Record<string, unknown>;
+  const template = a.template as { id?: string; version?: string } | undefined;
+  const tpl = template?.id ? ` ${template.id}@${template.version ?? '?'}` : '';
+  switch (activityType) {
+    case 'checkEntitlements': return `resolve the plan and limits of ${String(a.subject)}@${String(a.tenant)}`;
+    case 'evaluatePolicy': return `OPA policy: may ${String(a.subject)} (plan ${String(a.plan)}) run${tpl} on track ${String(a.track)}?`;
+    case 'pickHost': return 'choose a container host';
+    case 'launchContainer': return `start the hardened container for${tpl}`;
+    case 'collectEvidence': return `collect evidence from ${String(a.containerName)}`;
+    case 'teardownContainer': return `stop and remove ${String(a.containerName)}`;
+    case 'runScorer': return `score the evidence in a fresh scorer container${tpl}`;
+    case 'signVerdict': return 'sign the verdict (Ed25519, DSSE)';
+    case 'writeAudit': return 'write the hash-chained audit log';
+    default: return activityType;
+  }
+}
+
+/** A fresh set per workflow execution: the factory runs once for each, so its closure is per-run state. */
+export function interceptors(): WorkflowInterceptors {
+  let correlationId: string | undefined;
+  // Current details = what the workflow last said (base) + the activities under way now.
+  const running = new Map<number, string>();
+  let base = '';
+  let shown: string | undefined;
+  const showDetails = () => {
+    // Details the workflow set since we last wrote them become the new base.
+    const current = getCurrentDetails();
+    if (current !== shown) base = current;
+    const now = [...running.values()];
+    shown = now.length ? `${base ? `${base} — ` : ''}now: ${now.join('; ')}` : base;
+    setCurrentDetails(shown);
+  };
+
+  const inbound: WorkflowInboundCallsInterceptor = {
+    async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>) {
+      // Scenario inputs also carry the id, for starts that came without the header (tests, tctl).
+      const arg = input.args[0] as { correlationId?: unknown } | undefined;
+      correlationId = readCorrelationId(input.headers) ?? (typeof arg?.correlationId === 'string' ? arg.correlationId : undefined);
+      return next(input);
+    },
+  };
+
+  const outbound: WorkflowOutboundCallsInterceptor = {
+    async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>) {
+      const summary = input.options.summary ?? activitySummary(input.activityType, input.args);
+      running.set(input.seq, summary);
+      showDetails();
+      try {
+        return await next({ ...input, options: { ...input.options, summary }, headers: withCorrelationId(input.headers, correlationId) });
+      } finally {
+        running.delete(input.seq);
+        showDetails();
+      }
+    },
+    async scheduleLocalActivity(input, next) {
+      return next({ ...input, headers: withCorrelationId(input.headers, correlationId) });
+    },
+    async startChildWorkflowExecution(input, next) {
+      return next({ ...input, headers: withCorrelationId(input.headers, correlationId) });
+    },
+    getLogAttributes(input, next) {
+      return next(correlationId ? { ...input, correlationId } : input);
+    },
+  };
+
+  return { inbound: [inbound], outbound: [outbound] };
+}

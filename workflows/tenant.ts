@@ -1,0 +1,39 @@
+// The entitlement entity of one tenant: what billing granted it (receipts) and what its ETs last
+// said, kept durably so a restart of any process forgets nothing, and re-read by every scenario
+// so a SAT minted before a downgrade does not carry the old plan's limits.
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  entitlementQuery,
+  FailureTypes,
+  recordGrantUpdate,
+  resolveEntitlement,
+  type TenantEntitlementState,
+  type TenantGrant,
+} from './shared.ts';
+
+export async function tenantWorkflow(carried: TenantEntitlementState = {}): Promise<void> {
+  const state: TenantEntitlementState = { ...carried };
+
+  setHandler(entitlementQuery, () => resolveEntitlement(state));
+  setHandler(
+    recordGrantUpdate,
+    (grant: TenantGrant) => {
+      if (grant.source === 'receipt') state.receipt = grant;
+      else state.et = grant;
+      return resolveEntitlement(state);
+    },
+    {
+      validator: (grant: TenantGrant) => {
+        // Grants only move forward in time: an older receipt or ET replayed later changes nothing.
+        const current = grant.source === 'receipt' ? state.receipt : state.et;
+        if (current && Date.parse(grant.issuedAt) < Date.parse(current.issuedAt)) {
+          throw ApplicationFailure.nonRetryable(`a newer ${grant.source} grant (${current.reference}) is already recorded`, FailureTypes.staleGrant);
+        }
+      },
+    },
+  );
+
+  await condition(() => workflowInfo().continueAsNewSuggested);
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof tenantWorkflow>(state);
+}
