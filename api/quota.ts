@@ -3,6 +3,7 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ArbiterError, UnavailableError } from '../lib/errors.ts';
+import { quotaRejections } from '../lib/metrics.ts';
 import {
   acquireLeaseUpdate,
   FailureTypes,
@@ -41,9 +42,12 @@ export class QuotaService {
       const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
       if (cause instanceof ApplicationFailure && (cause.type === FailureTypes.quotaExceeded || cause.type === FailureTypes.rateLimited)) {
         const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60;
-        throw new TooManyRequestsError(cause.message, cause.type === FailureTypes.quotaExceeded ? 'quota_exceeded' : 'rate_limited', retryAfter);
+        const code = cause.type === FailureTypes.quotaExceeded ? 'quota_exceeded' : 'rate_limited';
+        quotaRejections.inc({ reason: code });
+        throw new TooManyRequestsError(cause.message, code, retryAfter);
       }
       // Fail closed: a quota that cannot be checked is a refusal, never a free pass.
+      quotaRejections.inc({ reason: 'quota_unavailable' });
       throw new UnavailableError(`the quota could not be checked: ${(err as Error).message}`, 'quota_unavailable');
     }
   }

@@ -22,4 +22,4 @@ bash scripts/compose-check.sh
 say_do "tests"
 # Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
 node --import tsx --test --test-concurrency=2 \
-  test/unit/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts
+  test/unit/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts

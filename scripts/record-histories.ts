@@ -1,0 +1,72 @@
+// Records real workflow histories for the replay test (test/replay/replay.test.ts): one run of
+// each path a scenario can take, plus the quota and tenant entities, on the real stack. Re-record
+// only when a workflow change is meant to be incompatible and is shipped behind versioning.
+//   node --import tsx scripts/record-histories.ts
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
+import { mintToken } from '../lib/tokens.ts';
+import { randomUUID } from 'node:crypto';
+import { quotaWorkflowId, scenarioIdFromJti, tenantWorkflowId } from '../workflows/shared.ts';
+import { containersOf, docker, waitFor } from '../test/support/harness.ts';
+import { startStack } from '../test/support/stack.ts';
+
+const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
+mkdirSync(OUT, { recursive: true });
+const stack = await startStack();
+try {
+  const save = async (name: string, workflowId: string) => {
+    const history = await stack.env.client.workflow.getHandle(workflowId).fetchHistory();
+    // Binary protobuf: exact, and free of the JSON conversion's protobufjs instance pitfalls.
+    writeFileSync(join(OUT, `${name}.pb`), temporal.api.history.v1.History.encode(history).finish());
+    console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
+  };
+  const spawn = async (sat: string) => (await stack.call('POST', '/api/spawn', sat, {})).json!.scenarioId as string;
+  const status = async (id: string) => (await stack.call('GET', `/api/scenarios/${id}`, await stack.operator())).json?.status;
+  const until = (id: string, s: string) => waitFor(`${id} ${s}`, async () => ((await status(id)) === s ? true : undefined), 90_000);
+
+  // scored: SAT through an ET (records the tenant grant), completion by the scenario host
+  const scoredSat = await stack.sat(await stack.et('rec', 'rec-tenant', 'pro'));
+  const scored = await spawn(scoredSat);
+  await until(scored, 'running');
+  const [c] = await containersOf(scored);
+  const info = await docker.getContainer(c!.Id).inspect();
+  const token = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+  await stack.call('POST', `/api/scenarios/${scored}/complete`, token, { outcome: 'success', submission: { answer: 'hello' } });
+  await until(scored, 'scored');
+  await save('scenario-scored', scored);
+
+  // denied by policy
+  const deniedJti = randomUUID();
+  await stack.call('POST', '/api/spawn', await stack.satFor({ sub: 'rec', tenant: 'rec-tenant', track: 'web', jti: deniedJti }), {});
+  await until(scenarioIdFromJti(deniedJti), 'denied');
+  await save('scenario-denied', scenarioIdFromJti(deniedJti));
+
+  // cancelled while running
+  const cancelSat = await stack.satFor({ sub: 'rec2', tenant: 'rec-tenant' });
+  const cancelled = await spawn(cancelSat);
+  await until(cancelled, 'running');
+  await stack.call('POST', `/api/scenarios/${cancelled}/cancel`, cancelSat);
+  await until(cancelled, 'cancelled');
+  await save('scenario-cancelled', cancelled);
+
+  // container exited on its own
+  const exitedSat = await stack.satFor({ sub: 'rec3', tenant: 'rec-tenant' });
+  const exited = await spawn(exitedSat);
+  await until(exited, 'running');
+  for (const k of await containersOf(exited)) await docker.getContainer(k.Id).kill({ signal: 'SIGKILL' });
+  await until(exited, 'failed');
+  await save('scenario-exited', exited);
+
+  // the entities, mid-life (their histories so far)
+  const billing = stack.t.config.secrets.BILLING_HMAC_SECRET!;
+  const receipt = (await mintToken('receipt', { sub: 'rcpt-rec', tenant: 'rec-tenant', plan: 'enterprise' }, billing, { ttlSeconds: 600, jti: 'rcpt-rec' })).token;
+  await stack.call('POST', '/api/billing/receipts', undefined, { receipt });
+  await save('tenant', tenantWorkflowId('rec-tenant'));
+  await save('quota', quotaWorkflowId('rec-tenant', 'rec'));
+} finally {
+  await stack.stop();
+}
