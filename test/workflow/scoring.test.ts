@@ -89,10 +89,11 @@ describe('scoring robustness and evidence (time-skipping)', () => {
       return s.status === 'running' ? true : undefined;
     });
     await handle.executeUpdate(completeUpdate, { args: [{ outcome: 'success', submission: { answer: 'hello' }, actor: 'scenario-host' }] });
-    // Polled until closed rather than awaited: awaiting a result lets the test server skip time
-    // (to a retention timer, say) while the scorer is still running in real time.
+    // Polled until closed, and the final state read by query: awaiting result(), even of a closed
+    // workflow, lets the test server skip time, straight to the retention timer that deletes the
+    // artifacts this test is about to read.
     await waitFor('the scenario to close', async () => ((await handle.describe()).status.name === 'RUNNING' ? undefined : true));
-    return handle.result() as Promise<ScenarioState>;
+    return handle.query(statusQuery);
   }
 
   async function assertFailedWithoutScore(final: ScenarioState, reason: RegExp) {
