@@ -3,10 +3,9 @@
 // (PAE) of the canonical statement, so neither the payload type nor the bytes can be swapped.
 import { canonicalJson } from './canonical-json.ts';
 import { verifyEd25519, type Jwks, type Signer } from './keys.ts';
+import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from './verdict-format.ts';
 
-export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-export const PREDICATE_TYPE = 'https://arbiter.dev/attestation/verdict/v1';
-export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from './verdict-format.ts';
 
 export interface ScoreResult {
   score: number;
@@ -15,21 +14,6 @@ export interface ScoreResult {
   checks: Array<{ name: string; passed: boolean }>;
 }
 
-export interface VerdictPredicate {
-  scenarioId: string;
-  subject: string;
-  tenant: string;
-  plan: string;
-  track: string;
-  template: { id: string; version: string; digest: string };
-  policy: { sha256: string; allow: boolean };
-  outcome: string;
-  status: string;
-  score: { score: number; maxScore: number; passed: boolean };
-  auditHead: string;
-  issuedAt: string;
-  keyId: string;
-}
 
 export interface Statement {
   _type: typeof STATEMENT_TYPE;
@@ -56,12 +40,6 @@ export function buildStatement(p: VerdictPredicate, digests: { score: string; ma
   };
 }
 
-/** DSSE v1 pre-authentication encoding. */
-export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = Buffer.from(payloadType, 'utf8');
-  const header = Buffer.from(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `, 'utf8');
-  return Buffer.concat([header, payload]);
-}
 
 export async function signStatement(statement: Statement, signer: Signer): Promise<DsseEnvelope> {
   const payload = Buffer.from(canonicalJson(statement), 'utf8');

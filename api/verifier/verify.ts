@@ -8,28 +8,15 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 
 ed.hashes.sha512 = sha512;
 
-export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-export const PREDICATE_TYPE = 'https://arbiter.dev/attestation/verdict/v1';
+import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from '../../lib/verdict-format.ts';
+
+export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE };
 
 export type CheckId = 'envelope' | 'keys' | 'key' | 'signature' | 'statement' | 'keyBinding' | `artifact:${string}`;
 export interface Check { id: CheckId; label: string; state: 'pass' | 'fail' | 'skip'; detail: string }
 
-export interface VerdictClaims {
-  scenarioId: string;
-  subject: string;
-  tenant: string;
-  plan: string;
-  track: string;
-  template: { id: string; version: string; digest: string };
-  policy: { sha256: string; allow: boolean };
-  outcome: string;
-  status: string;
-  score: { score: number; maxScore: number; passed: boolean };
-  auditHead: string;
-  issuedAt: string;
-  keyId: string;
-}
+/** What a verdict binds: the signed predicate. */
+export type VerdictClaims = VerdictPredicate;
 
 export interface VerifyReport {
   valid: boolean;
@@ -74,15 +61,6 @@ export function okpThumbprint(crv: string, x: string): string {
   return base64url(sha256(utf8.encode(JSON.stringify({ crv, kty: 'OKP', x }))));
 }
 
-/** DSSE v1 pre-authentication encoding (lengths in bytes). */
-export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = utf8.encode(payloadType);
-  const header = utf8.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
-  const out = new Uint8Array(header.length + payload.length);
-  out.set(header);
-  out.set(payload, header.length);
-  return out;
-}
 
 export function sha256Hex(bytes: Uint8Array): string {
   return hex(sha256(bytes));
