@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app.ts';
 import { verifyChainText, type AuditEntry } from '../../lib/audit-chain.ts';
 import { sha256Hex } from '../../lib/canonical-json.ts';
@@ -21,28 +20,11 @@ import { loadPlans } from '../../lib/plans.ts';
 import { resultsDir, RESULTS, scenarioDir, verifyResults } from '../../lib/results.ts';
 import { publicJwks } from '../../lib/keys.ts';
 import { tombstonePath } from '../../lib/retention.ts';
-import { registerSearchAttributes } from '../../lib/search-attributes.ts';
 import { mintToken } from '../../lib/tokens.ts';
-import { createHostWorker, createMainWorker, WORKFLOWS_PATH, type HostWorker } from '../../workers/workers.ts';
-import {
-  completeUpdate,
-  holdSignal,
-  MAIN_TASK_QUEUE,
-  releaseSignal,
-  retentionQuery,
-  retentionWorkflowId,
-  SCENARIO_WORKFLOW_TYPE,
-  scenarioIdFromJti,
-  SEARCH_ATTRIBUTES,
-  statusQuery,
-  type ScenarioInput,
-  type ScenarioState,
-  type Tombstone,
-} from '../../workflows/shared.ts';
-import { REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import { completeUpdate, holdSignal, MAIN_TASK_QUEUE, releaseSignal, retentionQuery, retentionWorkflowId, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState, type Tombstone } from '../../workflows/shared.ts';
+import { REPO, waitFor, type TestConfig } from '../support/harness.ts';
 import { buildTestTemplates } from '../support/templates.ts';
-
-Runtime.install({ logger: new DefaultLogger('WARN') });
+import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 const run = promisify(execFile);
@@ -51,10 +33,7 @@ describe('retention (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   let t: TestConfig;
   let templatesDir: string;
-  let main: Worker;
-  let host: HostWorker;
-  let stopWorkers: () => void;
-  let workersDone: Promise<unknown>;
+  let ts: TimeSkipping;
   let app: FastifyInstance;
   let operator: string;
   let subjectEt: string;
@@ -62,17 +41,12 @@ describe('retention (time-skipping)', () => {
   let plain: ScenarioState, held: ScenarioState, orphan: ScenarioState;
 
   before(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
-    await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
-    t = await testConfig();
+    ts = await startTimeSkipping();
+    ({ env, t } = ts);
     templatesDir = await buildTestTemplates([
       { id: 'retained', scorer: readFileSync(join(import.meta.dirname, '..', '..', 'templates', 'hello', '1', 'scorer', 'score.sh'), 'utf8') },
     ]);
-    ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir }));
-    host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
-    const stop = new Promise<void>((resolve) => { stopWorkers = resolve; });
-    workersDone = main.runUntil(host.runUntil(stop));
+    await ts.startWorkers(templatesDir);
     // The sweep judges deadlines by the test server's clock, which runs 30 days ahead of the wall's.
     app = await buildApp({ config: t.config, temporal: env.client, plans: loadPlans(), templatesDir, checks: {}, retentionClock: () => env.currentTimeMs() });
     operator = (await mintToken('operator', { sub: 'olga', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 3600 })).token;
@@ -84,10 +58,7 @@ describe('retention (time-skipping)', () => {
 
   after(async () => {
     await app?.close();
-    stopWorkers?.();
-    await workersDone;
-    await env?.teardown();
-    t?.cleanup();
+    await ts?.stop();
   });
 
   async function scored(): Promise<ScenarioState> {

@@ -6,31 +6,21 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { createHostWorker, createMainWorker, WORKFLOWS_PATH } from '../../workers/workers.ts';
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
 import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
-import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
-import { registerSearchAttributes } from '../../lib/search-attributes.ts';
-import { SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 import { buildTemplateImages } from '../../activities/images.ts';
 import { publishTemplate } from '../../lib/template-publication.ts';
 
 describe('scenario workflow (time-skipping)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: { code: string };
-  let t: TestConfig;
+  let ts: TimeSkipping;
   let templatesDir: string;
   let images: string[] = [];
 
   before(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
-    // The test server knows no custom search attributes, and the workflow keeps Arbiter's current.
-    await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
-    bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
-    t = await testConfig();
+    ts = await startTimeSkipping();
     // The hello template with a three-hour TTL, so the pro plan's two hours is what applies. It is
     // a different template from the published hello@1, so it is published in its own folder and
     // gets images of its own (tags unique to this run): launch only starts an image built from
@@ -49,8 +39,7 @@ describe('scenario workflow (time-skipping)', () => {
   });
 
   after(async () => {
-    await env?.teardown();
-    t?.cleanup();
+    await ts?.stop();
     rmSync(templatesDir, { recursive: true, force: true });
     for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
   });
@@ -71,17 +60,15 @@ describe('scenario workflow (time-skipping)', () => {
   }
 
   it('when nobody completes a scenario, it times out after the plan TTL and its container is removed', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
-    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = input('pro');
 
-    const final = await main.runUntil(host.runUntil(async () => {
-      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+    const final = await ts.withWorkers(templatesDir, async () => {
+      const handle = await ts.env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
       // The container really runs before the TTL passes.
       await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
       assert.equal((await containersOf(args.scenarioId)).length, 1);
       return handle.result() as Promise<ScenarioState>;
-    }));
+    });
 
     assert.equal(final.status, 'timed_out');
     assert.equal(final.ttlSeconds, 7200, 'the pro plan caps the template TTL at two hours');
@@ -89,7 +76,7 @@ describe('scenario workflow (time-skipping)', () => {
     assert.ok(elapsed >= 7200 * 1000, `workflow time advanced by the TTL (advanced ${elapsed} ms)`);
     assert.deepEqual(await containersOf(args.scenarioId), [], 'no container is left for the scenario');
 
-    const dir = resultsDir(t.config.storageDir, args.scenarioId);
+    const dir = resultsDir(ts.t.config.storageDir, args.scenarioId);
     assert.ok(existsSync(join(dir, RESULTS.evidenceDir, 'container.log')), 'evidence was collected before teardown');
     assert.ok(!existsSync(join(dir, RESULTS.envelope)), 'a timed-out scenario gets no verdict');
     const chain = verifyChainText(readFileSync(join(dir, RESULTS.audit), 'utf8'));
@@ -98,17 +85,15 @@ describe('scenario workflow (time-skipping)', () => {
   });
 
   it('when the scenario container stops on its own, the scenario fails with the exit code and nothing is scored', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
-    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = input('free');
 
-    const final = await main.runUntil(host.runUntil(async () => {
-      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+    const final = await ts.withWorkers(templatesDir, async () => {
+      const handle = await ts.env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
       await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
       const [container] = await containersOf(args.scenarioId);
       await docker.getContainer(container!.Id).kill({ signal: 'SIGKILL' });
       return handle.result() as Promise<ScenarioState>;
-    }));
+    });
 
     assert.equal(final.status, 'failed');
     assert.match(final.reason ?? '', /exited \(code 137\) before completion/);
@@ -117,14 +102,12 @@ describe('scenario workflow (time-skipping)', () => {
   });
 
   it('when the policy denies the spawn, no container is ever created and the status is denied', async () => {
-    const { worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
-    const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
     const args = { ...input('free'), track: 'web' };
 
-    const final = await main.runUntil(host.runUntil(async () => {
-      const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+    const final = await ts.withWorkers(templatesDir, async () => {
+      const handle = await ts.env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
       return handle.result() as Promise<ScenarioState>;
-    }));
+    });
 
     assert.equal(final.status, 'denied');
     assert.ok(final.reasons?.some((r) => r.includes('web') && r.includes('free')), `reasons name the track and plan: ${JSON.stringify(final.reasons)}`);

@@ -7,30 +7,16 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { createHostWorker, createMainWorker, WORKFLOWS_PATH, type HostWorker } from '../../workers/workers.ts';
-import {
-  completeUpdate,
-  MAIN_TASK_QUEUE,
-  retentionWorkflowId,
-  SCENARIO_WORKFLOW_TYPE,
-  scenarioIdFromJti,
-  SEARCH_ATTRIBUTES,
-  statusQuery,
-  type ScenarioInput,
-  type ScenarioState,
-} from '../../workflows/shared.ts';
+import { completeUpdate, MAIN_TASK_QUEUE, retentionWorkflowId, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
 import { resultsDir, RESULTS, verifyResults } from '../../lib/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import { sha256Hex } from '../../lib/canonical-json.ts';
 import { publicJwks } from '../../lib/keys.ts';
-import { registerSearchAttributes } from '../../lib/search-attributes.ts';
 import { LOG_CAP_BYTES } from '../../activities/evidence.ts';
-import { containersOf, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import { containersOf, waitFor, type TestConfig } from '../support/harness.ts';
 import { buildTestTemplates } from '../support/templates.ts';
-
-Runtime.install({ logger: new DefaultLogger('WARN') });
+import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 
 const VALID_SCORE = '{"score":2,"maxScore":2,"passed":true,"checks":[]}';
 
@@ -38,16 +24,11 @@ describe('scoring robustness and evidence (time-skipping)', () => {
   let env: TestWorkflowEnvironment;
   let t: TestConfig;
   let templatesDir: string;
-  let main: Worker;
-  let host: HostWorker;
-  let stopWorkers: () => void;
-  let workersDone: Promise<unknown>;
+  let ts: TimeSkipping;
 
   before(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
-    await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
-    t = await testConfig();
+    ts = await startTimeSkipping();
+    ({ env, t } = ts);
     // Each broken scorer prints a valid score first: whatever it printed, it must not count.
     templatesDir = await buildTestTemplates([
       { id: 'scorer-crash', scorer: `#!/bin/sh\necho '${VALID_SCORE}'\nexit 3\n` },
@@ -55,17 +36,11 @@ describe('scoring robustness and evidence (time-skipping)', () => {
       { id: 'scorer-garbage', scorer: `#!/bin/sh\necho '${VALID_SCORE}'\necho 'Traceback (most recent call last): boom'\n` },
       { id: 'scorer-good', scorer: readFileSync(join(import.meta.dirname, '..', '..', 'templates', 'hello', '1', 'scorer', 'score.sh'), 'utf8') },
     ]);
-    ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir }));
-    host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
-    const stop = new Promise<void>((resolve) => { stopWorkers = resolve; });
-    workersDone = main.runUntil(host.runUntil(stop));
+    await ts.startWorkers(templatesDir);
   });
 
   after(async () => {
-    stopWorkers?.();
-    await workersDone;
-    await env?.teardown();
-    t?.cleanup();
+    await ts?.stop();
     if (templatesDir) rmSync(templatesDir, { recursive: true, force: true });
   });
 
