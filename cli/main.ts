@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import Docker from 'dockerode';
 import { Command, Option } from 'commander';
 import { verifyChainText } from '../lib/audit-chain.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -10,7 +9,6 @@ import { ConfigError } from '../lib/errors.ts';
 import { generateKey, publicJwks, publishJwks, type Jwks } from '../lib/keys.ts';
 import { verifyResults } from '../lib/results.ts';
 import { mintToken } from '../lib/tokens.ts';
-import { buildTemplateImages } from '../activities/images.ts';
 import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../lib/template.ts';
 import { publishTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
 import { TERMINAL_STATUSES, type ScenarioState } from '../workflows/shared.ts';
@@ -114,9 +112,14 @@ program.command('verify <resultsDir>').description('verify a verdict offline: si
     const results = resolve(dir);
     const keysPath = o.keys ?? join(dirname(dirname(dirname(results))), 'keys', 'jwks.json');
     if (!existsSync(keysPath)) throw new UsageError(`no public keys at ${keysPath}: pass --keys`);
-    const jwks = statSync(keysPath).isDirectory()
-      ? (JSON.parse(readFileSync(join(keysPath, 'jwks.json'), 'utf8')) as Jwks)
-      : (JSON.parse(readFileSync(keysPath, 'utf8')) as Jwks);
+    const file = statSync(keysPath).isDirectory() ? join(keysPath, 'jwks.json') : keysPath;
+    let jwks: Jwks;
+    try {
+      jwks = JSON.parse(readFileSync(file, 'utf8')) as Jwks;
+    } catch (err) {
+      throw new UsageError(`${file} is not a readable JWKS: ${(err as Error).message}`);
+    }
+    if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError(`${file} is not a JWKS (no "keys" list)`);
     const check = await verifyResults(results, jwks);
     if (!check.ok) {
       out(`verification FAILED for ${results}:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, problems: check.problems });
@@ -188,6 +191,8 @@ program.command('images').command('build').description('build every template ima
   .addOption(templatesOption())
   .action(async (o: { templates: string }) => {
     const config = loadConfig(process.env);
+    // Loaded here only: every other verb starts faster without dockerode and the image builder.
+    const [{ default: Docker }, { buildTemplateImages }] = await Promise.all([import('dockerode'), import('../activities/images.ts')]);
     const built = await buildTemplateImages(new Docker({ socketPath: config.dockerSocket }), { templatesDir: resolve(o.templates), log: (l) => { if (!json()) console.log(`  ${l}`); } });
     const fresh = built.filter((b) => b.built).length;
     out(`${fresh > 0 ? '→' : '✓'} template images: ${fresh} built, ${built.length - fresh} up to date`, built);

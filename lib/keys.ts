@@ -3,6 +3,7 @@
 // (mode 0600); only public JWKs are ever written under storage/.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { createPublicKey, verify as opensslVerify, type KeyObject } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { calculateJwkThumbprint } from 'jose';
 
@@ -76,11 +77,49 @@ export async function publishJwks(keysDir: string, storageDir: string): Promise<
 }
 
 /**
+ * A verification key as @noble/ed25519's strict mode sees it: `refused` when its encoding is not
+ * canonical or it is of small order (strict verification then fails whatever the signature), else
+ * the OpenSSL key object, or `noble-only` when node:crypto cannot import it.
+ */
+type VerifyKey = KeyObject | 'refused' | 'noble-only';
+const verifyKeys = new Map<string, VerifyKey>();
+const VERIFY_KEYS_CACHED = 64;
+
+function verifyKeyOf(x: string): VerifyKey {
+  let key = verifyKeys.get(x);
+  if (key) return key;
+  try {
+    const point = ed.Point.fromBytes(fromB64u(x), false);
+    key = point.isSmallOrder() ? 'refused' : 'noble-only';
+  } catch {
+    key = 'refused';
+  }
+  if (key === 'noble-only') {
+    try {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+    } catch { /* verified by noble alone */ }
+  }
+  // Keys come from a JWKS, a handful at a time; the bound only stops a stream of odd keys growing it.
+  if (verifyKeys.size >= VERIFY_KEYS_CACHED) verifyKeys.clear();
+  verifyKeys.set(x, key);
+  return key;
+}
+
+/**
  * Strict RFC 8032 verification (zip215: false): non-canonical encodings and small-order keys are
  * refused, so a verdict has exactly one valid signature encoding under a given key.
+ *
+ * The answer is always @noble/ed25519's strict one; OpenSSL computes it in the common case, about
+ * ten times faster (bench/verdicts.ts). OpenSSL checks S < L and the cofactorless equation against
+ * the exact R bytes, so when it accepts, under a key noble's strict decoding accepts and that is
+ * not of small order, the cofactored equation noble checks holds too. When OpenSSL refuses, noble
+ * decides: a signature crafted with torsion components can pass the cofactored check alone.
  */
 export async function verifyEd25519(signature: Uint8Array, message: Uint8Array, jwk: Pick<PublicJwk, 'x'>): Promise<boolean> {
   try {
+    const key = verifyKeyOf(jwk.x);
+    if (key === 'refused' || signature.length !== 64) return false;
+    if (key !== 'noble-only' && opensslVerify(null, message, key, signature)) return true;
     return await ed.verifyAsync(signature, message, fromB64u(jwk.x), { zip215: false });
   } catch {
     return false;

@@ -1,6 +1,6 @@
 // The layout of one scenario's results folder (CONTRACT.md "Artifacts") and its offline check:
 // everything `arbiter verify` needs is in the folder plus the published public keys.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256Hex } from './canonical-json.ts';
 import { verifyChainText } from './audit-chain.ts';
@@ -28,9 +28,15 @@ export type ResultsCheck = { ok: true; statement: Statement; keyId: string } | {
 export async function verifyResults(dir: string, jwks: Jwks): Promise<ResultsCheck> {
   const problems: string[] = [];
   const read = (name: string): Buffer | undefined => {
-    const p = join(dir, name);
-    if (!existsSync(p)) { problems.push(`${name} is missing`); return undefined; }
-    return readFileSync(p);
+    // One open per file, no separate existence check: ENOENT (or ENOTDIR) is the "missing" answer.
+    try {
+      return readFileSync(join(dir, name));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      problems.push(`${name} is missing`);
+      return undefined;
+    }
   };
   const envelopeBytes = read(RESULTS.envelope);
   if (!envelopeBytes) return { ok: false, problems };

@@ -17,7 +17,8 @@ import { openPolicy, remotePolicyFromEnv } from '../activities/policy.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const PREBUILT_BUNDLE = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
+/** Loaded instead of bundling at start when it exists; ARBITER_WORKFLOW_BUNDLE names another file. */
+export const PREBUILT_BUNDLE = process.env.ARBITER_WORKFLOW_BUNDLE || fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
 /** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
 

@@ -1,0 +1,56 @@
+// Where the CPU went during a measurement: CPU seconds used by each process of the stack, the
+// engine's daemons and the bench itself between two snapshots. On a 2-core machine this is what
+// says whether Arbiter's processes or the engine are the bottleneck.
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpuSeconds } from './processes.ts';
+
+export type CpuSnapshot = Record<string, number>;
+
+function engineDaemons(pidFile = '/var/run/docker.pid'): Record<string, number> {
+  let dockerd: number;
+  try {
+    dockerd = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return {};
+  }
+  const found: Record<string, number> = { dockerd };
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const status = readFileSync(`/proc/${d}/status`, 'utf8');
+      if (/^Name:\s+containerd$/m.test(status) && new RegExp(`^PPid:\\s+${dockerd}$`, 'm').test(status)) found.containerd = Number(d);
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+export class CpuMeter {
+  private readonly pids: Record<string, number>;
+
+  constructor(stackPids: Record<string, number | undefined>) {
+    this.pids = { ...engineDaemons() };
+    for (const [name, pid] of Object.entries(stackPids)) if (pid !== undefined) this.pids[name] = pid;
+  }
+
+  snapshot(): CpuSnapshot {
+    const out: CpuSnapshot = {};
+    for (const [name, pid] of Object.entries(this.pids)) out[name] = cpuSeconds(pid) ?? Number.NaN;
+    const self = process.cpuUsage();
+    out.bench = (self.user + self.system) / 1e6;
+    return out;
+  }
+
+  /** CPU seconds per process since `before`, rounded, plus their total. */
+  since(before: CpuSnapshot): CpuSnapshot {
+    const now = this.snapshot();
+    const out: CpuSnapshot = {};
+    let total = 0;
+    for (const [name, v] of Object.entries(now)) {
+      const d = Math.round((v - (before[name] ?? 0)) * 100) / 100;
+      out[name] = d;
+      if (Number.isFinite(d)) total += d;
+    }
+    out.total = Math.round(total * 100) / 100;
+    return out;
+  }
+}

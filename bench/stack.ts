@@ -1,0 +1,249 @@
+// The whole stack as separate processes, the way `npm run stack` runs it: the Temporal dev server
+// (SQLite file), the main worker, the container worker and the API, all on 127.0.0.1 ports picked
+// for this run, with fresh secrets, storage and keys in a temp dir. The bench talks to the API
+// over loopback like any client; it has its own Temporal client only to wait for results.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { DefaultLogger } from '@temporalio/worker';
+import type { SecretRing } from '../lib/config.ts';
+import { generateKey } from '../lib/keys.ts';
+import { bundleWorkflows } from '../workers/workers.ts';
+import { completionRing, mintToken } from '../lib/tokens.ts';
+import { SEARCH_ATTRIBUTES, type ScenarioState } from '../workflows/shared.ts';
+import { LABELS } from '../activities/container-spec.ts';
+import { CpuMeter } from './cpu.ts';
+import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
+import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
+
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+const SECRETS = ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET'] as const;
+
+export interface HttpResponse { status: number; json: Record<string, unknown> | undefined }
+
+export interface BenchStack {
+  runId: string;
+  base: string;
+  hostId: string;
+  docker: Docker;
+  temporal: Client;
+  events: EngineEvents;
+  /** CPU seconds of the stack's processes, the engine's daemons and the bench */
+  cpu: CpuMeter;
+  children: { temporal: Child; mainWorker: Child; containerWorker: Child; api: Child };
+  logsDir: string;
+  call(method: string, path: string, token?: string, body?: unknown): Promise<HttpResponse>;
+  /** an entitlement token; the enterprise plan by default, so quotas leave room for the load */
+  et(sub: string, plan?: string): Promise<string>;
+  /** a SAT from POST /api/sat and the scenario id it will spawn */
+  sat(et: string): Promise<{ sat: string; scenarioId: string }>;
+  /** POST /api/spawn; like sat(), retried when entitlements could not be read (counted) */
+  spawn(sat: string, scenarioId: string): Promise<void>;
+  /** 503 entitlements_unavailable answers that sat() and spawn() retried, by route */
+  retried: Record<string, number>;
+  /** the completion token the scenario's container holds (derived from the same secret) */
+  completionToken(scenarioId: string): Promise<string>;
+  /** sends the completion, retrying while the workflow has not yet recorded that it runs */
+  complete(scenarioId: string): Promise<void>;
+  /** the workflow's final state (long-polls Temporal, no sleeps) */
+  result(scenarioId: string): Promise<ScenarioState>;
+  spawned: Set<string>;
+  /** cancels every scenario still open and waits for each workflow to close */
+  cancelAll(concurrency?: number): Promise<void>;
+  /** stops everything and removes the run's folder, except its logs when `keepLogs` */
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
+}
+
+function ring(secret: string): SecretRing {
+  return { current: Buffer.from(secret, 'utf8'), previous: [] };
+}
+
+/** The environment every Arbiter process of this run gets: only what the bench decides. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // Nothing from the caller's Arbiter or Temporal setup leaks into the bench's stack.
+    if (/^(ARBITER_|TEMPORAL_|OPA_|WORKER_HTTP_)|_HMAC_SECRET|^SAT_SECRET$|^PORT$|^HOST$|^LOG_LEVEL$/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+export async function startBenchStack(opts: { temporalBin: string; log: (line: string) => void }): Promise<BenchStack> {
+  const runId = randomBytes(4).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), `arbiter-bench-${runId}-`));
+  const logsDir = join(dir, 'logs');
+  mkdirSync(logsDir);
+  const hostId = `bench-${runId}`;
+  const secrets = Object.fromEntries(SECRETS.map((n) => [n, randomBytes(32).toString('base64url')])) as Record<(typeof SECRETS)[number], string>;
+  const keysDir = join(dir, 'keys');
+  await generateKey(keysDir);
+  const [grpc, http, metrics, apiPort, mainOps, containerOps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const temporalAddress = `127.0.0.1:${grpc}`;
+  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
+
+  const started: Child[] = [];
+  let temporal: Client | undefined;
+  let events: EngineEvents | undefined;
+  const teardown = async () => {
+    events?.close();
+    await temporal?.connection.close().catch(() => undefined);
+    for (const c of [...started].reverse()) await stopChild(c);
+    await removeLabelled(docker, LABELS.host, hostId);
+    await removeLabelled(docker, BENCH_LABEL, runId);
+  };
+
+  try {
+    opts.log(`starting the stack (run ${runId}, logs in ${logsDir})`);
+    const server = startChild('temporal', opts.temporalBin, [
+      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
+      '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ], { cwd: dir, env: childEnv({}), log: join(logsDir, 'temporal.log') });
+    started.push(server);
+    await until('the Temporal dev server', async () => {
+      const c = await Connection.connect({ address: temporalAddress, connectTimeout: 1000 });
+      await c.close();
+      return true;
+    }, { timeoutMs: 60_000, child: server });
+    temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+
+    const common = {
+      ARBITER_MODE: 'production',
+      ...secrets,
+      ARBITER_STORAGE_DIR: join(dir, 'storage'),
+      ARBITER_KEYS_DIR: keysDir,
+      ARBITER_HOST_ID: hostId,
+      TEMPORAL_ADDRESS: temporalAddress,
+      DOCKER_SOCKET: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+      LOG_LEVEL: 'info',
+      // The limiter still runs on every request; its cap is raised because the whole bench is
+      // one client on 127.0.0.1.
+      ARBITER_HTTP_RATE_LIMIT: '100000000',
+    };
+    // As deploy/Dockerfile runs it: the main worker loads a bundle built beforehand instead of
+    // bundling the workflow sources at start (which also leaves webpack's memory in its RSS).
+    const bundle = join(dir, 'workflow-bundle.js');
+    writeFileSync(bundle, (await bundleWorkflows(new DefaultLogger('WARN'))).code);
+    // BENCH_CPU_PROF=<dir>: each Arbiter process writes a V8 CPU profile there when it stops.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const tsx = [...profile, '--import', 'tsx'];
+    const mainWorker = startChild('main worker', process.execPath, [...tsx, 'workers/main.ts'], {
+      cwd: REPO, log: join(logsDir, 'worker-main.log'),
+      env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle }),
+    });
+    started.push(mainWorker);
+    const containerWorker = startChild('container worker', process.execPath, [...tsx, 'workers/container.ts'], {
+      cwd: REPO, log: join(logsDir, 'worker-container.log'),
+      env: childEnv({ ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
+    });
+    started.push(containerWorker);
+    const api = startChild('api', process.execPath, [...tsx, 'api/server.ts'], {
+      cwd: REPO, log: join(logsDir, 'api.log'),
+      env: childEnv({ ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
+    });
+    started.push(api);
+    const ready = (url: string) => async () => (await fetch(url)).status === 200;
+    const base = `http://127.0.0.1:${apiPort}`;
+    await until('the main worker', ready(`http://127.0.0.1:${mainOps}/readyz`), { timeoutMs: 180_000, child: mainWorker });
+    await until('the container worker', ready(`http://127.0.0.1:${containerOps}/readyz`), { timeoutMs: 120_000, child: containerWorker });
+    await until('the API', ready(`${base}/readyz`), { timeoutMs: 120_000, child: api });
+    events = await EngineEvents.open(docker);
+    opts.log(`stack up: API ${base}, Temporal ${temporalAddress}, host ${hostId}`);
+
+    const call: BenchStack['call'] = async (method, path, token, body) => {
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      const text = await res.text();
+      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+    };
+    const spawned = new Set<string>();
+    const client = temporal;
+    const retried: Record<string, number> = {};
+    // The tenant's entity workflow answers every SAT and spawn; under load a read of it can fail,
+    // and the API says 503 entitlements_unavailable. A client retries that: so does the bench,
+    // and it counts each one, because they are part of the result.
+    const callRetrying = async (label: string, method: string, path: string, token: string, body: unknown): Promise<HttpResponse> => {
+      for (let attempt = 0; ; attempt++) {
+        const r = await call(method, path, token, body);
+        const code = (r.json?.error as { code?: string } | undefined)?.code;
+        if (r.status !== 503 || code !== 'entitlements_unavailable' || attempt >= 5) return r;
+        retried[label] = (retried[label] ?? 0) + 1;
+        await new Promise((res) => setTimeout(res, 200 * (attempt + 1)));
+      }
+    };
+    const stack: BenchStack = {
+      runId, base, hostId, docker, temporal: client, events, logsDir, spawned, retried,
+      cpu: new CpuMeter({ temporal: server.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
+      children: { temporal: server, mainWorker, containerWorker, api },
+      call,
+      et: async (sub, plan = 'enterprise') => (await mintToken('et', { sub, tenant: 'bench', plan }, ring(secrets.ET_HMAC_SECRET), { ttlSeconds: 3600 })).token,
+      sat: async (et) => {
+        const r = await callRetrying('POST /api/sat', 'POST', '/api/sat', et, { template: 'hello', track: 'intro' });
+        if (r.status !== 201) throw new Error(`POST /api/sat answered ${r.status}: ${JSON.stringify(r.json)}`);
+        const sat = r.json!.sat as string;
+        const { jti } = JSON.parse(Buffer.from(sat.split('.')[1]!, 'base64url').toString('utf8')) as { jti: string };
+        return { sat, scenarioId: `scn-${jti}` };
+      },
+      spawn: async (sat, scenarioId) => {
+        const r = await callRetrying('POST /api/spawn', 'POST', '/api/spawn', sat, {});
+        if (r.status !== 202) throw new Error(`POST /api/spawn answered ${r.status}: ${JSON.stringify(r.json)}`);
+        spawned.add(scenarioId);
+      },
+      completionToken: async (scenarioId) =>
+        (await mintToken('completion', { sub: scenarioId }, completionRing(ring(secrets.COMPLETION_HMAC_SECRET), scenarioId), { ttlSeconds: 3600 })).token,
+      complete: async (scenarioId) => {
+        const token = await stack.completionToken(scenarioId);
+        const body = { outcome: 'success', submission: { answer: 'hello' } };
+        // The container runs a moment before the workflow records "running" (the launch activity
+        // has to return first): a completion in that window is refused with 409 not_running.
+        for (let attempt = 0; ; attempt++) {
+          const r = await call('POST', `/api/scenarios/${scenarioId}/complete`, token, body);
+          if (r.status === 202) return;
+          const code = (r.json?.error as { code?: string } | undefined)?.code;
+          if (r.status !== 409 || code !== 'not_running' || attempt > 200) throw new Error(`completion of ${scenarioId} answered ${r.status}: ${JSON.stringify(r.json)}`);
+          await new Promise((res) => setTimeout(res, 25));
+        }
+      },
+      result: async (scenarioId) => client.workflow.getHandle(scenarioId).result() as Promise<ScenarioState>,
+      cancelAll: async (concurrency = 16) => {
+        const ids = [...spawned];
+        let next = 0;
+        const lane = async () => {
+          while (next < ids.length) {
+            const id = ids[next++]!;
+            const handle = client.workflow.getHandle(id);
+            try {
+              const { status } = await handle.describe();
+              if (status.name === 'RUNNING') {
+                await handle.cancel();
+                await handle.result().catch(() => undefined);
+              }
+            } catch (err) {
+              if (!(err instanceof WorkflowNotFoundError)) throw err;
+            }
+            spawned.delete(id);
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, lane));
+      },
+      stop: async ({ keepLogs = false } = {}) => {
+        await stack.cancelAll().catch((err: unknown) => opts.log(`cancelling open scenarios failed: ${String(err)}`));
+        await teardown();
+        for (const name of readdirSync(dir)) if (!keepLogs || name !== 'logs') rmSync(join(dir, name), { recursive: true, force: true });
+        if (keepLogs) opts.log(`logs kept in ${logsDir}`);
+        else rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    return stack;
+  } catch (err) {
+    await teardown().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,102 @@
+// Completed scenarios per minute at a concurrency: each lane spawns a hello scenario, completes it
+// as the scenario host once its container runs, and waits for the signed verdict (status scored).
+// The baseline is a raw loop doing the same container lifecycle through dockerode (create and
+// start the scenario container, stop and remove it, run the scorer container over an evidence
+// folder), at the same concurrency, right after.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scenarioContainerName } from '../activities/container-spec.ts';
+import { RawEngine, wallMs } from './engine.ts';
+import { medianProfile, profileHistory } from './history.ts';
+import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
+import type { BenchStack } from './stack.ts';
+
+const TARGET_RATIO_AT_16 = 0.8;
+
+/** Runs `count` jobs on `concurrency` lanes; returns completions per minute and each job's ms. */
+async function lanes(concurrency: number, count: number, job: (lane: number) => Promise<void>): Promise<{ perMinute: number; jobMs: number[] }> {
+  let next = 0;
+  const jobMs: number[] = [];
+  const t0 = wallMs();
+  await Promise.all(Array.from({ length: concurrency }, async (_, lane) => {
+    while (next < count) {
+      next++;
+      const s = wallMs();
+      await job(lane);
+      jobMs.push(wallMs() - s);
+    }
+  }));
+  return { perMinute: (count / (wallMs() - t0)) * 60_000, jobMs };
+}
+
+export async function runThroughput(stack: BenchStack, opts: { levels: Array<[concurrency: number, count: number]>; log: (line: string) => void }): Promise<BenchResult> {
+  const raw = new RawEngine(stack.docker, stack.runId);
+  const scorerImage = await raw.scorerImageId();
+  const work = mkdtempSync(join(tmpdir(), 'arbiter-bench-throughput-'));
+  // The evidence a hello scorer reads: the container's log and the submission.
+  const evidence = join(work, 'evidence');
+  mkdirSync(evidence, { mode: 0o755 });
+  writeFileSync(join(evidence, 'container.log'), 'hello, arbiter: scenario started\n', { mode: 0o644 });
+  writeFileSync(join(evidence, 'submission.json'), JSON.stringify({ answer: 'hello' }), { mode: 0o644 });
+
+  const ets = new Map<number, string>();
+  let completed: string[] = [];
+  const arbiterScenario = async (lane: number) => {
+    if (!ets.has(lane)) ets.set(lane, await stack.et(`bench-tp-${lane}`));
+    const { sat, scenarioId } = await stack.sat(ets.get(lane)!);
+    const started = stack.events.next('start', scenarioContainerName(scenarioId));
+    await stack.spawn(sat, scenarioId);
+    await started;
+    await stack.complete(scenarioId);
+    const final = await stack.result(scenarioId);
+    if (final.status !== 'scored' || final.score?.passed !== true) throw new Error(`${scenarioId} ended ${final.status}: ${final.reason ?? ''}`);
+    stack.spawned.delete(scenarioId);
+    completed.push(scenarioId);
+  };
+  const rawScenario = async () => {
+    const { spec } = raw.spec();
+    const container = await raw.launch(spec);
+    await raw.teardown(container);
+    const out = await raw.score(evidence, scorerImage);
+    if (!out.includes('"passed":true')) throw new Error(`raw scorer did not pass: ${out}`);
+  };
+
+  const figures: Figure[] = [];
+  const levels: Record<string, unknown>[] = [];
+  try {
+    for (const [concurrency, count] of opts.levels) {
+      opts.log(`  concurrency ${concurrency}: ${count} scenarios through Arbiter, then ${count} raw lifecycles`);
+      const retriedBefore = Object.values(stack.retried).reduce((a, b) => a + b, 0);
+      let cpu = stack.cpu.snapshot();
+      const arbiter = await lanes(concurrency, count, arbiterScenario);
+      const arbiterCpu = stack.cpu.since(cpu);
+      const retried = Object.values(stack.retried).reduce((a, b) => a + b, 0) - retriedBefore;
+      cpu = stack.cpu.snapshot();
+      const baseline = await lanes(concurrency, count, rawScenario);
+      const rawCpu = stack.cpu.since(cpu);
+      // Read after the timing, so the history fetches do not load the stack while it is measured.
+      const profiles = await Promise.all(completed.slice(0, 12).map(async (id) => profileHistory(await stack.temporal.workflow.getHandle(id).fetchHistory())));
+      completed = [];
+      const where = medianProfile(profiles);
+      opts.log(`    Arbiter ${arbiter.perMinute.toFixed(1)}/min, raw ${baseline.perMinute.toFixed(1)}/min; median scenario (ms): ${JSON.stringify(where)}`);
+      opts.log(`    CPU s Arbiter ${JSON.stringify(arbiterCpu)}; raw ${JSON.stringify(rawCpu)}`);
+      stack.events.forget();
+      const ratio = ratioOf(arbiter.perMinute, baseline.perMinute);
+      figures.push({
+        bench: 'throughput', metric: `completed scenarios/min @${concurrency}`, unit: '/min', arbiter: arbiter.perMinute,
+        baseline: { label: 'raw lifecycle loop', value: baseline.perMinute }, ratio,
+        ...(concurrency === 16 ? { target: { text: `≥ ${TARGET_RATIO_AT_16}× raw`, met: ratio >= TARGET_RATIO_AT_16 } } : {}),
+        ...(retried ? { note: `${retried} requests answered 503 entitlements_unavailable and were retried` } : {}),
+      });
+      levels.push({
+        concurrency, count, retried503: retried,
+        arbiter: { perMinute: arbiter.perMinute, scenarioMs: { p50: percentile(arbiter.jobMs, 50), p95: percentile(arbiter.jobMs, 95) }, cpuSeconds: arbiterCpu, medianHistoryMs: where },
+        raw: { perMinute: baseline.perMinute, lifecycleMs: { p50: percentile(baseline.jobMs, 50), p95: percentile(baseline.jobMs, 95) }, cpuSeconds: rawCpu },
+      });
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { figures, details: { levels } };
+}
