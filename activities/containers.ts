@@ -26,7 +26,14 @@ export interface LaunchRequest {
   templateDigest: string;
   limits: EffectiveLimits;
 }
-export interface LaunchedContainer { containerName: string; containerId: string; imageId: string; adopted: boolean }
+export interface LaunchedContainer {
+  containerName: string;
+  containerId: string;
+  imageId: string;
+  adopted: boolean;
+  /** set when the container had already run and stopped: its exit happened before anyone waited for it */
+  exitCode?: number;
+}
 
 export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number } | null)?.statusCode === 404;
@@ -95,8 +102,9 @@ export function createContainerActivities(deps: ContainerDeps) {
       throw ApplicationFailure.nonRetryable(`container ${name} runs image ${info.Image}, expected ${image.Id}`, FailureTypes.imageMissing);
     }
     if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
-      // It ran and stopped before we recorded it: starting it again would hide that, so report it.
-      return { containerName: name, containerId: info.Id, imageId: info.Image, adopted };
+      // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
+      // it): starting it again would hide that, so report it with its exit code.
+      return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, exitCode: info.State.ExitCode };
     }
     if (!info.State.Running) {
       try {

@@ -6,7 +6,8 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config.ts';
 import type { Plans } from '../lib/plans.ts';
 import authPlugin from './plugins/auth.ts';
-import errorsPlugin, { clientErrorHandler } from './plugins/errors.ts';
+import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
+import bodyDepthPlugin from './plugins/body-depth.ts';
 import health, { type ReadinessCheck } from './routes/health.ts';
 import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
@@ -49,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: 64 * 1024,
     clientErrorHandler,
+    frameworkErrors,
     // The correlation id comes from the caller when it is sane, else is new; it is the request id,
     // so every log line of this request carries it.
     genReqId: (req) => {
@@ -67,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, _reply, done) => runWithCorrelation({ correlationId: request.id }, done));
 
   await app.register(errorsPlugin);
+  await app.register(bodyDepthPlugin);
   await app.register(openapiPlugin, { version: API_VERSION });
   await app.register(metricsPlugin, {
     // Bounded, so a scrape while Temporal is down answers (without the gauge) instead of hanging.

@@ -66,7 +66,12 @@ export function verifyChainText(text: string, expectedHead?: string): ChainCheck
       return { ok: false, brokenAt: i, reason: `entry ${i} is not JSON` };
     }
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return { ok: false, brokenAt: i, reason: `entry ${i} is not an object` };
-    if (entry.seq !== i) return { ok: false, brokenAt: i, reason: `entry ${i} has sequence ${String(entry.seq)} (deleted, inserted or reordered)` };
+    if (entry.seq !== i) {
+      // The file is untrusted: a sequence like {"toString":1} has no string form, so only a
+      // number is quoted back.
+      const seq = typeof entry.seq === 'number' ? String(entry.seq) : `of type ${entry.seq === null ? 'null' : typeof entry.seq}`;
+      return { ok: false, brokenAt: i, reason: `entry ${i} has sequence ${seq} (deleted, inserted or reordered)` };
+    }
     if (entry.prev !== prev) return { ok: false, brokenAt: i, reason: `entry ${i} does not follow the previous entry's hash` };
     const { hash, ...body } = entry;
     let recomputed: string;

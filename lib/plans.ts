@@ -33,5 +33,7 @@ export function loadPlans(file: string = DEFAULT_PLANS_FILE): Plans {
     const first = Value.Errors(schema, raw)[0];
     throw new Error(`plans file ${file} is invalid: ${first?.instancePath ?? ''} ${first?.message ?? ''}`);
   }
-  return raw;
+  // Plan ids come from tokens and receipts: a lookup of "constructor" or "__proto__" must find
+  // nothing, not a property every object inherits.
+  return Object.assign(Object.create(null) as Plans, raw);
 }

@@ -21,5 +21,16 @@ bash scripts/compose-check.sh
 
 say_do "tests"
 # Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
+main_status=0
 node --import tsx --test --test-concurrency=2 \
-  test/unit/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts
+  test/unit/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts test/fuzz/*.test.ts \
+  || main_status=$?
+
+# Alone, after the rest: 30 scenarios while it kills the workers and restarts the Temporal server
+# and a Docker engine of its own (its timings and kill points must not compete with other files).
+say_do "fault suite (alone)"
+alone_status=0
+node --import tsx --test test/faults/alone/*.test.ts || alone_status=$?
+if ((main_status != 0 || alone_status != 0)); then
+  die "tests failed (main run: exit $main_status, fault suite: exit $alone_status)"
+fi

@@ -186,6 +186,13 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     state.containerName = launched.containerName;
     audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: picked.hostId });
     setStatus('running');
+    // The container had already stopped when the launch found it (the engine restarted mid-launch,
+    // or it exited between create and record): its exit signal came while nobody was waiting for
+    // it, so the launch's word is taken instead of waiting out the TTL.
+    if (launched.exitCode !== undefined && exitCode === undefined) {
+      exitCode = launched.exitCode;
+      audit('container-host', 'container.exited', { exitCode });
+    }
 
     // The first of: a completion, the container stopping on its own, the TTL, or a cancel.
     const inTime = await condition(() => completion !== undefined || exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
@@ -208,6 +215,12 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       await main.writeAudit({ scenarioId: input.scenarioId, events });
       return state;
     }
+    // The container stopped before completion: it exited by itself, or its engine stopped it (a
+    // dockerd restart without live-restore stops every container). Either way the environment and
+    // whatever the subject did in it are gone. It is not relaunched: a second container would hand
+    // the subject a fresh environment under the same scenario, and a scenario has exactly one
+    // container. It fails with the exit code, its evidence says what was left, and the lease is
+    // released (finally, below) so the subject can spawn again.
     if (ended === 'exited' && !completion) {
       setStatus('failed', `the scenario container exited (code ${exitCode ?? '?'}) before completion`);
       await main.writeAudit({ scenarioId: input.scenarioId, events });
@@ -219,8 +232,9 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 
-    state.status = 'scored';
-    state.updatedAt = new Date().toISOString();
+    // The audit chain (and so the verdict) records "scored"; readers see it only once the verdict
+    // exists, so a status of scored always has a verdict to fetch.
+    const scoredAt = new Date().toISOString();
     audit('arbiter', 'status.scored');
     const signed = await main.signVerdict({
       input,
@@ -228,9 +242,11 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       policy: decision,
       outcome: completion!.outcome,
       status: 'scored',
-      issuedAt: state.updatedAt,
+      issuedAt: scoredAt,
       events,
     });
+    state.status = 'scored';
+    state.updatedAt = scoredAt;
     state.verdictKeyId = signed.keyId;
     await startRetention({
       scenarioId: input.scenarioId,

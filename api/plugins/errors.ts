@@ -1,7 +1,9 @@
 // The one place errors become responses: domain errors keep their code and status, Fastify's own
 // 4xx keep theirs, and anything else is a 500 whose internals never reach the client.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArbiterError } from '../../lib/errors.ts';
 
 function codeOf(err: FastifyError): string {
@@ -41,3 +43,34 @@ export default fp(async function errors(app: FastifyInstance) {
     return reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` } });
   });
 }, { name: 'arbiter-errors' });
+
+/**
+ * Errors Fastify's router raises before any hook or handler runs (a URL with bad percent-encoding,
+ * a path parameter over the length limit): answered in the contract's shape, with the correlation
+ * id like every other response. Passed to Fastify as its `frameworkErrors`.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, code, message] = err.code === 'FST_ERR_BAD_URL' ? [400, 'malformed_url', 'the URL is not valid (bad percent-encoding)']
+    : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? [414, 'uri_too_long', 'a path parameter is too long']
+      : [500, 'internal', 'internal error'];
+  request.log[status >= 500 ? 'error' : 'info']({ code: err.code, status }, err.message);
+  void reply.header('X-Correlation-Id', request.id).status(status).send({ error: { code, message } });
+}
+
+/**
+ * Requests Node's HTTP parser refuses (an unknown method, a malformed header, headers too large)
+ * never reach a route or the error handler; this answers them in the contract's shape too.
+ * Passed to Fastify as its `clientErrorHandler`.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request took too long to arrive']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', 'the request headers are too large']
+      : [400, 'malformed_request', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}

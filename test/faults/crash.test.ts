@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { LABELS } from '../../activities/container-spec.ts';
 import { createMainWorker, WORKFLOWS_PATH } from '../../workers/workers.ts';
@@ -24,6 +25,7 @@ import {
   type ScenarioState,
 } from '../../workflows/shared.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
+import { recordEngineEvents } from '../support/restartable.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -59,7 +61,7 @@ describe('crash: container worker killed right after the container is created', 
   });
 
   /** `node --import tsx workers/container.ts`, configured like a deployed container host. */
-  function startContainerWorker(): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null> } {
+  function startContainerWorker(overrides: Record<string, string> = {}): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null> } {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'workers', 'container.ts')], {
       cwd: REPO,
       env: {
@@ -73,6 +75,10 @@ describe('crash: container worker killed right after the container is created', 
         TEMPORAL_NAMESPACE: t.config.temporalNamespace,
         DOCKER_SOCKET: t.config.dockerSocket,
         LOG_LEVEL: 'warn',
+        // No ops ports: a stack or another test on this machine may hold the defaults.
+        WORKER_HTTP_PORT: 'off',
+        TEMPORAL_METRICS_ADDRESS: 'off',
+        ...overrides,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -86,12 +92,24 @@ describe('crash: container worker killed right after the container is created', 
     return { child, exited };
   }
 
+  /** Ends the test's scenario, its containers and any worker it left running, so the next test starts clean. */
+  async function cleanup(handle: WorkflowHandle, scenarioId: string): Promise<void> {
+    await handle.terminate('test cleanup').catch(() => undefined);
+    for (const c of await containersOf(scenarioId)) await docker.getContainer(c.Id).remove({ force: true });
+    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => {
+      c.kill('SIGKILL');
+      return new Promise((resolve) => c.once('exit', resolve));
+    }));
+  }
+
   /** The engine's create events for the scenario's container, as a live stream or over a past window. */
   const createFilter = (scenarioId: string) => ({ type: ['container' as const], event: ['create'], label: [`${LABELS.scenario}=${scenarioId}`, `${LABELS.role}=scenario`] });
 
   it('after a SIGKILL between create and record, the restarted worker adopts the container: scored, one create, nothing left', async () => {
     const scenarioId = scenarioIdFromJti(randomUUID());
-    const since = Math.floor(Date.now() / 1000) - 1;
+    // The engine keeps only its last 256 events, in memory, and other tests share it: what was
+    // created is recorded live, from before anything could be.
+    const record = recordEngineEvents(docker, { event: ['create'], label: [`${LABELS.scenario}=${scenarioId}`, `${LABELS.role}=scenario`] });
 
     // Armed before anything can create the container: the kill follows the engine's create event.
     const events = (await docker.getEvents({ filters: createFilter(scenarioId) })) as Readable;
@@ -129,20 +147,69 @@ describe('crash: container worker killed right after the container is created', 
       assert.equal(final.status, 'scored', final.reason);
       assert.deepEqual(final.score, { score: 2, maxScore: 2, passed: true });
 
-      const until = Math.ceil(Date.now() / 1000) + 1;
-      const history = (await docker.getEvents({ since, until, filters: createFilter(scenarioId) })) as Readable;
-      let text = '';
-      for await (const chunk of history) text += (chunk as Buffer).toString('utf8');
-      const creates = text.split('\n').filter((l) => l.trim());
+      const creates = record.events;
       assert.equal(creates.length, 1, `exactly one container was ever created for the scenario: ${creates.length}`);
-      assert.equal((JSON.parse(creates[0]!) as { Actor: { Attributes: Record<string, string> } }).Actor.Attributes.name, `arbiter-${scenarioId}`);
+      assert.equal(creates[0]!.attributes.name, `arbiter-${scenarioId}`);
       assert.deepEqual(await containersOf(scenarioId), [], 'none is left');
 
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0, 'the restarted worker shuts down gracefully');
     } finally {
-      await handle.terminate('test cleanup').catch(() => undefined);
-      for (const c of await containersOf(scenarioId)) await docker.getContainer(c.Id).remove({ force: true });
+      record.stop();
+      await cleanup(handle, scenarioId);
+    }
+  });
+
+  it('when the launch finds its container already run and stopped (the engine restarted mid-launch), the scenario fails with the exit code at once, not after the TTL', async () => {
+    const scenarioId = scenarioIdFromJti(randomUUID());
+    // What an engine restart between the container's start and the launch's record leaves behind:
+    // the scenario's own container, from the pinned image, run and stopped.
+    const image = await docker.getImage('arbiter/hello:1').inspect();
+    const stopped = await docker.createContainer({
+      name: `arbiter-${scenarioId}`,
+      Image: image.Id,
+      Cmd: ['/bin/sh', '-c', 'echo "hello, arbiter: scenario started"; exit 3'],
+      User: '1000:1000',
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'] },
+      Labels: { [LABELS.managed]: 'true', [LABELS.scenario]: scenarioId, [LABELS.role]: 'scenario', [LABELS.host]: t.config.hostId },
+    });
+    await stopped.start();
+    assert.equal(((await stopped.wait()) as { StatusCode: number }).StatusCode, 3);
+
+    const input: ScenarioInput = {
+      scenarioId, correlationId: randomUUID(), subject: 'alice', tenant: 'acme', plan: 'free',
+      template: { id: 'hello', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(),
+    };
+    // Started before any worker of its host runs, so it waits in "launching". A container worker of
+    // another host on the same engine runs first: its monitor reports the stopped container while
+    // the scenario is still launching, when an exit means nothing to it (the race in the wild:
+    // the exit is reported before the launch is recorded). Then the scenario's own host comes up.
+    const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: scenarioId, args: [input] });
+    await waitFor('the scenario launching', async () => ((await handle.query(statusQuery)).status === 'launching' ? true : undefined));
+    const bystander = startContainerWorker({ ARBITER_HOST_ID: `${t.config.hostId}-b` });
+    await waitFor('the exit reported while launching', async () => {
+      const { events } = await handle.fetchHistory();
+      return events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'containerExited') ? true : undefined;
+    });
+    bystander.child.kill('SIGTERM');
+    assert.equal(await bystander.exited, 0);
+    assert.equal((await handle.query(statusQuery)).status, 'launching');
+    const worker = startContainerWorker();
+    try {
+      // The TTL is 30 minutes: without the launch's word the scenario would wait that long.
+      const ended = await waitFor('the scenario to end', async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'failed' || s.status === 'timed_out' || s.status === 'scored' ? s : undefined;
+      }, 60_000);
+      assert.equal(ended.status, 'failed', ended.reason);
+      assert.match(ended.reason ?? '', /container exited \(code 3\) before completion/);
+      await handle.result();
+      assert.deepEqual(await containersOf(scenarioId), [], 'the stopped container was removed');
+      worker.child.kill('SIGTERM');
+      assert.equal(await worker.exited, 0);
+    } finally {
+      await cleanup(handle, scenarioId);
     }
   });
 });

@@ -62,6 +62,7 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
     templatesDir: DEFAULT_TEMPLATES_DIR,
     checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
     ...(opts.quotaTiming ? { quotaTiming: opts.quotaTiming } : {}),
+    httpRateLimitPerMinute: t.config.httpRateLimitPerMinute,
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const spawned = new Set<string>();
