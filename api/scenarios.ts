@@ -7,11 +7,12 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { canonicalJson } from '../lib/canonical-json.ts';
-import { ConflictError, NotFoundError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import {
@@ -21,17 +22,24 @@ import {
   FailureTypes,
   MAIN_TASK_QUEUE,
   SCENARIO_WORKFLOW_TYPE,
+  SearchAttributeKeys,
   statusQuery,
   type AdmissionResult,
   type CompletionAck,
   type CompletionRequest,
   type ScenarioInput,
   type ScenarioState,
+  type ScenarioStatus,
 } from '../workflows/shared.ts';
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
 import { createHash } from 'node:crypto';
 import type { RetentionService } from './retention.ts';
+
+/** How long a status read waits for a worker to answer before falling back to visibility. */
+const QUERY_DEADLINE_MS = 5_000;
+/** How long a completion waits for a worker to take it; resending is safe (same update id). */
+const UPDATE_DEADLINE_MS = 15_000;
 
 /** How long a spawn waits for admission (entitlements + policy) before answering "pending". */
 const ADMISSION_WAIT_MS = 10_000;
@@ -89,13 +97,47 @@ export class ScenarioService {
   }
 
   async get(scenarioId: string): Promise<ScenarioState> {
+    const handle = this.client.workflow.getHandle(scenarioId);
+    let state: ScenarioState;
     try {
-      const state = await this.client.workflow.getHandle(scenarioId).query(statusQuery);
-      return this.retention ? await this.retention.view(state) : state;
+      // A query needs a worker to answer it; with none polling it would wait indefinitely.
+      state = await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
-      throw err;
+      state = await this.fromVisibility(scenarioId, err);
     }
+    return this.retention ? await this.retention.view(state) : state;
+  }
+
+  /**
+   * What the server itself knows when no worker answers: the search attributes the workflow keeps
+   * current. Less detail than the query, but an answer, not a hang.
+   */
+  private async fromVisibility(scenarioId: string, queryError: unknown): Promise<ScenarioState> {
+    let d;
+    try {
+      d = await this.client.workflow.getHandle(scenarioId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+      throw new UnavailableError(`scenario state is unavailable: ${(queryError as Error).message}`, 'state_unavailable');
+    }
+    const sa = d.typedSearchAttributes;
+    const status = sa.get(SearchAttributeKeys.status) as ScenarioStatus | undefined;
+    const [template = '', templateVersion = ''] = (sa.get(SearchAttributeKeys.template) ?? '').split('@');
+    if (!status) throw new UnavailableError('scenario state is unavailable: no worker answered and no status is recorded', 'state_unavailable');
+    return {
+      scenarioId,
+      status,
+      tenant: sa.get(SearchAttributeKeys.tenant) ?? '',
+      subject: sa.get(SearchAttributeKeys.subject) ?? '',
+      template,
+      templateVersion,
+      track: sa.get(SearchAttributeKeys.track) ?? '',
+      plan: sa.get(SearchAttributeKeys.plan) ?? '',
+      createdAt: d.startTime.toISOString(),
+      updatedAt: (d.closeTime ?? d.startTime).toISOString(),
+      reason: 'live detail unavailable: no worker answered; status from the last recorded search attributes',
+    };
   }
 
   async complete(scenarioId: string, req: CompletionRequest): Promise<CompletionAck> {
@@ -103,8 +145,12 @@ export class ScenarioService {
     // The same body always has the same update id, so Temporal deduplicates a resent completion.
     const updateId = `complete-${createHash('sha256').update(canonicalJson([req.outcome, req.submission])).digest('hex').slice(0, 32)}`;
     try {
-      return await handle.executeUpdate(completeUpdate, { args: [req], updateId });
+      // An update is answered by a worker; with none polling, give up rather than hold the client.
+      return await this.client.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => handle.executeUpdate(completeUpdate, { args: [req], updateId }));
     } catch (err) {
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw new UnavailableError('no worker took the completion in time: send it again (it is idempotent)', 'completion_unavailable');
+      }
       if (err instanceof WorkflowNotFoundError) {
         // Closed workflows take no updates: answer a resend of the accepted completion the same way.
         const state = await this.get(scenarioId);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { mintToken } from '../../lib/tokens.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import { SCENARIO_WORKFLOW_TYPE, type ScenarioState } from '../../workflows/shared.ts';
+import { initialSearchAttributes } from '../../workflows/operator-view.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -149,6 +150,30 @@ describe('one scenario end to end over loopback', () => {
         assert.equal(typeof error?.message, 'string');
         assert.equal(await workflowCount(), before);
       });
+    }
+  });
+
+  it('when no worker can answer for a scenario, reading it answers from the recorded search attributes and completing it answers 503, instead of hanging', async () => {
+    // A scenario on a queue nobody polls: as if every worker were down.
+    const input = {
+      scenarioId: `scn-${crypto.randomUUID()}`, correlationId: 'no-worker', subject: 'erin', tenant: 'acme', plan: 'free',
+      template: { id: 'hello', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(),
+    };
+    await stack.env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, {
+      workflowId: input.scenarioId, taskQueue: 'nobody-polls-this', args: [input], typedSearchAttributes: initialSearchAttributes(input),
+    });
+    try {
+      const op = await stack.operator();
+      const read = await call('GET', `/api/scenarios/${input.scenarioId}`, op);
+      assert.equal(read.status, 200, JSON.stringify(read.json));
+      assert.equal(read.json!.status, 'pending');
+      assert.equal(read.json!.tenant, 'acme');
+      assert.match(String(read.json!.reason), /no worker answered/);
+      const complete = await call('POST', `/api/scenarios/${input.scenarioId}/complete`, op, { outcome: 'success', submission: {} });
+      assert.equal(complete.status, 503, JSON.stringify(complete.json));
+      assert.equal((complete.json!.error as { code: string }).code, 'completion_unavailable');
+    } finally {
+      await stack.env.client.workflow.getHandle(input.scenarioId).terminate('test over');
     }
   });
 
