@@ -22,15 +22,23 @@ bash scripts/compose-check.sh
 say_do "tests"
 # Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
 main_status=0
+mkdir -p .data
 node --import tsx --test --test-concurrency=2 \
   test/unit/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts test/fuzz/*.test.ts \
-  || main_status=$?
+  | tee .data/test-main.out || main_status=${PIPESTATUS[0]}
 
 # Alone, after the rest: 30 scenarios while it kills the workers and restarts the Temporal server
 # and a Docker engine of its own (its timings and kill points must not compete with other files).
 say_do "fault suite (alone)"
 alone_status=0
-node --import tsx --test test/faults/alone/*.test.ts || alone_status=$?
+node --import tsx --test test/faults/alone/*.test.ts | tee .data/test-alone.out || alone_status=${PIPESTATUS[0]}
+
+# One closing line for both runs, so the total is what a reader (or CI) sees last.
+count() { local n; n=$(sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$2" 2>/dev/null | tail -n 1); echo "${n:-0}"; }
+passed=$(( $(count pass .data/test-main.out) + $(count pass .data/test-alone.out) ))
+failed=$(( $(count fail .data/test-main.out) + $(count fail .data/test-alone.out) ))
+echo
+echo "tests: $passed passed, $failed failed"
 if ((main_status != 0 || alone_status != 0)); then
   die "tests failed (main run: exit $main_status, fault suite: exit $alone_status)"
 fi
