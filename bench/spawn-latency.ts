@@ -16,17 +16,24 @@ const ms = eventTimeMs;
 /**
  * Where one spawn's time went, from its workflow history (server timestamps, same clock): the
  * API until the workflow started, the admission steps (entitlements, policy, host) until the
- * launch was scheduled, the launch activity's pick-up, and the activity until the engine's start.
+ * launch was scheduled (of which: the pick-up of the workflow task that scheduled it, and how long
+ * that task ran), the launch activity's pick-up, and the activity until the engine's start.
  */
 function spans(history: History, t0: number, runningAt: number): Record<string, number> {
   const events = history.events ?? [];
   const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
   const launch = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'launchContainer');
   const launchStarted = launch && events.find((e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.scheduledEventId) === Number(launch.eventId));
-  if (!started || !launch || !launchStarted) return {};
+  // The workflow task that ran admission: its pick-up, and how long it ran (the local activities).
+  const launchTask = launch && events.filter((e) => e.workflowTaskCompletedEventAttributes && Number(e.eventId) < Number(launch.eventId)).at(-1);
+  const launchTaskStarted = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.startedEventId));
+  const launchTaskScheduled = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.scheduledEventId));
+  if (!started || !launch || !launchStarted || !launchTask || !launchTaskStarted || !launchTaskScheduled) return {};
   return {
     apiUntilWorkflowStarted: ms(started) - t0,
     admissionUntilLaunchScheduled: ms(launch) - ms(started),
+    admissionTaskPickup: ms(launchTaskStarted) - ms(launchTaskScheduled),
+    admissionTaskRun: ms(launchTask) - ms(launchTaskStarted),
     launchPickup: ms(launchStarted) - ms(launch),
     launchActivityUntilRunning: runningAt - ms(launchStarted),
   };
@@ -80,7 +87,7 @@ export async function runSpawnLatency(stack: BenchStack, opts: { samples: number
   stack.events.forget();
   const cpuSeconds = stack.cpu.since(cpu);
   const medianOf = (key: string) => percentile(breakdown.map((b) => b[key]).filter((v): v is number => v !== undefined), 50);
-  const where = Object.fromEntries(['apiUntilWorkflowStarted', 'admissionUntilLaunchScheduled', 'launchPickup', 'launchActivityUntilRunning'].map((k) => [k, Math.round(medianOf(k))]));
+  const where = Object.fromEntries(['apiUntilWorkflowStarted', 'admissionUntilLaunchScheduled', 'admissionTaskPickup', 'admissionTaskRun', 'launchPickup', 'launchActivityUntilRunning'].map((k) => [k, Math.round(medianOf(k))]));
   opts.log(`  median breakdown (ms): ${JSON.stringify(where)}`);
 
   const p50 = percentile(arbiter, 50);
