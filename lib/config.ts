@@ -29,6 +29,8 @@ export interface Config {
   leaseStartGraceSeconds: number;
   /** per-client HTTP requests per minute */
   httpRateLimitPerMinute: number;
+  /** workflows the main worker keeps in memory; the others are replayed from history when they wake */
+  workflowCacheSize: number;
   warnings: string[];
 }
 
@@ -94,6 +96,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
     return Number(raw);
   };
+  const atLeast = (min: number, name: string, value: number): number => {
+    if (value < min) throw new ConfigError(`${name} must be at least ${min}, got ${value}`);
+    return value;
+  };
 
   return Object.freeze({
     mode,
@@ -113,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     leaseCheckSeconds: positiveInt('ARBITER_LEASE_CHECK_SECONDS', 60),
     leaseStartGraceSeconds: positiveInt('ARBITER_LEASE_START_GRACE_SECONDS', 120),
     httpRateLimitPerMinute: positiveInt('ARBITER_HTTP_RATE_LIMIT', 600),
+    // The SDK needs room for two (the one running and one being evicted); 1 would silently become 2.
+    workflowCacheSize: atLeast(2, 'ARBITER_WORKFLOW_CACHE_SIZE', positiveInt('ARBITER_WORKFLOW_CACHE_SIZE', 100)),
     warnings,
   });
 }

@@ -67,6 +67,11 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
     taskQueue: MAIN_TASK_QUEUE,
     ...workflowSource(opts.workflowBundle),
     activities,
+    // Most scenarios sit for minutes waiting for their completion, and a cached workflow costs
+    // its isolate's memory all that time. The SDK's default cache grows with the heap, so the
+    // worker's RSS grew with the number of open scenarios (bench/open-scenarios.ts); bounded, a
+    // sleeping scenario is evicted and replayed from its short history when it wakes.
+    maxCachedWorkflows: config.workflowCacheSize,
     ...opts.extra,
   });
   return { worker, policySha256: policy.sha256, keyId: signer.keyId };

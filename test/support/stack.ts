@@ -22,6 +22,10 @@ export interface Response { status: number; headers: Headers; json: Record<strin
 export interface Stack {
   env: TestWorkflowEnvironment;
   t: TestConfig;
+  /** the main worker (workflows, admission and verdict activities) */
+  mainWorker: Worker;
+  /** stops the main worker before the stack, as if it had died; the container worker runs on */
+  stopMainWorker(): Promise<void>;
   app: FastifyInstance;
   base: string;
   call(method: string, path: string, token?: string, body?: unknown, opts?: { raw?: string; headers?: Record<string, string> }): Promise<Response>;
@@ -54,7 +58,11 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
   const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
   let stopWorkers: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => { stopWorkers = resolve; });
-  const workersDone = main.runUntil(host.runUntil(stopSignal));
+  let mainStoppedEarly = false;
+  const mainDone = main.runUntil(stopSignal).catch((err: unknown) => {
+    if (!mainStoppedEarly) throw err;
+  });
+  const workersDone = Promise.all([mainDone, host.runUntil(stopSignal)]);
   const app = await buildApp({
     config: t.config,
     temporal: env.client,
@@ -79,7 +87,12 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
   };
   const secrets = t.config.secrets;
   const stack: Stack = {
-    env, t, app, base, call,
+    env, t, app, base, call, mainWorker: main,
+    stopMainWorker: async () => {
+      mainStoppedEarly = true;
+      main.shutdown();
+      await mainDone;
+    },
     et: async (sub = 'alice', tenant = 'acme', plan = 'free') =>
       (await mintToken('et', { sub, tenant, plan }, secrets.ET_HMAC_SECRET!, { ttlSeconds: 600 })).token,
     sat: async (etToken, template = 'hello', track = 'intro') => {

@@ -281,3 +281,19 @@ void describe('loadConfig: other settings', () => {
     assert.throws(() => { (config as { port: number }).port = 1; }, TypeError);
   });
 });
+
+void describe('loadConfig: the main worker\'s workflow cache', () => {
+  void it('when ARBITER_WORKFLOW_CACHE_SIZE is unset, 100 workflows are cached', () => {
+    assert.equal(loadConfig({}).workflowCacheSize, 100);
+  });
+
+  void it('when ARBITER_WORKFLOW_CACHE_SIZE is set, that many are cached', () => {
+    assert.equal(loadConfig({ ARBITER_WORKFLOW_CACHE_SIZE: '250' }).workflowCacheSize, 250);
+  });
+
+  for (const bad of ['1', '0', '-5', 'lots', '']) {
+    void it(`when ARBITER_WORKFLOW_CACHE_SIZE is "${bad}", it throws naming the variable`, () => {
+      throwsNaming({ ARBITER_WORKFLOW_CACHE_SIZE: bad }, [], 'ARBITER_WORKFLOW_CACHE_SIZE');
+    });
+  }
+});
