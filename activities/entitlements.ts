@@ -5,7 +5,8 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Plans } from '../lib/plans.ts';
 import { loadTemplate, UnknownTemplateError, type Template } from '../lib/template.ts';
 import { pinTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
-import { entitlementQuery, FailureTypes, tenantWorkflowId, type EntitlementSource, type ScenarioInput } from '../workflows/shared.ts';
+import { readMemo } from '../lib/read-model.ts';
+import { entitlementQuery, FailureTypes, MEMO, tenantWorkflowId, type EntitlementSource, type ScenarioInput, type TenantEntitlementMemo } from '../workflows/shared.ts';
 import type { EffectiveLimits } from './container-spec.ts';
 
 export interface Entitlement {
@@ -28,8 +29,14 @@ export { templateDigest } from '../lib/template-publication.ts';
 export function createEntitlementActivities(deps: { plans: Plans; templatesDir: string; temporal: Client }) {
   /** The tenant's plan as recorded now; the SAT's claim only when the tenant has no record. */
   async function currentPlan(input: ScenarioInput): Promise<{ plan: string; source: Entitlement['source'] }> {
+    const workflowId = tenantWorkflowId(input.tenant);
     try {
-      const resolved = await deps.temporal.workflow.getHandle(tenantWorkflowId(input.tenant)).query(entitlementQuery);
+      // From the tenant entity's memo, answered by the server: this runs as a local activity
+      // inside a scenario's workflow task, and a query would need another workflow task on this
+      // same worker, which a worker full of admissions might never have free. Only a tenant
+      // entity from before it kept its memo is asked by query.
+      const read = await readMemo<TenantEntitlementMemo>(deps.temporal, workflowId, MEMO.tenantEntitlement);
+      const resolved = read.value?.resolved ?? await deps.temporal.workflow.getHandle(workflowId).query(entitlementQuery);
       return { plan: resolved.plan, source: resolved.source };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { plan: input.plan, source: 'sat' };

@@ -5,15 +5,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ChainedLogFile } from '../lib/chained-log.ts';
 import { billingLog } from '../lib/billing-log.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
+import { readMemo } from '../lib/read-model.ts';
 import { ConflictError } from '../lib/errors.ts';
 import {
   entitlementQuery,
   FailureTypes,
   MAIN_TASK_QUEUE,
+  MEMO,
   recordGrantUpdate,
   TENANT_WORKFLOW_TYPE,
   tenantWorkflowId,
   type ResolvedEntitlement,
+  type TenantEntitlementMemo,
   type TenantGrant,
 } from '../workflows/shared.ts';
 import type { tenantWorkflow } from '../workflows/tenant.ts';
@@ -25,8 +28,15 @@ export class EntitlementService {
     this.billing = billingLog(storageDir);
   }
 
-  /** Records a grant (creating the tenant's entity on first use) and returns the resolved plan. */
+  /**
+   * Records a grant (creating the tenant's entity on first use) and returns the resolved plan.
+   * An ET mints many SATs: once its grant is recorded, later ones read the plan instead of
+   * writing the same grant into the tenant's history again.
+   */
   async record(tenant: string, grant: TenantGrant): Promise<ResolvedEntitlement> {
+    const known = await this.memo(tenant).catch(() => undefined);
+    const recorded = known && (grant.source === 'receipt' ? known.grants.receipt : known.grants.et);
+    if (recorded && recorded.reference === grant.reference && recorded.plan === grant.plan) return known.resolved;
     const start = new WithStartWorkflowOperation<typeof tenantWorkflow>(TENANT_WORKFLOW_TYPE, {
       workflowId: tenantWorkflowId(tenant),
       taskQueue: MAIN_TASK_QUEUE,
@@ -46,11 +56,17 @@ export class EntitlementService {
   /** The tenant's plan as recorded; undefined when nothing was ever recorded for it. */
   async current(tenant: string): Promise<ResolvedEntitlement | undefined> {
     try {
-      return await this.client.workflow.getHandle(tenantWorkflowId(tenant)).query(entitlementQuery);
+      const known = await this.memo(tenant);
+      // A tenant entity from before it kept its memo answers its query.
+      return known?.resolved ?? await this.client.workflow.getHandle(tenantWorkflowId(tenant)).query(entitlementQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
+  }
+
+  private async memo(tenant: string): Promise<TenantEntitlementMemo | undefined> {
+    return (await readMemo<TenantEntitlementMemo>(this.client, tenantWorkflowId(tenant), MEMO.tenantEntitlement)).value;
   }
 
   /** Appends an accepted receipt to the billing log (the receipt's digest, never the token). */

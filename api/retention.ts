@@ -1,5 +1,5 @@
 // Retention as the API sees it: holds and releases go to a scenario's retention workflow as
-// signals; its status query is where "expired" is read from (the scenario workflow is closed by
+// signals; its state (memo, or query for older ones) is where "expired" is read from (the scenario workflow is closed by
 // then and its own status stays "scored"); the sweep catches up what the timers did not cover.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import type { Plans } from '../lib/plans.ts';
+import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import { retentionDeadline, tombstonePath } from '../lib/retention.ts';
@@ -14,6 +15,7 @@ import {
   expireUpdate,
   holdSignal,
   MAIN_TASK_QUEUE,
+  MEMO,
   releaseSignal,
   RETENTION_WORKFLOW_TYPE,
   RetentionFailureTypes,
@@ -43,8 +45,11 @@ export class RetentionService {
 
   /** The retention workflow's state, or undefined when the scenario has none (not scored). */
   async of(scenarioId: string): Promise<RetentionState | undefined> {
+    const workflowId = retentionWorkflowId(scenarioId);
     try {
-      return await this.client.workflow.getHandle(retentionWorkflowId(scenarioId)).query(retentionQuery);
+      const read = await readMemo<RetentionState>(this.client, workflowId, MEMO.retentionState);
+      // Retention started before it kept its state in the memo answers its query.
+      return read.value ?? await this.client.workflow.getHandle(workflowId).query(retentionQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;

@@ -9,10 +9,12 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
+  type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
+import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import {
@@ -21,6 +23,7 @@ import {
   completionDigest,
   FailureTypes,
   MAIN_TASK_QUEUE,
+  MEMO,
   SCENARIO_WORKFLOW_TYPE,
   SearchAttributeKeys,
   statusQuery,
@@ -36,7 +39,7 @@ import { initialSearchAttributes, staticDetails, staticSummary } from '../workfl
 import { createHash } from 'node:crypto';
 import type { RetentionService } from './retention.ts';
 
-/** How long a status read waits for a worker to answer before falling back to visibility. */
+/** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
 const QUERY_DEADLINE_MS = 5_000;
 /** How long a completion waits for a worker to take it; resending is safe (same update id). */
 const UPDATE_DEADLINE_MS = 15_000;
@@ -97,47 +100,25 @@ export class ScenarioService {
   }
 
   async get(scenarioId: string): Promise<ScenarioState> {
-    const handle = this.client.workflow.getHandle(scenarioId);
-    let state: ScenarioState;
+    let read;
     try {
-      // A query needs a worker to answer it; with none polling it would wait indefinitely.
-      state = await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
+      read = await readMemo<ScenarioState>(this.client, scenarioId, MEMO.scenarioState);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
-      state = await this.fromVisibility(scenarioId, err);
+      throw new UnavailableError(`scenario state is unavailable: ${(err as Error).message}`, 'state_unavailable');
+    }
+    let state = read.value;
+    if (!state) {
+      // Started before scenarios kept their state in the memo, or its first workflow task has not
+      // run yet: ask the workflow. A query needs a worker; with none polling it would wait forever.
+      try {
+        state = await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(scenarioId).query(statusQuery));
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+        state = fromSearchAttributes(scenarioId, read.description);
+      }
     }
     return this.retention ? await this.retention.view(state) : state;
-  }
-
-  /**
-   * What the server itself knows when no worker answers: the search attributes the workflow keeps
-   * current. Less detail than the query, but an answer, not a hang.
-   */
-  private async fromVisibility(scenarioId: string, queryError: unknown): Promise<ScenarioState> {
-    let d;
-    try {
-      d = await this.client.workflow.getHandle(scenarioId).describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
-      throw new UnavailableError(`scenario state is unavailable: ${(queryError as Error).message}`, 'state_unavailable');
-    }
-    const sa = d.typedSearchAttributes;
-    const status = sa.get(SearchAttributeKeys.status) as ScenarioStatus | undefined;
-    const [template = '', templateVersion = ''] = (sa.get(SearchAttributeKeys.template) ?? '').split('@');
-    if (!status) throw new UnavailableError('scenario state is unavailable: no worker answered and no status is recorded', 'state_unavailable');
-    return {
-      scenarioId,
-      status,
-      tenant: sa.get(SearchAttributeKeys.tenant) ?? '',
-      subject: sa.get(SearchAttributeKeys.subject) ?? '',
-      template,
-      templateVersion,
-      track: sa.get(SearchAttributeKeys.track) ?? '',
-      plan: sa.get(SearchAttributeKeys.plan) ?? '',
-      createdAt: d.startTime.toISOString(),
-      updatedAt: (d.closeTime ?? d.startTime).toISOString(),
-      reason: 'live detail unavailable: no worker answered; status from the last recorded search attributes',
-    };
   }
 
   async complete(scenarioId: string, req: CompletionRequest): Promise<CompletionAck> {
@@ -185,3 +166,26 @@ export class ScenarioService {
   }
 }
 
+/**
+ * What the server itself knows when no worker answers: the search attributes the workflow keeps
+ * current. Less detail than the query, but an answer, not a hang.
+ */
+function fromSearchAttributes(scenarioId: string, d: WorkflowExecutionDescription): ScenarioState {
+  const sa = d.typedSearchAttributes;
+  const status = sa.get(SearchAttributeKeys.status) as ScenarioStatus | undefined;
+  const [template = '', templateVersion = ''] = (sa.get(SearchAttributeKeys.template) ?? '').split('@');
+  if (!status) throw new UnavailableError('scenario state is unavailable: no worker answered and no status is recorded', 'state_unavailable');
+  return {
+    scenarioId,
+    status,
+    tenant: sa.get(SearchAttributeKeys.tenant) ?? '',
+    subject: sa.get(SearchAttributeKeys.subject) ?? '',
+    template,
+    templateVersion,
+    track: sa.get(SearchAttributeKeys.track) ?? '',
+    plan: sa.get(SearchAttributeKeys.plan) ?? '',
+    createdAt: d.startTime.toISOString(),
+    updatedAt: (d.closeTime ?? d.startTime).toISOString(),
+    reason: 'live detail unavailable: no worker answered; status from the last recorded search attributes',
+  };
+}

@@ -1,8 +1,10 @@
 // Records real workflow histories for the replay test (test/replay/replay.test.ts): one run of
 // each path a scenario can take, plus the quota and tenant entities, on the real stack. Re-record
-// only when a workflow change is meant to be incompatible and is shipped behind versioning.
-//   node --import tsx scripts/record-histories.ts
-import { writeFileSync, mkdirSync } from 'node:fs';
+// only when a workflow change is meant to be incompatible and is shipped behind versioning: the
+// new recordings go into a folder of their own, next to the older ones, which must keep replaying
+// (workflows started before the change are still running somewhere).
+//   node --import tsx scripts/record-histories.ts <n>-<what-changed>   (e.g. 3-retention-timer)
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
@@ -14,7 +16,16 @@ import { quotaWorkflowId, scenarioIdFromJti, tenantWorkflowId } from '../workflo
 import { containersOf, docker, waitFor } from '../test/support/harness.ts';
 import { startStack } from '../test/support/stack.ts';
 
-const OUT = fileURLToPath(new URL('../test/replay/histories', import.meta.url));
+const era = process.argv[2];
+if (!era || !/^\d+-[a-z0-9-]+$/.test(era)) {
+  console.error('usage: node --import tsx scripts/record-histories.ts <n>-<what-changed>, e.g. 3-retention-timer');
+  process.exit(2);
+}
+const OUT = fileURLToPath(new URL(`../test/replay/histories/${era}`, import.meta.url));
+if (existsSync(OUT)) {
+  console.error(`${OUT} exists: recorded histories are never overwritten, name the new set`);
+  process.exit(2);
+}
 mkdirSync(OUT, { recursive: true });
 const stack = await startStack();
 try {

@@ -87,7 +87,9 @@ export function interceptors(): WorkflowInterceptors {
       }
     },
     async scheduleLocalActivity(input, next) {
-      return next({ ...input, headers: withCorrelationId(input.headers, correlationId) });
+      // Recorded on the local activity's marker, where the UI shows it like an activity's.
+      const summary = input.options.summary ?? activitySummary(input.activityType, input.args);
+      return next({ ...input, options: { ...input.options, summary }, headers: withCorrelationId(input.headers, correlationId) });
     },
     async startChildWorkflowExecution(input, next) {
       return next({ ...input, headers: withCorrelationId(input.headers, correlationId) });

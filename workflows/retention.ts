@@ -3,16 +3,18 @@
 // the plan's retention days. A hold (signal, also from the Temporal UI) stops the deletion until it
 // is released; the timer keeps counting meanwhile, so a release after the deadline deletes at once.
 // Its status query is where "expired" is read from once the artifacts are gone.
-import { allHandlersFinished, ApplicationFailure, condition, log, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, startChild, upsertMemo } from '@temporalio/workflow';
 import type { MainActivities } from '../activities/index.ts';
 import type { RetentionEvent } from '../activities/retention.ts';
 import {
   expireUpdate,
   holdSignal,
+  MEMO,
   releaseSignal,
   RetentionFailureTypes,
   retentionQuery,
   retentionWorkflowId,
+  STATE_IN_MEMO_PATCH,
   type HoldRequest,
   type RetentionInput,
   type RetentionState,
@@ -35,6 +37,12 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
     deleteAfter: new Date(deleteAfterMs).toISOString(),
     held: false,
   };
+  const stateInMemo = patched(STATE_IN_MEMO_PATCH);
+  // Read by the API (GET /api/scenarios/:id of a scored scenario) without a query.
+  const publish = () => {
+    if (stateInMemo) upsertMemo({ [MEMO.retentionState]: state });
+  };
+  publish();
   // Holds and releases are recorded by an activity in the scenario's and the operator's audit
   // logs; handlers only queue them, the main loop writes them in order.
   const pending: RetentionEvent[] = [];
@@ -52,6 +60,7 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
     state.status = 'held';
     state.hold = { actor, since: new Date().toISOString(), ...(req?.reason ? { reason: req.reason } : {}) };
     record('retention.hold', actor, req?.reason ? { reason: req.reason } : {});
+    publish();
   });
   setHandler(releaseSignal, (req?: HoldRequest) => {
     if (state.status === 'expired' || !state.held) return;
@@ -60,6 +69,7 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
     state.status = 'retained';
     delete state.hold;
     record('retention.release', actor, req?.reason ? { reason: req.reason } : {});
+    publish();
   });
   setHandler(
     expireUpdate,
@@ -96,6 +106,7 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
   state.held = false;
   state.deletedAt = tombstone.deletedAt;
   state.tombstone = tombstone;
+  publish();
   log.info('scenario artifacts deleted by retention', { scenarioId: input.scenarioId, correlationId: input.correlationId });
   // Signals that raced the deletion are dropped by their handlers; an expire update still waiting
   // is answered before the workflow closes.

@@ -9,9 +9,12 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AuditEvent } from '../lib/audit-chain.ts';
@@ -23,7 +26,9 @@ import {
   completionDigest,
   containerExitedSignal,
   FailureTypes,
+  MEMO,
   releaseLeaseSignal,
+  STATE_IN_MEMO_PATCH,
   statusQuery,
   TERMINAL_STATUSES,
   type CompletionRequest,
@@ -34,10 +39,17 @@ import {
 import { currentDetails, currentSearchAttributes, initialSearchAttributes } from './operator-view.ts';
 import { startRetention } from './retention.ts';
 
-const main = proxyActivities<MainActivities>({
+const MAIN_RETRY = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] };
+const main = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds', retry: MAIN_RETRY });
+// Admission (entitlements, policy, host) is short, idempotent and read-only: as local activities
+// the three run inside the workflow task that started the scenario, instead of costing three
+// round trips through the server before the container is launched (bench/spawn-latency.ts).
+const admission = proxyLocalActivities<Pick<MainActivities, 'checkEntitlements' | 'evaluatePolicy' | 'pickHost'>>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] },
+  retry: MAIN_RETRY,
 });
+/** Scenarios started before it ran admission as regular activities; their histories replay that way. */
+export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
 
 function hostActivities(taskQueue: string) {
   return proxyActivities<HostActivities>({
@@ -51,6 +63,9 @@ function hostActivities(taskQueue: string) {
 }
 
 export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioState> {
+  // Versioned changes, decided once, first thing: runs started before them replay as they ran.
+  const stateInMemo = patched(STATE_IN_MEMO_PATCH);
+  const admit = patched(ADMISSION_LOCAL_PATCH) ? admission : main;
   const state: ScenarioState = {
     scenarioId: input.scenarioId,
     status: 'pending',
@@ -63,12 +78,15 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     createdAt: input.createdAt,
     updatedAt: input.createdAt,
   };
-  // What the Temporal UI shows: filterable attributes and a one-line "where is it now".
+  // What the Temporal UI shows (filterable attributes, a one-line "where is it now"), and what the
+  // API reads (the state, in the memo).
   const showState = () => {
     upsertSearchAttributes(currentSearchAttributes(state));
+    if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
     setCurrentDetails(currentDetails(state));
   };
   upsertSearchAttributes(initialSearchAttributes(input));
+  if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
   setCurrentDetails(currentDetails(state));
   const events: AuditEvent[] = [];
   const audit = (actor: string, event: string, data?: Record<string, unknown>) => {
@@ -108,6 +126,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
         acceptedDigest = completionDigest(req);
         state.completionDigest = acceptedDigest;
         audit(req.actor, 'completion.accepted', { outcome: req.outcome });
+        if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
       }
       return { status: state.status };
     },
@@ -134,11 +153,11 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
   let host: ReturnType<typeof hostActivities> | undefined;
   try {
     try {
-      entitlement = await main.checkEntitlements(input);
+      entitlement = await admit.checkEntitlements(input);
     } catch (err) {
       // An unknown plan or template, or a published template whose files changed, is a refusal,
       // not an outage: report it like a policy deny.
-      const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+      const type = applicationFailureType(err);
       if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate && type !== FailureTypes.templateModified) throw err;
       state.reasons = [failureMessage(err)];
       setStatus('denied', failureMessage(err));
@@ -149,7 +168,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     state.ttlSeconds = entitlement.limits.ttlSeconds;
     audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
 
-    decision = await main.evaluatePolicy({
+    decision = await admit.evaluatePolicy({
       scenarioId: input.scenarioId,
       subject: input.subject,
       tenant: input.tenant,
@@ -165,7 +184,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       return state;
     }
 
-    const picked = await main.pickHost(input.scenarioId);
+    const picked = await admit.pickHost(input.scenarioId);
     state.hostId = picked.hostId;
     host = hostActivities(picked.taskQueue);
     setStatus('launching');
@@ -281,6 +300,12 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
         getExternalWorkflowHandle(quotaId).signal(releaseLeaseSignal, { scenarioId: input.scenarioId }).catch(() => undefined));
     }
   }
+}
+
+/** The application failure type an activity raised: wrapped in an ActivityFailure, or as is (local activities). */
+function applicationFailureType(err: unknown): string | undefined {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure ? (failure.type ?? undefined) : undefined;
 }
 
 function failureMessage(err: unknown): string {

@@ -94,6 +94,17 @@ export interface AdmissionResult { status: ScenarioStatus; reasons: string[]; po
 export interface CompletionAck { status: ScenarioStatus }
 
 export const statusQuery = defineQuery<ScenarioState>('status');
+
+// ---- read models ------------------------------------------------------------------------------
+/**
+ * Where each workflow keeps what its readers need, in its memo, kept current with upsertMemo.
+ * The API reads them with DescribeWorkflowExecution, answered by the server alone: a read costs
+ * no workflow task, never waits on a busy or absent worker, and cannot deadlock an activity that
+ * reads another workflow on the same worker. Queries stay for workflows started before this
+ * (their memo has none of it).
+ */
+export const MEMO = { scenarioState: 'state', tenantEntitlement: 'entitlement', retentionState: 'retention' } as const;
+export const STATE_IN_MEMO_PATCH = 'state-in-memo';
 /** Answers once the admission steps (entitlements, policy) have decided: used by POST /api/spawn. */
 export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
@@ -120,6 +131,8 @@ export interface TenantEntitlementState { receipt?: TenantGrant; et?: TenantGran
 export interface ResolvedEntitlement { plan: string; source: EntitlementSource; reference?: string }
 export const recordGrantUpdate = defineUpdate<ResolvedEntitlement, [TenantGrant]>('recordGrant');
 export const entitlementQuery = defineQuery<ResolvedEntitlement>('entitlement');
+/** The tenant entity's memo: the resolved plan, and the grants it came from (a SAT need not re-record its ET). */
+export interface TenantEntitlementMemo { resolved: ResolvedEntitlement; grants: TenantEntitlementState }
 export const DEFAULT_PLAN = 'free';
 
 /** Receipt beats ET beats the free default; within a source, the most recently issued wins. */

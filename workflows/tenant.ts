@@ -1,18 +1,27 @@
 // The entitlement entity of one tenant: what billing granted it (receipts) and what its ETs last
 // said, kept durably so a restart of any process forgets nothing, and re-read by every scenario
 // so a SAT minted before a downgrade does not carry the old plan's limits.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import {
   entitlementQuery,
   FailureTypes,
+  MEMO,
   recordGrantUpdate,
   resolveEntitlement,
+  STATE_IN_MEMO_PATCH,
+  type TenantEntitlementMemo,
   type TenantEntitlementState,
   type TenantGrant,
 } from './shared.ts';
 
 export async function tenantWorkflow(carried: TenantEntitlementState = {}): Promise<void> {
   const state: TenantEntitlementState = { ...carried };
+  const stateInMemo = patched(STATE_IN_MEMO_PATCH);
+  // Read by the API and by checkEntitlements without a query (workflows/shared.ts MEMO).
+  const publish = () => {
+    if (stateInMemo) upsertMemo({ [MEMO.tenantEntitlement]: { resolved: resolveEntitlement(state), grants: state } satisfies TenantEntitlementMemo });
+  };
+  if (state.receipt || state.et) publish();
 
   setHandler(entitlementQuery, () => resolveEntitlement(state));
   setHandler(
@@ -20,6 +29,7 @@ export async function tenantWorkflow(carried: TenantEntitlementState = {}): Prom
     (grant: TenantGrant) => {
       if (grant.source === 'receipt') state.receipt = grant;
       else state.et = grant;
+      publish();
       return resolveEntitlement(state);
     },
     {

@@ -191,11 +191,19 @@ describe('operator view: Temporal UI, correlated logs, metrics, worker health', 
     assert.match(metadata.currentDetails ?? '', new RegExp(`^running: waiting for completion, TTL \\d+ (min|h|s), container arbiter-${scenarioId} on host ${t.config.hostId}$`));
 
     const events = (await handle.fetchHistory()).events ?? [];
+    // Admission runs as local activities, recorded as markers; the launch as a regular activity.
+    const activityType = (e: (typeof events)[number]): string | undefined => {
+      if (e.activityTaskScheduledEventAttributes) return e.activityTaskScheduledEventAttributes.activityType!.name!;
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity') return undefined;
+      return defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0] as Payload).activity_type;
+    };
     const summaries = events
-      .filter((e) => e.activityTaskScheduledEventAttributes)
-      .map((e) => `${e.activityTaskScheduledEventAttributes!.activityType!.name!}: ${String(defaultPayloadConverter.fromPayload(e.userMetadata!.summary as Payload))}`);
-    assert.deepEqual(summaries.map((s) => s.split(':')[0]), ['checkEntitlements', 'evaluatePolicy', 'pickHost', 'launchContainer']);
+      .filter((e) => activityType(e))
+      .map((e) => `${e.markerRecordedEventAttributes ? 'local ' : ''}${activityType(e)!}: ${String(defaultPayloadConverter.fromPayload(e.userMetadata!.summary as Payload))}`);
+    assert.deepEqual(summaries.map((s) => s.split(':')[0]), ['local checkEntitlements', 'local evaluatePolicy', 'local pickHost', 'launchContainer']);
     assert.ok(summaries.includes('launchContainer: start the hardened container for hello@1'), summaries.join('\n'));
+    assert.ok(summaries.includes('local pickHost: choose a container host'), summaries.join('\n'));
     // The correlation id arrived in the start request's Temporal header, not only in the input.
     const started = events[0]!.workflowExecutionStartedEventAttributes!;
     assert.equal(defaultPayloadConverter.fromPayload(started.header!.fields![CORRELATION_HEADER] as Payload), correlationId);

@@ -1,6 +1,7 @@
 // Determinism guard: histories recorded from real runs (scripts/record-histories.ts) must replay
 // against the current workflow bundle. A change that would break running workflows fails here,
-// in CI, instead of in production.
+// in CI, instead of in production. Each folder is one set, recorded after a versioned change
+// (patched()); every set keeps replaying, because workflows of each are still running somewhere.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +14,8 @@ const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
-const files = readdirSync(DIR).filter((f) => f.endsWith('.pb')).sort();
+const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const files = sets.flatMap((set) => readdirSync(join(DIR, set)).filter((f) => f.endsWith('.pb')).sort().map((f) => join(set, f)));
 
 describe('recorded histories replay against the current workflows', () => {
   let bundle: { code: string };
@@ -22,10 +24,21 @@ describe('recorded histories replay against the current workflows', () => {
     bundle = await bundleWorkflows(new DefaultLogger('WARN'));
   });
 
-  it('there is a recorded history for every workflow path', () => {
-    for (const name of ['scenario-scored', 'scenario-denied', 'scenario-cancelled', 'scenario-exited', 'quota', 'tenant']) {
-      assert.ok(files.includes(`${name}.pb`), `missing ${name}.pb: run scripts/record-histories.ts`);
+  it('every set has a recorded history for every workflow path', () => {
+    assert.ok(sets.length > 0, 'no recorded histories');
+    for (const set of sets) {
+      for (const name of ['scenario-scored', 'scenario-denied', 'scenario-cancelled', 'scenario-exited', 'quota', 'tenant']) {
+        assert.ok(files.includes(join(set, `${name}.pb`)), `missing ${set}/${name}.pb: run scripts/record-histories.ts`);
+      }
     }
+  });
+
+  it('the newest set runs admission as local activities (the versioned path, not only the old one)', () => {
+    const newest = sets.at(-1)!;
+    const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, newest, 'scenario-scored.pb')));
+    const markers = (history.events ?? []).map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
+    assert.ok(markers.includes('core_patch'), `no patch marker in ${newest}/scenario-scored.pb`);
+    assert.equal(markers.filter((m) => m === 'core_local_activity').length, 3, 'entitlements, policy and host as local activities');
   });
 
   for (const file of files) {
