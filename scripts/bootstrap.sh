@@ -164,6 +164,16 @@ else
   say_skip "policy bundle: scripts/build-policy.sh not present (skipped)"
 fi
 
+# --- CLI bundle ---------------------------------------------------------------------------------
+# `arbiter` runs dist/cli.mjs while it matches the sources (bin/cli-bundle.js), else tsx.
+cli_bundle=$(node --input-type=module -e "import { freshBundle } from './bin/cli-bundle.js'; const b = freshBundle(process.cwd()); console.log(b.fresh ? 'fresh' : b.reason)")
+if [[ "$cli_bundle" == fresh ]]; then
+  say_ok "CLI bundle (dist/cli.mjs, up to date)"
+else
+  say_do "building the CLI bundle ($cli_bundle)"
+  node --import tsx scripts/build-cli.ts
+fi
+
 # --- template images ----------------------------------------------------------------------------
 # rebuilds only images whose context digest changed; prints one line per image
 node bin/arbiter.js images build

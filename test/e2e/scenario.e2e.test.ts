@@ -85,6 +85,9 @@ describe('one scenario end to end over loopback', () => {
     const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
     const ok = await cli(['verify', results]);
     assert.match(ok.stdout, /^verified: /);
+    // The CLI from its TypeScript sources (what runs when the prebuilt bundle is stale) says the same.
+    const fromSources = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_CLI_SOURCES: '1' } });
+    assert.equal(fromSources.stdout, ok.stdout);
 
     // One flipped byte in score.json and the offline check fails, naming the file.
     const scoreFile = join(results, RESULTS.score);
