@@ -106,28 +106,45 @@ program.command('cancel <id>').description('cancel a scenario')
     out(`${id} cancel requested (was ${r.status})`, r);
   });
 
-program.command('verify <resultsDir>').description('verify a verdict offline: signature, score, evidence, audit chain')
-  .option('--keys <path>', 'JWKS file or keys folder (default: the storage keys beside the results)')
-  .action(async (dir: string, o: { keys?: string }) => {
-    const results = resolve(dir);
-    const keysPath = o.keys ?? join(dirname(dirname(dirname(results))), 'keys', 'jwks.json');
-    if (!existsSync(keysPath)) throw new UsageError(`no public keys at ${keysPath}: pass --keys`);
-    const file = statSync(keysPath).isDirectory() ? join(keysPath, 'jwks.json') : keysPath;
-    let jwks: Jwks;
-    try {
-      jwks = JSON.parse(readFileSync(file, 'utf8')) as Jwks;
-    } catch (err) {
-      throw new UsageError(`${file} is not a readable JWKS: ${(err as Error).message}`);
+program.command('verify <resultsDir...>').description('verify verdicts offline: signature, score, evidence, audit chain (one or many results folders)')
+  .option('--keys <path>', 'JWKS file or keys folder (default: the storage keys beside each results folder)')
+  .action(async (dirs: string[], o: { keys?: string }) => {
+    const jwksByPath = new Map<string, Jwks>();
+    const keysFor = (results: string): Jwks => {
+      const keysPath = o.keys ?? join(dirname(dirname(dirname(results))), 'keys', 'jwks.json');
+      let jwks = jwksByPath.get(keysPath);
+      if (jwks) return jwks;
+      if (!existsSync(keysPath)) throw new UsageError(`no public keys at ${keysPath}: pass --keys`);
+      const file = statSync(keysPath).isDirectory() ? join(keysPath, 'jwks.json') : keysPath;
+      try {
+        jwks = JSON.parse(readFileSync(file, 'utf8')) as Jwks;
+      } catch (err) {
+        throw new UsageError(`${file} is not a readable JWKS: ${(err as Error).message}`);
+      }
+      if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError(`${file} is not a JWKS (no "keys" list)`);
+      jwksByPath.set(keysPath, jwks);
+      return jwks;
+    };
+    const started = performance.now();
+    let failed = 0;
+    // One line per folder as it is checked: over thousands of folders that is the progress.
+    for (const dir of dirs) {
+      const results = resolve(dir);
+      const check = await verifyResults(results, keysFor(results));
+      if (!check.ok) {
+        failed++;
+        out(`verification FAILED for ${results}:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, dir: results, problems: check.problems });
+        continue;
+      }
+      const p = check.statement.predicate;
+      out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}`, { ok: true, dir: results, keyId: check.keyId, predicate: p });
     }
-    if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError(`${file} is not a JWKS (no "keys" list)`);
-    const check = await verifyResults(results, jwks);
-    if (!check.ok) {
-      out(`verification FAILED for ${results}:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, problems: check.problems });
-      process.exitCode = 1;
-      return;
+    if (failed) process.exitCode = 1;
+    if (dirs.length > 1) {
+      const seconds = (performance.now() - started) / 1000;
+      const verified = dirs.length - failed;
+      out(`${verified} verified, ${failed} failed, in ${seconds.toFixed(2)} s (${Math.round(dirs.length / seconds).toLocaleString('en-US')} folders/s)`, { verified, failed, seconds });
     }
-    const p = check.statement.predicate;
-    out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}`, { ok: true, keyId: check.keyId, predicate: p });
   });
 
 program.command('audit').command('verify <file>').description('verify a hash-chained audit log')

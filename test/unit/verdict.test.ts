@@ -6,7 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as ed from '@noble/ed25519';
 import { calculateJwkThumbprint } from 'jose';
 import {
@@ -35,6 +38,8 @@ import {
   type VerdictPredicate,
 } from '../../lib/verdict.ts';
 import { tempDir } from './helpers.ts';
+
+const REPO_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
@@ -745,6 +750,28 @@ void describe('results folder: verifyResults', () => {
     const problems = await expectProblem(fx, /^evidence\/manifest\.json does not list files/);
 
     assert.ok(!problems.some((p) => /not JSON/.test(p)), JSON.stringify(problems));
+  });
+
+  void it('when `arbiter verify` is given many folders and one is tampered, it checks every one, names the bad one, sums up and exits 1', async () => {
+    const folders = [await buildResultsFolder(signer), await buildResultsFolder(signer), await buildResultsFolder(signer)];
+    writeFileSync(join(folders[1]!.dir, 'evidence', 'stdout.log'), 'forged\n');
+    const keys = join(freshDir('cli-keys'), 'jwks.json');
+    writeFileSync(keys, JSON.stringify(folders[0]!.jwks));
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(REPO_ROOT, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
+
+    const failure = await cli('verify', '--keys', keys, ...folders.map((f) => f.dir)).then(() => undefined, (err: { code: number; stdout: string }) => err);
+    assert.ok(failure, 'exits non-zero');
+    assert.equal(failure.code, 1);
+    const lines = failure.stdout.trim().split('\n');
+    assert.equal(lines.filter((l) => l.startsWith('verified: scn-0001')).length, 2, failure.stdout);
+    assert.ok(lines.includes(`verification FAILED for ${folders[1]!.dir}:`), failure.stdout);
+    assert.match(lines.at(-1)!, /^2 verified, 1 failed, in \d+\.\d\d s \([\d,]+ folders\/s\)$/);
+
+    // --json: one object per folder, then the sum, for scripts.
+    const json = await cli('--json', 'verify', '--keys', keys, folders[0]!.dir, folders[2]!.dir);
+    const objects = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok?: boolean; dir?: string; verified?: number; failed?: number });
+    assert.deepEqual(objects.slice(0, 2).map((o) => [o.ok, o.dir]), [[true, folders[0]!.dir], [true, folders[2]!.dir]]);
+    assert.deepEqual([objects[2]!.verified, objects[2]!.failed], [2, 0]);
   });
 });
 
