@@ -87,7 +87,9 @@ export class RetentionService {
   private async signal(scenarioId: string, what: 'hold' | 'release', req: { actor: string; reason?: string }): Promise<void> {
     let scenario: ScenarioState;
     try {
-      scenario = await this.client.workflow.getHandle(scenarioId).query(statusQuery);
+      // A scored scenario is closed: its memo answers without a worker replaying it.
+      scenario = (await readMemo<ScenarioState>(this.client, scenarioId, MEMO.scenarioState)).value
+        ?? await this.client.workflow.getHandle(scenarioId).query(statusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
       throw err;
@@ -116,12 +118,12 @@ export class RetentionService {
     const now = await this.now();
     for (const id of this.storedVerdicts()) {
       const handle = this.client.workflow.getHandle(retentionWorkflowId(id));
-      const running = await handle.describe().then((d) => d.status.name === 'RUNNING', (err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return false;
+      const read = await readMemo<RetentionState>(this.client, retentionWorkflowId(id), MEMO.retentionState).catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
         throw err;
       });
-      if (running) {
-        const r = await handle.query(retentionQuery);
+      if (read?.description.status.name === 'RUNNING') {
+        const r = read.value ?? await handle.query(retentionQuery);
         if (r.held) result.held.push(id);
         else if (Date.parse(r.deleteAfter) > now) result.kept.push(id);
         else if (dryRun) result.deleted.push(id);
