@@ -4,7 +4,7 @@
 // server at the same rate: the floor of Fastify, loopback and the load generator on this machine.
 import autocannon from 'autocannon';
 import { scenarioContainerName } from '../activities/container-spec.ts';
-import { ratioOf, type BenchResult, type Figure } from './report.ts';
+import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
 import type { BenchStack } from './stack.ts';
 
 const TARGET_P99_MS = 50;
@@ -60,6 +60,20 @@ export async function runApiLatency(stack: BenchStack, opts: { seconds: number; 
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${load.label}: ${r.non2xx} non-2xx answers and ${r.errors} errors out of ${r.requests}`);
     runs.push(r);
   }
+  // What every read costs below the API: the same describe the API sends, straight from a client
+  // to the Temporal server at the same fixed rate (sent on schedule, not after the previous answer).
+  opts.log(`  Temporal DescribeWorkflowExecution alone: ${opts.rate}/s for ${opts.seconds} s`);
+  const describeMs: number[] = [];
+  const handle = stack.temporal.workflow.getHandle(scenarioId);
+  const sends: Array<Promise<void>> = [];
+  const t0 = performance.now();
+  for (let i = 0; i < opts.rate * opts.seconds; i++) {
+    const due = t0 + (i * 1000) / opts.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sends.push(handle.describe().then(() => { describeMs.push(performance.now() - due); }));
+  }
+  await Promise.all(sends);
   await stack.cancelAll();
 
   const [health, read, mint] = runs as [typeof runs[0], typeof runs[0], typeof runs[0]];
@@ -74,7 +88,10 @@ export async function runApiLatency(stack: BenchStack, opts: { seconds: number; 
       figure(`GET /api/scenarios/:id p99 @${opts.rate}/s`, read.p99, health.p99, true),
       figure(`POST /api/sat p50 @${opts.rate}/s`, mint.p50, health.p50),
       figure(`POST /api/sat p99 @${opts.rate}/s`, mint.p99, health.p99, true),
+      // Not Arbiter's: the server's part of every read and of every SAT, for reading the two above.
+      figure(`Temporal describe alone (no API) p50 @${opts.rate}/s`, percentile(describeMs, 50), health.p50),
+      figure(`Temporal describe alone (no API) p99 @${opts.rate}/s`, percentile(describeMs, 99), health.p99),
     ],
-    details: { rate: opts.rate, seconds: opts.seconds, connections: 10, runs },
+    details: { rate: opts.rate, seconds: opts.seconds, connections: 10, runs, describeMs: { p50: percentile(describeMs, 50), p99: percentile(describeMs, 99), max: Math.max(...describeMs), samples: describeMs.length } },
   };
 }
