@@ -75,15 +75,31 @@ export async function mintToken<K extends TokenKind>(
   const iat = Math.floor((opts.now ?? new Date()).getTime() / 1000);
   const exp = iat + opts.ttlSeconds;
   const jti = opts.jti ?? (claims as { jti?: string }).jti ?? randomUUID();
+  const { key, kid } = hmacKey(ring.current);
   const token = await new SignJWT({ ...(claims as JWTPayload), jti })
-    .setProtectedHeader({ alg: 'HS256', typ: spec.typ, kid: secretKeyId(ring.current) })
+    .setProtectedHeader({ alg: 'HS256', typ: spec.typ, kid })
     .setIssuer(spec.iss)
     .setAudience(spec.aud)
     .setIssuedAt(iat)
     .setNotBefore(iat)
     .setExpirationTime(exp)
-    .sign(ring.current);
+    .sign(await key);
   return { token, jti, expiresAt: new Date(exp * 1000) };
+}
+
+/**
+ * Each secret imported once as a WebCrypto key (with its key id): jose would otherwise import the
+ * raw bytes again on every sign and verify. Keyed by the secret's Buffer, which lives as long as
+ * the config that holds it.
+ */
+const hmacKeys = new WeakMap<Buffer, { key: Promise<CryptoKey>; kid: string }>();
+function hmacKey(secret: Buffer): { key: Promise<CryptoKey>; kid: string } {
+  let entry = hmacKeys.get(secret);
+  if (!entry) {
+    entry = { key: crypto.subtle.importKey('raw', new Uint8Array(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']), kid: secretKeyId(secret) };
+    hmacKeys.set(secret, entry);
+  }
+  return entry;
 }
 
 export async function verifyToken<K extends TokenKind>(
@@ -93,7 +109,7 @@ export async function verifyToken<K extends TokenKind>(
   opts: { now?: Date } = {},
 ): Promise<Verified<K>> {
   const spec = TOKEN_KINDS[kind];
-  const byKid = new Map([ring.current, ...ring.previous].map((s) => [secretKeyId(s), s]));
+  const byKid = new Map([ring.current, ...ring.previous].map((s) => { const k = hmacKey(s); return [k.kid, k.key]; }));
   let kid = '';
   try {
     const { payload } = await jwtVerify(
