@@ -1,13 +1,13 @@
 // Retention as the API sees it: holds and releases go to a scenario's retention workflow as
-// signals; its state (memo, or query for older ones) is where "expired" is read from (the scenario workflow is closed by
-// then and its own status stays "scored"); the sweep catches up what the timers did not cover.
+// signals; its state is where "expired" is read from (the scenario workflow is closed by then and
+// its own status stays "scored"); the sweep catches up what the timers did not cover.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import type { Plans } from '../lib/plans.ts';
-import { readMemo } from '../lib/read-model.ts';
+import { readMemo, readState } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import { retentionDeadline, tombstonePath } from '../lib/retention.ts';
@@ -45,11 +45,8 @@ export class RetentionService {
 
   /** The retention workflow's state, or undefined when the scenario has none (not scored). */
   async of(scenarioId: string): Promise<RetentionState | undefined> {
-    const workflowId = retentionWorkflowId(scenarioId);
     try {
-      const read = await readMemo<RetentionState>(this.client, workflowId, MEMO.retentionState);
-      // Retention started before it kept its state in the memo answers its query.
-      return read.value ?? await this.client.workflow.getHandle(workflowId).query(retentionQuery);
+      return await readState(this.client, retentionWorkflowId(scenarioId), MEMO.retentionState, retentionQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -88,8 +85,7 @@ export class RetentionService {
     let scenario: ScenarioState;
     try {
       // A scored scenario is closed: its memo answers without a worker replaying it.
-      scenario = (await readMemo<ScenarioState>(this.client, scenarioId, MEMO.scenarioState)).value
-        ?? await this.client.workflow.getHandle(scenarioId).query(statusQuery);
+      scenario = await readState(this.client, scenarioId, MEMO.scenarioState, statusQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
       throw err;

@@ -78,15 +78,18 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     createdAt: input.createdAt,
     updatedAt: input.createdAt,
   };
-  // What the Temporal UI shows (filterable attributes, a one-line "where is it now"), and what the
-  // API reads (the state, in the memo).
+  // What the API reads: the state, in the memo.
+  const publish = () => {
+    if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
+  };
+  // What the Temporal UI shows: filterable attributes and a one-line "where is it now".
   const showState = () => {
     upsertSearchAttributes(currentSearchAttributes(state));
-    if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
+    publish();
     setCurrentDetails(currentDetails(state));
   };
   upsertSearchAttributes(initialSearchAttributes(input));
-  if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
+  publish();
   setCurrentDetails(currentDetails(state));
   const events: AuditEvent[] = [];
   const audit = (actor: string, event: string, data?: Record<string, unknown>) => {
@@ -126,7 +129,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
         acceptedDigest = completionDigest(req);
         state.completionDigest = acceptedDigest;
         audit(req.actor, 'completion.accepted', { outcome: req.outcome });
-        if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
+        publish();
       }
       return { status: state.status };
     },
