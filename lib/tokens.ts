@@ -134,6 +134,13 @@ export async function verifyToken<K extends TokenKind>(
       const first = Value.Errors(spec.schema, payload)[0];
       throw new UnauthorizedError(`token claims are invalid: ${first?.instancePath || '/'} ${first?.message ?? ''}`.trim(), 'token_invalid');
     }
+    // jose checks iat against the clock only with maxTokenAge, which would cap every kind's
+    // lifetime; a token issued in the future is refused here instead (it also dodges the SAT's
+    // lifetime cap below, which is measured from iat).
+    const nowSeconds = Math.floor((opts.now ?? new Date()).getTime() / 1000);
+    if ((payload as JWTPayload).iat! > nowSeconds + CLOCK_TOLERANCE_SECONDS) {
+      throw new UnauthorizedError('token claim "iat" is invalid: it is in the future', 'token_invalid');
+    }
     if (kind === 'sat' && (payload as JWTPayload).exp! - (payload as JWTPayload).iat! > SAT_MAX_TTL_SECONDS) {
       throw new UnauthorizedError('SAT lifetime exceeds 10 minutes', 'token_invalid');
     }

@@ -119,6 +119,26 @@ void describe('verifyToken: time', () => {
     await rejectsUnauthorized(verifyToken('et', token, ring), 'token_invalid', /nbf/);
   });
 
+  for (const kind of KINDS) {
+    void it(`when a ${kind} token is already valid (nbf now) but claims to be issued an hour from now, verify rejects it with token_invalid naming iat`, async () => {
+      const ring = newRing();
+      const t = nowSeconds();
+      const token = await craft(ring.current, { typ: TOKEN_KINDS[kind].typ }, fullPayload(kind, { iat: t + 3600, nbf: t, exp: t + 3660 }));
+
+      await rejectsUnauthorized(verifyToken(kind, token, ring), 'token_invalid', /"iat".*future/);
+    });
+  }
+
+  void it('when a token claims to be issued 3 s from now, the 5 s clock tolerance still accepts it; 30 s from now it is refused', async () => {
+    const ring = newRing();
+    const t = nowSeconds();
+    const soon = await craft(ring.current, { typ: TOKEN_KINDS.et.typ }, fullPayload('et', { iat: t + 3, nbf: t, exp: t + 60 }));
+    const later = await craft(ring.current, { typ: TOKEN_KINDS.et.typ }, fullPayload('et', { iat: t + 30, nbf: t, exp: t + 60 }));
+
+    await verifyToken('et', soon, ring);
+    await rejectsUnauthorized(verifyToken('et', later, ring), 'token_invalid', /"iat"/);
+  });
+
   void it('when verify is given a `now` inside the token\'s lifetime, a token minted at that time verifies', async () => {
     const ring = newRing();
     const then = new Date('2020-01-01T00:00:00Z');
