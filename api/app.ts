@@ -7,7 +7,7 @@ import type { Config } from '../lib/config.ts';
 import type { Plans } from '../lib/plans.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
-import bodyDepthPlugin from './plugins/body-depth.ts';
+import jsonBodyPlugin from './plugins/json-body.ts';
 import health, { type ReadinessCheck } from './routes/health.ts';
 import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', (request, _reply, done) => runWithCorrelation({ correlationId: request.id }, done));
 
   await app.register(errorsPlugin);
-  await app.register(bodyDepthPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(openapiPlugin, { version: API_VERSION });
   await app.register(metricsPlugin, {
     // Bounded, so a scrape while Temporal is down answers (without the gauge) instead of hanging.

@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { canonicalJson } from '../lib/canonical-json.ts';
-import { ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
@@ -104,7 +104,7 @@ export class ScenarioService {
     try {
       read = await readMemo<ScenarioState>(this.client, scenarioId, MEMO.scenarioState);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+      if (err instanceof WorkflowNotFoundError) throw scenarioNotFound(scenarioId);
       throw new UnavailableError(`scenario state is unavailable: ${(err as Error).message}`, 'state_unavailable');
     }
     let state = read.value;
@@ -114,7 +114,7 @@ export class ScenarioService {
       try {
         state = await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(scenarioId).query(statusQuery));
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+        if (err instanceof WorkflowNotFoundError) throw scenarioNotFound(scenarioId);
         state = fromSearchAttributes(scenarioId, read.description);
       }
     }
@@ -141,6 +141,7 @@ export class ScenarioService {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         if (err.cause.type === FailureTypes.notRunning) throw new ConflictError(err.cause.message, 'not_running');
         if (err.cause.type === FailureTypes.conflictingCompletion) throw new ConflictError(err.cause.message, 'already_completed');
+        if (err.cause.type === FailureTypes.invalidCompletion) throw new BadRequestError(err.cause.message, 'number_not_representable');
       }
       throw err;
     }
@@ -164,6 +165,11 @@ export class ScenarioService {
     const verdict = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
     return { verdict, signature: sig.sig, keyId: sig.keyid, envelope };
   }
+}
+
+/** The one answer for an id the caller may not see, whether or not it exists. */
+export function scenarioNotFound(scenarioId: string): NotFoundError {
+  return new NotFoundError(`scenario ${scenarioId} does not exist`);
 }
 
 /**

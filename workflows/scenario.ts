@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { AuditEvent } from '../lib/audit-chain.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
+import { nonFiniteNumberAt } from '../lib/json-value.ts';
 import type { MainActivities, HostActivities, Entitlement, LaunchedContainer } from '../activities/index.ts';
 import {
   admissionUpdate,
@@ -137,6 +138,12 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       validator: (req: CompletionRequest) => {
         // Rejected here, the request never enters history: a duplicate of the accepted completion
         // is answered the same way, anything else after it or outside "running" is refused.
+        // The API refuses such numbers first; this catches an update sent from the Temporal UI,
+        // whose Infinity would fingerprint as null and then fail evidence collection forever.
+        const badNumber = nonFiniteNumberAt(req.submission);
+        if (badNumber !== undefined) {
+          throw ApplicationFailure.nonRetryable(`the submission holds a number JSON cannot represent (at ${badNumber})`, FailureTypes.invalidCompletion);
+        }
         if (completion) {
           if (completionDigest(req) !== acceptedDigest) {
             throw ApplicationFailure.nonRetryable('a different completion was already accepted', FailureTypes.conflictingCompletion);

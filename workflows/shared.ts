@@ -199,6 +199,8 @@ export const FailureTypes = {
   unknownTemplate: 'UnknownTemplate',
   notRunning: 'NotRunning',
   conflictingCompletion: 'ConflictingCompletion',
+  /** a completion whose submission cannot be fingerprinted or stored (a number JSON cannot represent) */
+  invalidCompletion: 'InvalidCompletion',
   scorerFailed: 'ScorerFailed',
   imageMissing: 'ImageMissing',
   /** a published template version whose files changed, or an image not built from the pinned one */

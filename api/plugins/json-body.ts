@@ -1,10 +1,14 @@
-// A cap on how deeply a JSON body may nest. Bodies are parsed before any handler runs, and several
-// consumers walk them recursively (Temporal's payload converter, JSON.stringify, the completion
-// digest): a 64 KiB body of nested brackets is thousands of levels deep and overflows their stack,
-// which would surface as a 500. Nothing in the contract nests anywhere near this deep.
+// What every parsed JSON body must satisfy before any handler or consumer sees it.
+// - A cap on nesting: several consumers walk bodies recursively (Temporal's payload converter,
+//   JSON.stringify, the completion digest), and a 64 KiB body of nested brackets is thousands of
+//   levels deep and overflows their stack, which would surface as a 500. Nothing in the contract
+//   nests anywhere near this deep.
+// - Only numbers JSON can represent: 1e400 parses to Infinity, which canonical JSON (RFC 8785)
+//   refuses, so it would fail wherever the body is later hashed or signed.
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { BadRequestError } from '../../lib/errors.ts';
+import { nonFiniteNumberAt } from '../../lib/json-value.ts';
 
 export const MAX_BODY_DEPTH = 32;
 
@@ -23,10 +27,16 @@ export function jsonDepth(value: unknown, stopAfter = Infinity): number {
   return deepest;
 }
 
-export default fp(async function bodyDepth(app: FastifyInstance) {
+export default fp(async function jsonBody(app: FastifyInstance) {
   app.addHook('preValidation', async (request) => {
-    if (request.body !== null && typeof request.body === 'object' && jsonDepth(request.body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    const body = request.body;
+    if (body === null || typeof body !== 'object') return;
+    if (jsonDepth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
       throw new BadRequestError(`the body nests deeper than ${MAX_BODY_DEPTH} levels`, 'body_too_deep');
     }
+    const at = nonFiniteNumberAt(body);
+    if (at !== undefined) {
+      throw new BadRequestError(`the body holds a number JSON cannot represent (at ${at}): numbers must be finite`, 'number_not_representable');
+    }
   });
-}, { name: 'arbiter-body-depth' });
+}, { name: 'arbiter-json-body' });
