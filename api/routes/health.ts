@@ -1,4 +1,6 @@
 // Liveness and readiness. Readiness names every failing dependency so an operator knows where to look.
+// Probes are exempt from the per-client rate limit: a load balancer or an orchestrator probes from
+// one address, and a healthy server must never answer its health check with 429.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { runReadiness, type ReadinessCheck } from '../../lib/readiness.ts';
@@ -6,9 +8,10 @@ import { runReadiness, type ReadinessCheck } from '../../lib/readiness.ts';
 export type { ReadinessCheck };
 
 const health: FastifyPluginAsyncTypebox<{ checks: Record<string, ReadinessCheck> }> = async (app, opts) => {
-  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { config: { rateLimit: false }, schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   app.get('/readyz', {
+    config: { rateLimit: false },
     schema: {
       response: {
         200: Type.Object({ status: Type.Literal('ready'), checks: Type.Record(Type.String(), Type.String()) }),

@@ -42,7 +42,9 @@ export default fp(async function metrics(app: FastifyInstance, opts: MetricsOpti
     );
   });
 
+  // Scrapes are exempt from the per-client rate limit, like the probes (routes/health.ts).
   app.get('/metrics', {
+    config: { rateLimit: false },
     schema: {
       summary: 'Prometheus metrics: request latency, scenarios by status, launch latency, quota rejections, policy denies',
       produces: ['text/plain'],
