@@ -3,10 +3,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../lib/errors.ts';
+import { ConflictError, ForbiddenError } from '../../lib/errors.ts';
 import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
 import { spawnScenario, type SpawnDeps } from '../spawn.ts';
-import type { ScenarioService } from '../scenarios.ts';
+import { scenarioNotFound, type ScenarioService } from '../scenarios.ts';
+import type { RetentionView } from '../retention.ts';
 import type { Principal } from '../plugins/auth.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
 
@@ -17,11 +18,27 @@ function mayRead(p: Principal, s: ScenarioState): boolean {
   return false;
 }
 
+/**
+ * What a caller sees of a scenario. An investigation hold is the operators' business: the subject
+ * learns that the artifacts are held, not who holds them or why.
+ */
+function viewFor(p: Principal, state: ScenarioState & { retention?: RetentionView }) {
+  const { completionDigest: _internal, ...view } = state;
+  if (p.kind === 'operator' || !view.retention?.hold) return view;
+  const { hold: _operatorsOnly, ...retention } = view.retention;
+  return { ...view, retention };
+}
+
 const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spawn: SpawnDeps }> = async (app, { service, spawn }) => {
   async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
     const principal = await app.authenticate(request, ['sat', 'et', 'operator']);
     const state = await service.get(id);
-    if (!mayRead(principal, state)) throw new ForbiddenError('this scenario belongs to another subject', 'not_owner');
+    // Someone else's scenario answers exactly like one that does not exist, so that a caller
+    // cannot learn which scenario ids exist.
+    if (!mayRead(principal, state)) {
+      request.log.info({ scenarioId: id, caller: principal.kind }, 'scenario of another subject: answered as not found');
+      throw scenarioNotFound(id);
+    }
     return { state, principal };
   }
 
@@ -42,9 +59,8 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   app.get('/api/scenarios/:id', {
     schema: { params: ScenarioParams, response: { 200: ScenarioView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody } },
   }, async (request) => {
-    const { state } = await readable(request, request.params.id);
-    const { completionDigest: _internal, ...view } = state;
-    return view;
+    const { state, principal } = await readable(request, request.params.id);
+    return viewFor(principal, state);
   });
 
   app.post('/api/scenarios/:id/complete', {
@@ -60,7 +76,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
       if (principal.kind === 'operator') await app.operatorAudit({ actor, action: 'scenario.force_complete', scenarioId: id, data: { outcome: request.body.outcome } });
       return reply.status(202).send(ack);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${id} does not exist`);
+      if (err instanceof WorkflowNotFoundError) throw scenarioNotFound(id);
       throw err;
     }
   });

@@ -10,7 +10,7 @@ import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { mintToken } from '../../lib/tokens.ts';
 import { SCENARIO_WORKFLOW_TYPE, type ScenarioState } from '../../workflows/shared.ts';
 import { initialSearchAttributes } from '../../workflows/operator-view.ts';
-import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { containersOf, docker, REPO, tools, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const run = promisify(execFile);
@@ -180,11 +180,50 @@ describe('one scenario end to end over loopback', () => {
     }
   });
 
-  it('a scenario of another subject is refused with 403', async () => {
+  it('when a completion holds a number JSON cannot represent (1e400), it answers 400, the scenario keeps running, and a good completion still scores it', async () => {
+    const satToken = await sat(await et('frank'));
+    const id = (await call('POST', '/api/spawn', satToken, {})).json!.scenarioId as string;
+    await waitFor('running', async () => ((await call('GET', `/api/scenarios/${id}`, satToken)).json?.status === 'running' ? true : undefined));
+    const op = await stack.operator();
+    for (const raw of ['{"outcome":"success","submission":{"n":1e400}}', '{"outcome":"success","submission":{"deep":[1,{"x":-1e999}]}}']) {
+      const r = await call('POST', `/api/scenarios/${id}/complete`, op, undefined, { raw });
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.deepEqual(Object.keys(r.json!), ['error']);
+      assert.equal((r.json!.error as { code: string }).code, 'number_not_representable');
+    }
+    assert.equal((await call('GET', `/api/scenarios/${id}`, satToken)).json!.status, 'running');
+    // The workflow refuses it too, for an update sent past the API: the temporal CLI passes the
+    // JSON text through as it is, so the workflow parses 1e400 into Infinity.
+    const cli = await run(tools().TEMPORAL_BIN, [
+      'workflow', 'update', 'execute', '--address', stack.env.address, '--workflow-id', id, '--name', 'complete',
+      '--input', '{"outcome":"success","submission":{"n":1e400},"actor":"operator:cli"}',
+    ]).then(() => undefined, (err: { code: number; stderr: string; stdout: string }) => err);
+    assert.ok(cli, 'the update was refused');
+    assert.match(cli.stderr + cli.stdout, /JSON cannot represent/);
+    const done = await call('POST', `/api/scenarios/${id}/complete`, op, { outcome: 'success', submission: { answer: 'hello' } });
+    assert.equal(done.status, 202, JSON.stringify(done.json));
+    const final = await waitFor('scored', async () => {
+      const s = await call('GET', `/api/scenarios/${id}`, satToken);
+      return s.json?.status === 'scored' ? s.json : undefined;
+    });
+    assert.equal(final.status, 'scored');
+  });
+
+  it('a scenario of another subject answers exactly like one that does not exist (404), so ids cannot be probed', async () => {
     const satToken = await sat(await et('dave'));
     const id = (await call('POST', '/api/spawn', satToken, {})).json!.scenarioId as string;
-    const r = await call('GET', `/api/scenarios/${id}`, await et('mallory'));
-    assert.equal(r.status, 403);
+    const unknown = `scn-${crypto.randomUUID()}`;
+    const mallory = await et('mallory');
+    const stranger = await call('GET', `/api/scenarios/${id}`, mallory);
+    const missing = await call('GET', `/api/scenarios/${unknown}`, mallory);
+    assert.equal(stranger.status, 404);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(JSON.parse(JSON.stringify(stranger.json).replaceAll(id, '<id>')), JSON.parse(JSON.stringify(missing.json).replaceAll(unknown, '<id>')));
+    for (const [method, path] of [['POST', 'cancel'], ['GET', 'verdict']] as const) {
+      const r = await call(method, `/api/scenarios/${id}/${path}`, mallory);
+      assert.equal(r.status, 404, `${method} ${path}: ${JSON.stringify(r.json)}`);
+      assert.equal((r.json!.error as { code: string }).code, 'not_found');
+    }
     const cancel = await call('POST', `/api/scenarios/${id}/cancel`, satToken);
     assert.equal(cancel.status, 202);
     const final = await waitFor('cancelled', async () => {

@@ -60,6 +60,11 @@ describe('spawn trust chain', () => {
         return stack.call('POST', '/api/spawn', await craft({ claims }), {});
       }, [401]],
       ['a SAT living longer than 10 minutes', async () => stack.call('POST', '/api/spawn', await craft({ exp: now() + 3600 }), {}), [401]],
+      ['a SAT already valid but issued an hour in the future', async () => {
+        const jwt = new SignJWT({ ...satClaims(), iss: 'arbiter', aud: 'arbiter:spawn', iat: now() + 3600, nbf: now(), exp: now() + 3900 })
+          .setProtectedHeader({ alg: 'HS256', typ: 'arbiter-sat+jwt', kid: secretKeyId(satRing().current) });
+        return stack.call('POST', '/api/spawn', await jwt.sign(satRing().current), {});
+      }, [401]],
       ['alg: none', async () => stack.call('POST', '/api/spawn', `${b64({ alg: 'none', typ: 'arbiter-sat+jwt', kid: secretKeyId(satRing().current) })}.${b64({ ...satClaims(), iss: 'arbiter', aud: 'arbiter:spawn', iat: now(), nbf: now(), exp: now() + 300 })}.`, {}), [401]],
       ['an asymmetric (EdDSA) token where HS256 is expected', async () => {
         const { privateKey } = await generateKeyPair('EdDSA');
@@ -85,11 +90,11 @@ describe('spawn trust chain', () => {
       });
     }
 
-    it('a SAT of another subject, or of another tenant, cannot read the scenario (403)', async () => {
+    it('a SAT of another subject, or of another tenant, cannot read the scenario and cannot tell it exists (404)', async () => {
       const owner = await stack.satFor({ sub: 'owner-1' });
       const id = (await stack.call('POST', '/api/spawn', owner, {})).json!.scenarioId as string;
-      assertRefused(await stack.call('GET', `/api/scenarios/${id}`, await stack.satFor({ sub: 'someone-else' })), [403]);
-      assertRefused(await stack.call('GET', `/api/scenarios/${id}`, await stack.satFor({ sub: 'owner-1', tenant: 'other-tenant' })), [403]);
+      assertRefused(await stack.call('GET', `/api/scenarios/${id}`, await stack.satFor({ sub: 'someone-else' })), [404]);
+      assertRefused(await stack.call('GET', `/api/scenarios/${id}`, await stack.satFor({ sub: 'owner-1', tenant: 'other-tenant' })), [404]);
       assert.equal((await stack.call('GET', `/api/scenarios/${id}`, owner)).status, 200);
       assert.equal((await stack.call('GET', `/api/scenarios/${id}`, await stack.operator())).status, 200);
     });
@@ -187,16 +192,21 @@ describe('spawn trust chain', () => {
     await waitFor('lease released after cancel', async () => ((await leases()) === 0 ? true : undefined));
   });
 
-  it('per-client HTTP rate limiting answers 429 in the contract shape', async () => {
+  it('per-client HTTP rate limiting answers 429 in the contract shape, and never to health probes or metrics scrapes', async () => {
     const limited = await buildApp({ config: stack.t.config, temporal: stack.env.client, plans: loadPlans(), templatesDir: DEFAULT_TEMPLATES_DIR, checks: {}, httpRateLimitPerMinute: 3 });
     try {
       const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await limited.inject({ method: 'GET', url: '/healthz' }));
+      for (let i = 0; i < 5; i++) answers.push(await limited.inject({ method: 'GET', url: '/.well-known/arbiter/keys' }));
       const codes = answers.map((a) => a.statusCode);
       const last = answers[4]!;
       assert.deepEqual(codes, [200, 200, 200, 429, 429]);
       assert.equal(last.json<{ error: { code: string } }>().error.code, 'rate_limited');
       assert.match(String(last.headers['retry-after']), /^\d+$/);
+      // The same client, already limited, in a burst of probes and scrapes (a load balancer, or
+      // Prometheus, behind one address): every one is answered.
+      const probes = await Promise.all(Array.from({ length: 30 }, (_, i) => limited.inject({ method: 'GET', url: ['/healthz', '/readyz', '/metrics'][i % 3]! })));
+      assert.deepEqual([...new Set(probes.map((p) => p.statusCode))], [200], probes.map((p) => `${p.statusCode} ${p.body.slice(0, 80)}`).join('\n'));
+      assert.equal((await limited.inject({ method: 'GET', url: '/.well-known/arbiter/keys' })).statusCode, 429, 'the API itself is still limited');
     } finally {
       await limited.close();
     }

@@ -123,6 +123,14 @@ describe('retention (time-skipping)', () => {
     assert.equal(r.status, 'held');
     assert.deepEqual({ actor: r.hold?.actor, reason: r.hold?.reason }, { actor: 'operator:olga', reason: 'investigation 42' });
     await waitFor('the hold in the scenario audit log', async () => (/retention\.hold/.test(scenarioAudit(held)) ? true : undefined));
+    // The subject sees that the artifacts are held, not who holds them or why; an operator sees both.
+    const bySubject = await call('GET', `/api/scenarios/${held.scenarioId}`, subjectEt);
+    assert.equal(bySubject.status, 200);
+    assert.equal((bySubject.json!.retention as { held: boolean }).held, true);
+    assert.equal((bySubject.json!.retention as { hold?: unknown }).hold, undefined, JSON.stringify(bySubject.json));
+    assert.doesNotMatch(JSON.stringify(bySubject.json), /investigation 42|olga/);
+    const byOperator = await call('GET', `/api/scenarios/${held.scenarioId}`, operator);
+    assert.deepEqual((byOperator.json!.retention as { hold?: { actor: string; reason: string } }).hold?.reason, 'investigation 42');
     const entry = operatorEntries().find((e) => e.event === 'scenario.hold' && e.data?.scenarioId === held.scenarioId);
     assert.equal(entry?.actor, 'operator:olga');
     // The hold continues the chain after the head the verdict recorded: the verdict still verifies.
