@@ -12,7 +12,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { canonicalJson } from '../lib/canonical-json.ts';
+import { completionDigest, isSameCompletion } from '../lib/completion-digest.ts';
 import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
@@ -20,7 +20,6 @@ import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import {
   admissionUpdate,
   completeUpdate,
-  completionDigest,
   FailureTypes,
   MAIN_TASK_QUEUE,
   MEMO,
@@ -36,7 +35,6 @@ import {
 } from '../workflows/shared.ts';
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
-import { createHash } from 'node:crypto';
 import type { RetentionService } from './retention.ts';
 
 /** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
@@ -124,7 +122,7 @@ export class ScenarioService {
   async complete(scenarioId: string, req: CompletionRequest): Promise<CompletionAck> {
     const handle = this.client.workflow.getHandle(scenarioId);
     // The same body always has the same update id, so Temporal deduplicates a resent completion.
-    const updateId = `complete-${createHash('sha256').update(canonicalJson([req.outcome, req.submission])).digest('hex').slice(0, 32)}`;
+    const updateId = `complete-${completionDigest(req).slice(0, 32)}`;
     try {
       // An update is answered by a worker; with none polling, give up rather than hold the client.
       return await this.client.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => handle.executeUpdate(completeUpdate, { args: [req], updateId }));
@@ -135,7 +133,7 @@ export class ScenarioService {
       if (err instanceof WorkflowNotFoundError) {
         // Closed workflows take no updates: answer a resend of the accepted completion the same way.
         const state = await this.get(scenarioId);
-        if (state.completionDigest && state.completionDigest === completionDigest(req)) return { status: state.status };
+        if (state.completionDigest && isSameCompletion(state.completionDigest, req)) return { status: state.status };
         throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
       }
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

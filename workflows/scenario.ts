@@ -20,11 +20,12 @@ import {
 import type { AuditEvent } from '../lib/audit-chain.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import { nonFiniteNumberAt } from '../lib/json-value.ts';
+import { completionDigest, isSameCompletion, legacyCompletionForm } from '../lib/completion-digest.ts';
 import type { MainActivities, HostActivities, Entitlement, LaunchedContainer } from '../activities/index.ts';
 import {
   admissionUpdate,
   completeUpdate,
-  completionDigest,
+  COMPLETION_SHA256_PATCH,
   containerExitedSignal,
   FailureTypes,
   MEMO,
@@ -67,6 +68,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
   // Versioned changes, decided once, first thing: runs started before them replay as they ran.
   const stateInMemo = patched(STATE_IN_MEMO_PATCH);
   const admit = patched(ADMISSION_LOCAL_PATCH) ? admission : main;
+  const fingerprint = patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
   const state: ScenarioState = {
     scenarioId: input.scenarioId,
     status: 'pending',
@@ -127,7 +129,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
     (req) => {
       if (!completion) {
         completion = req;
-        acceptedDigest = completionDigest(req);
+        acceptedDigest = fingerprint(req);
         state.completionDigest = acceptedDigest;
         audit(req.actor, 'completion.accepted', { outcome: req.outcome });
         publish();
@@ -145,7 +147,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
           throw ApplicationFailure.nonRetryable(`the submission holds a number JSON cannot represent (at ${badNumber})`, FailureTypes.invalidCompletion);
         }
         if (completion) {
-          if (completionDigest(req) !== acceptedDigest) {
+          if (!isSameCompletion(acceptedDigest!, req)) {
             throw ApplicationFailure.nonRetryable('a different completion was already accepted', FailureTypes.conflictingCompletion);
           }
           return;

@@ -105,6 +105,8 @@ export const statusQuery = defineQuery<ScenarioState>('status');
  */
 export const MEMO = { scenarioState: 'state', tenantEntitlement: 'entitlement', retentionState: 'retention' } as const;
 export const STATE_IN_MEMO_PATCH = 'state-in-memo';
+/** Scenarios started before it kept the whole completion as their fingerprint, not its sha256. */
+export const COMPLETION_SHA256_PATCH = 'completion-digest-sha256';
 /** Answers once the admission steps (entitlements, policy) have decided: used by POST /api/spawn. */
 export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
@@ -209,19 +211,3 @@ export const FailureTypes = {
   rateLimited: 'RateLimited',
   staleGrant: 'StaleGrant',
 } as const;
-
-/**
- * A stable fingerprint of a completion, computable inside the workflow sandbox (no crypto there):
- * an identical resend has the same fingerprint, a different completion does not.
- */
-export function completionDigest(req: Pick<CompletionRequest, 'outcome' | 'submission'>): string {
-  return JSON.stringify([req.outcome, sortKeys(req.submission)]);
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
-  }
-  return v;
-}
