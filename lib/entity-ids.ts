@@ -6,11 +6,16 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Temporal's default `limit.maxIDLength`, in bytes. An id that would be longer is replaced by a
- * digest of its parts (a tenant and subject of 128 CJK characters each escape to 2,300 bytes);
- * no id of that length could ever have been started, so no existing entity changes its id.
+ * The longest readable id, in bytes: `limit.maxIDLength` of deploy/'s Temporal server. A longer
+ * one becomes a digest of its parts (a tenant and a subject of 128 CJK characters each escape to
+ * 2,300 bytes), which Temporal would otherwise refuse.
  */
-export const MAX_WORKFLOW_ID_BYTES = 1000;
+export const MAX_WORKFLOW_ID_BYTES = 255;
+/**
+ * Temporal's default `limit.maxIDLength` (the dev server's): tenant entities with ids up to this
+ * may exist there, and keep them; past it none could ever have been started.
+ */
+export const TEMPORAL_DEFAULT_MAX_ID_BYTES = 1000;
 
 /**
  * encodeURIComponent, made total: it throws on a lone surrogate, which becomes `%uXXXX` here, a
@@ -34,7 +39,10 @@ export function idComponent(name: string): string {
  */
 function entityId(kind: string, parts: readonly string[]): string {
   const readable = [kind, ...parts.map(idComponent)].join(':');
-  if (readable.length <= MAX_WORKFLOW_ID_BYTES) return readable;
+  return readable.length <= MAX_WORKFLOW_ID_BYTES ? readable : digestId(kind, parts);
+}
+
+function digestId(kind: string, parts: readonly string[]): string {
   return `${kind}@sha256:${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
 }
 
@@ -49,15 +57,16 @@ export const quotaWorkflowId = (tenant: string, subject: string): string => enti
  */
 export function legacyQuotaWorkflowId(tenant: string, subject: string): string | undefined {
   const id = `quota-${idComponent(tenant)}-${idComponent(subject)}`;
-  return id.includes('%u') || id.length > MAX_WORKFLOW_ID_BYTES ? undefined : id;
+  return id.includes('%u') || id.length > TEMPORAL_DEFAULT_MAX_ID_BYTES ? undefined : id;
 }
 
 /**
  * One entitlement entity per tenant: a single escaped name after a fixed prefix is already
- * unambiguous, so the id existing tenants' grants live under is kept (`tenant-<escaped>`).
+ * unambiguous, so the id existing tenants' grants live under is kept (`tenant-<escaped>`), up to
+ * the length a dev server accepted. Between 256 and 1000 bytes deploy/'s server still refuses it,
+ * as it did before; moving those ids would strand grants recorded on a dev server.
  */
 export function tenantWorkflowId(tenant: string): string {
   const readable = `tenant-${idComponent(tenant)}`;
-  if (readable.length <= MAX_WORKFLOW_ID_BYTES) return readable;
-  return `tenant@sha256:${createHash('sha256').update(JSON.stringify([tenant])).digest('hex')}`;
+  return readable.length <= TEMPORAL_DEFAULT_MAX_ID_BYTES ? readable : digestId('tenant', [tenant]);
 }

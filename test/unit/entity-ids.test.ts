@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Value } from 'typebox/value';
-import { idComponent, legacyQuotaWorkflowId, MAX_WORKFLOW_ID_BYTES, quotaWorkflowId, tenantWorkflowId } from '../../lib/entity-ids.ts';
+import { idComponent, legacyQuotaWorkflowId, MAX_WORKFLOW_ID_BYTES, quotaWorkflowId, TEMPORAL_DEFAULT_MAX_ID_BYTES, tenantWorkflowId } from '../../lib/entity-ids.ts';
 import { SatClaimsSchema } from '../../lib/tokens.ts';
 
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
@@ -60,7 +60,7 @@ describe('entity workflow ids', () => {
     }));
   });
 
-  it('every quota id is ASCII within Temporal\'s id limit, and a readable one splits back into its names', () => {
+  it('every quota id is ASCII within the deployed Temporal\'s id limit, and a readable one splits back into its names', () => {
     fc.assert(fc.property(anyName, anyName, (tenant, subject) => {
       const id = quotaWorkflowId(tenant, subject);
       assert.match(id, /^[\x21-\x7e]+$/);
@@ -76,6 +76,8 @@ describe('entity workflow ids', () => {
 
   it('names too long to escape within the id limit get distinct digest ids', () => {
     const cjk = (c: string) => c.repeat(128);
+    // 28 CJK characters escape to 252 bytes: a tenant and a subject of them no longer fit.
+    assert.match(quotaWorkflowId('界'.repeat(28), '世'), /^quota@sha256:/);
     const a = quotaWorkflowId(cjk('界'), cjk('世'));
     const b = quotaWorkflowId(cjk('世'), cjk('界'));
     assert.match(a, /^quota@sha256:[0-9a-f]{64}$/);
@@ -95,7 +97,7 @@ describe('entity workflow ids', () => {
     fc.assert(fc.property(anyName, (tenant) => {
       fc.pre(wellFormed(tenant));
       const before = `tenant-${encodeURIComponent(tenant)}`;
-      fc.pre(before.length <= MAX_WORKFLOW_ID_BYTES);
+      fc.pre(before.length <= TEMPORAL_DEFAULT_MAX_ID_BYTES);
       assert.equal(tenantWorkflowId(tenant), before);
     }));
   });
@@ -110,7 +112,7 @@ describe('entity workflow ids', () => {
     fc.assert(fc.property(anyName, anyName, (tenant, subject) => {
       fc.pre(wellFormed(tenant) && wellFormed(subject));
       const old = `quota-${encodeURIComponent(tenant)}-${encodeURIComponent(subject)}`;
-      assert.equal(legacyQuotaWorkflowId(tenant, subject), old.length <= MAX_WORKFLOW_ID_BYTES ? old : undefined);
+      assert.equal(legacyQuotaWorkflowId(tenant, subject), old.length <= TEMPORAL_DEFAULT_MAX_ID_BYTES ? old : undefined);
     }));
   });
 });
