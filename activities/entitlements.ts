@@ -6,7 +6,8 @@ import type { Plans } from '../lib/plans.ts';
 import { loadTemplate, UnknownTemplateError, type Template } from '../lib/template.ts';
 import { pinTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
 import { readMemo } from '../lib/read-model.ts';
-import { entitlementQuery, FailureTypes, MEMO, tenantWorkflowId, type EntitlementSource, type ScenarioInput, type TenantEntitlementMemo } from '../workflows/shared.ts';
+import { tenantWorkflowId } from '../lib/entity-ids.ts';
+import { entitlementQuery, FailureTypes, MEMO, type EntitlementSource, type ScenarioInput, type TenantEntitlementMemo } from '../workflows/shared.ts';
 import type { EffectiveLimits } from './container-spec.ts';
 
 export interface Entitlement {

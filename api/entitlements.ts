@@ -7,6 +7,7 @@ import { billingLog } from '../lib/billing-log.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { ConflictError } from '../lib/errors.ts';
+import { tenantWorkflowId } from '../lib/entity-ids.ts';
 import {
   entitlementQuery,
   FailureTypes,
@@ -14,7 +15,6 @@ import {
   MEMO,
   recordGrantUpdate,
   TENANT_WORKFLOW_TYPE,
-  tenantWorkflowId,
   type ResolvedEntitlement,
   type TenantEntitlementMemo,
   type TenantGrant,

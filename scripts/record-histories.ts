@@ -12,7 +12,8 @@ import proto from '@temporalio/proto';
 const { temporal } = proto;
 import { mintToken } from '../lib/tokens.ts';
 import { randomUUID } from 'node:crypto';
-import { quotaWorkflowId, scenarioIdFromJti, tenantWorkflowId } from '../workflows/shared.ts';
+import { quotaWorkflowId, tenantWorkflowId } from '../lib/entity-ids.ts';
+import { scenarioIdFromJti } from '../workflows/shared.ts';
 import { containersOf, docker, waitFor } from '../test/support/harness.ts';
 import { startStack } from '../test/support/stack.ts';
 

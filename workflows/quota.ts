@@ -56,7 +56,8 @@ export async function quotaWorkflow(input: QuotaInput): Promise<void> {
         // The same scenario asking again (a replayed SAT) is not a new spawn: let the start decide.
         if (state.leases[req.scenarioId]) return;
         prune();
-        const active = Object.keys(state.leases).length;
+        // Validators do not run on replay, so counting more here leaves recorded histories alone.
+        const active = Object.keys(state.leases).length + (req.heldElsewhere ?? 0);
         if (active >= req.maxConcurrent) {
           throw ApplicationFailure.create({
             type: FailureTypes.quotaExceeded,

@@ -40,9 +40,8 @@ export const STATUSES = [
 export type ScenarioStatus = (typeof STATUSES)[number];
 export const TERMINAL_STATUSES: readonly ScenarioStatus[] = ['denied', 'scored', 'failed', 'timed_out', 'cancelled', 'expired'];
 
-/** Entity workflow ids: one quota entity per subject of a tenant, one entitlement entity per tenant. */
-export const quotaWorkflowId = (tenant: string, subject: string): string => `quota-${encodeURIComponent(tenant)}-${encodeURIComponent(subject)}`;
-export const tenantWorkflowId = (tenant: string): string => `tenant-${encodeURIComponent(tenant)}`;
+// The entity workflows' ids (quota per subject, entitlement per tenant) are built in
+// lib/entity-ids.ts: only the API and activities build them; a scenario is handed its quota id.
 export const QUOTA_WORKFLOW_TYPE = 'quotaWorkflow';
 export const TENANT_WORKFLOW_TYPE = 'tenantWorkflow';
 
@@ -118,6 +117,8 @@ export interface LeaseRequest {
   scenarioId: string;
   maxConcurrent: number;
   spawnsPerMinute: number;
+  /** the subject's leases still held by its entity under the old, ambiguous id: they count too */
+  heldElsewhere?: number;
 }
 export interface LeaseGrant { scenarioId: string; alreadyHeld: boolean; active: number }
 export interface QuotaState { leases: Record<string, { acquiredAt: string }>; recentSpawns: string[]; reapIntervalSeconds: number; startGraceSeconds: number }

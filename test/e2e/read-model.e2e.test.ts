@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { containersOf, docker, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
-import { tenantWorkflowId } from '../../workflows/shared.ts';
+import { tenantWorkflowId } from '../../lib/entity-ids.ts';
 
 describe('reads without a worker', () => {
   let stack: Stack;

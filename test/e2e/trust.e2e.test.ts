@@ -12,7 +12,8 @@ import { loadConfig, secretKeyId } from '../../lib/config.ts';
 import { loadPlans } from '../../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
 import { mintToken } from '../../lib/tokens.ts';
-import { quotaQuery, quotaWorkflowId, type ScenarioState } from '../../workflows/shared.ts';
+import { quotaWorkflowId } from '../../lib/entity-ids.ts';
+import { quotaQuery, type ScenarioState } from '../../workflows/shared.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Response, type Stack } from '../support/stack.ts';
 
