@@ -1,16 +1,14 @@
 // Entitlement resolution for the API: grants (billing receipts, ETs) are recorded in the tenant's
 // entity workflow, and the resolved plan is read back from it. Receipt beats ET beats free.
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { ChainedLogFile } from '../lib/chained-log.ts';
 import { billingLog } from '../lib/billing-log.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
 import { readMemo } from '../lib/read-model.ts';
-import { ConflictError } from '../lib/errors.ts';
+import { httpErrorOf } from '../lib/errors.ts';
 import { tenantWorkflowId } from '../lib/entity-ids.ts';
 import {
   entitlementQuery,
-  FailureTypes,
   MAIN_TASK_QUEUE,
   MEMO,
   recordGrantUpdate,
@@ -46,10 +44,7 @@ export class EntitlementService {
     try {
       return await this.client.workflow.executeUpdateWithStart(recordGrantUpdate, { args: [grant], startWorkflowOperation: start });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === FailureTypes.staleGrant) {
-        throw new ConflictError(err.cause.message, 'stale_grant');
-      }
-      throw err;
+      throw (err instanceof WorkflowUpdateFailedError ? httpErrorOf(err) : undefined) ?? err;
     }
   }
 

@@ -1,13 +1,11 @@
 // Per-subject quota through the subject's quota entity workflow (update-with-start): the lease is
 // granted or refused synchronously, and if Temporal cannot be asked, the spawn is refused.
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { legacyQuotaWorkflowId, quotaWorkflowId } from '../lib/entity-ids.ts';
-import { ArbiterError, UnavailableError } from '../lib/errors.ts';
+import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../lib/errors.ts';
 import { quotaRejections } from '../lib/metrics.ts';
 import {
   acquireLeaseUpdate,
-  FailureTypes,
   MAIN_TASK_QUEUE,
   QUOTA_WORKFLOW_TYPE,
   quotaQuery,
@@ -17,12 +15,6 @@ import {
   type LeaseRequest,
 } from '../workflows/shared.ts';
 import type { quotaWorkflow } from '../workflows/quota.ts';
-
-export class TooManyRequestsError extends ArbiterError {
-  constructor(message: string, code: string, readonly retryAfterSeconds: number) {
-    super(code, 429, message);
-  }
-}
 
 export interface QuotaTiming { reapIntervalSeconds: number; startGraceSeconds: number }
 
@@ -45,12 +37,10 @@ export class QuotaService {
       });
       return { ...grant, quotaWorkflowId: workflowId };
     } catch (err) {
-      const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-      if (cause instanceof ApplicationFailure && (cause.type === FailureTypes.quotaExceeded || cause.type === FailureTypes.rateLimited)) {
-        const retryAfter = (cause.details?.[0] as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 60;
-        const code = cause.type === FailureTypes.quotaExceeded ? 'quota_exceeded' : 'rate_limited';
-        quotaRejections.inc({ reason: code });
-        throw new TooManyRequestsError(cause.message, code, retryAfter);
+      const refusal = err instanceof WorkflowUpdateFailedError ? httpErrorOf(err) : undefined;
+      if (refusal instanceof TooManyRequestsError) {
+        quotaRejections.inc({ reason: refusal.code });
+        throw refusal;
       }
       // Fail closed: a quota that cannot be checked is a refusal, never a free pass.
       quotaRejections.inc({ reason: 'quota_unavailable' });

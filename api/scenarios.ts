@@ -11,16 +11,14 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { completionDigest, isSameCompletion } from '../lib/completion-digest.ts';
-import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '../lib/errors.ts';
+import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../lib/errors.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import {
   admissionUpdate,
   completeUpdate,
-  FailureTypes,
   MAIN_TASK_QUEUE,
   MEMO,
   SCENARIO_WORKFLOW_TYPE,
@@ -136,12 +134,7 @@ export class ScenarioService {
         if (state.completionDigest && isSameCompletion(state.completionDigest, req)) return { status: state.status };
         throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
       }
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        if (err.cause.type === FailureTypes.notRunning) throw new ConflictError(err.cause.message, 'not_running');
-        if (err.cause.type === FailureTypes.conflictingCompletion) throw new ConflictError(err.cause.message, 'already_completed');
-        if (err.cause.type === FailureTypes.invalidCompletion) throw new BadRequestError(err.cause.message, 'number_not_representable');
-      }
-      throw err;
+      throw (err instanceof WorkflowUpdateFailedError ? httpErrorOf(err) : undefined) ?? err;
     }
   }
 

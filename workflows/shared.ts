@@ -185,7 +185,6 @@ export const holdSignal = defineSignal<[HoldRequest?]>('hold');
 export const releaseSignal = defineSignal<[HoldRequest?]>('release');
 /** Deletes now a scenario whose retention is over (the sweep's catch-up); refused while held or before the deadline. */
 export const expireUpdate = defineUpdate<RetentionState, [{ actor: string }]>('expireNow');
-export const RetentionFailureTypes = { held: 'RetentionHeld', notDue: 'RetentionNotDue' } as const;
 
 // ---- reconciler ------------------------------------------------------------------------------
 /** A Temporal Schedule starts the reconcile workflow on the main queue at this interval. */
@@ -196,19 +195,4 @@ export interface ReconciledContainer { containerName: string; scenarioId: string
 export interface HostReconcileResult { hostId: string; removed: ReconciledContainer[]; kept: number; error?: string }
 export interface ReconcileReport { hosts: HostReconcileResult[]; removed: number }
 
-/** Failure types raised by activities and the workflow, mapped by the API to HTTP statuses. */
-export const FailureTypes = {
-  unknownPlan: 'UnknownPlan',
-  unknownTemplate: 'UnknownTemplate',
-  notRunning: 'NotRunning',
-  conflictingCompletion: 'ConflictingCompletion',
-  /** a completion whose submission cannot be fingerprinted or stored (a number JSON cannot represent) */
-  invalidCompletion: 'InvalidCompletion',
-  scorerFailed: 'ScorerFailed',
-  imageMissing: 'ImageMissing',
-  /** a published template version whose files changed, or an image not built from the pinned one */
-  templateModified: 'TemplateModified',
-  quotaExceeded: 'QuotaExceeded',
-  rateLimited: 'RateLimited',
-  staleGrant: 'StaleGrant',
-} as const;
+export { FailureTypes, RetentionFailureTypes, type FailureType } from '../contract/failures.ts';

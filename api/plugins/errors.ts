@@ -4,7 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArbiterError } from '../../lib/errors.ts';
+import { ArbiterError, TooManyRequestsError } from '../../lib/errors.ts';
 
 function codeOf(err: FastifyError): string {
   if (err.validation) return 'bad_request';
@@ -25,8 +25,7 @@ export default fp(async function errors(app: FastifyInstance) {
       const level = err.statusCode >= 500 ? 'error' : 'info';
       request.log[level]({ code: err.code, status: err.statusCode }, err.message);
       const reasons = err.details?.reasons as string[] | undefined;
-      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
-      if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
+      if (err instanceof TooManyRequestsError) void reply.header('Retry-After', String(err.retryAfterSeconds));
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(reasons ? { reasons } : {}) } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;

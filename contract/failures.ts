@@ -1,0 +1,23 @@
+// The failure types that cross a process boundary: raised as ApplicationFailure types by
+// activities and workflows, and turned into HTTP errors by the one table in lib/errors.ts.
+// Plain constants: importable by workflows, activities, the API, the CLI and workers alike.
+
+export const FailureTypes = {
+  unknownPlan: 'UnknownPlan',
+  unknownTemplate: 'UnknownTemplate',
+  notRunning: 'NotRunning',
+  conflictingCompletion: 'ConflictingCompletion',
+  /** a completion whose submission cannot be fingerprinted or stored (a number JSON cannot represent) */
+  invalidCompletion: 'InvalidCompletion',
+  scorerFailed: 'ScorerFailed',
+  imageMissing: 'ImageMissing',
+  /** a published template version whose files changed, or an image not built from the pinned one */
+  templateModified: 'TemplateModified',
+  quotaExceeded: 'QuotaExceeded',
+  rateLimited: 'RateLimited',
+  staleGrant: 'StaleGrant',
+} as const;
+export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
+
+/** The retention workflow's refusals of an early expiry: outcomes of a sweep, not HTTP errors. */
+export const RetentionFailureTypes = { held: 'RetentionHeld', notDue: 'RetentionNotDue' } as const;
