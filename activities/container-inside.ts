@@ -13,6 +13,7 @@ import { dirname, join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { canonicalJson } from '../lib/canonical-json.ts';
+import { redactSecrets } from '../lib/secret-redaction.ts';
 
 export const DECLARED_FILE_CAP_BYTES = 256 * 1024;
 export const EXEC_TIMEOUT_MS = 10_000;
@@ -106,7 +107,8 @@ async function readDeclared(container: Docker.Container, path: string, evidenceD
   if (run.exitCode === 3) return { path, status: 'missing' };
   if (run.exitCode === 4) return { path, status: 'refused' };
   if (run.exitCode !== 0 && !over) return { path, status: 'unreadable' };
-  const bytes = run.stdout.subarray(0, DECLARED_FILE_CAP_BYTES);
+  // Redacted before it is hashed, so files.json describes the bytes the bundle holds.
+  const { bytes } = redactSecrets(run.stdout.subarray(0, DECLARED_FILE_CAP_BYTES));
   const file = join(evidenceDir, FILES_DIR, rel);
   mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
   writeFileSync(file, bytes, { mode: 0o644 });
