@@ -13,6 +13,7 @@ import { dirname, join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { canonicalJson } from '../lib/canonical-json.ts';
+import { redactSecrets } from '../lib/secret-redaction.ts';
 
 export const DECLARED_FILE_CAP_BYTES = 256 * 1024;
 export const EXEC_TIMEOUT_MS = 10_000;
@@ -66,9 +67,21 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
 export type DeclaredFileStatus = 'collected' | 'truncated' | 'missing' | 'unreadable' | 'timeout' | 'unavailable' | 'refused';
 export interface DeclaredFile { path: string; status: DeclaredFileStatus; size?: number; sha256?: string }
 
-// Exit 3: the path is absent, or not a regular file (a symlink, a fifo, a directory), which is
-// never followed or read. head reads one byte past the cap so that truncation is visible.
-const READ_FILE = '[ -f "$1" ] && [ ! -L "$1" ] || exit 3; exec /bin/busybox head -c "$2" "$1"';
+// Only the declared file itself is ever read: never what a symlink (in the leaf or in a parent)
+// points to, never a fifo, device or directory. Testing the path and then reading it races (the
+// subject swaps a symlink in between), so the shell opens the path once, then judges what it
+// actually opened through its own descriptor (/proc/$$/fd/3: $$ is this shell, not an applet
+// child): it must be a regular file whose resolved path is exactly the declared one. A swap can
+// then only make collection refuse, never follow. The first test is a cheap early answer; a fifo
+// swapped in after it blocks the open, which the exec timeout ends.
+// Exit 3: absent. Exit 4: refused. head reads one byte past the cap so that truncation is visible.
+export const READ_FILE = [
+  '[ -e "$1" ] || [ -L "$1" ] || exit 3',
+  '[ -f "$1" ] && [ ! -L "$1" ] || exit 4',
+  'exec 3< "$1"',
+  '[ "$(/bin/busybox readlink "/proc/$$/fd/3")" = "$1" ] && [ -f "/proc/$$/fd/3" ] || exit 4',
+  'exec /bin/busybox head -c "$2" <&3',
+].join('\n');
 
 /** A declared path as a relative path under files/, or undefined when it is not a plain absolute path. */
 export function evidenceRelPath(path: string): string | undefined {
@@ -92,8 +105,10 @@ async function readDeclared(container: Docker.Container, path: string, evidenceD
   if (run.timedOut) return { path, status: 'timeout' };
   const over = run.truncated || run.stdout.length > DECLARED_FILE_CAP_BYTES;
   if (run.exitCode === 3) return { path, status: 'missing' };
+  if (run.exitCode === 4) return { path, status: 'refused' };
   if (run.exitCode !== 0 && !over) return { path, status: 'unreadable' };
-  const bytes = run.stdout.subarray(0, DECLARED_FILE_CAP_BYTES);
+  // Redacted before it is hashed, so files.json describes the bytes the bundle holds.
+  const { bytes } = redactSecrets(run.stdout.subarray(0, DECLARED_FILE_CAP_BYTES));
   const file = join(evidenceDir, FILES_DIR, rel);
   mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
   writeFileSync(file, bytes, { mode: 0o644 });

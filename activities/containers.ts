@@ -2,8 +2,6 @@
 // deterministic name, so a retried or re-delivered activity adopts what an earlier attempt did.
 import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { completionRing, mintToken } from '../lib/tokens.ts';
-import type { SecretRing } from '../lib/config.ts';
 import type { Template } from '../lib/template.ts';
 import { FailureTypes } from '../workflows/shared.ts';
 import { scenarioContainerName, scenarioSpec, type EffectiveLimits } from './container-spec.ts';
@@ -11,7 +9,6 @@ import { TEMPLATE_DIGEST_LABEL } from './images.ts';
 
 export interface ContainerDeps {
   docker: Docker;
-  completionSecret: SecretRing;
   runtime?: string | undefined;
   /** labelled on every container this host creates, so its reconciler judges only its own */
   hostId: string;
@@ -76,10 +73,8 @@ export function createContainerActivities(deps: ContainerDeps) {
     } catch (err) {
       if (!isNotFound(err)) throw err;
       adopted = false;
-      // The completion token goes into the container's environment: the scenario host reads it
-      // from there, and it is only good for this one scenario.
-      const ttl = req.limits.ttlSeconds + 600;
-      const { token } = await mintToken('completion', { sub: req.scenarioId }, completionRing(deps.completionSecret, req.scenarioId), { ttlSeconds: ttl });
+      // No secret goes into the container: the party inside is the one being judged. The scenario
+      // host asks the API for its completion token (POST /api/scenarios/:id/completion-token).
       const spec = scenarioSpec({
         scenarioId: req.scenarioId,
         tenant: req.tenant,
@@ -87,7 +82,7 @@ export function createContainerActivities(deps: ContainerDeps) {
         limits: req.limits,
         runtime: deps.runtime,
         hostId: deps.hostId,
-        env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`, `ARBITER_COMPLETION_TOKEN=${token}`],
+        env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`],
       });
       try {
         await docker.createContainer(spec);

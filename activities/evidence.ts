@@ -1,8 +1,9 @@
 // Evidence is taken from the scenario container after it ends and before it is removed: what the
 // scorer sees and what the verdict binds. Re-running the collection rewrites the same files.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { buildManifest, manifestBytes, MANIFEST_FILE } from '../lib/evidence-manifest.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
@@ -10,6 +11,7 @@ import type { PolicyDecision } from '../lib/policy-types.ts';
 import type { Template } from '../lib/template.ts';
 import type { CompletionRequest } from '../workflows/shared.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
+import { redactSecrets } from '../lib/secret-redaction.ts';
 import { isNotFound } from './containers.ts';
 import { collectFromInside } from './container-inside.ts';
 import type { Entitlement } from './entitlements.ts';
@@ -61,6 +63,23 @@ export function isolationReport(info: Docker.ContainerInspectInfo): Record<strin
   };
 }
 
+/**
+ * Replaces every secret in every file under the evidence folder, before the manifest binds them.
+ * No secret is handed to a scenario container any more, but the host's own writes (a submission,
+ * an inspect output) and whatever the subject left behind are checked all the same.
+ */
+export function redactEvidence(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    const { bytes, redacted } = redactSecrets(readFileSync(file));
+    if (redacted > 0) writeFileSync(file, bytes, { mode: 0o644 });
+    total += redacted;
+  }
+  return total;
+}
+
 export function createEvidenceActivities(deps: { docker: Docker; storageDir: string }) {
   async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
     const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
@@ -76,9 +95,7 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
       const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
       if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');
       write('container.log', text);
-      // The completion token is in the environment: never let it into evidence anyone can read.
-      const redacted = { ...info, Config: { ...info.Config, Env: info.Config.Env.map((e) => e.replace(/^(ARBITER_COMPLETION_TOKEN=).*/, '$1[redacted]')) } };
-      write('inspect.json', canonicalJson(redacted));
+      write('inspect.json', canonicalJson(info));
       write('isolation.json', canonicalJson(isolationReport(info)));
       write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
       // What the scenario changed in its container's filesystem (the engine answers null for no
@@ -97,6 +114,8 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
     write('entitlement.json', canonicalJson(req.entitlement));
     write('policy.json', canonicalJson(req.policy));
+    const redacted = redactEvidence(dir);
+    if (redacted > 0) Context.current().log.warn('secrets redacted from evidence', { scenarioId: req.scenarioId, redacted });
     const manifest = buildManifest(dir);
     const bytes = manifestBytes(manifest);
     write(MANIFEST_FILE, bytes);

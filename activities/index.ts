@@ -4,7 +4,6 @@
 import type Docker from 'dockerode';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { SecretRing } from '../lib/config.ts';
 import type { Signer } from '../lib/keys.ts';
 import type { Plans } from '../lib/plans.ts';
 import { hostTaskQueue } from '../workflows/shared.ts';
@@ -59,7 +58,6 @@ export function createMainActivities(deps: MainDeps) {
 export interface HostDeps {
   docker: Docker;
   storageDir: string;
-  completionSecret: SecretRing;
   runtime?: string | undefined;
   /** this host's id (ARBITER_HOST_ID): labelled on its containers */
   hostId: string;

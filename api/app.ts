@@ -12,6 +12,7 @@ import health, { type ReadinessCheck } from './routes/health.ts';
 import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
 import scenarioRoutes from './routes/scenarios.ts';
+import completionTokenRoutes from './routes/completion-token.ts';
 import { ScenarioService } from './scenarios.ts';
 import { EntitlementService } from './entitlements.ts';
 import { QuotaService, type QuotaTiming } from './quota.ts';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir, entitlements });
   await app.register(billingRoutes, { config: deps.config, plans: deps.plans, entitlements });
   await app.register(scenarioRoutes, { service: scenarios, spawn: { plans: deps.plans, scenarios, quota, entitlements } });
+  await app.register(completionTokenRoutes, { config: deps.config, scenarios });
   await app.register(retentionRoutes, { retention });
   await app.register(verifierRoutes);
   return app;

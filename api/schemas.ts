@@ -92,3 +92,8 @@ export const SweepResponse = Type.Object({
   held: Type.Array(Type.String(), { description: 'due or not, kept because an operator holds them' }),
   kept: Type.Array(Type.String(), { description: 'retention not over yet' }),
 });
+
+export const CompletionTokenResponse = Type.Object({
+  token: Type.String({ description: 'completion token of this one scenario: Authorization: Bearer for POST /api/scenarios/:id/complete' }),
+  expiresAt: Type.String({ description: 'when the token stops working: at the latest when the scenario\'s TTL ends' }),
+});

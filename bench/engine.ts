@@ -97,8 +97,6 @@ const SCORER_LIMITS = { memoryMb: 64, cpus: 0.5, pids: 32, tmpfsMb: 8 };
 /** The raw engine doing what Arbiter's activities do, with no Temporal, API or policy around it. */
 export class RawEngine {
   private readonly hello = helloTemplate();
-  // A completion token is about this long; the raw container gets a stand-in of the same size.
-  private readonly fakeToken = 'x'.repeat(420);
 
   constructor(private readonly docker: Docker, private readonly runId: string) {}
 
@@ -109,7 +107,7 @@ export class RawEngine {
       tenant: 'bench',
       template: this.hello.template,
       limits: this.hello.limits,
-      env: [`ARBITER_SCENARIO_ID=${id}`, `ARBITER_COMPLETION_TOKEN=${this.fakeToken}`],
+      env: [`ARBITER_SCENARIO_ID=${id}`],
     });
     spec.Labels = { ...spec.Labels, [BENCH_LABEL]: this.runId };
     return { name: spec.name!, spec };

@@ -99,6 +99,14 @@ program.command('complete <id>').description('complete a running scenario as its
     out(`${id} completion accepted (${r.status})`, r);
   });
 
+program.command('completion-token <id>').description('get the completion token of a running scenario, for its host (operator token; audited)')
+  .addOption(new Option('--token <token>', 'operator token').env('ARBITER_TOKEN').makeOptionMandatory())
+  .action(async (id: string, o: { token: string }) => {
+    const r = await api<{ token: string; expiresAt: string }>(apiUrl(), 'POST', `/api/scenarios/${id}/completion-token`, { token: o.token });
+    // The token alone on stdout, so that TOKEN=$(arbiter completion-token …) works.
+    out(r.token, r);
+  });
+
 program.command('cancel <id>').description('cancel a scenario')
   .addOption(new Option('--token <token>', 'SAT, ET or operator token').env('ARBITER_TOKEN').makeOptionMandatory())
   .action(async (id: string, o: { token: string }) => {

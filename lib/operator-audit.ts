@@ -1,6 +1,7 @@
 // The global operator audit log: every operator action (hold, release, cancel, force-complete,
-// deletion by retention, key rotation) as one hash-chained JSONL file under storage/audit/, in
-// the same entry format as a scenario's audit log, so `arbiter audit verify` checks both.
+// completion token issued, deletion by retention, key rotation) as one hash-chained JSONL file
+// under storage/audit/, in the same entry format as a scenario's audit log, so `arbiter audit
+// verify` checks both.
 //
 // The API, the main worker (retention deletions) and the CLI (key rotation) are separate
 // processes that append to the same file. ChainedLogFile serializes appends in-process with a
@@ -22,6 +23,7 @@ export type OperatorAction =
   | 'scenario.release'
   | 'scenario.cancel'
   | 'scenario.force_complete'
+  | 'scenario.completion_token'
   | 'scenario.deleted'
   | 'keys.generated'
   | 'keys.rotated'

@@ -44,9 +44,7 @@ try {
   const scoredSat = await stack.sat(await stack.et('rec', 'rec-tenant', 'pro'));
   const scored = await spawn(scoredSat);
   await until(scored, 'running');
-  const [c] = await containersOf(scored);
-  const info = await docker.getContainer(c!.Id).inspect();
-  const token = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+  const token = await stack.completionToken(scored);
   await stack.call('POST', `/api/scenarios/${scored}/complete`, token, { outcome: 'success', submission: { answer: 'hello' } });
   await until(scored, 'scored');
   await save('scenario-scored', scored);

@@ -6,7 +6,7 @@ import { readinessChecks } from '../lib/readiness.ts';
 import { createHostWorker } from './workers.ts';
 import { runWorkerProcess } from './run.ts';
 
-await runWorkerProcess('arbiter-container-worker', ['COMPLETION_HMAC_SECRET'], async (config, connection, log) => {
+await runWorkerProcess('arbiter-container-worker', [], async (config, connection, log) => {
   log.info({ hostId: config.hostId, docker: config.dockerSocket }, 'container host');
   const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });
   const docker = new Docker({ socketPath: config.dockerSocket });

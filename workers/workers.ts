@@ -99,8 +99,6 @@ export interface HostWorker {
 
 export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWorker> {
   const { config } = opts;
-  const completionSecret = config.secrets.COMPLETION_HMAC_SECRET;
-  if (!completionSecret) throw new Error('COMPLETION_HMAC_SECRET is required by the container worker');
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const worker = await Worker.create({
     connection: opts.connection,
@@ -109,7 +107,6 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     activities: createHostActivities({
       docker,
       storageDir: config.storageDir,
-      completionSecret,
       runtime: process.env.ARBITER_RUNTIME || undefined,
       hostId: config.hostId,
       temporal: opts.client,

@@ -240,9 +240,11 @@ describe('operator view: Temporal UI, correlated logs, metrics, worker health', 
   });
 
   it('once completed and scored, the status attribute follows, and one correlation id runs through the API, workflow and activity logs', async () => {
-    const [container] = await containersOf(scenarioId);
-    const info = await docker.getContainer(container!.Id).inspect();
-    const completionToken = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+    // The scenario host's controller gets the token from the API with its operator token.
+    const operator = (await mintToken('operator', { sub: 'host-controller', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 600 })).token;
+    const issued = await call('POST', `/api/scenarios/${scenarioId}/completion-token`, operator);
+    assert.equal(issued.status, 200, JSON.stringify(issued.json));
+    const completionToken = issued.json!.token as string;
     assert.equal((await call('POST', `/api/scenarios/${scenarioId}/complete`, completionToken, { outcome: 'success', submission: { answer: 'hello' } })).status, 202);
     const scored = await waitFor('scored', async () => {
       const r = await call('GET', `/api/scenarios/${scenarioId}`, satToken);

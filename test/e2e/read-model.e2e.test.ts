@@ -3,7 +3,7 @@
 // whose grant is already recorded still mints SATs. A spawn, which needs a worker, is refused.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { containersOf, docker, waitFor } from '../support/harness.ts';
+import { waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { tenantWorkflowId } from '../../lib/entity-ids.ts';
 
@@ -19,8 +19,7 @@ describe('reads without a worker', () => {
     assert.equal(spawned.status, 202, JSON.stringify(spawned.json));
     const id = spawned.json!.scenarioId as string;
     await waitFor('running', async () => ((await stack.call('GET', `/api/scenarios/${id}`, sat)).json?.status === 'running' ? true : undefined));
-    const [c] = await containersOf(id);
-    const token = (await docker.getContainer(c!.Id).inspect()).Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+    const token = await stack.completionToken(id);
     assert.equal((await stack.call('POST', `/api/scenarios/${id}/complete`, token, { outcome: 'success', submission: { answer: 'hello' } })).status, 202);
     const scored = await waitFor('scored', async () => {
       const r = await stack.call('GET', `/api/scenarios/${id}`, sat);

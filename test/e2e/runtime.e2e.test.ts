@@ -50,9 +50,8 @@ describe('container runtime: isolation proof, template pinning, reconciliation',
       return r.json?.status === 'running' ? true : undefined;
     }, 60_000);
     const [listed] = await containersOf(id);
-    const info = await docker.getContainer(listed!.Id).inspect();
-    const completionToken = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
-    return { id, sat, containerId: info.Id, completionToken };
+    const completionToken = await s.completionToken(id);
+    return { id, sat, containerId: listed!.Id, completionToken };
   }
 
   async function completeAndScore(id: string, sat: string, completionToken: string, submission: Record<string, unknown>): Promise<ScenarioState> {

@@ -3,9 +3,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { operatorAuditPath } from '../../lib/operator-audit.ts';
 import { resultsDir, RESULTS } from '../../lib/results.ts';
 import { mintToken } from '../../lib/tokens.ts';
 import { SCENARIO_WORKFLOW_TYPE, type ScenarioState } from '../../workflows/shared.ts';
@@ -24,6 +25,8 @@ describe('one scenario end to end over loopback', () => {
   const et = (sub?: string) => stack.et(sub);
   const sat = (etToken: string) => stack.sat(etToken);
   const workflowCount = () => stack.workflowCount();
+
+  const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
 
   it('spawns hello in a hardened container, completes it, and returns a verdict that verifies offline', async () => {
     assert.equal((await call('GET', '/readyz')).status, 200);
@@ -62,8 +65,19 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(hc.IpcMode, 'private');
     assert.equal(info.Config.Labels['io.arbiter.tenant'], 'acme');
 
-    // The scenario host reads its completion token from the container and completes it.
-    const completionToken = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+    // No secret is in the container: the party inside is the one being judged.
+    assert.deepEqual(info.Config.Env.filter((e) => /COMPLETION|TOKEN|SECRET/i.test(e) || /eyJ[A-Za-z0-9_-]*\./.test(e)), [], 'no token in the container\'s environment');
+
+    // The scenario host's controller gets the completion token the documented way (README), with
+    // its operator token, through the CLI, and completes the scenario with it.
+    const operatorToken = await stack.operator('host-controller');
+    const issued = await cli(['--api', stack.base, '--json', 'completion-token', id, '--token', operatorToken]);
+    const { token: completionToken, expiresAt } = JSON.parse(issued.stdout) as { token: string; expiresAt: string };
+    assert.ok(Date.parse(expiresAt) <= Date.parse(running.updatedAt) + running.ttlSeconds! * 1000, `the token (until ${expiresAt}) dies with the scenario's TTL`);
+    const issuedEntries = readFileSync(operatorAuditPath(stack.t.config.storageDir), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l) as { actor: string; event: string; data?: { scenarioId?: string } })
+      .filter((e) => e.event === 'scenario.completion_token' && e.data?.scenarioId === id);
+    assert.deepEqual(issuedEntries.map((e) => e.actor), ['operator:host-controller'], 'the issue is in the operator audit log, with who asked');
     const body = { outcome: 'success', submission: { answer: 'hello' } };
     const done = await call('POST', `/api/scenarios/${id}/complete`, completionToken, body);
     assert.equal(done.status, 202, JSON.stringify(done.json));
@@ -82,7 +96,18 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(typeof verdict.json!.keyId, 'string');
 
     const results = resultsDir(stack.t.config.storageDir, id);
-    const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
+    // The token is in no evidence file: not in the logs, the inspect output or anything collected.
+    const evidenceDir = join(results, RESULTS.evidenceDir);
+    const evidenceFiles = readdirSync(evidenceDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.ok(evidenceFiles.length >= 8, `evidence was collected (${evidenceFiles.length} files)`);
+    for (const f of evidenceFiles) {
+      assert.ok(!readFileSync(join(f.parentPath, f.name)).includes(completionToken), `${f.name} does not contain the completion token`);
+    }
+    // Once the scenario has ended, no token is issued for it any more.
+    const late = await call('POST', `/api/scenarios/${id}/completion-token`, operatorToken);
+    assert.equal(late.status, 409, JSON.stringify(late.json));
+    assert.equal((late.json!.error as { code: string }).code, 'not_running');
+
     const ok = await cli(['verify', results]);
     assert.match(ok.stdout, /^verified: /);
     // The CLI from its TypeScript sources (what runs when the prebuilt bundle is stale) says the same.
@@ -141,6 +166,10 @@ describe('one scenario end to end over loopback', () => {
       ['an unknown scenario id shape', async () => call('GET', '/api/scenarios/..%2F..%2Fetc', await et()), 400],
       ['a scenario that does not exist', async () => call('GET', `/api/scenarios/scn-${crypto.randomUUID()}`, await et()), 404],
       ['a completion with an ET instead of a completion token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, await et(), { outcome: 'success', submission: {} }), 403],
+      ['a completion token asked for with a SAT (only operators get one)', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/completion-token`, await sat(await et())), 403],
+      ['a completion token asked for with an ET', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/completion-token`, await et()), 403],
+      ['a completion token for a scenario that does not exist', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/completion-token`, await stack.operator()), 404],
+      ['a completion token for a malformed scenario id', async () => call('POST', '/api/scenarios/nope/completion-token', await stack.operator()), 400],
       ['a completion with a forged completion token', async () => call('POST', `/api/scenarios/scn-${crypto.randomUUID()}/complete`, 'eyJhbGciOiJIUzI1NiIsInR5cCI6ImFyYml0ZXItY29tcGxldGlvbitqd3QifQ.eyJzdWIiOiJ4In0.c2ln', { outcome: 'success', submission: {} }), 401],
     ];
     for (const [what, send, expected] of cases) {

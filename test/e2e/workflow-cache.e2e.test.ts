@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resultsDir, verifyResults } from '../../lib/results.ts';
 import type { Jwks } from '../../lib/keys.ts';
-import { containersOf, docker, waitFor } from '../support/harness.ts';
+import { containersOf, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const CACHE = 2;
@@ -35,9 +35,7 @@ describe('a bounded workflow cache', () => {
     assert.ok(stack.mainWorker.getStatus().numCachedWorkflows <= CACHE, `at most ${CACHE} workflows in memory (${stack.mainWorker.getStatus().numCachedWorkflows})`);
 
     for (const s of spawned) {
-      const [c] = await containersOf(s.id);
-      const env = (await docker.getContainer(c!.Id).inspect()).Config.Env;
-      const token = env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))!.split('=')[1]!;
+      const token = await stack.completionToken(s.id);
       const done = await stack.call('POST', `/api/scenarios/${s.id}/complete`, token, { outcome: 'success', submission: { answer: 'hello' } });
       assert.equal(done.status, 202, JSON.stringify(done.json));
     }

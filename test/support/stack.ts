@@ -33,6 +33,8 @@ export interface Stack {
   sat(etToken: string, template?: string, track?: string): Promise<string>;
   satFor(claims: Partial<ClaimsOf<'sat'>>): Promise<string>;
   operator(sub?: string): Promise<string>;
+  /** the scenario's completion token, obtained the way a scenario host's controller does (operator token, API) */
+  completionToken(scenarioId: string, operatorSub?: string): Promise<string>;
   workflowCount(type?: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -104,6 +106,11 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
       sub: 'alice', tenant: 'acme', plan: 'free', template: 'hello', template_version: '1', track: 'intro', retention_days: 7, jti: randomUUID(), ...claims,
     }, secrets.SAT_HMAC_SECRET!, { ttlSeconds: 300 })).token,
     operator: async (sub = 'ops') => (await mintToken('operator', { sub, role: 'operator' }, secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 600 })).token,
+    completionToken: async (scenarioId, operatorSub = 'host-controller') => {
+      const r = await call('POST', `/api/scenarios/${scenarioId}/completion-token`, await stack.operator(operatorSub));
+      if (r.status !== 200) throw new Error(`completion token refused: ${r.status} ${JSON.stringify(r.json)}`);
+      return r.json!.token as string;
+    },
     workflowCount: async (type = SCENARIO_WORKFLOW_TYPE) => {
       let n = 0;
       for await (const _ of env.client.workflow.list({ query: `WorkflowType = '${type}'` })) n++;

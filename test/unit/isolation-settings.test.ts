@@ -16,7 +16,7 @@ const limits = { memoryMb: 64, cpus: 0.5, pids: 32, ttlSeconds: 1800, tmpfsMb: 1
 const digest = 'ab'.repeat(32);
 
 function hardened(): Docker.ContainerCreateOptions {
-  return scenarioSpec({ scenarioId: 'scn-iso', tenant: 'acme', template: hello, limits, env: ['ARBITER_COMPLETION_TOKEN=t'] });
+  return scenarioSpec({ scenarioId: 'scn-iso', tenant: 'acme', template: hello, limits, env: ['ARBITER_SCENARIO_ID=scn-iso'] });
 }
 
 type Weakening = [name: string, weaken: (spec: Docker.ContainerCreateOptions, host: Docker.HostConfig) => void, reasons: string[]];

@@ -127,7 +127,7 @@ describe('scoring robustness and evidence (time-skipping)', () => {
     assert.equal((JSON.parse(readFileSync(join(evidence, 'isolation.json'), 'utf8')) as { networkMode: string }).networkMode, 'none');
     assert.equal((JSON.parse(readFileSync(join(evidence, 'entitlement.json'), 'utf8')) as { plan: string }).plan, 'free');
     assert.deepEqual((JSON.parse(readFileSync(join(evidence, 'submission.json'), 'utf8')) as { submission: unknown }).submission, { answer: 'hello' });
-    assert.doesNotMatch(readFileSync(join(evidence, 'inspect.json'), 'utf8'), /ARBITER_COMPLETION_TOKEN=(?!\[redacted\])/, 'the completion token is redacted');
+    assert.doesNotMatch(readFileSync(join(evidence, 'inspect.json'), 'utf8'), /ARBITER_COMPLETION_TOKEN/, 'no completion token was put in the container\'s environment');
 
     const check = await verifyResults(dir, await publicJwks(t.config.keysDir));
     assert.ok(check.ok, JSON.stringify(check));

@@ -179,11 +179,12 @@ describe('faults: 30 scenarios in flight through worker kills, a Temporal restar
     return statuses(ids);
   }
 
+  /** As a scenario host's controller gets it: from the API, with an operator token. */
   async function completionToken(id: string): Promise<string> {
-    const info = await engine.docker.getContainer(`arbiter-${id}`).inspect();
-    const token = info.Config.Env.find((e) => e.startsWith('ARBITER_COMPLETION_TOKEN='))?.split('=')[1];
-    assert.ok(token, `the completion token of ${id} is in its container's environment`);
-    return token;
+    const operator = (await mintToken('operator', { sub: 'host-controller', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 900 })).token;
+    const r = await call('POST', `/api/scenarios/${id}/completion-token`, operator);
+    assert.equal(r.status, 200, `the completion token of ${id}: ${JSON.stringify(r.json)}`);
+    return r.json!.token as string;
   }
 
   const scenarioCreates = (id: string) => recorder.events.filter((e) => e.action === 'create' && e.attributes[LABELS.scenario] === id && e.attributes[LABELS.role] === 'scenario');

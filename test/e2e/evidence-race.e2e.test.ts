@@ -1,0 +1,90 @@
+// The in-container evidence reader against a subject that races it, on the real Docker engine with
+// the real hello image and the real collector: while the collector reads the declared answer file,
+// the subject keeps swapping that path between a regular file and symlinks to /proc/self/environ
+// and to another file. Whatever the timing, the evidence holds the real file's bytes or a refusal.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type Docker from 'dockerode';
+import { collectFromInside, FILES_DIR, type DeclaredFile } from '../../activities/container-inside.ts';
+import { scenarioSpec } from '../../activities/container-spec.ts';
+import { loadTemplate } from '../../lib/template.ts';
+import { docker, waitFor } from '../support/harness.ts';
+
+const ROUNDS = 60;
+const TIME_BOX_MS = 60_000;
+const DECLARED = '/work/answer.txt';
+const REAL = 'REAL-ANSWER-BYTES\n';
+const ENV_MARKER = `ENVIRON-MARKER-${randomUUID()}`;
+const OUTSIDE_MARKER = `OUTSIDE-MARKER-${randomUUID()}`;
+
+// rename(2) swaps the path atomically, so the path always exists and is, at every instant, either
+// the real file or a symlink: exactly the window the old test-then-read reader lost.
+const SWAPPER = `
+printf '%s' '${REAL}' > /work/real
+echo '${OUTSIDE_MARKER}' > /work/outside.txt
+cp /work/real ${DECLARED}
+trap 'exit 0' TERM
+echo swapping
+while :; do
+  ln -sfn /proc/self/environ /work/.l; mv -f /work/.l ${DECLARED}
+  cp /work/real /work/.f; mv -f /work/.f ${DECLARED}
+  ln -sfn /work/outside.txt /work/.l; mv -f /work/.l ${DECLARED}
+  cp /work/real /work/.f; mv -f /work/.f ${DECLARED}
+done
+`;
+
+describe('evidence collection against a subject swapping the declared file for a symlink', () => {
+  let container: Docker.Container;
+  const scratch: string[] = [];
+
+  before(async () => {
+    const hello = loadTemplate({ id: 'hello', version: '1' });
+    const template = { ...hello, image: { ...hello.image, command: ['/bin/sh', '-c', SWAPPER] } };
+    const spec = scenarioSpec({
+      scenarioId: `scn-race-${randomUUID()}`,
+      tenant: 'race',
+      template,
+      limits: hello.limits,
+      // A host id no worker has: no reconciler of another test judges this container.
+      hostId: `race-${randomUUID().slice(0, 8)}`,
+      env: [`RACE_MARKER=${ENV_MARKER}`],
+    });
+    container = await docker.createContainer(spec);
+    await container.start();
+    await waitFor('the subject swapping', async () => {
+      const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+      return logs.toString('latin1').includes('swapping') ? true : undefined;
+    }, 30_000);
+  });
+
+  after(async () => {
+    await container?.remove({ force: true }).catch(() => undefined);
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`across at most ${ROUNDS} rounds (${TIME_BOX_MS / 1000} s), the collected answer is the real file's bytes or a refusal, never the environment or another file`, async () => {
+    const outcomes: Record<string, number> = {};
+    const deadline = Date.now() + TIME_BOX_MS;
+    for (let round = 0; round < ROUNDS && Date.now() < deadline; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'arbiter-race-'));
+      scratch.push(dir);
+      const [file] = await collectFromInside(container, [DECLARED], dir) as [DeclaredFile];
+      outcomes[file.status] = (outcomes[file.status] ?? 0) + 1;
+      if (file.status === 'collected') {
+        const bytes = readFileSync(join(dir, FILES_DIR, DECLARED.slice(1)), 'latin1');
+        assert.equal(bytes, REAL, `round ${round}: collected bytes are the real file's, not ${JSON.stringify(bytes.slice(0, 120))}`);
+      } else {
+        assert.equal(file.status, 'refused', `round ${round}: ${JSON.stringify(file)}`);
+      }
+      // Nothing of a symlink's target reached the evidence, in any file of it.
+      const all = readFileSync(join(dir, 'files.json'), 'latin1') + readFileSync(join(dir, 'isolation-observed.json'), 'latin1');
+      assert.ok(!all.includes(ENV_MARKER) && !all.includes(OUTSIDE_MARKER), `round ${round}: evidence holds a symlink target's bytes`);
+    }
+    // The swap really raced the reader: some rounds found the symlink.
+    assert.ok((outcomes.refused ?? 0) > 0, `the subject's swap was seen (outcomes: ${JSON.stringify(outcomes)})`);
+  });
+});
