@@ -1,9 +1,12 @@
-// Bearer-token authentication. A route declares which token kinds it accepts; the token's `typ`
-// header selects the verifier, and each verifier pins its own audience and secret. A valid token
-// of a kind the route does not take is authenticated but not authorized: 403, not 401.
+// Bearer-token authentication, declared by each route: `config: { auth: ['sat', 'operator'] }`
+// lists the token kinds it accepts, and the one hook below verifies the token and puts the caller
+// on `request.principal` before any handler runs. A route that declares nothing takes no token.
+// The token's `typ` header selects the verifier, and each verifier pins its own audience and
+// secret. A valid token of a kind the route does not take is authenticated but not authorized:
+// 403, not 401.
 import fp from 'fastify-plugin';
 import { decodeProtectedHeader } from 'jose';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config, SecretName, SecretRing } from '../../lib/config.ts';
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts';
 import { bearer, completionRing, TOKEN_KINDS, verifyToken, type EtClaims, type SatClaims, type TokenKind } from '../../lib/tokens.ts';
@@ -14,12 +17,33 @@ export type Principal =
   | { kind: 'operator'; sub: string }
   | { kind: 'completion'; scenarioId: string };
 
-type BearerKind = Exclude<TokenKind, 'receipt'>;
+export type BearerKind = Exclude<TokenKind, 'receipt'>;
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    authenticate(request: FastifyRequest, accepted: readonly BearerKind[], scenarioId?: string): Promise<Principal>;
+  interface FastifyContextConfig {
+    /** the token kinds this route accepts (plugins/auth.ts); absent: the route takes no token */
+    auth?: readonly BearerKind[];
   }
+  interface FastifyRequest {
+    /** the verified caller of a route that declares `auth` */
+    principal: Principal | undefined;
+  }
+}
+
+/**
+ * The caller of a route that declared `auth`, narrowed to the kinds the handler handles. The hook
+ * has already refused every other kind, so a mismatch here is a route whose declaration and
+ * handler disagree: a bug, answered 500.
+ */
+export function principalOf<K extends Principal['kind']>(request: FastifyRequest, ...kinds: K[]): Extract<Principal, { kind: K }> {
+  const p = request.principal;
+  if (!p || !(kinds as string[]).includes(p.kind)) throw new Error(`route ${request.routeOptions.url ?? '?'} declares auth that its handler does not handle`);
+  return p as Extract<Principal, { kind: K }>;
+}
+
+/** The token kinds a route declared, for its OpenAPI operation. */
+export function declaredAuth(config: unknown): readonly BearerKind[] | undefined {
+  return (config as { auth?: readonly BearerKind[] } | undefined)?.auth;
 }
 
 const kindByTyp = new Map<string, TokenKind>(Object.entries(TOKEN_KINDS).map(([kind, spec]) => [spec.typ, kind as TokenKind]));
@@ -61,7 +85,7 @@ export default fp(async function auth(app: FastifyInstance, opts: { config: Conf
     }
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest, accepted: readonly BearerKind[], scenarioId?: string): Promise<Principal> => {
+  async function authenticate(request: FastifyRequest, accepted: readonly BearerKind[]): Promise<Principal> {
     const token = bearer(request.headers.authorization);
     if (!token) throw new UnauthorizedError('a bearer token is required', 'token_missing');
     let typ: string | undefined;
@@ -72,11 +96,25 @@ export default fp(async function auth(app: FastifyInstance, opts: { config: Conf
     }
     const kind = typ ? kindByTyp.get(typ) : undefined;
     if (!kind || kind === 'receipt') throw new UnauthorizedError(`this route takes ${accepted.join(' or ')} tokens`, 'token_wrong_kind');
-    const principal = await verifyAs(kind, token, scenarioId);
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    const principal = await verifyAs(kind, token, typeof id === 'string' ? id : undefined);
     if (!accepted.includes(kind)) {
       request.log.info({ kind, accepted }, 'valid token of a kind this route does not take');
       throw new ForbiddenError(`this route takes ${accepted.join(' or ')} tokens, not ${kind}`, 'token_kind_forbidden');
     }
     return principal;
+  }
+
+  app.decorateRequest('principal', undefined);
+  // Attached to each declaring route, after the hooks that plugins registered earlier attached
+  // (the rate limiter's among them), so a burst is limited before any token is verified.
+  app.addHook('onRoute', (route) => {
+    const accepted = declaredAuth(route.config);
+    if (!accepted) return;
+    const hook: onRequestAsyncHookHandler = async (request) => {
+      request.principal = await authenticate(request, accepted);
+    };
+    const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+    route.onRequest = [...existing, hook];
   });
 }, { name: 'arbiter-auth' });

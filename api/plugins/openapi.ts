@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { declaredAuth } from './auth.ts';
 
 export const OPENAPI_JSON = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
@@ -33,16 +34,20 @@ export default fp(async function openapi(app: FastifyInstance, opts: { version: 
         },
       },
     },
-    transform: ({ schema, url }) => {
+    transform: ({ schema, url, route }) => {
       if (!schema) return { schema, url };
-      const s = schema as FastifySchema & { tags?: string[]; security?: unknown[]; hide?: boolean };
+      const s = schema as FastifySchema & { tags?: string[]; security?: unknown[]; hide?: boolean; description?: string };
       if (s.hide) return { schema, url };
+      // Security comes from the route's own auth declaration (plugins/auth.ts), the same one
+      // the auth hook enforces, so the document cannot claim a token where none is checked.
+      const auth = declaredAuth(route.config);
       return {
         url,
         schema: {
           ...s,
           tags: s.tags ?? [tagOf(url)],
-          ...(url.startsWith('/api/') && !s.security ? { security: [{ bearer: [] }] } : {}),
+          security: auth ? [{ bearer: [] }] : [],
+          ...(auth ? { description: [s.description, `Token: ${auth.join(' or ')}.`].filter(Boolean).join(' ') } : {}),
         },
       };
     },

@@ -9,6 +9,7 @@ import { completionRing, mintToken } from '../../lib/tokens.ts';
 import type { ScenarioState } from '../../workflows/shared.ts';
 import type { ScenarioService } from '../scenarios.ts';
 import { CompletionTokenResponse, ErrorBody, ScenarioParams } from '../schemas.ts';
+import { principalOf } from '../plugins/auth.ts';
 
 /**
  * Seconds a completion token issued now may live: until the scenario's TTL ends, which its timer
@@ -27,6 +28,7 @@ export function completionTokenLifetime(state: ScenarioState, now: Date): number
 
 const completionTokenRoutes: FastifyPluginAsyncTypebox<{ config: Config; scenarios: ScenarioService }> = async (app, { config, scenarios }) => {
   app.post('/api/scenarios/:id/completion-token', {
+    config: { auth: ['operator'] },
     schema: {
       description: 'Issues the completion token of a running scenario to its host\'s controller (operator token). Recorded in the operator audit log.',
       params: ScenarioParams,
@@ -34,8 +36,7 @@ const completionTokenRoutes: FastifyPluginAsyncTypebox<{ config: Config; scenari
     },
   }, async (request) => {
     const { id } = request.params;
-    const principal = await app.authenticate(request, ['operator']);
-    if (principal.kind !== 'operator') throw new Error('unreachable');
+    const principal = principalOf(request, 'operator');
     const actor = `operator:${principal.sub}`;
     const root = config.secrets.COMPLETION_HMAC_SECRET;
     if (!root) throw new Error('COMPLETION_HMAC_SECRET is not configured');

@@ -4,15 +4,13 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { RetentionService } from '../retention.ts';
 import { ErrorBody, HoldRequest, ScenarioParams, SweepRequest, SweepResponse } from '../schemas.ts';
+import { principalOf } from '../plugins/auth.ts';
 
 const retentionRoutes: FastifyPluginAsyncTypebox<{ retention: RetentionService }> = async (app, { retention }) => {
   /** Any other valid token is authenticated but not authorized: 403 (see plugins/auth.ts). */
-  async function operator(request: FastifyRequest, scenarioId?: string): Promise<string> {
-    const p = await app.authenticate(request, ['operator'], scenarioId);
-    if (p.kind !== 'operator') throw new Error('unreachable');
-    return `operator:${p.sub}`;
-  }
+  const operator = (request: FastifyRequest): string => `operator:${principalOf(request, 'operator').sub}`;
   const hold = {
+    config: { auth: ['operator'] as const },
     schema: {
       params: ScenarioParams,
       body: HoldRequest,
@@ -27,23 +25,24 @@ const retentionRoutes: FastifyPluginAsyncTypebox<{ retention: RetentionService }
   // Holds and releases are audited by the retention workflow itself (scenario and operator logs),
   // so one sent as a signal from the Temporal UI is recorded the same way as one sent here.
   app.post('/api/scenarios/:id/hold', hold, async (request, reply) => {
-    const actor = await operator(request, request.params.id);
+    const actor = operator(request);
     await retention.hold(request.params.id, actor, request.body.reason);
     request.log.info({ scenarioId: request.params.id, actor }, 'retention hold placed');
     return reply.status(204).send(null);
   });
 
   app.delete('/api/scenarios/:id/hold', hold, async (request, reply) => {
-    const actor = await operator(request, request.params.id);
+    const actor = operator(request);
     await retention.release(request.params.id, actor, request.body.reason);
     request.log.info({ scenarioId: request.params.id, actor }, 'retention hold released');
     return reply.status(204).send(null);
   });
 
   app.post('/api/retention/sweep', {
+    config: { auth: ['operator'] },
     schema: { body: SweepRequest, response: { 200: SweepResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody } },
   }, async (request) => {
-    const actor = await operator(request);
+    const actor = operator(request);
     const { dryRun } = request.body;
     // A dry run changes nothing, not even the audit log; a real sweep is recorded before it acts.
     if (!dryRun) await app.operatorAudit({ actor, action: 'retention.sweep', data: { correlationId: request.id } });

@@ -9,13 +9,14 @@ import type { Plans } from '../../lib/plans.ts';
 import { latestVersion, loadTemplate, UnknownTemplateError } from '../../lib/template.ts';
 import { mintToken, SAT_MAX_TTL_SECONDS } from '../../lib/tokens.ts';
 import { ErrorBody, SatRequest, SatResponse } from '../schemas.ts';
+import { principalOf } from '../plugins/auth.ts';
 
 const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templatesDir: string; entitlements: EntitlementService }> = async (app, opts) => {
   app.post('/api/sat', {
+    config: { auth: ['et'] },
     schema: { body: SatRequest, response: { 201: SatResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
-    const et = await app.authenticate(request, ['et']);
-    if (et.kind !== 'et') throw new Error('unreachable');
+    const et = principalOf(request, 'et');
     // The ET's plan is recorded as a grant; the tenant's resolved plan (a receipt wins) is what
     // the SAT carries.
     let planId: string;

@@ -1,5 +1,6 @@
-// Spawn and the per-scenario routes. Each handler authenticates, checks that the caller may act
-// on this scenario, and hands the rest to the ScenarioService.
+// Spawn and the per-scenario routes. Each declares the token kinds it takes (plugins/auth.ts);
+// each handler checks that the caller may act on this scenario and hands the rest to the
+// ScenarioService.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -8,7 +9,7 @@ import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts
 import { spawnScenario, type SpawnDeps } from '../spawn.ts';
 import { scenarioNotFound, type ScenarioService } from '../scenarios.ts';
 import type { RetentionView } from '../retention.ts';
-import type { Principal } from '../plugins/auth.ts';
+import { principalOf, type Principal } from '../plugins/auth.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
 
 /** The subject who spawned a scenario (by SAT or ET of the same subject and tenant) or an operator. */
@@ -29,9 +30,12 @@ function viewFor(p: Principal, state: ScenarioState & { retention?: RetentionVie
   return { ...view, retention };
 }
 
+/** The scenario's subject (SAT, or an ET of the same subject and tenant) or an operator. */
+const OWNER_OR_OPERATOR = ['sat', 'et', 'operator'] as const;
+
 const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spawn: SpawnDeps }> = async (app, { service, spawn }) => {
   async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
-    const principal = await app.authenticate(request, ['sat', 'et', 'operator']);
+    const principal = principalOf(request, ...OWNER_OR_OPERATOR);
     const state = await service.get(id);
     // Someone else's scenario answers exactly like one that does not exist, so that a caller
     // cannot learn which scenario ids exist.
@@ -43,10 +47,10 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   }
 
   app.post('/api/spawn', {
+    config: { auth: ['sat'] },
     schema: { body: SpawnRequest, response: { 202: SpawnResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
-    const sat = await app.authenticate(request, ['sat']);
-    if (sat.kind !== 'sat') throw new Error('unreachable');
+    const sat = principalOf(request, 'sat');
     const admission = await spawnScenario(spawn, sat.claims, request.id);
     const { scenarioId } = admission;
     request.log.info({ scenarioId, status: admission.status }, 'spawn admitted');
@@ -57,6 +61,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   });
 
   app.get('/api/scenarios/:id', {
+    config: { auth: OWNER_OR_OPERATOR },
     schema: { params: ScenarioParams, response: { 200: ScenarioView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody } },
   }, async (request) => {
     const { state, principal } = await readable(request, request.params.id);
@@ -64,10 +69,11 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   });
 
   app.post('/api/scenarios/:id/complete', {
+    config: { auth: ['completion', 'operator'] },
     schema: { params: ScenarioParams, body: CompleteRequest, response: { 202: StatusBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
   }, async (request, reply) => {
     const { id } = request.params;
-    const principal = await app.authenticate(request, ['completion', 'operator'], id);
+    const principal = principalOf(request, 'completion', 'operator');
     const actor = principal.kind === 'operator' ? `operator:${principal.sub}` : 'scenario-host';
     try {
       const ack = await service.complete(id, { ...request.body, actor });
@@ -82,6 +88,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   });
 
   app.post('/api/scenarios/:id/cancel', {
+    config: { auth: OWNER_OR_OPERATOR },
     schema: { params: ScenarioParams, response: { 202: StatusBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
   }, async (request, reply) => {
     const { state, principal } = await readable(request, request.params.id);
@@ -93,6 +100,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
   });
 
   app.get('/api/scenarios/:id/verdict', {
+    config: { auth: OWNER_OR_OPERATOR },
     schema: { params: ScenarioParams, response: { 200: VerdictResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
   }, async (request) => {
     const { state } = await readable(request, request.params.id);
