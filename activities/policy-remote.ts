@@ -11,36 +11,15 @@
 //
 // Fail closed: a timeout, a refused connection, an HTTP error or an unreadable answer is
 // a deny naming what went wrong.
-import { ConfigError } from '../lib/errors.ts';
+import { DEFAULT_OPA_TIMEOUT_MS } from '../lib/config.ts';
 import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
 import { decisionFrom, deny, describe, isRecord, POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
 
-export const DEFAULT_OPA_TIMEOUT_MS = 2000;
-
 export interface RemotePolicyOptions {
-  /** the OPA server's base URL, e.g. http://127.0.0.1:8181 */
+  /** the OPA server's base URL, e.g. http://127.0.0.1:8181 (OPA_URL, checked by loadConfig) */
   url: string;
   timeoutMs?: number;
   expectedSha256?: string | undefined;
-}
-
-/** OPA_URL and OPA_TIMEOUT_MS, validated; undefined when OPA_URL is unset (Wasm mode). */
-export function remotePolicyFromEnv(env: NodeJS.ProcessEnv): RemotePolicyOptions | undefined {
-  const raw = env.OPA_URL?.trim();
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`OPA_URL must be an http(s) URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`OPA_URL must be an http(s) URL, got "${raw}"`);
-  const rawTimeout = env.OPA_TIMEOUT_MS?.trim() || String(DEFAULT_OPA_TIMEOUT_MS);
-  const timeoutMs = Number(rawTimeout);
-  if (!/^[0-9]{1,6}$/.test(rawTimeout) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new ConfigError(`OPA_TIMEOUT_MS must be a whole number of milliseconds between 1 and 60000, got "${rawTimeout}"`);
-  }
-  return { url: url.href, timeoutMs };
 }
 
 type Answer = { ok: true; result: unknown; revision: string | undefined } | { ok: false; reason: string };

@@ -12,7 +12,6 @@ import { decisionFrom, deny, describe, POLICY_ENTRYPOINT, type PolicyEngine } fr
 import { connectRemotePolicy, type RemotePolicyOptions } from './policy-remote.ts';
 
 export { POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
-export { remotePolicyFromEnv } from './policy-remote.ts';
 
 export const DEFAULT_POLICY_DIR = fileURLToPath(new URL('../.data/policy', import.meta.url));
 

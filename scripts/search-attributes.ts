@@ -5,14 +5,14 @@
 //   node --import tsx scripts/search-attributes.ts --register  registers the missing ones on
 //        TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (idempotent; what deploy/'s setup job runs)
 import { Connection } from '@temporalio/client';
+import { loadConfig } from '../lib/config.ts';
 import { registerSearchAttributes } from '../lib/search-attributes.ts';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
 
 if (process.argv.includes('--flags')) {
   console.log(Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `--search-attribute ${name}=${type}`).join(' '));
 } else if (process.argv.includes('--register')) {
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const { temporalAddress: address, temporalNamespace: namespace } = loadConfig(process.env);
   const connection = await Connection.connect({ address });
   try {
     const added = await registerSearchAttributes(connection, namespace, SEARCH_ATTRIBUTES);

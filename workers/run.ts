@@ -2,13 +2,13 @@
 // the ops endpoints, graceful shutdown.
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { loadConfig, type SecretName } from '../lib/config.ts';
+import { loadConfig, workerOps, type SecretName, type WorkerOpsConfig } from '../lib/config.ts';
 import { correlationMixin } from '../lib/correlation.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { Config } from '../lib/config.ts';
 import type { ReadinessCheck } from '../lib/readiness.ts';
 import { startOpsServer } from './ops-server.ts';
-import { runtimeOptions, sdkMetricsUrl, workerOpsConfig, type WorkerOpsConfig } from './telemetry.ts';
+import { runtimeOptions, sdkMetricsUrl } from './telemetry.ts';
 
 export interface BuiltWorker {
   worker: Worker;
@@ -24,20 +24,21 @@ export async function runWorkerProcess(
   /** default ops ports (WORKER_HTTP_PORT, TEMPORAL_METRICS_ADDRESS), distinct per worker kind */
   opsPorts: { httpPort: number; sdkMetricsPort: number } = { httpPort: 9091, sdkMetricsPort: 9191 },
 ): Promise<void> {
-  // Lines logged inside an activity (or any correlation context) carry its correlation id.
-  const log = pino({ name, level: process.env.LOG_LEVEL ?? 'info', mixin: correlationMixin });
   let config: Config;
-  let ops: WorkerOpsConfig;
   try {
     config = loadConfig(process.env, needs);
-    ops = workerOpsConfig(process.env, opsPorts);
   } catch (err) {
     if (err instanceof ConfigError) {
-      log.fatal(err.message);
+      // LOG_LEVEL itself may be what is wrong, so this line ignores it; stderr, as a process that
+      // cannot start says why.
+      pino({ name }, pino.destination({ dest: 2, sync: true })).fatal(err.message);
       process.exit(2);
     }
     throw err;
   }
+  // Lines logged inside an activity (or any correlation context) carry its correlation id.
+  const log = pino({ name, level: config.logLevel, mixin: correlationMixin });
+  const ops: WorkerOpsConfig = workerOps(config, opsPorts);
   for (const w of config.warnings) log.warn(w);
   Runtime.install(runtimeOptions(log, ops));
   const connection = await NativeConnection.connect({ address: config.temporalAddress });

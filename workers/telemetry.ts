@@ -3,7 +3,7 @@
 // Prometheus format on a loopback port that the ops server's /metrics folds in.
 import { DefaultLogger, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { ConfigError } from '../lib/errors.ts';
+import type { WorkerOpsConfig } from '../lib/config.ts';
 
 const PINO_TO_TEMPORAL: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR' };
 
@@ -15,33 +15,6 @@ export function temporalLogger(log: Logger): DefaultLogger {
     const { taskToken: _taskToken, ...fields } = meta ?? {};
     log[method](fields, message);
   });
-}
-
-export interface WorkerOpsConfig {
-  /** the ops server (/healthz, /readyz, /metrics); undefined when WORKER_HTTP_PORT=off */
-  http: { host: string; port: number } | undefined;
-  /** where the SDK's Prometheus exporter listens; undefined when TEMPORAL_METRICS_ADDRESS=off */
-  sdkMetricsAddress: string | undefined;
-}
-
-/**
- * WORKER_HTTP_HOST (default 127.0.0.1), WORKER_HTTP_PORT and TEMPORAL_METRICS_ADDRESS (host:port),
- * each "off" to disable. Defaults differ per worker kind so both fit on one machine.
- */
-export function workerOpsConfig(env: NodeJS.ProcessEnv, defaults: { httpPort: number; sdkMetricsPort: number }): WorkerOpsConfig {
-  const host = env.WORKER_HTTP_HOST ?? '127.0.0.1';
-  const rawPort = env.WORKER_HTTP_PORT ?? String(defaults.httpPort);
-  let http: WorkerOpsConfig['http'];
-  if (rawPort !== 'off') {
-    const port = Number(rawPort);
-    if (!/^[0-9]{1,5}$/.test(rawPort) || port > 65535) throw new ConfigError(`WORKER_HTTP_PORT must be a port number or "off", got "${rawPort}"`);
-    http = { host, port };
-  }
-  const rawSdk = env.TEMPORAL_METRICS_ADDRESS ?? `127.0.0.1:${defaults.sdkMetricsPort}`;
-  if (rawSdk !== 'off' && !/^[A-Za-z0-9.:[\]-]+:[0-9]{1,5}$/.test(rawSdk)) {
-    throw new ConfigError(`TEMPORAL_METRICS_ADDRESS must be host:port or "off", got "${rawSdk}"`);
-  }
-  return { http, sdkMetricsAddress: rawSdk === 'off' ? undefined : rawSdk };
 }
 
 export function runtimeOptions(log: Logger, ops: WorkerOpsConfig): RuntimeOptions {

@@ -13,12 +13,10 @@ import { loadSigner, publishJwks } from '../lib/keys.ts';
 import { loadPlans } from '../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
-import { openPolicy, remotePolicyFromEnv } from '../activities/policy.ts';
+import { openPolicy } from '../activities/policy.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-/** Loaded instead of bundling at start when it exists; ARBITER_WORKFLOW_BUNDLE names another file. */
-export const PREBUILT_BUNDLE = process.env.ARBITER_WORKFLOW_BUNDLE || fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
 /** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
 
@@ -27,11 +25,15 @@ export function bundleWorkflows(logger?: Parameters<typeof bundleWorkflowCode>[0
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, ...(logger ? { logger } : {}) });
 }
 
-/** A given or prebuilt bundle when there is one (tests, production), else bundle the sources at start (dev). */
-function workflowSource(given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'> {
+/**
+ * A given or prebuilt bundle when there is one (tests, production), else bundle the sources at
+ * start (dev). `prebuilt` is config.workflowBundle: DEFAULT_WORKFLOW_BUNDLE, or the file
+ * ARBITER_WORKFLOW_BUNDLE names (which loadConfig has checked exists).
+ */
+function workflowSource(prebuilt: string, given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'> {
   const activity = [activityInterceptors];
   if (given) return { workflowBundle: given, interceptors: { activity } };
-  if (existsSync(PREBUILT_BUNDLE)) return { workflowBundle: { code: readFileSync(PREBUILT_BUNDLE, 'utf8') }, interceptors: { activity } };
+  if (existsSync(prebuilt)) return { workflowBundle: { code: readFileSync(prebuilt, 'utf8') }, interceptors: { activity } };
   return { workflowsPath: WORKFLOWS_PATH, interceptors: { activity, workflowModules: WORKFLOW_INTERCEPTOR_MODULES } };
 }
 
@@ -49,7 +51,7 @@ export interface MainWorkerOptions {
 export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worker: Worker; policySha256: string; keyId: string }> {
   const { config } = opts;
   // The Wasm bundle, or the OPA server at OPA_URL; either way pinned by ARBITER_POLICY_SHA256.
-  const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: remotePolicyFromEnv(process.env) });
+  const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: config.opa });
   const signer = await loadSigner(config.keysDir);
   await publishJwks(config.keysDir, config.storageDir);
   const activities = createMainActivities({
@@ -59,13 +61,13 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
     signer,
     storageDir: config.storageDir,
     temporal: opts.client,
-    hostIds: opts.hostIds ?? (process.env.ARBITER_HOSTS ?? config.hostId).split(',').map((s) => s.trim()).filter(Boolean),
+    hostIds: opts.hostIds ?? config.hosts,
   });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
     taskQueue: MAIN_TASK_QUEUE,
-    ...workflowSource(opts.workflowBundle),
+    ...workflowSource(config.workflowBundle, opts.workflowBundle),
     activities,
     // Most scenarios sit for minutes waiting for their completion, and a cached workflow costs
     // its isolate's memory all that time. The SDK's default cache grows with the heap, so the
@@ -107,7 +109,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     activities: createHostActivities({
       docker,
       storageDir: config.storageDir,
-      runtime: process.env.ARBITER_RUNTIME || undefined,
+      runtime: config.runtime,
       hostId: config.hostId,
       temporal: opts.client,
     }),

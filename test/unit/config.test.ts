@@ -1,7 +1,11 @@
 // loadConfig (lib/config.ts): a process that lacks what it needs stops at start, naming it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, type SecretName } from '../../lib/config.ts';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, workerOps, type Config, type SecretName } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 const SECRET_32 = 'x'.repeat(32);
@@ -296,4 +300,229 @@ void describe('loadConfig: the main worker\'s workflow cache', () => {
       throwsNaming({ ARBITER_WORKFLOW_CACHE_SIZE: bad }, [], 'ARBITER_WORKFLOW_CACHE_SIZE');
     });
   }
+});
+
+/**
+ * One row per variable: every bad value stops loadConfig naming the variable, unset gives today's
+ * default, and each good value is read as shown. `base` is what the variable needs beside it.
+ */
+interface Row {
+  name: string;
+  base?: NodeJS.ProcessEnv;
+  read: (config: Config) => unknown;
+  unset: unknown;
+  good: [string, unknown][];
+  bad: string[];
+}
+
+const OPS_DEFAULTS = { httpPort: 9091, sdkMetricsPort: 9192 };
+const THIS_FILE = fileURLToPath(import.meta.url);
+const ROWS: Row[] = [
+  {
+    name: 'ARBITER_HOSTS',
+    read: (c) => c.hosts,
+    unset: ['local'],
+    good: [['a', ['a']], [' host-1 , host-2 ', ['host-1', 'host-2']], ['a,,b', ['a', 'b']]],
+    bad: ['', ' , ', 'Host1', 'a,B', 'a_b', 'a'.repeat(33), 'a,b,a'],
+  },
+  {
+    name: 'ARBITER_RUNTIME',
+    read: (c) => c.runtime,
+    unset: undefined,
+    good: [['runc', 'runc'], ['runsc', 'runsc'], ['', undefined]],
+    bad: ['runz', 'RUNSC', 'kata', ' runsc'],
+  },
+  {
+    name: 'ARBITER_READYZ_DOCKER',
+    read: (c) => c.readyzDocker,
+    unset: true,
+    good: [['off', false], ['on', true], ['', true]],
+    bad: ['0', 'false', 'no', 'OFF', 'of'],
+  },
+  {
+    name: 'ARBITER_WORKFLOW_BUNDLE',
+    read: (c) => c.workflowBundle,
+    // Where scripts/bundle-workflows.ts writes, as workers/workers.ts resolved it before.
+    unset: fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url)),
+    good: [[THIS_FILE, THIS_FILE], ['', fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url))]],
+    bad: [join(tmpdir(), `arbiter-no-bundle-${randomUUID()}.js`)],
+  },
+  {
+    name: 'OPA_URL',
+    read: (c) => c.opa,
+    unset: undefined,
+    good: [['http://127.0.0.1:8181', { url: 'http://127.0.0.1:8181/', timeoutMs: 2000 }], ['https://opa.internal/', { url: 'https://opa.internal/', timeoutMs: 2000 }], ['  ', undefined]],
+    bad: ['opa:8181', 'not a url', 'file:///etc/passwd'],
+  },
+  {
+    name: 'OPA_TIMEOUT_MS',
+    base: { OPA_URL: 'http://127.0.0.1:8181' },
+    read: (c) => c.opa?.timeoutMs,
+    unset: 2000,
+    good: [['500', 500], ['60000', 60000], ['', 2000]],
+    bad: ['0', '-1', '1.5', '60001', '600000', 'soon'],
+  },
+  {
+    name: 'WORKER_HTTP_HOST',
+    read: (c) => workerOps(c, OPS_DEFAULTS).http?.host,
+    unset: '127.0.0.1',
+    good: [['0.0.0.0', '0.0.0.0'], ['::', '::'], ['worker.internal', 'worker.internal']],
+    bad: ['', ' ', 'http://x', 'a b'],
+  },
+  {
+    name: 'WORKER_HTTP_PORT',
+    read: (c) => workerOps(c, OPS_DEFAULTS).http?.port,
+    unset: 9091,
+    good: [['0', 0], ['9999', 9999], ['off', undefined]],
+    bad: ['', 'http', '99999', '65536', '-1', '0x10', '1e3', 'OFF'],
+  },
+  {
+    name: 'TEMPORAL_METRICS_ADDRESS',
+    read: (c) => workerOps(c, OPS_DEFAULTS).sdkMetricsAddress,
+    unset: '127.0.0.1:9192',
+    good: [['0.0.0.0:9500', '0.0.0.0:9500'], ['[::1]:9500', '[::1]:9500'], ['off', undefined]],
+    bad: ['', 'localhost', '127.0.0.1:', '127.0.0.1:99999', ':9191x'],
+  },
+  {
+    name: 'LOG_LEVEL',
+    read: (c) => c.logLevel,
+    unset: 'info',
+    good: [['debug', 'debug'], ['warn', 'warn'], ['silent', 'silent']],
+    bad: ['', 'INFO', 'verbose', 'warning'],
+  },
+  {
+    name: 'HOST',
+    read: (c) => c.host,
+    unset: '127.0.0.1',
+    good: [['0.0.0.0', '0.0.0.0'], ['::', '::'], ['localhost', 'localhost']],
+    bad: ['', ' ', 'a b', 'http://x'],
+  },
+  {
+    name: 'TEMPORAL_ADDRESS',
+    read: (c) => c.temporalAddress,
+    unset: '127.0.0.1:7233',
+    good: [['temporal:7233', 'temporal:7233'], ['temporal.internal', 'temporal.internal'], ['[::1]:7233', '[::1]:7233']],
+    bad: ['', 'http://temporal:7233', 'temporal:', 'temporal:99999', 'a b:7233'],
+  },
+  {
+    name: 'TEMPORAL_NAMESPACE',
+    read: (c) => c.temporalNamespace,
+    unset: 'default',
+    good: [['arbiter-prod', 'arbiter-prod']],
+    bad: ['', ' ', 'a b'],
+  },
+  {
+    name: 'ARBITER_STORAGE_DIR',
+    read: (c) => c.storageDir,
+    unset: resolve('./storage'),
+    good: [['/var/lib/arbiter/storage', '/var/lib/arbiter/storage'], ['rel', resolve('rel')]],
+    bad: ['', ' '],
+  },
+  {
+    name: 'ARBITER_KEYS_DIR',
+    read: (c) => c.keysDir,
+    unset: resolve('./.data/keys'),
+    good: [['/var/lib/arbiter/keys', '/var/lib/arbiter/keys']],
+    bad: ['', ' '],
+  },
+  {
+    name: 'DOCKER_SOCKET',
+    read: (c) => c.dockerSocket,
+    unset: '/var/run/docker.sock',
+    good: [['/run/user/1000/docker.sock', '/run/user/1000/docker.sock']],
+    bad: ['', ' '],
+  },
+  {
+    name: 'ARBITER_POLICY_DIR',
+    read: (c) => c.policyDir,
+    unset: undefined,
+    good: [['/opt/policy', '/opt/policy']],
+    bad: ['', ' '],
+  },
+  {
+    name: 'ARBITER_LEASE_CHECK_SECONDS',
+    read: (c) => c.leaseCheckSeconds,
+    unset: 60,
+    good: [['5', 5]],
+    bad: ['', '0', '-1', '1.5', 'soon'],
+  },
+  {
+    name: 'ARBITER_LEASE_START_GRACE_SECONDS',
+    read: (c) => c.leaseStartGraceSeconds,
+    unset: 120,
+    good: [['30', 30]],
+    bad: ['', '0', '2m'],
+  },
+  {
+    name: 'ARBITER_HTTP_RATE_LIMIT',
+    read: (c) => c.httpRateLimitPerMinute,
+    unset: 600,
+    good: [['100000000', 100000000]],
+    bad: ['', '0', 'unlimited'],
+  },
+];
+
+void describe('loadConfig: one row per variable', () => {
+  for (const row of ROWS) {
+    void it(`when ${row.name} is unset, it takes the default`, () => {
+      assert.deepEqual(row.read(loadConfig({ ...row.base })), row.unset);
+    });
+
+    for (const [value, expected] of row.good) {
+      void it(`when ${row.name} is ${JSON.stringify(value)}, it is read as ${JSON.stringify(expected)}`, () => {
+        assert.deepEqual(row.read(loadConfig({ ...row.base, [row.name]: value })), expected);
+      });
+    }
+
+    for (const value of row.bad) {
+      void it(`when ${row.name} is ${JSON.stringify(value)}, it throws a ConfigError naming ${row.name}`, () => {
+        throwsNaming({ ...row.base, [row.name]: value }, [], row.name);
+      });
+    }
+  }
+
+  void it('when ARBITER_HOSTS is unset, the main worker spreads over this host\'s ARBITER_HOST_ID alone', () => {
+    assert.deepEqual(loadConfig({ ARBITER_HOST_ID: 'h7' }).hosts, ['h7']);
+  });
+
+  void it('when ARBITER_WORKFLOW_BUNDLE is relative, it is resolved against the working directory', () => {
+    const relative = `./${join('test', 'unit', 'config.test.ts')}`;
+
+    assert.equal(loadConfig({ ARBITER_WORKFLOW_BUNDLE: relative }).workflowBundle, resolve(relative));
+  });
+
+  void it('when the ops ports are unset, each worker kind gets its own defaults', () => {
+    const config = loadConfig({});
+
+    assert.deepEqual(workerOps(config, { httpPort: 9092, sdkMetricsPort: 9192 }), { http: { host: '127.0.0.1', port: 9092 }, sdkMetricsAddress: '127.0.0.1:9192' });
+    assert.deepEqual(workerOps(config, { httpPort: 9091, sdkMetricsPort: 9191 }), { http: { host: '127.0.0.1', port: 9091 }, sdkMetricsAddress: '127.0.0.1:9191' });
+  });
+
+  void it('when OPA_TIMEOUT_MS is malformed but OPA_URL is unset, remote mode is off and the timeout is not read', () => {
+    assert.equal(loadConfig({ OPA_TIMEOUT_MS: 'soon' }).opa, undefined);
+  });
+});
+
+void describe('loadConfig: optional secrets', () => {
+  void it('when an optional secret is unset, it is not loaded and nothing is generated for it, even in dev with generation on', () => {
+    const config = loadConfig({ ARBITER_MODE: 'dev', ARBITER_DEV_GENERATE_SECRETS: '1' }, [], ['BILLING_HMAC_SECRET']);
+
+    assert.equal(config.secrets.BILLING_HMAC_SECRET, undefined);
+  });
+
+  void it('when an optional secret is set, it is loaded', () => {
+    const config = loadConfig({ BILLING_HMAC_SECRET: SECRET_32 }, [], ['BILLING_HMAC_SECRET']);
+
+    assert.ok(config.secrets.BILLING_HMAC_SECRET?.current.equals(Buffer.from(SECRET_32)));
+  });
+
+  void it('when an optional secret is set but too short in production, it throws naming it', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ BILLING_HMAC_SECRET: 'short' }, [], ['BILLING_HMAC_SECRET']);
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof ConfigError && caught.message.includes('BILLING_HMAC_SECRET'), String(caught));
+  });
 });

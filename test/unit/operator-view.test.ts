@@ -4,10 +4,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
+import { loadConfig, workerOps } from '../../lib/config.ts';
 import { correlationMixin, runWithCorrelation } from '../../lib/correlation.ts';
 import { runReadiness } from '../../lib/readiness.ts';
 import { startOpsServer } from '../../workers/ops-server.ts';
-import { sdkMetricsUrl, workerOpsConfig } from '../../workers/telemetry.ts';
+import { sdkMetricsUrl } from '../../workers/telemetry.ts';
 import { activitySummary } from '../../workflows/interceptors.ts';
 import { currentDetails, initialSearchAttributes, staticSummary } from '../../workflows/operator-view.ts';
 import { SEARCH_ATTRIBUTES, SearchAttributeKeys, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
@@ -90,10 +91,10 @@ describe('worker ops server', () => {
   });
 
   it('takes its ports from the environment, per worker kind by default, and refuses malformed ones', () => {
-    assert.deepEqual(workerOpsConfig({}, { httpPort: 9092, sdkMetricsPort: 9192 }), { http: { host: '127.0.0.1', port: 9092 }, sdkMetricsAddress: '127.0.0.1:9192' });
-    assert.deepEqual(workerOpsConfig({ WORKER_HTTP_PORT: 'off', TEMPORAL_METRICS_ADDRESS: 'off' }, { httpPort: 1, sdkMetricsPort: 2 }), { http: undefined, sdkMetricsAddress: undefined });
-    assert.throws(() => workerOpsConfig({ WORKER_HTTP_PORT: '99999' }, { httpPort: 1, sdkMetricsPort: 2 }), ConfigError);
-    assert.throws(() => workerOpsConfig({ TEMPORAL_METRICS_ADDRESS: 'localhost' }, { httpPort: 1, sdkMetricsPort: 2 }), ConfigError);
+    assert.deepEqual(workerOps(loadConfig({}), { httpPort: 9092, sdkMetricsPort: 9192 }), { http: { host: '127.0.0.1', port: 9092 }, sdkMetricsAddress: '127.0.0.1:9192' });
+    assert.deepEqual(workerOps(loadConfig({ WORKER_HTTP_PORT: 'off', TEMPORAL_METRICS_ADDRESS: 'off' }), { httpPort: 1, sdkMetricsPort: 2 }), { http: undefined, sdkMetricsAddress: undefined });
+    assert.throws(() => loadConfig({ WORKER_HTTP_PORT: '99999' }), ConfigError);
+    assert.throws(() => loadConfig({ TEMPORAL_METRICS_ADDRESS: 'localhost' }), ConfigError);
     assert.equal(sdkMetricsUrl('0.0.0.0:9191'), 'http://127.0.0.1:9191/metrics');
   });
 });
