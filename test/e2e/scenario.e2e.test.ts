@@ -82,12 +82,21 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(typeof verdict.json!.keyId, 'string');
 
     const results = resultsDir(stack.t.config.storageDir, id);
-    const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
+    // Run as an operator of this deployment would: its key store is configured, not guessed.
+    const deployment = { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_KEYS_DIR: stack.t.config.keysDir };
+    const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: deployment });
     const ok = await cli(['verify', results]);
-    assert.match(ok.stdout, /^verified: /);
+    assert.match(ok.stdout, new RegExp(`^keys: ${stack.t.config.keysDir} \\(the deployment's key store, ARBITER_KEYS_DIR\\)\nverified: `));
     // The CLI from its TypeScript sources (what runs when the prebuilt bundle is stale) says the same.
-    const fromSources = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_CLI_SOURCES: '1' } });
+    const fromSources = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: { ...deployment, ARBITER_CLI_SOURCES: '1' } });
     assert.equal(fromSources.stdout, ok.stdout);
+    // A third party with no deployment: refused until it names the keys it trusts.
+    const { ARBITER_KEYS_DIR: _configured, ...outsider } = deployment;
+    await assert.rejects(run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: outsider }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /pass --keys/);
+      return true;
+    });
 
     // One flipped byte in score.json and the offline check fails, naming the file.
     const scoreFile = join(results, RESULTS.score);
