@@ -57,9 +57,12 @@ export async function checkManifest(evidenceDir: string, manifest: EvidenceManif
   const tree = await walkTree(evidenceDir, { maxEntries: options.maxEntries, maxDepth: options.maxDepth });
   if (tree.problem) problems.push(`evidence folder: ${tree.problem}`);
   const files = new Set<string>();
+  // A folder holding no listed file is something the signer never saw (an empty one included).
+  const listedFolders = new Set(manifest.files.flatMap((f) => f.path.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
   for (const e of tree.entries) {
     if (e.kind === 'file') files.add(e.path);
     else if (e.kind !== 'directory') problems.push(`evidence/${e.path} is ${describeKind(e.kind)}, not a regular file`);
+    else if (options.readContents && !listedFolders.has(e.path)) problems.push(`evidence folder ${e.path} is not in the manifest`);
   }
   const listed = new Set<string>();
   for (const f of manifest.files) {

@@ -4,7 +4,7 @@
 // bounded sizes), and every problem is an answer naming the path, never an exception.
 import { join } from 'node:path';
 import { sha256Hex } from './canonical-json.ts';
-import { verifyChainText, type AuditEntry } from './audit-chain.ts';
+import { serializeChain, verifyChainText, type AuditEntry } from './audit-chain.ts';
 import { checkManifest, MANIFEST_FILE, type EvidenceManifest } from './evidence-manifest.ts';
 import type { Jwks } from './keys.ts';
 import { describeKind, entryKind, listFolder, readRegularFile } from './untrusted-files.ts';
@@ -98,6 +98,11 @@ async function checkFolder(dir: string, jwks: Jwks): Promise<ResultsCheck> {
   } catch {
     return { ok: false, problems: [...problems, `${RESULTS.envelope} is not JSON`] };
   }
+  // Only the payload is signed, so the file around it must be exactly what the signer wrote
+  // (activities/verdicts.ts): lenient base64 or JSON whitespace would let its bytes change freely.
+  if (JSON.stringify(envelope, null, 2) !== envelopeBytes.toString('utf8') || (typeof envelope?.payload === 'string' && Buffer.from(envelope.payload, 'base64').toString('base64') !== envelope.payload)) {
+    problems.push(`${RESULTS.envelope} is not in the form Arbiter writes (reformatted or re-encoded after signing)`);
+  }
   const sig = await verifyEnvelope(envelope, jwks);
   if (!sig.ok) return { ok: false, problems: [...problems, `signature: ${sig.reason}`] };
   const { statement } = sig;
@@ -118,8 +123,13 @@ async function checkFolder(dir: string, jwks: Jwks): Promise<ResultsCheck> {
   const audit = await read(RESULTS.audit, RESULTS_LIMITS.auditBytes);
   if (audit) {
     const chain = verifyChainText(audit.toString('utf8'), statement.predicate.auditHead);
-    if (!chain.ok) problems.push(`audit chain: ${chain.reason}`);
-    else unsignedAuditEntries = chain.afterHead ?? [];
+    if (!chain.ok) problems.push(`${RESULTS.audit}: audit chain broken: ${chain.reason}`);
+    else {
+      unsignedAuditEntries = chain.afterHead ?? [];
+      // Each hash covers an entry's canonical JSON, not its line: the lines must be that form.
+      const entries = audit.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+      if (serializeChain(entries) !== audit.toString('utf8')) problems.push(`${RESULTS.audit} is not in canonical form (one canonical JSON entry per line): it was reformatted`);
+    }
   }
   return problems.length ? { ok: false, problems } : { ok: true, statement, keyId: sig.keyId, unsignedAuditEntries };
 }

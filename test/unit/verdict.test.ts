@@ -680,7 +680,7 @@ void describe('results folder: verifyResults', () => {
     const auditLines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, auditLines.filter((_, i) => i !== 1).map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: entry 1 /);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: entry 1 /);
   });
 
   void it('when the last line of audit.jsonl is removed, it fails because the signed head is gone', async () => {
@@ -689,7 +689,7 @@ void describe('results folder: verifyResults', () => {
     const auditLines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, auditLines.slice(0, -1).map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: .*recorded head/);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: .*recorded head/);
   });
 
   void it('when an event is appended to audit.jsonl after signing, the folder still verifies and the entry is returned as unsigned', async () => {
@@ -742,7 +742,7 @@ void describe('results folder: verifyResults', () => {
     auditLines[1] = 'null';
     writeFileSync(file, auditLines.map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: entry 1 /);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: entry 1 /);
   });
 
   void it('when evidence/manifest.json is {}, it fails naming the manifest\'s digest and reads no evidence on its word', async () => {
