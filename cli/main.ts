@@ -1,13 +1,14 @@
 // The `arbiter` command. Every verb prints a human line by default and JSON with --json.
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { verifyChainText } from '../lib/audit-chain.ts';
 import { loadConfig } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { generateKey, publicJwks, publishJwks, type Jwks } from '../lib/keys.ts';
-import { verifyResults } from '../lib/results.ts';
+import { generateKey, publicJwks, publishJwks } from '../lib/keys.ts';
+import { unsignedAuditWarning, verifyResults } from '../lib/results.ts';
+import { KeySourceError, resolveVerifyKeys } from '../lib/verify-keys.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../lib/template.ts';
 import { publishTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
@@ -115,38 +116,39 @@ program.command('cancel <id>').description('cancel a scenario')
   });
 
 program.command('verify <resultsDir...>').description('verify verdicts offline: signature, score, evidence, audit chain (one or many results folders)')
-  .option('--keys <path>', 'JWKS file or keys folder (default: the storage keys beside each results folder)')
-  .action(async (dirs: string[], o: { keys?: string }) => {
-    const jwksByPath = new Map<string, Jwks>();
-    const keysFor = (results: string): Jwks => {
-      const keysPath = o.keys ?? join(dirname(dirname(dirname(results))), 'keys', 'jwks.json');
-      let jwks = jwksByPath.get(keysPath);
-      if (jwks) return jwks;
-      if (!existsSync(keysPath)) throw new UsageError(`no public keys at ${keysPath}: pass --keys`);
-      const file = statSync(keysPath).isDirectory() ? join(keysPath, 'jwks.json') : keysPath;
-      try {
-        jwks = JSON.parse(readFileSync(file, 'utf8')) as Jwks;
-      } catch (err) {
-        throw new UsageError(`${file} is not a readable JWKS: ${(err as Error).message}`);
-      }
-      if (!jwks || !Array.isArray(jwks.keys)) throw new UsageError(`${file} is not a JWKS (no "keys" list)`);
-      jwksByPath.set(keysPath, jwks);
-      return jwks;
-    };
+  .option('--keys <path>', 'JWKS file (or folder holding jwks.json) obtained outside the folders checked; required unless ARBITER_KEYS_DIR names the deployment\'s key store')
+  .option('--strict', 'fail a folder whose audit log has entries after the signed head (no signature covers them)')
+  .action(async (dirs: string[], o: { keys?: string; strict?: boolean }) => {
+    const keys = await resolveVerifyKeys(o.keys, process.env);
+    const keySource = { path: keys.path, origin: keys.origin };
+    // Every run says where its trust anchor came from: first line, or a field of each JSON object.
+    if (!json()) console.log(`keys: ${keys.path} (${keys.origin === '--keys' ? 'from --keys' : "the deployment's key store, ARBITER_KEYS_DIR"})`);
     const started = performance.now();
     let failed = 0;
+    let done = 0;
+    // Reads are asynchronous, so a signal is handled between two files: stop there and say so.
+    const stop = (signal: NodeJS.Signals) => {
+      console.error(`arbiter: verify interrupted by ${signal} after ${done} of ${dirs.length} folder(s)`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', stop).once('SIGTERM', stop);
     // One line per folder as it is checked: over thousands of folders that is the progress.
     for (const dir of dirs) {
       const results = resolve(dir);
-      const check = await verifyResults(results, keysFor(results));
-      if (!check.ok) {
+      const check = await verifyResults(results, keys.jwks);
+      done++;
+      const warnings = check.ok && check.unsignedAuditEntries.length ? [unsignedAuditWarning(check.unsignedAuditEntries)] : [];
+      if (!check.ok || (o.strict && warnings.length)) {
         failed++;
-        out(`verification FAILED for ${results}:\n${check.problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, dir: results, problems: check.problems });
+        const problems = check.ok ? warnings.map((w) => `${w} (--strict)`) : check.problems;
+        out(`verification FAILED for ${results}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { ok: false, dir: results, keys: keySource, problems });
         continue;
       }
       const p = check.statement.predicate;
-      out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}`, { ok: true, dir: results, keyId: check.keyId, predicate: p });
+      out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}${warnings.map((w) => `\n  warning: ${w}`).join('')}`,
+        { ok: true, dir: results, keys: keySource, keyId: check.keyId, predicate: p, warnings });
     }
+    process.off('SIGINT', stop).off('SIGTERM', stop);
     if (failed) process.exitCode = 1;
     if (dirs.length > 1) {
       const seconds = (performance.now() - started) / 1000;
@@ -165,7 +167,8 @@ program.command('audit').command('verify <file>').description('verify a hash-cha
       process.exitCode = 1;
       return;
     }
-    out(`audit chain intact: ${r.length} entries, head ${r.head}`, r);
+    const after = r.afterHead?.length ? `; ${r.afterHead.length} entr${r.afterHead.length === 1 ? 'y' : 'ies'} after --head ${o.head}, not covered by the verdict's signature` : '';
+    out(`audit chain intact: ${r.length} entries, head ${r.head}${after}`, r);
   });
 
 const retention = program.command('retention').description('artifact retention (operator token)');
@@ -274,7 +277,7 @@ function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'BILLING_
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError || err instanceof TemplateModifiedError) {
+  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError || err instanceof TemplateModifiedError || err instanceof KeySourceError) {
     console.error(`arbiter: ${err.message}${err instanceof ApiError && err.reasons?.length ? `\n  reasons: ${err.reasons.join('; ')}` : ''}`);
     process.exitCode = err instanceof ApiError && err.status >= 500 ? 3 : 1;
   } else if ((err as NodeJS.ErrnoException).cause && (err as Error).message === 'fetch failed') {

@@ -46,18 +46,20 @@ export function serializeChain(chain: readonly AuditEntry[]): string {
 }
 
 export type ChainCheck =
-  | { ok: true; head: string; length: number }
+  | { ok: true; head: string; length: number; afterHead?: AuditEntry[] }
   | { ok: false; brokenAt: number; reason: string };
 
 /**
  * Verifies a JSONL audit log. `expectedHead` is the head a verdict recorded: it must be the hash
  * of an entry in the chain, which catches truncation; entries after it (retention, holds) are
- * legitimate continuations and are verified like the rest.
+ * chained like the rest but no signature covers them: they come back in `afterHead`, so a
+ * verifier can say so (anyone can append a correctly chained entry).
  */
 export function verifyChainText(text: string, expectedHead?: string): ChainCheck {
   const lines = text.split('\n').filter((l) => l.length > 0);
   let prev = GENESIS_HASH;
   let sawExpected = expectedHead === undefined;
+  const afterHead: AuditEntry[] = [];
   for (const [i, line] of lines.entries()) {
     let entry: AuditEntry;
     try {
@@ -82,10 +84,11 @@ export function verifyChainText(text: string, expectedHead?: string): ChainCheck
     }
     if (recomputed !== hash) return { ok: false, brokenAt: i, reason: `entry ${i} was modified (hash mismatch)` };
     prev = hash;
+    if (expectedHead !== undefined && sawExpected) afterHead.push(entry);
     if (hash === expectedHead) sawExpected = true;
   }
   if (!sawExpected) {
     return { ok: false, brokenAt: lines.length, reason: `the recorded head ${String(expectedHead).slice(0, 12)}… is not in the chain (truncated or rewritten)` };
   }
-  return { ok: true, head: prev, length: lines.length };
+  return expectedHead === undefined ? { ok: true, head: prev, length: lines.length } : { ok: true, head: prev, length: lines.length, afterHead };
 }

@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { describeKind, readRegularFile, walkTree } from './untrusted-files.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 
@@ -38,16 +39,43 @@ export function manifestBytes(manifest: EvidenceManifest): Buffer {
   return Buffer.from(canonicalJson(manifest), 'utf8');
 }
 
-/** Names every file whose bytes differ from the manifest, and every file missing or extra. */
-export function checkManifest(evidenceDir: string, manifest: EvidenceManifest): string[] {
+export interface ManifestCheckOptions {
+  /** false: compare the listing only (a manifest no signature vouches for has no sizes to trust) */
+  readContents: boolean;
+  maxFileBytes: number;
+  maxEntries: number;
+  maxDepth: number;
+}
+
+/**
+ * Names every file whose bytes differ from the manifest, every file missing or extra, and every
+ * entry that is not a plain file or folder (links are never followed). A file is read only when
+ * its size on disk is the one the manifest lists, so a planted sparse giant costs one fstat.
+ */
+export async function checkManifest(evidenceDir: string, manifest: EvidenceManifest, options: ManifestCheckOptions): Promise<string[]> {
   const problems: string[] = [];
-  const actual = new Map(buildManifest(evidenceDir).files.map((f) => [f.path, f]));
-  for (const f of manifest.files) {
-    const a = actual.get(f.path);
-    if (!a) problems.push(`evidence file ${f.path} is missing`);
-    else if (a.sha256 !== f.sha256 || a.size !== f.size) problems.push(`evidence file ${f.path} does not match its digest`);
-    actual.delete(f.path);
+  const tree = await walkTree(evidenceDir, { maxEntries: options.maxEntries, maxDepth: options.maxDepth });
+  if (tree.problem) problems.push(`evidence folder: ${tree.problem}`);
+  const files = new Set<string>();
+  // A folder holding no listed file is something the signer never saw (an empty one included).
+  const listedFolders = new Set(manifest.files.flatMap((f) => f.path.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+  for (const e of tree.entries) {
+    if (e.kind === 'file') files.add(e.path);
+    else if (e.kind !== 'directory') problems.push(`evidence/${e.path} is ${describeKind(e.kind)}, not a regular file`);
+    else if (options.readContents && !listedFolders.has(e.path)) problems.push(`evidence folder ${e.path} is not in the manifest`);
   }
-  for (const extra of actual.keys()) problems.push(`evidence file ${extra} is not in the manifest`);
+  const listed = new Set<string>();
+  for (const f of manifest.files) {
+    listed.add(f.path);
+    if (!files.has(f.path)) {
+      if (!tree.entries.some((e) => e.path === f.path)) problems.push(`evidence file ${f.path} is missing`);
+      continue;
+    }
+    if (!options.readContents) continue;
+    const r = await readRegularFile(join(evidenceDir, f.path), `evidence/${f.path}`, { maxBytes: options.maxFileBytes, expectedSize: f.size });
+    if (!r.ok) problems.push(r.problem);
+    else if (sha256Hex(r.bytes) !== f.sha256) problems.push(`evidence file ${f.path} does not match its digest`);
+  }
+  for (const path of files) if (path !== MANIFEST_FILE && !listed.has(path)) problems.push(`evidence file ${path} is not in the manifest`);
   return problems;
 }

@@ -12,6 +12,8 @@ const jwksUrl = $<HTMLInputElement>('jwks-url');
 const artifactsInput = $<HTMLInputElement>('artifacts');
 const result = $<HTMLElement>('result');
 const artifacts: Record<string, Uint8Array> = {};
+// Where the keys in the JWKS box came from, shown with every result: the user's choice only.
+let keySource = 'pasted';
 
 // Served by the API, the keys are next door; opened as a file, the user says where they are.
 if (location.protocol === 'http:' || location.protocol === 'https:') jwksUrl.value = new URL('/.well-known/arbiter/keys', location.href).href;
@@ -23,7 +25,8 @@ async function fetchJwks(): Promise<void> {
     const res = await fetch(jwksUrl.value, { headers: { accept: 'application/json' }, credentials: 'omit' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     jwksText.value = JSON.stringify(await res.json(), null, 2);
-    status.textContent = `fetched from ${jwksUrl.value}`;
+    keySource = `fetched from ${jwksUrl.value}`;
+    status.textContent = keySource;
   } catch (err) {
     status.textContent = `could not fetch the keys (${err instanceof Error ? err.message : String(err)}): paste them instead`;
   }
@@ -36,10 +39,12 @@ function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<
   return e;
 }
 
-const MARK: Record<Check['state'], string> = { pass: '✓', fail: '✗', skip: '–' };
+const MARK: Record<Check['state'], string> = { pass: '✓', warn: '⚠', fail: '✗', skip: '–' };
 
 /** What a failed check means, in a few words, for the banner. */
 function failureTitle(c: Check): string {
+  if (c.id === 'artifact:verdict.json') return 'verdict.json was edited after signing';
+  if (c.id === 'artifact:audit.jsonl') return 'the audit chain is broken';
   if (c.id.startsWith('artifact:')) return `${c.id.slice('artifact:'.length)} does not match its signed digest`;
   const titles: Record<string, string> = {
     envelope: 'the envelope is malformed',
@@ -58,6 +63,8 @@ function render(report: VerifyReport): void {
   const headline = report.valid ? `VALID: signed by ${report.keyId ?? '?'}` : `INVALID: ${report.failed ? failureTitle(report.failed) : 'not every check passed'}`;
   result.append(el('div', { id: 'verdict-state', class: report.valid ? 'banner ok' : 'banner bad' },
     el('strong', {}, headline), el('span', {}, report.valid ? 'every check below passed' : report.failed?.detail ?? '')));
+  result.append(el('p', { id: 'key-source' }, `keys: ${report.keySource}`));
+  for (const c of report.checks.filter((x) => x.state === 'warn')) result.append(el('p', { class: 'banner warn', 'data-warning': c.id }, `⚠ ${c.detail}`));
 
   const list = el('ol', { id: 'checks' });
   for (const c of report.checks) {
@@ -89,7 +96,7 @@ function render(report: VerifyReport): void {
 }
 
 function verify(): void {
-  render(verifyVerdict(envelopeText.value, jwksText.value, artifacts));
+  render(verifyVerdict(envelopeText.value, jwksText.value, artifacts, { keySource }));
 }
 
 async function readInto(target: HTMLTextAreaElement, file: File | undefined): Promise<void> {
@@ -102,8 +109,10 @@ $<HTMLInputElement>('envelope-file').addEventListener('change', (e) => {
   void readInto(envelopeText, (e.target as HTMLInputElement).files?.[0]);
 });
 $<HTMLInputElement>('jwks-file').addEventListener('change', (e) => {
-  void readInto(jwksText, (e.target as HTMLInputElement).files?.[0]);
+  const file = (e.target as HTMLInputElement).files?.[0];
+  void readInto(jwksText, file).then(() => { if (file) keySource = `from the file ${file.name} you chose`; });
 });
+jwksText.addEventListener('input', () => { keySource = 'pasted'; });
 artifactsInput.addEventListener('change', () => {
   void (async () => {
     for (const f of Array.from(artifactsInput.files ?? [])) artifacts[f.name] = new Uint8Array(await f.arrayBuffer());

@@ -5,6 +5,7 @@
 // SHA-2 is @noble/hashes. Each check says what it established or, when it fails, what broke.
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import canonicalize from 'canonicalize';
 
 ed.hashes.sha512 = sha512;
 
@@ -13,7 +14,8 @@ import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicat
 export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE };
 
 export type CheckId = 'envelope' | 'keys' | 'key' | 'signature' | 'statement' | 'keyBinding' | `artifact:${string}`;
-export interface Check { id: CheckId; label: string; state: 'pass' | 'fail' | 'skip'; detail: string }
+/** `warn`: the check held, but something beside it is not covered by the signature. */
+export interface Check { id: CheckId; label: string; state: 'pass' | 'warn' | 'fail' | 'skip'; detail: string }
 
 /** What a verdict binds: the signed predicate. */
 export type VerdictClaims = VerdictPredicate;
@@ -27,6 +29,13 @@ export interface VerifyReport {
   /** what the payload says; trustworthy only when `valid` */
   claims?: VerdictClaims;
   subjects?: Array<{ name: string; sha256: string }>;
+  /** where the JWKS came from, as the page shows it: never from among the artifacts */
+  keySource: string;
+}
+
+export interface VerifyOptions {
+  /** how the user supplied the JWKS: "fetched from <url>", "file <name>", "pasted" */
+  keySource?: string;
 }
 
 const LABELS: Record<string, string> = {
@@ -86,9 +95,9 @@ function predicateProblem(p: unknown): string | undefined {
  * a paste or a fetch). `artifacts` (file name → bytes), when given, are checked against the
  * statement's subject digests: score.json and evidence/manifest.json (or manifest.json).
  */
-export function verifyVerdict(envelopeText: string, jwksText: string, artifacts: Record<string, Uint8Array> = {}): VerifyReport {
+export function verifyVerdict(envelopeText: string, jwksText: string, artifacts: Record<string, Uint8Array> = {}, options: VerifyOptions = {}): VerifyReport {
   const checks: Check[] = [];
-  const report: VerifyReport = { valid: false, checks };
+  const report: VerifyReport = { valid: false, checks, keySource: options.keySource ?? 'pasted' };
   const pass = (id: CheckId, detail: string) => { checks.push({ id, label: LABELS[id] ?? id, state: 'pass', detail }); };
   const fail = (id: CheckId, detail: string) => {
     const c: Check = { id, label: LABELS[id] ?? id, state: 'fail', detail };
@@ -161,7 +170,7 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
     fail('keys', keysProblem);
     skipRest(['key', 'signature'], 'no usable keys');
   } else {
-    pass('keys', `${keys.size} key(s)${rejected.length ? `; ignored ${rejected.join('; ')}` : ''}`);
+    pass('keys', `${keys.size} key(s) ${report.keySource}${rejected.length ? `; ignored ${rejected.join('; ')}` : ''}`);
 
     // 3. A signature by a known key, 4. that verifies.
     const known = envelope.signatures.filter((s) => keys.has(s.keyid));
@@ -208,26 +217,84 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
   else if (report.claims.keyId === report.keyId) pass('keyBinding', report.keyId);
   else fail('keyBinding', `the statement names ${report.claims.keyId}, but ${report.keyId} signed it`);
 
-  // 7. Any artifacts the user gave, against the subject digests.
+  // 7. Any artifacts the user gave: the subjects against their digests, verdict.json against the
+  // signed payload byte for byte, audit.jsonl's chain up to the signed head. Nothing among them is
+  // ever used as a key: the keys come from section 2 only.
   for (const [name, bytes] of Object.entries(artifacts)) {
     const id: CheckId = `artifact:${name}`;
-    const subjectName = name === 'manifest.json' ? 'evidence/manifest.json' : name;
-    const subject = subjects?.find((s) => s.name === subjectName);
-    const label = `${name} matches the signed digest`;
-    const push = (state: Check['state'], detail: string) => {
+    const push = (state: Check['state'], label: string, detail: string) => {
       const c: Check = { id, label, state, detail };
       checks.push(c);
       if (state === 'fail') report.failed ??= c;
     };
-    if (!subjects) push('skip', 'not checked: no statement');
-    else if (!subject) push('fail', `${name} is not a subject of this verdict`);
+    if (name === 'verdict.json') {
+      const label = 'verdict.json is the signed statement, byte for byte';
+      if (!envelope || !report.keyId) push('skip', label, 'not checked: no verified signature');
+      else if (bytesEqual(bytes, envelope.payload)) push('pass', label, `${bytes.length} bytes, identical to the signed payload`);
+      else push('fail', label, 'verdict.json differs from the payload the signature covers: it was edited, trust only the signed statement');
+      continue;
+    }
+    if (name === 'audit.jsonl') {
+      const label = 'audit.jsonl is a hash chain through the signed head';
+      if (!report.claims || !report.keyId) { push('skip', label, 'not checked: no verified statement'); continue; }
+      const chain = checkAuditChain(bytes, report.claims.auditHead);
+      if (!chain.ok) push('fail', label, chain.reason);
+      else if (chain.afterHead.length) push('warn', label, `${chain.length} entries; ${chain.afterHead.length} after the signed head are NOT covered by the signature: ${chain.afterHead.join(', ')}`);
+      else push('pass', label, `${chain.length} entries, ending at the signed head`);
+      continue;
+    }
+    const subjectName = name === 'manifest.json' ? 'evidence/manifest.json' : name;
+    const subject = subjects?.find((s) => s.name === subjectName);
+    const label = `${name} matches the signed digest`;
+    if (!subjects) push('skip', label, 'not checked: no statement');
+    else if (!subject) push('fail', label, `${name} is not a subject of this verdict${/jwks|keys/i.test(name) ? ' (keys are never taken from the artifacts: give them in "Public keys")' : ''}`);
     else {
       const actual = sha256Hex(bytes);
-      if (actual === subject.sha256) push('pass', `sha256:${actual}`);
-      else push('fail', `sha256 is ${actual}, the verdict signed ${subject.sha256}: the file was changed`);
+      if (actual === subject.sha256) push('pass', label, `sha256:${actual}`);
+      else push('fail', label, `sha256 is ${actual}, the verdict signed ${subject.sha256}: the file was changed`);
     }
   }
 
-  report.valid = checks.every((c) => c.state === 'pass');
+  report.valid = checks.every((c) => c.state === 'pass' || c.state === 'warn');
   return report;
+}
+
+/** An untrusted value as text: a string as it is, anything else as JSON (String() can throw). */
+const quoted = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? typeof v);
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** lib/audit-chain.ts's rules (each hash covers the entry's canonical JSON and the previous hash). */
+export function checkAuditChain(bytes: Uint8Array, signedHead: string): { ok: true; length: number; afterHead: string[] } | { ok: false; reason: string } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, reason: 'audit.jsonl is not UTF-8' };
+  }
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  let prev = '0'.repeat(64);
+  let sawHead = false;
+  const afterHead: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return { ok: false, reason: `entry ${i} is not JSON` };
+    }
+    if (!isObject(entry)) return { ok: false, reason: `entry ${i} is not an object` };
+    if (entry.seq !== i) return { ok: false, reason: `entry ${i} is out of sequence (deleted, inserted or reordered)` };
+    if (entry.prev !== prev) return { ok: false, reason: `entry ${i} does not follow the previous entry's hash` };
+    const { hash, ...body } = entry;
+    const canonical = canonicalize(body);
+    if (typeof canonical !== 'string' || hex(sha256(utf8.encode(canonical))) !== hash) return { ok: false, reason: `entry ${i} was modified (hash mismatch)` };
+    if (sawHead) afterHead.push(`#${i} ${quoted(entry.event)} by ${quoted(entry.actor)}`);
+    if (hash === signedHead) sawHead = true;
+    prev = hash;
+  }
+  if (!sawHead) return { ok: false, reason: `the signed head ${signedHead.slice(0, 12)}… is not in the chain (truncated or rewritten)` };
+  return { ok: true, length: lines.length, afterHead };
 }

@@ -108,18 +108,28 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(late.status, 409, JSON.stringify(late.json));
     assert.equal((late.json!.error as { code: string }).code, 'not_running');
 
-    const ok = await cli(['verify', results]);
-    assert.match(ok.stdout, /^verified: /);
+    // Run as an operator of this deployment would: its key store is configured, not guessed.
+    const deployment = { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_KEYS_DIR: stack.t.config.keysDir };
+    const deploymentCli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: deployment });
+    const ok = await deploymentCli(['verify', results]);
+    assert.match(ok.stdout, new RegExp(`^keys: ${stack.t.config.keysDir} \\(the deployment's key store, ARBITER_KEYS_DIR\\)\nverified: `));
     // The CLI from its TypeScript sources (what runs when the prebuilt bundle is stale) says the same.
-    const fromSources = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_CLI_SOURCES: '1' } });
+    const fromSources = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: { ...deployment, ARBITER_CLI_SOURCES: '1' } });
     assert.equal(fromSources.stdout, ok.stdout);
+    // A third party with no deployment: refused until it names the keys it trusts.
+    const { ARBITER_KEYS_DIR: _configured, ...outsider } = deployment;
+    await assert.rejects(run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], { env: outsider }), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1);
+      assert.match(err.stderr, /pass --keys/);
+      return true;
+    });
 
     // One flipped byte in score.json and the offline check fails, naming the file.
     const scoreFile = join(results, RESULTS.score);
     const bytes = readFileSync(scoreFile);
     bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x01;
     writeFileSync(scoreFile, bytes);
-    await assert.rejects(cli(['verify', results]), (err: { code: number; stdout: string }) => {
+    await assert.rejects(deploymentCli(['verify', results]), (err: { code: number; stdout: string }) => {
       assert.equal(err.code, 1);
       assert.match(err.stdout, /score\.json/);
       return true;

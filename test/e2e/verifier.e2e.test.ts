@@ -115,6 +115,7 @@ describe('browser verifier (headless Chromium)', () => {
     assert.match(r.banner, new RegExp(`VALID: signed by ${signer.keyId}`));
     const states = await page.$$eval('#checks li', (lis) => lis.map((li) => `${li.getAttribute('data-check') ?? ''}=${li.getAttribute('data-state') ?? ''}`));
     assert.deepEqual(states, ['envelope=pass', 'keys=pass', 'key=pass', 'signature=pass', 'statement=pass', 'keyBinding=pass', 'artifact:score.json=pass']);
+    assert.equal(await page.textContent('#key-source'), `keys: fetched from ${base}/.well-known/arbiter/keys`);
     const binds = await page.textContent('#binds');
     for (const shown of [predicate.scenarioId, 'alice · acme', 'hello@1', '2 / 2 (passed)', 'b'.repeat(64), sha256Hex(scoreBytes), 'c'.repeat(64)]) assert.ok(binds?.includes(shown), `shows ${shown}`);
     await page.screenshot({ path: join(ARTIFACTS, 'verifier-valid.png'), fullPage: true });

@@ -10,6 +10,7 @@ import * as ed from '@noble/ed25519';
 import { okpThumbprint, pae, verifyVerdict, PAYLOAD_TYPE } from '../../api/verifier/verify.ts';
 import { generateKey, loadSigner, publicJwks, type Jwks, type Signer } from '../../lib/keys.ts';
 import { buildStatement, signStatement, verifyEnvelope, type DsseEnvelope } from '../../lib/verdict.ts';
+import { appendEvent, buildChain, serializeChain } from '../../lib/audit-chain.ts';
 
 let signer: Signer;
 let jwks: Jwks;
@@ -80,5 +81,64 @@ describe('browser verifier: strict RFC 8032', () => {
     const keys = { keys: [{ kty: 'OKP', crv: 'Ed25519', x, kid: okpThumbprint('Ed25519', x) }] };
     const forged = { payloadType: PAYLOAD_TYPE, payload: payload.toString('base64'), signatures: [{ keyid: keys.keys[0]!.kid, sig: Buffer.from(sig).toString('base64') }] };
     assert.equal(verifyVerdict(JSON.stringify(forged), JSON.stringify(keys)).failed?.id, 'signature');
+  });
+});
+
+describe('browser verifier: keys, verdict.json and the audit log, the same rules as `arbiter verify`', () => {
+  const payload = () => new Uint8Array(Buffer.from(envelope.payload, 'base64'));
+
+  it('the report names where the keys came from, and a JWKS dropped among the artifacts is never used as keys', async () => {
+    const forgerDir = mkdtempSync(join(tmpdir(), 'arbiter-bv-forger-'));
+    await generateKey(forgerDir);
+    const forged = await publicJwks(forgerDir);
+
+    const report = verifyVerdict(JSON.stringify(envelope), JSON.stringify(jwks), { 'jwks.json': new TextEncoder().encode(JSON.stringify(forged)) }, { keySource: 'fetched from http://127.0.0.1:8080/.well-known/arbiter/keys' });
+
+    assert.equal(report.keySource, 'fetched from http://127.0.0.1:8080/.well-known/arbiter/keys');
+    assert.match(report.checks.find((c) => c.id === 'keys')!.detail, /fetched from http:\/\/127\.0\.0\.1:8080/);
+    assert.equal(report.valid, false);
+    assert.equal(report.failed?.id, 'artifact:jwks.json');
+    assert.match(report.failed.detail, /keys are never taken from the artifacts/);
+  });
+
+  it('when verdict.json is the signed payload it passes; edited (tenant, score) it fails naming verdict.json', () => {
+    const edited = JSON.parse(Buffer.from(payload()).toString('utf8')) as { predicate: { tenant: string; score: { score: number } } };
+    edited.predicate.tenant = 'evil-corp';
+    edited.predicate.score.score = 2;
+
+    const good = verifyVerdict(JSON.stringify(envelope), JSON.stringify(jwks), { 'verdict.json': payload() });
+    const bad = verifyVerdict(JSON.stringify(envelope), JSON.stringify(jwks), { 'verdict.json': new TextEncoder().encode(JSON.stringify(edited)) });
+
+    assert.ok(good.valid, JSON.stringify(good.failed));
+    assert.equal(bad.valid, false);
+    assert.equal(bad.failed?.id, 'artifact:verdict.json');
+  });
+
+  it('when audit.jsonl ends at the signed head it passes; an appended, correctly chained entry is a warning that names it; a broken chain fails', async () => {
+    const chain = buildChain([{ time: '2026-01-01T00:00:00.000Z', actor: 'api', event: 'requested' }, { time: '2026-01-01T00:01:00.000Z', actor: 'workflow', event: 'scored' }]);
+    const keysDir = mkdtempSync(join(tmpdir(), 'arbiter-bv-audit-'));
+    await generateKey(keysDir);
+    const s = await loadSigner(keysDir);
+    const env = await signStatement(buildStatement({
+      scenarioId: 'scn-audit', subject: 'alice', tenant: 'acme', plan: 'free', track: 'intro',
+      template: { id: 'hello', version: '1', digest: 'a'.repeat(64) }, policy: { sha256: 'b'.repeat(64), allow: true },
+      outcome: 'success', status: 'scored', score: { score: 1, maxScore: 2, passed: false }, auditHead: chain.at(-1)!.hash,
+      issuedAt: '2026-01-01T00:02:00.000Z', keyId: s.keyId,
+    }, { score: 'd'.repeat(64), manifest: 'e'.repeat(64) }), s);
+    const keys = JSON.stringify(await publicJwks(keysDir));
+    const override = appendEvent(chain, { time: '2026-01-02T00:00:00.000Z', actor: 'mallory', event: 'score.override' });
+    const enc = (text: string) => new TextEncoder().encode(text);
+
+    const clean = verifyVerdict(JSON.stringify(env), keys, { 'audit.jsonl': enc(serializeChain(chain)) });
+    const appended = verifyVerdict(JSON.stringify(env), keys, { 'audit.jsonl': enc(serializeChain([...chain, override])) });
+    const truncated = verifyVerdict(JSON.stringify(env), keys, { 'audit.jsonl': enc(serializeChain(chain.slice(0, 1))) });
+
+    assert.ok(clean.valid, JSON.stringify(clean.failed));
+    assert.equal(clean.checks.find((c) => c.id === 'artifact:audit.jsonl')?.state, 'pass');
+    const warning = appended.checks.find((c) => c.id === 'artifact:audit.jsonl')!;
+    assert.equal(warning.state, 'warn');
+    assert.match(warning.detail, /1 after the signed head are NOT covered by the signature: #2 score\.override by mallory/);
+    assert.equal(truncated.valid, false);
+    assert.match(truncated.failed?.detail ?? '', /signed head .* is not in the chain/);
   });
 });

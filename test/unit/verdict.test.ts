@@ -455,7 +455,7 @@ void describe('audit chain', () => {
   void it('when an untouched log is verified, it is ok with the last hash as head and the entry count', () => {
     const check = verifyChainText(serializeChain(chain), head);
 
-    assert.deepEqual(check, { ok: true, head, length: 5 });
+    assert.deepEqual(check, { ok: true, head, length: 5, afterHead: [] });
   });
 
   void it('when an entry\'s data field is edited, the chain breaks at that entry', () => {
@@ -531,12 +531,12 @@ void describe('audit chain', () => {
     assert.deepEqual(check, { ok: true, head: chain[2]!.hash, length: 3 });
   });
 
-  void it('when entries are appended after the recorded head, the extended log is accepted and reports the new head', () => {
+  void it('when entries are appended after the recorded head, the extended log is accepted, reports the new head and returns the entries no signature covers', () => {
     const extra = appendEvent(chain, { time: '2024-02-01T00:00:00.000Z', actor: 'retention', event: 'evidence-held' });
 
     const check = verifyChainText(serializeChain([...chain, extra]), head);
 
-    assert.deepEqual(check, { ok: true, head: extra.hash, length: 6 });
+    assert.deepEqual(check, { ok: true, head: extra.hash, length: 6, afterHead: [extra] });
   });
 
   void it('when a line is not JSON, the chain breaks at that line', () => {
@@ -680,7 +680,7 @@ void describe('results folder: verifyResults', () => {
     const auditLines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, auditLines.filter((_, i) => i !== 1).map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: entry 1 /);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: entry 1 /);
   });
 
   void it('when the last line of audit.jsonl is removed, it fails because the signed head is gone', async () => {
@@ -689,18 +689,20 @@ void describe('results folder: verifyResults', () => {
     const auditLines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, auditLines.slice(0, -1).map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: .*recorded head/);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: .*recorded head/);
   });
 
-  void it('when an event is appended to audit.jsonl after signing, the folder still verifies', async () => {
+  void it('when an event is appended to audit.jsonl after signing, the folder still verifies and the entry is returned as unsigned', async () => {
     const fx = await buildResultsFolder(signer);
     const file = join(fx.dir, RESULTS.audit);
     const chain = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
-    appendFileSync(file, serializeChain([appendEvent(chain, { time: '2024-03-01T00:00:00.000Z', actor: 'retention', event: 'held' })]));
+    const held = appendEvent(chain, { time: '2024-03-01T00:00:00.000Z', actor: 'retention', event: 'held' });
+    appendFileSync(file, serializeChain([held]));
 
     const check = await verifyResults(fx.dir, fx.jwks);
 
     assert.equal(check.ok, true, JSON.stringify(check));
+    assert.deepEqual(check.ok && check.unsignedAuditEntries, [held]);
   });
 
   void it('when the JWKS lacks the signing key, it fails with a signature problem naming the key id', async () => {
@@ -740,16 +742,16 @@ void describe('results folder: verifyResults', () => {
     auditLines[1] = 'null';
     writeFileSync(file, auditLines.map((l) => `${l}\n`).join(''));
 
-    await expectProblem(fx, /^audit chain: entry 1 /);
+    await expectProblem(fx, /^audit\.jsonl: audit chain broken: entry 1 /);
   });
 
-  void it('when evidence/manifest.json is {}, it fails saying the manifest does not list files, not that it is not JSON', async () => {
+  void it('when evidence/manifest.json is {}, it fails naming the manifest\'s digest and reads no evidence on its word', async () => {
     const fx = await buildResultsFolder(signer);
     writeFileSync(join(fx.dir, 'evidence', MANIFEST_FILE), '{}');
 
-    const problems = await expectProblem(fx, /^evidence\/manifest\.json does not list files/);
+    const problems = await expectProblem(fx, /^evidence\/manifest\.json does not match the signed digest$/);
 
-    assert.ok(!problems.some((p) => /not JSON/.test(p)), JSON.stringify(problems));
+    assert.deepEqual(problems, ['evidence/manifest.json does not match the signed digest']);
   });
 
   void it('when `arbiter verify` is given many folders and one is tampered, it checks every one, names the bad one, sums up and exits 1', async () => {
@@ -776,7 +778,7 @@ void describe('results folder: verifyResults', () => {
 });
 
 void describe('evidence manifest', () => {
-  void it('when built, it lists every file except manifest.json with its sha256 and size, sorted by path with "/" separators', () => {
+  void it('when built, it lists every file except manifest.json with its sha256 and size, sorted by path with "/" separators', async () => {
     const dir = freshDir('manifest');
     mkdirSync(join(dir, 'b', 'c'), { recursive: true });
     writeFileSync(join(dir, 'z.txt'), 'zz');
@@ -791,6 +793,6 @@ void describe('evidence manifest', () => {
         { path: 'z.txt', sha256: sha256Hex('zz'), size: 2 },
       ],
     });
-    assert.deepEqual(checkManifest(dir, manifest), []);
+    assert.deepEqual(await checkManifest(dir, manifest, { readContents: true, maxFileBytes: 1024, maxEntries: 100, maxDepth: 8 }), []);
   });
 });
