@@ -47,7 +47,8 @@ export default fp(async function openapi(app: FastifyInstance, opts: { version: 
           ...s,
           tags: s.tags ?? [tagOf(url)],
           security: auth ? [{ bearer: [] }] : [],
-          ...(auth ? { description: [s.description, `Token: ${auth.join(' or ')}.`].filter(Boolean).join(' ') } : {}),
+          // Machine-readable for clients and conformance tools: which token kinds the route takes.
+          ...(auth ? { 'x-arbiter-tokens': [...auth], description: [s.description, `Token: ${auth.join(' or ')}.`].filter(Boolean).join(' ') } : {}),
         },
       };
     },

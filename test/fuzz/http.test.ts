@@ -285,7 +285,9 @@ describe('HTTP fuzzer: every route of the listening API', () => {
       if (typeof e?.code !== 'string' || typeof e.message !== 'string') problems.push(`status ${a.status} without the {error:{code,message}} body: ${a.text.slice(0, 300)}`);
     }
     const takesBody = r.route && r.method === r.route.method && BODY_METHODS.has(r.method) && PARSED_TYPES.test(r.headers['content-type'] ?? '') && wellFormed(r.path);
-    if (r.body && r.body.length > BODY_LIMIT && takesBody && a.status !== 413) problems.push(`an oversized body (${r.body.length} bytes) got ${a.status}, not 413`);
+    // A route that declares its tokens refuses a bad one before the body is read (plugins/auth.ts).
+    const refusedToken = (a.status === 401 || a.status === 403) && /"code":"token_/.test(a.text);
+    if (r.body && r.body.length > BODY_LIMIT && takesBody && a.status !== 413 && !refusedToken) problems.push(`an oversized body (${r.body.length} bytes) got ${a.status}, not 413`);
     if (a.status === 413 && !(r.body && r.body.length > BODY_LIMIT)) problems.push(`413 for a body of ${r.body?.length ?? 0} bytes`);
     return problems;
   }
@@ -405,19 +407,36 @@ describe('HTTP fuzzer: every route of the listening API', () => {
     }
   });
 
-  it('every route that takes a body answers an oversized one with 413 and the contract body, with or without a length', async () => {
+  it('every route that takes a body answers an oversized one with 413 and the contract body, with or without a length, once its token is accepted; without one it is refused before the body is read', async () => {
     const base = new URL(stack.base);
     const takers = routes.filter((r) => BODY_METHODS.has(r.method));
     assert.ok(takers.length >= 6, JSON.stringify(takers));
+    // Each route's token kinds, as the served OpenAPI document declares them.
+    const doc = stack.app.swagger() as { paths: Record<string, Record<string, { 'x-arbiter-tokens'?: string[] }>> };
+    const tokensOf = (route: Route) => doc.paths[route.path.replace(/:id/g, '{id}')]?.[route.method.toLowerCase()]?.['x-arbiter-tokens'];
+    const tokenFor: Record<string, () => Promise<string>> = {
+      operator: () => stack.operator('fuzz-413'),
+      et: () => stack.et('fuzz-413', 'fuzz-acme', 'free'),
+      sat: () => stack.satFor({ sub: 'fuzz-413', tenant: 'fuzz-acme' }),
+    };
     const agent = new Agent({ keepAlive: false });
     for (const route of takers) {
+      const kinds = tokensOf(route);
+      const kind = kinds?.find((k) => tokenFor[k]);
+      assert.ok(!kinds || kind, `${route.method} ${route.path} takes ${JSON.stringify(kinds)}: no test token for it`);
+      const token = kind ? await tokenFor[kind]!() : undefined;
       for (const chunked of [false, true]) {
         for (const contentType of ['application/json', 'text/plain']) {
           const path = route.path.replace(/:id/g, `scn-${randomUUID()}`).replace(/\*/g, 'x');
           const body = Buffer.from(JSON.stringify({ pad: 'x'.repeat(BODY_LIMIT) }));
-          const a = await send(base, agent, { method: route.method, path, headers: { 'content-type': contentType }, body, chunked });
-          assert.equal(a.status, 413, `${route.method} ${route.path} (${contentType}${chunked ? ', chunked' : ''}): ${a.text}`);
+          const label = `${route.method} ${route.path} (${contentType}${chunked ? ', chunked' : ''})`;
+          const a = await send(base, agent, { method: route.method, path, headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body, chunked });
+          assert.equal(a.status, 413, `${label}: ${a.text}`);
           assert.equal((JSON.parse(a.text) as { error: { code: string } }).error.code, 'payload_too_large');
+          if (!kinds) continue;
+          const anonymous = await send(base, agent, { method: route.method, path, headers: { 'content-type': contentType }, body, chunked });
+          assert.equal(anonymous.status, 401, `${label} without a token: ${anonymous.text}`);
+          assert.equal((JSON.parse(anonymous.text) as { error: { code: string } }).error.code, 'token_missing');
         }
       }
     }

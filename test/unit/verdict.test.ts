@@ -38,6 +38,7 @@ import {
   type VerdictPredicate,
 } from '../../lib/verdict.ts';
 import { tempDir } from './helpers.ts';
+import { predicate } from '../support/signed-results.ts';
 
 const REPO_ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -96,25 +97,6 @@ function freshDir(label: string): string {
   const dir = join(root, `${label}-${dirCount++}`);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-function predicate(over: Partial<VerdictPredicate> = {}): VerdictPredicate {
-  return {
-    scenarioId: 'scn-0001',
-    subject: 'user-1',
-    tenant: 'acme',
-    plan: 'free',
-    track: 'intro',
-    template: { id: 'hello', version: '1', digest: `sha256:${'ab'.repeat(32)}` },
-    policy: { sha256: 'cd'.repeat(32), allow: true },
-    outcome: 'completed',
-    status: 'scored',
-    score: { score: 1, maxScore: 1, passed: true },
-    auditHead: GENESIS_HASH,
-    issuedAt: '2024-01-01T00:00:00.000Z',
-    keyId: 'unset',
-    ...over,
-  };
 }
 
 void describe('Ed25519: RFC 8032 section 7.1 test vectors', () => {
