@@ -12,6 +12,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
+import { COMPLETION_SHA256_PATCH } from '../../workflows/shared.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
 const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -39,6 +40,12 @@ describe('recorded histories replay against the current workflows', () => {
     const markers = (history.events ?? []).map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
     assert.ok(markers.includes('core_patch'), `no patch marker in ${newest}/scenario-scored.pb`);
     assert.equal(markers.filter((m) => m === 'core_local_activity').length, 3, 'entitlements, policy and host as local activities');
+  });
+
+  it('the newest set fingerprints completions by their sha256 (the versioned path, not only the old one)', () => {
+    const newest = sets.at(-1)!;
+    const bytes = readFileSync(join(DIR, newest, 'scenario-scored.pb'));
+    assert.ok(bytes.includes(COMPLETION_SHA256_PATCH), `no ${COMPLETION_SHA256_PATCH} patch in ${newest}/scenario-scored.pb`);
   });
 
   for (const file of files) {
