@@ -25,8 +25,12 @@ const BUSYBOX = '/bin/busybox';
 
 export interface ExecCapture { exitCode: number | null; stdout: Buffer; truncated: boolean; timedOut: boolean }
 
-/** Runs argv in the container and keeps at most maxBytes of its stdout; never waits past timeoutMs. */
-export async function execCapture(container: Docker.Container, cmd: string[], opts: { maxBytes: number; timeoutMs: number }): Promise<ExecCapture> {
+/**
+ * Runs argv in the container and keeps at most maxBytes of its stdout; never waits past timeoutMs,
+ * and stops reading at once when `signal` aborts (the activity was cancelled), rejecting with its reason.
+ */
+export async function execCapture(container: Docker.Container, cmd: string[], opts: { maxBytes: number; timeoutMs: number; signal?: AbortSignal }): Promise<ExecCapture> {
+  opts.signal?.throwIfAborted();
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, WorkingDir: '/', Env: [] });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
@@ -49,7 +53,8 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
   const stderr = new Writable({ write: (_chunk, _enc, cb) => cb() });
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await new Promise<boolean>((resolve) => {
+  let onAbort: (() => void) | undefined;
+  const timedOut = await new Promise<boolean>((resolve, reject) => {
     const done = () => resolve(false);
     stream.on('end', done);
     stream.on('close', done);
@@ -58,7 +63,15 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
       (stream as unknown as { destroy(): void }).destroy();
       resolve(true);
     }, opts.timeoutMs);
-  }).finally(() => clearTimeout(timer));
+    onAbort = () => {
+      (stream as unknown as { destroy(): void }).destroy();
+      reject(opts.signal!.reason as Error);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+  }).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+  });
   // A stream cut short (truncated, timed out) leaves the process running: it has no exit code yet.
   const { ExitCode, Running } = await exec.inspect();
   return { exitCode: Running ? null : ExitCode, stdout: Buffer.concat(chunks), truncated, timedOut };
@@ -89,7 +102,7 @@ export function evidenceRelPath(path: string): string | undefined {
   return path.slice(1);
 }
 
-async function readDeclared(container: Docker.Container, path: string, evidenceDir: string): Promise<DeclaredFile> {
+async function readDeclared(container: Docker.Container, path: string, evidenceDir: string, signal?: AbortSignal): Promise<DeclaredFile> {
   const rel = evidenceRelPath(path);
   if (!rel) return { path, status: 'refused' };
   let run: ExecCapture;
@@ -97,9 +110,12 @@ async function readDeclared(container: Docker.Container, path: string, evidenceD
     run = await execCapture(container, [BUSYBOX, 'sh', '-c', READ_FILE, 'collect', path, String(DECLARED_FILE_CAP_BYTES + 1)], {
       maxBytes: DECLARED_FILE_CAP_BYTES + 1,
       timeoutMs: EXEC_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
     });
-  } catch {
-    // The engine refused the exec (container stopping, pids exhausted): nothing was read.
+  } catch (err) {
+    // A cancelled collection stops here; otherwise the engine refused the exec (container
+    // stopping, pids exhausted) and nothing was read.
+    if (signal?.aborted) throw err;
     return { path, status: 'unavailable' };
   }
   if (run.timedOut) return { path, status: 'timeout' };
@@ -125,21 +141,24 @@ const OBSERVE = [
   'printf \'{"uid":%s,"interfaces":[%s],"rootWritable":%s,"capEff":"%s","noNewPrivs":%s,"seccomp":%s}\' "$(id -u)" "$i" "$w" "$c" "${n:-null}" "${s:-null}"',
 ].join('\n');
 
-async function observeIsolation(container: Docker.Container): Promise<Record<string, unknown>> {
+async function observeIsolation(container: Docker.Container, signal?: AbortSignal): Promise<Record<string, unknown>> {
   try {
-    const run = await execCapture(container, [BUSYBOX, 'sh', '-c', OBSERVE], { maxBytes: 4096, timeoutMs: EXEC_TIMEOUT_MS });
+    const run = await execCapture(container, [BUSYBOX, 'sh', '-c', OBSERVE], { maxBytes: 4096, timeoutMs: EXEC_TIMEOUT_MS, ...(signal ? { signal } : {}) });
     if (run.timedOut || run.exitCode !== 0) return { observed: false, reason: run.timedOut ? 'timeout' : `exit code ${run.exitCode}` };
     return { observed: true, ...(JSON.parse(run.stdout.toString('utf8')) as Record<string, unknown>) };
   } catch (err) {
+    if (signal?.aborted) throw err;
     return { observed: false, reason: err instanceof SyntaxError ? 'unparseable output' : 'exec refused by the engine' };
   }
 }
 
 /**
  * Writes files/<declared path>, files.json (what happened to each declared path) and
- * isolation-observed.json. A container that no longer runs yields "unavailable" everywhere.
+ * isolation-observed.json. A container that no longer runs yields "unavailable" everywhere. When
+ * `signal` aborts (the scenario was cancelled), the read under way stops and the collection
+ * rejects with the signal's reason instead of reading on for up to a timeout per path.
  */
-export async function collectFromInside(container: Docker.Container, declaredPaths: string[], evidenceDir: string): Promise<DeclaredFile[]> {
+export async function collectFromInside(container: Docker.Container, declaredPaths: string[], evidenceDir: string, signal?: AbortSignal): Promise<DeclaredFile[]> {
   let running = false;
   try {
     running = (await container.inspect()).State.Running;
@@ -147,9 +166,9 @@ export async function collectFromInside(container: Docker.Container, declaredPat
     running = false;
   }
   const files: DeclaredFile[] = [];
-  for (const path of declaredPaths) files.push(running ? await readDeclared(container, path, evidenceDir) : { path, status: 'unavailable' });
+  for (const path of declaredPaths) files.push(running ? await readDeclared(container, path, evidenceDir, signal) : { path, status: 'unavailable' });
   const write = (name: string, data: string) => writeFileSync(join(evidenceDir, name), data, { mode: 0o644 });
   write(FILES_INDEX, canonicalJson(files));
-  write(OBSERVED_ISOLATION, canonicalJson(running ? await observeIsolation(container) : { observed: false, reason: 'container not running' }));
+  write(OBSERVED_ISOLATION, canonicalJson(running ? await observeIsolation(container, signal) : { observed: false, reason: 'container not running' }));
   return files;
 }

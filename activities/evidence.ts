@@ -110,7 +110,8 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
       write('container-missing.json', canonicalJson({ containerName: req.containerName }));
     }
     // The template's declared paths and the in-container isolation view, read while it still runs.
-    await collectFromInside(container, req.template.evidencePaths, dir);
+    // Cancellation reaches the activity with its next heartbeat (activities/heartbeat.ts).
+    await collectFromInside(container, req.template.evidencePaths, dir, Context.current().cancellationSignal);
     write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
     write('entitlement.json', canonicalJson(req.entitlement));
     write('policy.json', canonicalJson(req.policy));

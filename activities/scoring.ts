@@ -71,9 +71,12 @@ export function createScoringActivities(deps: { docker: Docker; storageDir: stri
       await container.start();
       const timeoutMs = req.template.scorer.timeoutSeconds * 1000;
       let timer: NodeJS.Timeout | undefined;
+      // A cancelled scenario (its cancellation arrives with the next heartbeat) stops waiting at
+      // once: the finally below removes the scorer, instead of it running out its timeout.
       const result = await Promise.race([
         container.wait() as Promise<{ StatusCode: number }>,
         new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); }),
+        Context.current().cancelled,
       ]).finally(() => clearTimeout(timer));
       if (result === 'timeout') {
         throw ApplicationFailure.nonRetryable(`scorer did not finish within ${req.template.scorer.timeoutSeconds}s`, FailureTypes.scorerFailed);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
-import { collectFromInside, FILES_DIR, type DeclaredFile } from '../../activities/container-inside.ts';
+import { collectFromInside, execCapture, FILES_DIR, type DeclaredFile } from '../../activities/container-inside.ts';
 import { scenarioSpec } from '../../activities/container-spec.ts';
 import { loadTemplate } from '../../lib/template.ts';
 import { docker, waitFor } from '../support/harness.ts';
@@ -86,5 +86,23 @@ describe('evidence collection against a subject swapping the declared file for a
     }
     // The swap really raced the reader: some rounds found the symlink.
     assert.ok((outcomes.refused ?? 0) > 0, `the subject's swap was seen (outcomes: ${JSON.stringify(outcomes)})`);
+  });
+
+  it('when the collection is cancelled while a read hangs in the container, it stops at once with the cancellation instead of waiting out its timeout', async () => {
+    const cancel = new AbortController();
+    const reason = new Error('scenario cancelled');
+    // A read that would hang for its whole timeout (the exec's stdout never ends).
+    const hanging = execCapture(container, ['/bin/busybox', 'sleep', '600'], { maxBytes: 1024, timeoutMs: 600_000, signal: cancel.signal });
+    const started = await waitFor('the hanging exec to run', async () => {
+      const top = await container.top({ ps_args: '-o pid,args' }) as { Processes?: string[][] };
+      return top.Processes?.some((p) => p.join(' ').includes('sleep 600')) ? true : undefined;
+    });
+    assert.equal(started, true);
+    cancel.abort(reason);
+    await assert.rejects(hanging, (err: unknown) => err === reason);
+    // And a whole collection started after the cancellation reads nothing and rejects the same way.
+    const dir = mkdtempSync(join(tmpdir(), 'arbiter-race-'));
+    scratch.push(dir);
+    await assert.rejects(collectFromInside(container, [DECLARED], dir, cancel.signal), (err: unknown) => err === reason);
   });
 });

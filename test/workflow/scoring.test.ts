@@ -34,6 +34,7 @@ describe('scoring robustness and evidence (time-skipping)', () => {
       { id: 'scorer-crash', scorer: `#!/bin/sh\necho '${VALID_SCORE}'\nexit 3\n` },
       { id: 'scorer-hang', scorer: `#!/bin/sh\necho '${VALID_SCORE}'\nsleep 600\n`, scorerTimeoutSeconds: 2 },
       { id: 'scorer-garbage', scorer: `#!/bin/sh\necho '${VALID_SCORE}'\necho 'Traceback (most recent call last): boom'\n` },
+      { id: 'scorer-slow', scorer: `#!/bin/sh\nsleep 600\necho '${VALID_SCORE}'\n`, scorerTimeoutSeconds: 600 },
       { id: 'scorer-good', scorer: readFileSync(join(import.meta.dirname, '..', '..', 'templates', 'hello', '1', 'scorer', 'score.sh'), 'utf8') },
     ]);
     await ts.startWorkers(templatesDir);
@@ -92,6 +93,23 @@ describe('scoring robustness and evidence (time-skipping)', () => {
 
   it('when the scorer outlives its timeout, the scenario fails naming the timeout and gets no score', async () => {
     await assertFailedWithoutScore(await runToEnd('scorer-hang'), /scorer did not finish within 2s/);
+  });
+
+  it('when the scenario is cancelled while its scorer runs, the scorer is stopped and removed at once instead of running out its 600 s timeout', async () => {
+    const input: ScenarioInput = {
+      scenarioId: scenarioIdFromJti(randomUUID()), correlationId: randomUUID(), subject: 'alice', tenant: 'acme', plan: 'free',
+      template: { id: 'scorer-slow', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(),
+    };
+    const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: input.scenarioId, args: [input] });
+    await waitFor('running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
+    await handle.executeUpdate(completeUpdate, { args: [{ outcome: 'success', submission: { answer: 'hello' }, actor: 'scenario-host' }] });
+    await waitFor('the scorer container to run', async () => ((await containersOf(input.scenarioId)).some((c) => c.Labels['io.arbiter.role'] === 'scorer' && c.State === 'running') ? true : undefined));
+    await handle.cancel();
+    await waitFor('the scenario to close', async () => ((await handle.describe()).status.name === 'RUNNING' ? undefined : true));
+    assert.equal((await handle.query(statusQuery)).status, 'cancelled');
+    // Within the heartbeat timeout, not the scorer's 600 s: waitFor gives up after 60 s.
+    await waitFor('the scorer container to be removed', async () => ((await containersOf(input.scenarioId)).length === 0 ? true : undefined));
+    assert.ok(!existsSync(join(resultsDir(t.config.storageDir, input.scenarioId), RESULTS.score)), 'no score.json');
   });
 
   it('when the scorer prints garbage as its last line, the scenario fails quoting it and gets no score', async () => {
