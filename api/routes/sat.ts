@@ -4,14 +4,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Config } from '../../lib/config.ts';
 import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnavailableError } from '../../lib/errors.ts';
 import { DEFAULT_PLAN } from '../../workflows/shared.ts';
-import type { EntitlementService } from '../entitlements.ts';
 import type { Plans } from '../../lib/plans.ts';
 import { latestVersion, loadTemplate, UnknownTemplateError } from '../../lib/template.ts';
 import { mintToken, SAT_MAX_TTL_SECONDS } from '../../lib/tokens.ts';
 import { ErrorBody, SatRequest, SatResponse } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 
-const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templatesDir: string; entitlements: EntitlementService }> = async (app, opts) => {
+const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templatesDir: string }> = async (app, opts) => {
   app.post('/api/sat', {
     config: { auth: ['et'] },
     schema: { body: SatRequest, response: { 201: SatResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 503: ErrorBody } },
@@ -22,13 +21,13 @@ const satRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; templ
     let planId: string;
     try {
       const resolved = et.claims.plan
-        ? await opts.entitlements.record(et.tenant, { plan: et.claims.plan, source: 'et', reference: et.claims.jti, issuedAt: new Date(et.claims.iat * 1000).toISOString() })
+        ? await app.entitlements.record(et.tenant, { plan: et.claims.plan, source: 'et', reference: et.claims.jti, issuedAt: new Date(et.claims.iat * 1000).toISOString() })
           .catch(async (err: unknown) => {
             // An older ET than one already recorded still authenticates; it just grants nothing new.
-            if (err instanceof ConflictError) return (await opts.entitlements.current(et.tenant))!;
+            if (err instanceof ConflictError) return (await app.entitlements.current(et.tenant))!;
             throw err;
           })
-        : await opts.entitlements.current(et.tenant);
+        : await app.entitlements.current(et.tenant);
       planId = resolved?.plan ?? DEFAULT_PLAN;
     } catch (err) {
       if (err instanceof ArbiterError) throw err;
