@@ -1,6 +1,6 @@
 // The API as a Fastify plugin tree: built here, listened on by server.ts, injected into by tests.
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../lib/config.ts';
@@ -13,15 +13,17 @@ import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
 import scenarioRoutes from './routes/scenarios.ts';
 import completionTokenRoutes from './routes/completion-token.ts';
-import { ScenarioService } from './scenarios.ts';
-import { EntitlementService } from './entitlements.ts';
-import { QuotaService, type QuotaTiming } from './quota.ts';
+import { scenarioService } from './scenarios.ts';
+import { entitlementService } from './entitlements.ts';
+import { quotaService, type QuotaTiming } from './quota.ts';
+import { spawnService } from './spawn.ts';
+import type { ServiceKey, ServiceReplacements } from './services.ts';
 import billingRoutes from './routes/billing.ts';
 import rateLimit from '@fastify/rate-limit';
 import operatorAuditPlugin from './plugins/operator-audit.ts';
 import retentionRoutes from './routes/retention.ts';
 import verifierRoutes from './routes/verifier.ts';
-import { RetentionService, type Clock } from './retention.ts';
+import { retentionService, type Clock } from './retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
 import { runWithCorrelation } from '../lib/correlation.ts';
@@ -29,7 +31,8 @@ import { SCENARIO_WORKFLOW_TYPE } from '../workflows/shared.ts';
 
 export interface AppDeps {
   config: Config;
-  temporal: Client;
+  /** the real services' Temporal client; only an app whose every service is replaced may go without */
+  temporal?: Client;
   plans: Plans;
   templatesDir: string;
   checks: Record<string, ReadinessCheck>;
@@ -40,6 +43,11 @@ export interface AppDeps {
   quotaTiming?: QuotaTiming;
   /** per-client HTTP requests per minute (@fastify/rate-limit) */
   httpRateLimitPerMinute?: number;
+  /**
+   * Plugins registered instead of the real services (api/services.ts: `servicePlugin` builds one),
+   * so that a test can answer for Temporal, Docker and the disk.
+   */
+  services?: ServiceReplacements;
 }
 
 /** The OpenAPI document's version: the contract's. */
@@ -72,11 +80,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(jsonBodyPlugin);
   await app.register(openapiPlugin, { version: API_VERSION });
-  await app.register(metricsPlugin, {
+  const { temporal } = deps;
+  await app.register(metricsPlugin, temporal ? {
     // Bounded, so a scrape while Temporal is down answers (without the gauge) instead of hanging.
-    countScenarios: (status) => deps.temporal.withDeadline(Date.now() + 2_000, () =>
-      deps.temporal.workflow.count(`WorkflowType = '${SCENARIO_WORKFLOW_TYPE}' AND ArbiterStatus = '${status}'`)).then((r) => r.count),
-  });
+    countScenarios: (status) => temporal.withDeadline(Date.now() + 2_000, () =>
+      temporal.workflow.count(`WorkflowType = '${SCENARIO_WORKFLOW_TYPE}' AND ArbiterStatus = '${status}'`)).then((r) => r.count),
+  } : {});
   await app.register(rateLimit, {
     max: deps.httpRateLimitPerMinute ?? 600,
     timeWindow: '1 minute',
@@ -87,15 +96,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir });
   await app.register(health, { checks: deps.checks });
   await app.register(keyRoutes, { keysDir: deps.config.keysDir });
-  const entitlements = new EntitlementService(deps.temporal, deps.config.storageDir);
-  const retention = new RetentionService(deps.temporal, deps.config.storageDir, deps.plans, deps.retentionClock);
-  const scenarios = new ScenarioService(deps.temporal, deps.config.storageDir, retention);
-  const quota = new QuotaService(deps.temporal, deps.quotaTiming ?? { reapIntervalSeconds: 60, startGraceSeconds: 120 });
-  await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir, entitlements });
-  await app.register(billingRoutes, { config: deps.config, plans: deps.plans, entitlements });
-  await app.register(scenarioRoutes, { service: scenarios, spawn: { plans: deps.plans, scenarios, quota, entitlements } });
-  await app.register(completionTokenRoutes, { config: deps.config, scenarios });
-  await app.register(retentionRoutes, { retention });
+
+  // The services, in the order their `dependencies` need; each real one is built only if nothing
+  // replaces it, so an app whose services are all replaced never asks for a Temporal client.
+  const service = async <O extends FastifyPluginOptions>(key: ServiceKey, real: FastifyPluginAsync<O>, opts: () => O): Promise<void> => {
+    const replacement = deps.services?.[key];
+    if (replacement) await app.register(replacement);
+    else await app.register(real, opts());
+  };
+  const client = (): Client => {
+    if (!deps.temporal) throw new Error('buildApp: a real service needs the Temporal client (pass `temporal`, or replace every service)');
+    return deps.temporal;
+  };
+  const { storageDir } = deps.config;
+  await service('retention', retentionService, () => ({ temporal: client(), storageDir, plans: deps.plans, clock: deps.retentionClock }));
+  await service('scenarios', scenarioService, () => ({ temporal: client(), storageDir }));
+  await service('entitlements', entitlementService, () => ({ temporal: client(), storageDir }));
+  await service('quota', quotaService, () => ({ temporal: client(), timing: deps.quotaTiming ?? { reapIntervalSeconds: 60, startGraceSeconds: 120 } }));
+  await service('spawn', spawnService, () => ({ plans: deps.plans }));
+
+  await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir });
+  await app.register(billingRoutes, { config: deps.config, plans: deps.plans });
+  await app.register(scenarioRoutes);
+  await app.register(completionTokenRoutes, { config: deps.config });
+  await app.register(retentionRoutes);
   await app.register(verifierRoutes);
   return app;
 }

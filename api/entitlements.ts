@@ -1,5 +1,7 @@
 // Entitlement resolution for the API: grants (billing receipts, ETs) are recorded in the tenant's
 // entity workflow, and the resolved plan is read back from it. Receipt beats ET beats free.
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { ChainedLogFile } from '../lib/chained-log.ts';
 import { billingLog } from '../lib/billing-log.ts';
@@ -18,6 +20,7 @@ import {
   type TenantGrant,
 } from '../workflows/shared.ts';
 import type { tenantWorkflow } from '../workflows/tenant.ts';
+import { serviceMeta } from './services.ts';
 
 export class EntitlementService {
   readonly billing: ChainedLogFile;
@@ -74,3 +77,15 @@ export class EntitlementService {
     });
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    entitlements: EntitlementService;
+  }
+}
+
+export interface EntitlementServiceOptions { temporal: Client; storageDir: string }
+
+export const entitlementService = fp(async function entitlements(app: FastifyInstance, opts: EntitlementServiceOptions) {
+  app.decorate('entitlements', new EntitlementService(opts.temporal, opts.storageDir));
+}, serviceMeta('entitlements'));

@@ -1,5 +1,7 @@
 // Per-subject quota through the subject's quota entity workflow (update-with-start): the lease is
 // granted or refused synchronously, and if Temporal cannot be asked, the spawn is refused.
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { legacyQuotaWorkflowId, quotaWorkflowId } from '../lib/entity-ids.ts';
 import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../lib/errors.ts';
@@ -15,6 +17,7 @@ import {
   type LeaseRequest,
 } from '../workflows/shared.ts';
 import type { quotaWorkflow } from '../workflows/quota.ts';
+import { serviceMeta } from './services.ts';
 
 export interface QuotaTiming { reapIntervalSeconds: number; startGraceSeconds: number }
 
@@ -93,3 +96,15 @@ export class QuotaService {
     await this.client.workflow.getHandle(quotaWorkflowId).signal(releaseLeaseSignal, { scenarioId });
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    quota: QuotaService;
+  }
+}
+
+export interface QuotaServiceOptions { temporal: Client; timing: QuotaTiming }
+
+export const quotaService = fp(async function quota(app: FastifyInstance, opts: QuotaServiceOptions) {
+  app.decorate('quota', new QuotaService(opts.temporal, opts.timing));
+}, serviceMeta('quota'));

@@ -3,6 +3,8 @@
 // its own status stays "scored"); the sweep catches up what the timers did not cover.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
@@ -28,6 +30,7 @@ import {
   type ScenarioState,
   type Tombstone,
 } from '../workflows/shared.ts';
+import { serviceMeta } from './services.ts';
 
 export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }
 export interface SweepResult { dryRun: boolean; deleted: string[]; held: string[]; kept: string[] }
@@ -184,3 +187,15 @@ export class RetentionService {
     }
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    retention: RetentionService;
+  }
+}
+
+export interface RetentionServiceOptions { temporal: Client; storageDir: string; plans: Plans; clock?: Clock }
+
+export const retentionService = fp(async function retention(app: FastifyInstance, opts: RetentionServiceOptions) {
+  app.decorate('retention', new RetentionService(opts.temporal, opts.storageDir, opts.plans, opts.clock));
+}, serviceMeta('retention'));

@@ -2,6 +2,8 @@
 // only store of a scenario's state; files under storage/ hold its artifacts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -34,6 +36,7 @@ import {
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
 import type { RetentionService } from './retention.ts';
+import { serviceMeta } from './services.ts';
 
 /** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
 const QUERY_DEADLINE_MS = 5_000;
@@ -186,3 +189,15 @@ function fromSearchAttributes(scenarioId: string, d: WorkflowExecutionDescriptio
     reason: 'live detail unavailable: no worker answered; status from the last recorded search attributes',
   };
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    scenarios: ScenarioService;
+  }
+}
+
+export interface ScenarioServiceOptions { temporal: Client; storageDir: string }
+
+export const scenarioService = fp(async function scenarios(app: FastifyInstance, opts: ScenarioServiceOptions) {
+  app.decorate('scenarios', new ScenarioService(opts.temporal, opts.storageDir, app.retention));
+}, serviceMeta('scenarios'));

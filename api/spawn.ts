@@ -1,5 +1,7 @@
 // The spawn use case: re-resolve the tenant's plan, take a quota lease on the subject's quota
 // entity, then start the scenario. A lease taken for a start that fails is given back.
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import type { Plans } from '../lib/plans.ts';
 import { UnavailableError } from '../lib/errors.ts';
 import type { SatClaims } from '../lib/tokens.ts';
@@ -7,6 +9,7 @@ import { scenarioIdFromJti, type AdmissionResult } from '../workflows/shared.ts'
 import type { EntitlementService } from './entitlements.ts';
 import type { QuotaService } from './quota.ts';
 import type { ScenarioService } from './scenarios.ts';
+import { serviceMeta } from './services.ts';
 
 export interface SpawnDeps { plans: Plans; scenarios: ScenarioService; quota: QuotaService; entitlements: EntitlementService }
 
@@ -46,3 +49,22 @@ export async function spawnScenario(deps: SpawnDeps, sat: SatClaims & { jti: str
     throw err;
   }
 }
+
+/** The spawn use case bound to the app's services, as the spawn route calls it. */
+export class SpawnService {
+  constructor(private readonly deps: SpawnDeps) {}
+
+  spawn(sat: SatClaims & { jti: string }, correlationId: string): Promise<{ scenarioId: string } & AdmissionResult> {
+    return spawnScenario(this.deps, sat, correlationId);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    spawn: SpawnService;
+  }
+}
+
+export const spawnService = fp(async function spawn(app: FastifyInstance, opts: { plans: Plans }) {
+  app.decorate('spawn', new SpawnService({ plans: opts.plans, scenarios: app.scenarios, quota: app.quota, entitlements: app.entitlements }));
+}, serviceMeta('spawn'));

@@ -24,7 +24,7 @@ say_do "tests"
 main_status=0
 mkdir -p .data
 node --import tsx --test --test-concurrency=2 \
-  test/unit/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts test/fuzz/*.test.ts \
+  test/unit/*.test.ts test/api/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts test/fuzz/*.test.ts \
   | tee .data/test-main.out || main_status=${PIPESTATUS[0]}
 
 # Alone, after the rest: 30 scenarios while it kills the workers and restarts the Temporal server

@@ -7,13 +7,12 @@ import type { Config } from '../../lib/config.ts';
 import { ForbiddenError } from '../../lib/errors.ts';
 import type { Plans } from '../../lib/plans.ts';
 import { verifyToken } from '../../lib/tokens.ts';
-import type { EntitlementService } from '../entitlements.ts';
 import { ErrorBody } from '../schemas.ts';
 
 const ReceiptRequest = Type.Object({ receipt: Type.String({ minLength: 16, maxLength: 4096 }) }, { additionalProperties: false });
 const ReceiptResponse = Type.Object({ tenant: Type.String(), plan: Type.String(), source: Type.String(), receiptId: Type.String() });
 
-const billingRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; entitlements: EntitlementService }> = async (app, opts) => {
+const billingRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans }> = async (app, opts) => {
   app.post('/api/billing/receipts', {
     schema: { body: ReceiptRequest, response: { 201: ReceiptResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody } },
   }, async (request, reply) => {
@@ -22,8 +21,8 @@ const billingRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans; e
     const { claims } = await verifyToken('receipt', request.body.receipt, ring);
     if (!opts.plans[claims.plan]) throw new ForbiddenError(`plan "${claims.plan}" does not exist`, 'unknown_plan');
     const issuedAt = new Date(claims.iat * 1000).toISOString();
-    const resolved = await opts.entitlements.record(claims.tenant, { plan: claims.plan, source: 'receipt', reference: claims.jti, issuedAt });
-    await opts.entitlements.logReceipt({ token: request.body.receipt, jti: claims.jti, tenant: claims.tenant, plan: claims.plan, issuedAt });
+    const resolved = await app.entitlements.record(claims.tenant, { plan: claims.plan, source: 'receipt', reference: claims.jti, issuedAt });
+    await app.entitlements.logReceipt({ token: request.body.receipt, jti: claims.jti, tenant: claims.tenant, plan: claims.plan, issuedAt });
     request.log.info({ tenant: claims.tenant, plan: claims.plan, receiptId: claims.jti }, 'billing receipt accepted');
     return reply.status(201).send({ tenant: claims.tenant, plan: resolved.plan, source: resolved.source, receiptId: claims.jti });
   });

@@ -7,7 +7,6 @@ import type { Config } from '../../lib/config.ts';
 import { ConflictError, UnavailableError } from '../../lib/errors.ts';
 import { completionRing, mintToken } from '../../lib/tokens.ts';
 import type { ScenarioState } from '../../workflows/shared.ts';
-import type { ScenarioService } from '../scenarios.ts';
 import { CompletionTokenResponse, ErrorBody, ScenarioParams } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 
@@ -26,7 +25,7 @@ export function completionTokenLifetime(state: ScenarioState, now: Date): number
   return seconds;
 }
 
-const completionTokenRoutes: FastifyPluginAsyncTypebox<{ config: Config; scenarios: ScenarioService }> = async (app, { config, scenarios }) => {
+const completionTokenRoutes: FastifyPluginAsyncTypebox<{ config: Config }> = async (app, { config }) => {
   app.post('/api/scenarios/:id/completion-token', {
     config: { auth: ['operator'] },
     schema: {
@@ -40,7 +39,7 @@ const completionTokenRoutes: FastifyPluginAsyncTypebox<{ config: Config; scenari
     const actor = `operator:${principal.sub}`;
     const root = config.secrets.COMPLETION_HMAC_SECRET;
     if (!root) throw new Error('COMPLETION_HMAC_SECRET is not configured');
-    const ttlSeconds = completionTokenLifetime(await scenarios.get(id), new Date());
+    const ttlSeconds = completionTokenLifetime(await app.scenarios.get(id), new Date());
     const { token, jti, expiresAt } = await mintToken('completion', { sub: id }, completionRing(root, id), { ttlSeconds });
     // Recorded before it is handed out: a token nobody can account for is never issued.
     await app.operatorAudit({ actor, action: 'scenario.completion_token', scenarioId: id, data: { jti, expiresAt: expiresAt.toISOString(), correlationId: request.id } });

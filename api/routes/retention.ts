@@ -2,11 +2,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { RetentionService } from '../retention.ts';
 import { ErrorBody, HoldRequest, ScenarioParams, SweepRequest, SweepResponse } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 
-const retentionRoutes: FastifyPluginAsyncTypebox<{ retention: RetentionService }> = async (app, { retention }) => {
+const retentionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** Any other valid token is authenticated but not authorized: 403 (see plugins/auth.ts). */
   const operator = (request: FastifyRequest): string => `operator:${principalOf(request, 'operator').sub}`;
   const hold = {
@@ -26,14 +25,14 @@ const retentionRoutes: FastifyPluginAsyncTypebox<{ retention: RetentionService }
   // so one sent as a signal from the Temporal UI is recorded the same way as one sent here.
   app.post('/api/scenarios/:id/hold', hold, async (request, reply) => {
     const actor = operator(request);
-    await retention.hold(request.params.id, actor, request.body.reason);
+    await app.retention.hold(request.params.id, actor, request.body.reason);
     request.log.info({ scenarioId: request.params.id, actor }, 'retention hold placed');
     return reply.status(204).send(null);
   });
 
   app.delete('/api/scenarios/:id/hold', hold, async (request, reply) => {
     const actor = operator(request);
-    await retention.release(request.params.id, actor, request.body.reason);
+    await app.retention.release(request.params.id, actor, request.body.reason);
     request.log.info({ scenarioId: request.params.id, actor }, 'retention hold released');
     return reply.status(204).send(null);
   });
@@ -46,7 +45,7 @@ const retentionRoutes: FastifyPluginAsyncTypebox<{ retention: RetentionService }
     const { dryRun } = request.body;
     // A dry run changes nothing, not even the audit log; a real sweep is recorded before it acts.
     if (!dryRun) await app.operatorAudit({ actor, action: 'retention.sweep', data: { correlationId: request.id } });
-    const result = await retention.sweep(dryRun, actor, request.id);
+    const result = await app.retention.sweep(dryRun, actor, request.id);
     request.log.info({ actor, ...result }, 'retention sweep');
     return result;
   });

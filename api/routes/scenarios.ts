@@ -1,13 +1,12 @@
 // Spawn and the per-scenario routes. Each declares the token kinds it takes (plugins/auth.ts);
-// each handler checks that the caller may act on this scenario and hands the rest to the
-// ScenarioService.
+// each handler checks that the caller may act on this scenario and hands the rest to the app's
+// services (`app.scenarios`, `app.spawn`: api/services.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConflictError, ForbiddenError } from '../../lib/errors.ts';
 import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
-import { spawnScenario, type SpawnDeps } from '../spawn.ts';
-import { scenarioNotFound, type ScenarioService } from '../scenarios.ts';
+import { scenarioNotFound } from '../scenarios.ts';
 import type { RetentionView } from '../retention.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
@@ -33,10 +32,10 @@ function viewFor(p: Principal, state: ScenarioState & { retention?: RetentionVie
 /** The scenario's subject (SAT, or an ET of the same subject and tenant) or an operator. */
 const OWNER_OR_OPERATOR = ['sat', 'et', 'operator'] as const;
 
-const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spawn: SpawnDeps }> = async (app, { service, spawn }) => {
+const scenarioRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
     const principal = principalOf(request, ...OWNER_OR_OPERATOR);
-    const state = await service.get(id);
+    const state = await app.scenarios.get(id);
     // Someone else's scenario answers exactly like one that does not exist, so that a caller
     // cannot learn which scenario ids exist.
     if (!mayRead(principal, state)) {
@@ -51,7 +50,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
     schema: { body: SpawnRequest, response: { 202: SpawnResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const sat = principalOf(request, 'sat');
-    const admission = await spawnScenario(spawn, sat.claims, request.id);
+    const admission = await app.spawn.spawn(sat.claims, request.id);
     const { scenarioId } = admission;
     request.log.info({ scenarioId, status: admission.status }, 'spawn admitted');
     if (admission.status === 'denied') {
@@ -76,7 +75,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
     const principal = principalOf(request, 'completion', 'operator');
     const actor = principal.kind === 'operator' ? `operator:${principal.sub}` : 'scenario-host';
     try {
-      const ack = await service.complete(id, { ...request.body, actor });
+      const ack = await app.scenarios.complete(id, { ...request.body, actor });
       request.log.info({ scenarioId: id, actor, outcome: request.body.outcome }, 'completion accepted');
       // Only an accepted completion is an action: a refused one changed nothing.
       if (principal.kind === 'operator') await app.operatorAudit({ actor, action: 'scenario.force_complete', scenarioId: id, data: { outcome: request.body.outcome } });
@@ -94,7 +93,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
     const { state, principal } = await readable(request, request.params.id);
     if (TERMINAL_STATUSES.includes(state.status)) throw new ConflictError(`scenario is already ${state.status}`, 'not_running');
     if (principal.kind === 'operator') await app.operatorAudit({ actor: `operator:${principal.sub}`, action: 'scenario.cancel', scenarioId: state.scenarioId });
-    await service.cancel(state.scenarioId);
+    await app.scenarios.cancel(state.scenarioId);
     request.log.info({ scenarioId: state.scenarioId, by: principal.kind }, 'cancel requested');
     return reply.status(202).send({ status: state.status });
   });
@@ -104,7 +103,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<{ service: ScenarioService; spaw
     schema: { params: ScenarioParams, response: { 200: VerdictResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
   }, async (request) => {
     const { state } = await readable(request, request.params.id);
-    return service.verdict(state);
+    return app.scenarios.verdict(state);
   });
 };
 export default scenarioRoutes;
