@@ -45,7 +45,7 @@ export interface BenchStack {
   spawn(sat: string, scenarioId: string): Promise<void>;
   /** 503 entitlements_unavailable answers that sat() and spawn() retried, by route */
   retried: Record<string, number>;
-  /** the completion token the scenario's container holds (derived from the same secret) */
+  /** the completion token the scenario's host would obtain from the API (minted here from the same secret) */
   completionToken(scenarioId: string): Promise<string>;
   /** sends the completion, retrying while the workflow has not yet recorded that it runs */
   complete(scenarioId: string): Promise<void>;
