@@ -126,7 +126,8 @@ program.command('verify <resultsDir...>').description('verify verdicts offline: 
     const started = performance.now();
     let failed = 0;
     let done = 0;
-    // Reads are asynchronous, so a signal is handled between two files: stop there and say so.
+    // A signal is handled between two folders (the loop yields to the event loop after each):
+    // stop there and say so.
     const stop = (signal: NodeJS.Signals) => {
       console.error(`arbiter: verify interrupted by ${signal} after ${done} of ${dirs.length} folder(s)`);
       process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -137,6 +138,8 @@ program.command('verify <resultsDir...>').description('verify verdicts offline: 
       const results = resolve(dir);
       const check = await verifyResults(results, keys.jwks);
       done++;
+      // File reads are synchronous (lib/untrusted-files.ts): let a pending SIGINT/SIGTERM run.
+      await new Promise<void>((r) => setImmediate(r));
       const warnings = check.ok && check.unsignedAuditEntries.length ? [unsignedAuditWarning(check.unsignedAuditEntries)] : [];
       if (!check.ok || (o.strict && warnings.length)) {
         failed++;
