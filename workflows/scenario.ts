@@ -1,6 +1,9 @@
 // One scenario, start to verdict. Deterministic: every side effect is an activity, every wait a
 // durable timer or condition, so a worker, the API or the server can die at any point and the
 // scenario resumes with exactly one container and at most one verdict.
+//
+// The state and what the message handlers do live in one class (Temporal's safe-message-handlers
+// sample): the handlers and the steps read and change the same fields, and nothing else does.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -21,7 +24,7 @@ import type { AuditEvent } from '../lib/audit-chain.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import { nonFiniteNumberAt } from '../lib/json-value.ts';
 import { completionDigest, isSameCompletion, legacyCompletionForm } from '../lib/completion-digest.ts';
-import type { MainActivities, HostActivities, Entitlement, LaunchedContainer } from '../activities/index.ts';
+import type { MainActivities, HostActivities, Entitlement } from '../activities/index.ts';
 import {
   admissionUpdate,
   completeUpdate,
@@ -33,6 +36,8 @@ import {
   STATE_IN_MEMO_PATCH,
   statusQuery,
   TERMINAL_STATUSES,
+  type AdmissionResult,
+  type CompletionAck,
   type CompletionRequest,
   type ScenarioInput,
   type ScenarioState,
@@ -46,7 +51,7 @@ const main = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds'
 // Admission (entitlements, policy, host) is short, idempotent and read-only: as local activities
 // the three run inside the workflow task that started the scenario, instead of costing three
 // round trips through the server before the container is launched (bench/spawn-latency.ts).
-const admission = proxyLocalActivities<Pick<MainActivities, 'checkEntitlements' | 'evaluatePolicy' | 'pickHost'>>({
+const localAdmission = proxyLocalActivities<Pick<MainActivities, 'checkEntitlements' | 'evaluatePolicy' | 'pickHost'>>({
   startToCloseTimeout: '30 seconds',
   retry: MAIN_RETRY,
 });
@@ -63,147 +68,183 @@ function hostActivities(taskQueue: string) {
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.scorerFailed, FailureTypes.imageMissing] },
   });
 }
+type Host = ReturnType<typeof hostActivities>;
+
+/** What admission settled: the container runs under this entitlement and decision, on this host. */
+interface Admission { entitlement: Entitlement; decision: PolicyDecision; host: Host }
+/** How the wait for the container ended. */
+type Ended = 'completed' | 'exited' | 'timed_out';
 
 export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioState> {
-  // Versioned changes, decided once, first thing: runs started before them replay as they ran.
-  const stateInMemo = patched(STATE_IN_MEMO_PATCH);
-  const admit = patched(ADMISSION_LOCAL_PATCH) ? admission : main;
-  const fingerprint = patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
-  const state: ScenarioState = {
-    scenarioId: input.scenarioId,
-    status: 'pending',
-    tenant: input.tenant,
-    subject: input.subject,
-    template: input.template.id,
-    templateVersion: input.template.version,
-    track: input.track,
-    plan: input.plan,
-    createdAt: input.createdAt,
-    updatedAt: input.createdAt,
-  };
-  // What the API reads: the state, in the memo.
-  const publish = () => {
-    if (stateInMemo) upsertMemo({ [MEMO.scenarioState]: state });
-  };
-  // What the Temporal UI shows: filterable attributes and a one-line "where is it now".
-  const showState = () => {
-    upsertSearchAttributes(currentSearchAttributes(state));
-    publish();
-    setCurrentDetails(currentDetails(state));
-  };
-  upsertSearchAttributes(initialSearchAttributes(input));
-  publish();
-  setCurrentDetails(currentDetails(state));
-  const events: AuditEvent[] = [];
-  const audit = (actor: string, event: string, data?: Record<string, unknown>) => {
-    events.push({ time: new Date().toISOString(), actor, event, ...(data ? { data } : {}) });
-  };
-  const setStatus = (status: ScenarioStatus, reason?: string) => {
-    state.status = status;
-    state.updatedAt = new Date().toISOString();
-    if (reason !== undefined) state.reason = reason;
-    audit('arbiter', `status.${status}`, reason ? { reason } : undefined);
-    showState();
-    log.info('scenario status', { scenarioId: input.scenarioId, correlationId: input.correlationId, status, reason });
-  };
+  const scenario = new Scenario(input);
+  setHandler(statusQuery, () => scenario.state);
+  setHandler(containerExitedSignal, (exit) => scenario.containerExited(exit));
+  setHandler(admissionUpdate, () => scenario.admission());
+  setHandler(completeUpdate, (req) => scenario.complete(req), { validator: (req: CompletionRequest) => scenario.validateCompletion(req) });
+  return scenario.run();
+}
 
-  let admitted = false;
-  let completion: CompletionRequest | undefined;
-  let acceptedDigest: string | undefined;
+class Scenario {
+  readonly state: ScenarioState;
+  private readonly stateInMemo: boolean;
+  private readonly admissionSteps: typeof localAdmission;
+  private readonly fingerprint: (req: CompletionRequest) => string;
+  private readonly events: AuditEvent[] = [];
+  private admitted = false;
+  private completion: CompletionRequest | undefined;
+  private acceptedDigest: string | undefined;
+  private exitCode: number | undefined;
+  /** The container to remove on every way out, until it has been removed. */
+  private launched: { containerName: string; host: Host } | undefined;
 
-  let exitCode: number | undefined;
+  constructor(private readonly input: ScenarioInput) {
+    // Versioned changes, decided once, first thing: runs started before them replay as they ran.
+    this.stateInMemo = patched(STATE_IN_MEMO_PATCH);
+    this.admissionSteps = patched(ADMISSION_LOCAL_PATCH) ? localAdmission : main;
+    this.fingerprint = patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
+    this.state = {
+      scenarioId: input.scenarioId,
+      status: 'pending',
+      tenant: input.tenant,
+      subject: input.subject,
+      template: input.template.id,
+      templateVersion: input.template.version,
+      track: input.track,
+      plan: input.plan,
+      createdAt: input.createdAt,
+      updatedAt: input.createdAt,
+    };
+    upsertSearchAttributes(initialSearchAttributes(input));
+    this.publish();
+    setCurrentDetails(currentDetails(this.state));
+  }
 
-  setHandler(statusQuery, () => state);
-  setHandler(containerExitedSignal, ({ containerName, exitCode: code }) => {
+  // ---- message handlers ------------------------------------------------------------------------
+
+  containerExited({ containerName, exitCode }: { containerName: string; exitCode: number }): void {
     // Only the scenario's own container counts, and only while it is the one we are waiting on.
-    if (containerName !== state.containerName || state.status !== 'running' || exitCode !== undefined) return;
-    exitCode = code;
-    audit('container-host', 'container.exited', { exitCode: code });
-  });
-  setHandler(admissionUpdate, async () => {
-    await condition(() => admitted || TERMINAL_STATUSES.includes(state.status));
-    return { status: state.status, reasons: state.reasons ?? [] };
-  });
-  setHandler(
-    completeUpdate,
-    (req) => {
-      if (!completion) {
-        completion = req;
-        acceptedDigest = fingerprint(req);
-        state.completionDigest = acceptedDigest;
-        audit(req.actor, 'completion.accepted', { outcome: req.outcome });
-        publish();
+    if (containerName !== this.state.containerName || this.state.status !== 'running' || this.exitCode !== undefined) return;
+    this.exitCode = exitCode;
+    this.audit('container-host', 'container.exited', { exitCode });
+  }
+
+  async admission(): Promise<AdmissionResult> {
+    await condition(() => this.admitted || TERMINAL_STATUSES.includes(this.state.status));
+    return { status: this.state.status, reasons: this.state.reasons ?? [] };
+  }
+
+  complete(req: CompletionRequest): CompletionAck {
+    if (!this.completion) {
+      this.completion = req;
+      this.acceptedDigest = this.fingerprint(req);
+      this.state.completionDigest = this.acceptedDigest;
+      this.audit(req.actor, 'completion.accepted', { outcome: req.outcome });
+      this.publish();
+    }
+    return { status: this.state.status };
+  }
+
+  validateCompletion(req: CompletionRequest): void {
+    // Rejected here, the request never enters history: a duplicate of the accepted completion
+    // is answered the same way, anything else after it or outside "running" is refused.
+    // The API refuses such numbers first; this catches an update sent from the Temporal UI,
+    // whose Infinity would fingerprint as null and then fail evidence collection forever.
+    const badNumber = nonFiniteNumberAt(req.submission);
+    if (badNumber !== undefined) {
+      throw ApplicationFailure.nonRetryable(`the submission holds a number JSON cannot represent (at ${badNumber})`, FailureTypes.invalidCompletion);
+    }
+    if (this.completion) {
+      if (!isSameCompletion(this.acceptedDigest!, req)) {
+        throw ApplicationFailure.nonRetryable('a different completion was already accepted', FailureTypes.conflictingCompletion);
       }
-      return { status: state.status };
-    },
-    {
-      validator: (req: CompletionRequest) => {
-        // Rejected here, the request never enters history: a duplicate of the accepted completion
-        // is answered the same way, anything else after it or outside "running" is refused.
-        // The API refuses such numbers first; this catches an update sent from the Temporal UI,
-        // whose Infinity would fingerprint as null and then fail evidence collection forever.
-        const badNumber = nonFiniteNumberAt(req.submission);
-        if (badNumber !== undefined) {
-          throw ApplicationFailure.nonRetryable(`the submission holds a number JSON cannot represent (at ${badNumber})`, FailureTypes.invalidCompletion);
-        }
-        if (completion) {
-          if (!isSameCompletion(acceptedDigest!, req)) {
-            throw ApplicationFailure.nonRetryable('a different completion was already accepted', FailureTypes.conflictingCompletion);
-          }
-          return;
-        }
-        if (state.status !== 'running') throw ApplicationFailure.nonRetryable(`scenario is ${state.status}, not running`, FailureTypes.notRunning);
-      },
-    },
-  );
+      return;
+    }
+    if (this.state.status !== 'running') throw ApplicationFailure.nonRetryable(`scenario is ${this.state.status}, not running`, FailureTypes.notRunning);
+  }
 
-  audit(input.subject, 'scenario.requested', { template: `${input.template.id}@${input.template.version}`, track: input.track, plan: input.plan });
+  // ---- the steps -------------------------------------------------------------------------------
 
-  let entitlement: Entitlement | undefined;
-  let decision: PolicyDecision | undefined;
-  let launched: LaunchedContainer | undefined;
-  let host: ReturnType<typeof hostActivities> | undefined;
-  try {
+  async run(): Promise<ScenarioState> {
+    const { input } = this;
+    this.audit(input.subject, 'scenario.requested', { template: `${input.template.id}@${input.template.version}`, track: input.track, plan: input.plan });
     try {
-      entitlement = await admit.checkEntitlements(input);
+      const admission = await this.admit();
+      if ('denied' in admission) {
+        this.state.reasons = admission.denied;
+        return await this.finish('denied', admission.denied.join('; '));
+      }
+      const ended = await this.runContainer(admission);
+      const ttlSeconds = admission.entitlement.limits.ttlSeconds;
+      if (ended === 'timed_out') return await this.finish('timed_out', `no completion within ${ttlSeconds}s`);
+      // The container stopped before completion: it exited by itself, or its engine stopped it (a
+      // dockerd restart without live-restore stops every container). Either way the environment and
+      // whatever the subject did in it are gone. It is not relaunched: a second container would hand
+      // the subject a fresh environment under the same scenario, and a scenario has exactly one
+      // container. It fails with the exit code, its evidence says what was left, and the lease is
+      // released (finally, below) so the subject can spawn again.
+      if (ended === 'exited' && !this.completion) {
+        return await this.finish('failed', `the scenario container exited (code ${this.exitCode ?? '?'}) before completion`);
+      }
+      return await this.scoreAndSign(admission);
+    } catch (err) {
+      const cancelled = isCancellation(err);
+      const ended = await CancellationScope.nonCancellable(() =>
+        this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'cancelled by request' : failureMessage(err)));
+      if (cancelled) throw err;
+      return ended;
+    } finally {
+      this.admitted = true;
+      // Every way out releases the quota lease (termination cannot run this: the quota entity's
+      // holder check frees those).
+      const quotaId = input.quotaWorkflowId;
+      if (quotaId) {
+        await CancellationScope.nonCancellable(() =>
+          getExternalWorkflowHandle(quotaId).signal(releaseLeaseSignal, { scenarioId: input.scenarioId }).catch(() => undefined));
+      }
+    }
+  }
+
+  /** Steps 1-3: entitlements, policy, host. Admitted, or denied with the reasons. */
+  private async admit(): Promise<Admission | { denied: string[] }> {
+    const { input } = this;
+    let entitlement: Entitlement;
+    try {
+      entitlement = await this.admissionSteps.checkEntitlements(input);
     } catch (err) {
       // An unknown plan or template, or a published template whose files changed, is a refusal,
       // not an outage: report it like a policy deny.
       const type = applicationFailureType(err);
       if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate && type !== FailureTypes.templateModified) throw err;
-      state.reasons = [failureMessage(err)];
-      setStatus('denied', failureMessage(err));
-      await main.writeAudit({ scenarioId: input.scenarioId, events });
-      return state;
+      return { denied: [failureMessage(err)] };
     }
-    state.plan = entitlement.plan;
-    state.ttlSeconds = entitlement.limits.ttlSeconds;
-    audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
+    this.state.plan = entitlement.plan;
+    this.state.ttlSeconds = entitlement.limits.ttlSeconds;
+    this.audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
 
-    decision = await admit.evaluatePolicy({
+    const decision = await this.admissionSteps.evaluatePolicy({
       scenarioId: input.scenarioId,
       subject: input.subject,
       tenant: input.tenant,
       track: input.track,
       entitlement,
     });
-    state.policySha256 = decision.policySha256;
-    audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
-    if (!decision.allow) {
-      state.reasons = decision.reasons;
-      setStatus('denied', decision.reasons.join('; '));
-      await main.writeAudit({ scenarioId: input.scenarioId, events });
-      return state;
-    }
+    this.state.policySha256 = decision.policySha256;
+    this.audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
+    if (!decision.allow) return { denied: decision.reasons };
 
-    const picked = await admit.pickHost(input.scenarioId);
-    state.hostId = picked.hostId;
-    host = hostActivities(picked.taskQueue);
-    setStatus('launching');
-    admitted = true;
+    const picked = await this.admissionSteps.pickHost(input.scenarioId);
+    this.state.hostId = picked.hostId;
+    const host = hostActivities(picked.taskQueue);
+    this.setStatus('launching');
+    this.admitted = true;
+    return { entitlement, decision, host };
+  }
 
+  /** Steps 4-7: launch, wait, collect evidence, tear down. Says how the wait ended. */
+  private async runContainer({ entitlement, decision, host }: Admission): Promise<Ended> {
+    const { input } = this;
     // Not cancellable: a cancel that arrives mid-launch waits for the container to exist, so the
-    // cleanup below knows it and removes it, instead of racing a launch still under way.
+    // cleanup (finish) knows it and removes it, instead of racing a launch still under way.
     const launchRequest = {
       scenarioId: input.scenarioId,
       tenant: input.tenant,
@@ -212,69 +253,57 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       templateDigest: entitlement.templateDigest,
       limits: entitlement.limits,
     };
-    const launching = host;
-    launched = await CancellationScope.nonCancellable(() => launching.launchContainer(launchRequest));
-    state.containerName = launched.containerName;
-    audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: picked.hostId });
-    setStatus('running');
+    const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));
+    this.launched = { containerName: launched.containerName, host };
+    this.state.containerName = launched.containerName;
+    this.audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: this.state.hostId });
+    this.setStatus('running');
     // The container had already stopped when the launch found it (the engine restarted mid-launch,
     // or it exited between create and record): its exit signal came while nobody was waiting for
     // it, so the launch's word is taken instead of waiting out the TTL.
-    if (launched.exitCode !== undefined && exitCode === undefined) {
-      exitCode = launched.exitCode;
-      audit('container-host', 'container.exited', { exitCode });
+    if (launched.exitCode !== undefined && this.exitCode === undefined) {
+      this.exitCode = launched.exitCode;
+      this.audit('container-host', 'container.exited', { exitCode: this.exitCode });
     }
 
     // The first of: a completion, the container stopping on its own, the TTL, or a cancel.
-    const inTime = await condition(() => completion !== undefined || exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
-    const ended = completion ? 'completed' : inTime ? 'exited' : 'timed_out';
+    const inTime = await condition(() => this.completion !== undefined || this.exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
+    const ended: Ended = this.completion ? 'completed' : inTime ? 'exited' : 'timed_out';
 
     await host.collectEvidence({
       scenarioId: input.scenarioId,
       containerName: launched.containerName,
       template: entitlement.template,
-      completion: completion ?? null,
+      completion: this.completion ?? null,
       entitlement,
       policy: decision,
     });
-    await CancellationScope.nonCancellable(() => host!.teardownContainer({ containerName: launched!.containerName }));
-    audit('arbiter', 'container.removed', { containerName: launched.containerName });
-    launched = undefined;
+    await CancellationScope.nonCancellable(() => host.teardownContainer({ containerName: launched.containerName }));
+    this.audit('arbiter', 'container.removed', { containerName: launched.containerName });
+    this.launched = undefined;
+    return ended;
+  }
 
-    if (ended === 'timed_out') {
-      setStatus('timed_out', `no completion within ${entitlement.limits.ttlSeconds}s`);
-      await main.writeAudit({ scenarioId: input.scenarioId, events });
-      return state;
-    }
-    // The container stopped before completion: it exited by itself, or its engine stopped it (a
-    // dockerd restart without live-restore stops every container). Either way the environment and
-    // whatever the subject did in it are gone. It is not relaunched: a second container would hand
-    // the subject a fresh environment under the same scenario, and a scenario has exactly one
-    // container. It fails with the exit code, its evidence says what was left, and the lease is
-    // released (finally, below) so the subject can spawn again.
-    if (ended === 'exited' && !completion) {
-      setStatus('failed', `the scenario container exited (code ${exitCode ?? '?'}) before completion`);
-      await main.writeAudit({ scenarioId: input.scenarioId, events });
-      return state;
-    }
-
-    setStatus('scoring');
+  /** Steps 8-11: score, sign the verdict, scored, start retention. */
+  private async scoreAndSign({ entitlement, decision, host }: Admission): Promise<ScenarioState> {
+    const { input, state } = this;
+    this.setStatus('scoring');
     const scored = await host.runScorer({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
-    audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
+    this.audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 
     // The audit chain (and so the verdict) records "scored"; readers see it only once the verdict
     // exists, so a status of scored always has a verdict to fetch.
     const scoredAt = new Date().toISOString();
-    audit('arbiter', 'status.scored');
+    this.audit('arbiter', 'status.scored');
     const signed = await main.signVerdict({
       input,
       entitlement,
       policy: decision,
-      outcome: completion!.outcome,
+      outcome: this.completion!.outcome,
       status: 'scored',
       issuedAt: scoredAt,
-      events,
+      events: this.events,
     });
     state.status = 'scored';
     state.updatedAt = scoredAt;
@@ -288,29 +317,47 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
       retentionDays: entitlement.retentionDays,
       scoredAt: state.updatedAt,
     });
-    showState();
+    this.showState();
     return state;
-  } catch (err) {
-    if (isCancellation(err)) {
-      setStatus('cancelled', 'cancelled by request');
-    } else {
-      setStatus('failed', failureMessage(err));
-    }
-    await CancellationScope.nonCancellable(async () => {
-      if (launched && host) await host.teardownContainer({ containerName: launched.containerName });
-      await main.writeAudit({ scenarioId: input.scenarioId, events });
-    });
-    if (isCancellation(err)) throw err;
-    return state;
-  } finally {
-    admitted = true;
-    // Every way out releases the quota lease (termination cannot run this: the quota entity's
-    // holder check frees those).
-    const quotaId = input.quotaWorkflowId;
-    if (quotaId) {
-      await CancellationScope.nonCancellable(() =>
-        getExternalWorkflowHandle(quotaId).signal(releaseLeaseSignal, { scenarioId: input.scenarioId }).catch(() => undefined));
-    }
+  }
+
+  /**
+   * Every way a scenario ends without a verdict: its status, its container removed if a failure
+   * or a cancel left one, its audit log written.
+   */
+  private async finish(status: ScenarioStatus, reason: string): Promise<ScenarioState> {
+    this.setStatus(status, reason);
+    if (this.launched) await this.launched.host.teardownContainer({ containerName: this.launched.containerName });
+    await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
+    return this.state;
+  }
+
+  // ---- what readers see ------------------------------------------------------------------------
+
+  // What the API reads: the state, in the memo.
+  private publish(): void {
+    if (this.stateInMemo) upsertMemo({ [MEMO.scenarioState]: this.state });
+  }
+
+  // What the Temporal UI shows: filterable attributes and a one-line "where is it now".
+  private showState(): void {
+    upsertSearchAttributes(currentSearchAttributes(this.state));
+    this.publish();
+    setCurrentDetails(currentDetails(this.state));
+  }
+
+  private audit(actor: string, event: string, data?: Record<string, unknown>): void {
+    this.events.push({ time: new Date().toISOString(), actor, event, ...(data ? { data } : {}) });
+  }
+
+  private setStatus(status: ScenarioStatus, reason?: string): void {
+    const { state } = this;
+    state.status = status;
+    state.updatedAt = new Date().toISOString();
+    if (reason !== undefined) state.reason = reason;
+    this.audit('arbiter', `status.${status}`, reason ? { reason } : undefined);
+    this.showState();
+    log.info('scenario status', { scenarioId: this.input.scenarioId, correlationId: this.input.correlationId, status, reason });
   }
 }
 

@@ -1,0 +1,407 @@
+// Workflow races on stub activities in the time-skipping environment: which of a completion, the
+// container exiting, the TTL and a cancel wins, and what each leaves behind. No Docker, no policy,
+// no signer: every activity is a stub that records its call, and the slow ones wait on a gate the
+// test opens, so each race is staged in a known order instead of hoped for.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { Client, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import proto from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { AuditEvent } from '../../lib/audit-chain.ts';
+import { registerSearchAttributes } from '../../lib/search-attributes.ts';
+import { keepHeartbeating } from '../../activities/heartbeat.ts';
+import { bundleWorkflows } from '../../workers/workers.ts';
+import type { scenarioWorkflow } from '../../workflows/scenario.ts';
+import {
+  completeUpdate,
+  containerExitedSignal,
+  FailureTypes,
+  hostTaskQueue,
+  MAIN_TASK_QUEUE,
+  releaseLeaseSignal,
+  SCENARIO_WORKFLOW_TYPE,
+  SEARCH_ATTRIBUTES,
+  scenarioIdFromJti,
+  statusQuery,
+  type CompletionRequest,
+  type ScenarioInput,
+  type ScenarioState,
+} from '../../workflows/shared.ts';
+import { tools, waitFor } from '../support/harness.ts';
+
+const { temporal } = proto;
+const HOST = 'races';
+const TTL_SECONDS = 3600;
+
+interface Gate { opened: Promise<void>; open(): void }
+function gate(): Gate {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => { open = resolve; });
+  return { opened, open };
+}
+
+interface Call { name: string; scenarioId: string; arg: Record<string, unknown> }
+
+/**
+ * One test's activities. `launch` and `evidence` are gates: closed, the activity waits until the
+ * test opens it (or the worker shuts down); `launchStarted` and `evidenceStarted` open once they run.
+ */
+function stubs(closed: { launch?: boolean; evidence?: boolean } = {}) {
+  const calls: Call[] = [];
+  const launch = gate();
+  const evidence = gate();
+  const launchStarted = gate();
+  const evidenceStarted = gate();
+  if (!closed.launch) launch.open();
+  if (!closed.evidence) evidence.open();
+  const record = (name: string, arg: Record<string, unknown>, scenarioId = String(arg.scenarioId)) => {
+    calls.push({ name, scenarioId, arg });
+  };
+  // A worker shutting down cancels its activities: a test that failed half-way does not hang on a gate.
+  const until = (g: Gate) => Promise.race([g.opened, Context.current().cancelled]);
+
+  const main = {
+    async checkEntitlements(input: ScenarioInput) {
+      record('checkEntitlements', {}, input.scenarioId);
+      return {
+        plan: 'free', source: 'sat', claimedPlan: input.plan,
+        limits: { memoryMb: 256, cpus: 1, pids: 64, ttlSeconds: TTL_SECONDS },
+        retentionDays: 1,
+        template: { id: input.template.id, version: input.template.version },
+        templateDigest: 'a'.repeat(64),
+        templatePublished: true,
+      };
+    },
+    async evaluatePolicy(req: { scenarioId: string }) {
+      record('evaluatePolicy', req);
+      return { allow: true, reasons: [], policySha256: 'b'.repeat(64) };
+    },
+    async pickHost(scenarioId: string) {
+      record('pickHost', {}, scenarioId);
+      return { hostId: HOST, taskQueue: hostTaskQueue(HOST) };
+    },
+    async writeAudit(req: { scenarioId: string; events: AuditEvent[] }) {
+      record('writeAudit', req);
+      return { head: 'c'.repeat(64) };
+    },
+    async signVerdict(req: { input: ScenarioInput; outcome: string; events: AuditEvent[] }) {
+      record('signVerdict', req, req.input.scenarioId);
+      return { keyId: 'test-key', auditHead: 'c'.repeat(64), statementSha256: 'd'.repeat(64) };
+    },
+  };
+
+  // Wrapped as the real ones are, so a gated stub stays alive past the heartbeat timeout.
+  const host = keepHeartbeating({
+    async launchContainer(req: { scenarioId: string }) {
+      record('launchContainer', req);
+      launchStarted.open();
+      await until(launch);
+      return { containerName: `${req.scenarioId}-main`, containerId: 'e'.repeat(64), imageId: 'sha256:image', adopted: false };
+    },
+    async collectEvidence(req: { scenarioId: string; containerName: string; completion: CompletionRequest | null }) {
+      record('collectEvidence', req);
+      evidenceStarted.open();
+      await until(evidence);
+      return { manifestSha256: 'f'.repeat(64), files: 1 };
+    },
+    async teardownContainer(req: { containerName: string }) {
+      record('teardownContainer', req, req.containerName.replace(/-main$/, ''));
+    },
+    async runScorer(req: { scenarioId: string }) {
+      record('runScorer', req);
+      return { score: { score: 1, maxScore: 1, passed: true, checks: [] }, scoreSha256: '0'.repeat(64) };
+    },
+  });
+
+  return { main, host, calls, launch, evidence, launchStarted, evidenceStarted };
+}
+type Stubs = ReturnType<typeof stubs>;
+
+describe('scenario workflow races (time-skipping, stub activities)', () => {
+  let env: TestWorkflowEnvironment;
+  let client: Client;
+  let bundle: { code: string };
+
+  before(async () => {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: tools().TEMPORAL_TEST_SERVER_BIN } } });
+    await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
+    // Not env.client: awaiting its results lets the server skip to any timer, a scored scenario's
+    // one-day retention among them, and this server then kept its clock locked for the rest of the
+    // file (seen after the first scored test). Here time moves only where a test says so.
+    client = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
+    bundle = await bundleWorkflows(new DefaultLogger('WARN'));
+  });
+
+  after(async () => {
+    await env?.teardown();
+  });
+
+  /** A main and a host worker on the stubs, both running until `body` settles. */
+  async function withWorkers<R>(s: Stubs, body: () => Promise<R>): Promise<R> {
+    const main = await Worker.create({ connection: env.nativeConnection, taskQueue: MAIN_TASK_QUEUE, workflowBundle: bundle, activities: s.main });
+    const host = await Worker.create({ connection: env.nativeConnection, taskQueue: hostTaskQueue(HOST), activities: s.host });
+    return main.runUntil(host.runUntil(body));
+  }
+
+  function input(): ScenarioInput {
+    const scenarioId = scenarioIdFromJti(randomUUID());
+    return {
+      scenarioId,
+      correlationId: randomUUID(),
+      subject: 'alice',
+      tenant: 'acme',
+      plan: 'free',
+      template: { id: 'hello', version: '1' },
+      track: 'intro',
+      retentionDays: 1,
+      createdAt: new Date().toISOString(),
+      quotaWorkflowId: `quota-races-${scenarioId}`,
+    };
+  }
+
+  async function start(args: ScenarioInput): Promise<WorkflowHandle<typeof scenarioWorkflow>> {
+    return client.workflow.start<typeof scenarioWorkflow>(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: args.scenarioId, args: [args] });
+  }
+
+  async function running(handle: WorkflowHandle<typeof scenarioWorkflow>): Promise<ScenarioState> {
+    return waitFor('the scenario to be running', async () => {
+      const s = await handle.query(statusQuery);
+      return s.status === 'running' ? s : undefined;
+    });
+  }
+
+  const ran = (s: Stubs, args: ScenarioInput, name: string) => s.calls.filter((c) => c.scenarioId === args.scenarioId && c.name === name);
+  /** The audit events the scenario handed over when it ended: to the verdict, or to the audit log. */
+  function auditOf(s: Stubs, args: ScenarioInput): string[] {
+    const written = [...ran(s, args, 'signVerdict'), ...ran(s, args, 'writeAudit')];
+    assert.equal(written.length, 1, 'the audit log was written once');
+    return (written[0]!.arg.events as AuditEvent[]).map((e) => e.event);
+  }
+
+  /** The scenario's own history says it signalled its quota entity to release the lease, once. */
+  async function assertLeaseReleased(handle: WorkflowHandle, args: ScenarioInput) {
+    const { events } = await handle.fetchHistory();
+    const releases = (events ?? [])
+      .map((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)
+      .filter((a) => a?.signalName === releaseLeaseSignal.name && a.workflowExecution?.workflowId === args.quotaWorkflowId);
+    assert.equal(releases.length, 1, 'one lease release signal to the quota entity');
+  }
+
+  const complete = (handle: WorkflowHandle, req: CompletionRequest) => handle.executeUpdate(completeUpdate, { args: [req] });
+  const success: CompletionRequest = { outcome: 'success', submission: { answer: 'hello' }, actor: 'scenario-host' };
+
+  it('when a completion arrives and then the container exits, the completion wins and the scenario is scored', async () => {
+    const s = stubs({ evidence: true });
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      assert.deepEqual(await complete(handle, success), { status: 'running' });
+      // The exit lands while evidence is collected, the scenario still "running": too late to count.
+      await s.evidenceStarted.opened;
+      await handle.signal(containerExitedSignal, { containerName: `${args.scenarioId}-main`, exitCode: 0 });
+      s.evidence.open();
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'scored');
+    assert.deepEqual(final.score, { score: 1, maxScore: 1, passed: true });
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [success], 'the evidence holds the completion');
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+    assert.equal(ran(s, args, 'runScorer').length, 1);
+    const [signed] = ran(s, args, 'signVerdict');
+    assert.equal(signed?.arg.outcome, 'success');
+    const audit = auditOf(s, args);
+    assert.ok(audit.indexOf('completion.accepted') < audit.indexOf('container.exited'), `the exit came after the completion: ${audit.join(', ')}`);
+    assert.equal(audit.at(-1), 'status.scored');
+  });
+
+  it('when the container exits before any completion, the scenario fails with the exit code and nothing is scored', async () => {
+    const s = stubs();
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      await handle.signal(containerExitedSignal, { containerName: `${args.scenarioId}-main`, exitCode: 137 });
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'failed');
+    assert.equal(final.reason, 'the scenario container exited (code 137) before completion');
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(ran(s, args, 'signVerdict').length, 0, 'no verdict');
+    assert.deepEqual(auditOf(s, args).slice(-3), ['container.exited', 'container.removed', 'status.failed']);
+  });
+
+  it('when the TTL passes with neither a completion nor an exit, the scenario times out and nothing is scored', async () => {
+    const s = stubs();
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      await env.sleep(TTL_SECONDS * 1000);
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return { state, startedAt: (await handle.describe()).startTime };
+    });
+
+    assert.equal(final.state.status, 'timed_out');
+    assert.equal(final.state.reason, `no completion within ${TTL_SECONDS}s`);
+    const waited = Date.parse(final.state.updatedAt) - final.startedAt.getTime();
+    assert.ok(waited >= TTL_SECONDS * 1000, `workflow time passed the TTL (${waited} ms)`);
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null], 'evidence is collected before teardown');
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(auditOf(s, args).at(-1), 'status.timed_out');
+  });
+
+  it('when a cancel arrives while the launch is under way, the scenario is cancelled and the container is torn down once the launch returns', async () => {
+    const s = stubs({ launch: true });
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await s.launchStarted.opened;
+      // The cancel is in history before the launch's result, so the workflow sees it first.
+      await handle.cancel();
+      assert.equal(ran(s, args, 'teardownContainer').length, 0, 'nothing is torn down while the launch runs');
+      s.launch.open();
+      const err = await handle.result().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, `the workflow closed as cancelled: ${String(err)}`);
+      await assertLeaseReleased(handle, args);
+      return handle.query(statusQuery);
+    });
+
+    assert.equal(final.status, 'cancelled');
+    assert.equal(final.reason, 'cancelled by request');
+    assert.deepEqual(ran(s, args, 'teardownContainer').map((c) => c.arg.containerName), [`${args.scenarioId}-main`], 'the launched container is torn down, once');
+    assert.equal(ran(s, args, 'collectEvidence').length, 0);
+    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(auditOf(s, args).at(-1), 'status.cancelled');
+  });
+
+  it('when the same completion arrives twice, both are answered alike and it is accepted once', async () => {
+    const s = stubs({ evidence: true });
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      const first = await complete(handle, success);
+      const second = await complete(handle, { ...success, submission: { answer: 'hello' } });
+      assert.deepEqual(second, first);
+      assert.deepEqual(first, { status: 'running' });
+      s.evidence.open();
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'scored');
+    assert.equal(auditOf(s, args).filter((e) => e === 'completion.accepted').length, 1, 'one completion audit entry');
+    assert.equal(ran(s, args, 'runScorer').length, 1, 'scored once');
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+  });
+
+  it('when a different completion follows an accepted one, it is refused as conflicting and the first one is scored', async () => {
+    const s = stubs({ evidence: true });
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      await complete(handle, success);
+      const err = await complete(handle, { outcome: 'failure', submission: { answer: 'goodbye' }, actor: 'operator:olga' }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError, `refused: ${String(err)}`);
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, FailureTypes.conflictingCompletion);
+      assert.equal(err.cause.message, 'a different completion was already accepted');
+      s.evidence.open();
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'scored');
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [success], 'the first completion is the evidence');
+    assert.equal(ran(s, args, 'signVerdict')[0]?.arg.outcome, 'success', 'the first completion is the verdict');
+    assert.equal(auditOf(s, args).filter((e) => e === 'completion.accepted').length, 1);
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+  });
+
+  it('when a completion arrives before the scenario is running, it is refused and a later one is scored', async () => {
+    const s = stubs({ launch: true });
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await s.launchStarted.opened;
+      const err = await complete(handle, { ...success, outcome: 'early' }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure, `refused: ${String(err)}`);
+      assert.equal(err.cause.type, FailureTypes.notRunning);
+      assert.equal(err.cause.message, 'scenario is launching, not running');
+      s.launch.open();
+      await running(handle);
+      await complete(handle, success);
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'scored');
+    assert.equal(ran(s, args, 'signVerdict')[0]?.arg.outcome, 'success', 'the refused completion left no trace in the verdict');
+    assert.equal(auditOf(s, args).filter((e) => e === 'completion.accepted').length, 1);
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+  });
+
+  it('when a completion holds a number JSON cannot represent, the validator refuses it and the scenario completes normally afterwards', async () => {
+    const s = stubs();
+    const args = input();
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      // Raw JSON text, as the Temporal CLI or UI would send it: the client's own converter would
+      // turn Infinity into null before it left, and the workflow parses 1e400 into Infinity.
+      const { outcome } = await client.workflowService.updateWorkflowExecution({
+        namespace: env.namespace ?? 'default',
+        workflowExecution: { workflowId: args.scenarioId },
+        waitPolicy: { lifecycleStage: temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED },
+        request: {
+          meta: { updateId: randomUUID(), identity: 'races-test' },
+          input: {
+            name: completeUpdate.name,
+            args: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{"outcome":"success","submission":{"n":1e400},"actor":"operator:cli"}') }] },
+          },
+        },
+      });
+      assert.equal(outcome?.failure?.applicationFailureInfo?.type, FailureTypes.invalidCompletion, JSON.stringify(outcome));
+      assert.match(outcome?.failure?.message ?? '', /JSON cannot represent \(at \/n\)/);
+      assert.equal((await handle.query(statusQuery)).status, 'running', 'the scenario keeps running');
+      assert.equal((await handle.query(statusQuery)).completionDigest, undefined, 'nothing was accepted');
+      await complete(handle, success);
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args);
+      return state;
+    });
+
+    assert.equal(final.status, 'scored');
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [success]);
+    assert.equal(auditOf(s, args).filter((e) => e === 'completion.accepted').length, 1);
+    assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
+  });
+});
