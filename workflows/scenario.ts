@@ -94,6 +94,8 @@ class Scenario {
   private completion: CompletionRequest | undefined;
   private acceptedDigest: string | undefined;
   private exitCode: number | undefined;
+  /** the wait for a completion is over (exit, TTL): later completions would miss the evidence */
+  private waitOver = false;
   /** The container to remove on every way out, until it has been removed. */
   private launched: { containerName: string; host: Host } | undefined;
 
@@ -160,6 +162,10 @@ class Scenario {
       return;
     }
     if (this.state.status !== 'running') throw ApplicationFailure.nonRetryable(`scenario is ${this.state.status}, not running`, FailureTypes.notRunning);
+    // The status still reads "running" while evidence is collected after an exit or the TTL; a
+    // completion accepted then would be scored over evidence that does not hold it. Refused in the
+    // validator only, so histories that accepted one before this still replay as they ran.
+    if (this.waitOver) throw ApplicationFailure.nonRetryable('the scenario is ending (its container exited or its TTL passed): too late to complete it', FailureTypes.notRunning);
   }
 
   // ---- the steps -------------------------------------------------------------------------------
@@ -268,6 +274,7 @@ class Scenario {
 
     // The first of: a completion, the container stopping on its own, the TTL, or a cancel.
     const inTime = await condition(() => this.completion !== undefined || this.exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
+    this.waitOver = true;
     const ended: Ended = this.completion ? 'completed' : inTime ? 'exited' : 'timed_out';
 
     await host.collectEvidence({

@@ -246,6 +246,30 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.deepEqual(auditOf(s, args).slice(-3), ['container.exited', 'container.removed', 'status.failed']);
   });
 
+  it('when a completion arrives after the container exited, while its evidence is collected, it is refused as not running and the scenario fails without a score', async () => {
+    const s = stubs();
+    const args = input();
+
+    const { final, refusal } = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      await handle.signal(containerExitedSignal, { containerName: `${args.scenarioId}-main`, exitCode: 3 });
+      await s.evidenceStarted.opened;
+      // Still "running" by its status, but its evidence is being taken without any completion.
+      const refusal = await complete(handle, success).then(() => undefined, (err: unknown) => err);
+      s.evidence.open();
+      return { final: await handle.result(), refusal };
+    });
+
+    assert.ok(refusal instanceof WorkflowUpdateFailedError, `refused: ${String(refusal)}`);
+    assert.equal((refusal.cause as ApplicationFailure).type, FailureTypes.notRunning);
+    assert.equal(final.status, 'failed');
+    assert.match(final.reason ?? '', /exited \(code 3\) before completion/);
+    assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
+    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.ok(!auditOf(s, args).includes('completion.accepted'));
+  });
+
   it('when the TTL passes with neither a completion nor an exit, the scenario times out and nothing is scored', async () => {
     const s = stubs();
     const args = input();
