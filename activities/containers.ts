@@ -3,7 +3,7 @@
 import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Template } from '../lib/template.ts';
-import { FailureTypes } from '../workflows/shared.ts';
+import { FailureTypes } from '../contract/failures.ts';
 import { scenarioContainerName, scenarioSpec, type EffectiveLimits } from './container-spec.ts';
 import { TEMPLATE_DIGEST_LABEL } from './images.ts';
 

@@ -7,7 +7,10 @@ import { loadTemplate, UnknownTemplateError, type Template } from '../lib/templa
 import { pinTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { tenantWorkflowId } from '../lib/entity-ids.ts';
-import { entitlementQuery, FailureTypes, MEMO, type EntitlementSource, type ScenarioInput, type TenantEntitlementMemo } from '../workflows/shared.ts';
+import { entitlementQuery, type EntitlementSource, type TenantEntitlementMemo } from '../contract/tenant.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import { MEMO } from '../contract/queues.ts';
+import type { ScenarioInput } from '../contract/scenario.ts';
 import type { EffectiveLimits } from './container-spec.ts';
 
 export interface Entitlement {

@@ -9,7 +9,7 @@ import { buildManifest, manifestBytes, MANIFEST_FILE } from '../lib/evidence-man
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import type { Template } from '../lib/template.ts';
-import type { CompletionRequest } from '../workflows/shared.ts';
+import type { CompletionRequest } from '../contract/scenario.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
 import { redactSecrets } from '../lib/secret-redaction.ts';
 import { isNotFound } from './containers.ts';

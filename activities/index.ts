@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Signer } from '../lib/keys.ts';
 import type { Plans } from '../lib/plans.ts';
-import { hostTaskQueue } from '../workflows/shared.ts';
+import { hostTaskQueue } from '../contract/queues.ts';
 import { createContainerActivities } from './containers.ts';
 import { createEntitlementActivities } from './entitlements.ts';
 import { createLeaseActivities } from './leases.ts';

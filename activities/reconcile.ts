@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { HostReconcileResult, ReconciledContainer } from '../workflows/shared.ts';
+import type { HostReconcileResult, ReconciledContainer } from '../contract/reconcile.ts';
 import { LABELS } from './container-spec.ts';
 import { isNotFound } from './containers.ts';
 

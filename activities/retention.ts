@@ -11,7 +11,7 @@ import { recordOperatorAction, type OperatorAction } from '../lib/operator-audit
 import { resultsDir, RESULTS, scenarioDir } from '../lib/results.ts';
 import { tombstonePath } from '../lib/retention.ts';
 import type { DsseEnvelope } from '../lib/verdict.ts';
-import type { Tombstone } from '../workflows/shared.ts';
+import type { Tombstone } from '../contract/retention.ts';
 
 export interface RetentionEvent extends AuditEvent {
   /** unique per event: a retried activity appends it once */

@@ -10,7 +10,7 @@ import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { Template } from '../lib/template.ts';
 import type { ScoreResult } from '../lib/verdict.ts';
-import { FailureTypes } from '../workflows/shared.ts';
+import { FailureTypes } from '../contract/failures.ts';
 import { hardenedSpec, LABELS, scorerContainerName } from './container-spec.ts';
 import { demuxDockerLog } from './evidence.ts';
 import { isNotFound, pinnedImage } from './containers.ts';

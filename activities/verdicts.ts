@@ -11,7 +11,7 @@ import type { PolicyDecision } from '../lib/policy-types.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { ScoreResult } from '../lib/verdict.ts';
 import { buildStatement, signStatement } from '../lib/verdict.ts';
-import type { ScenarioInput } from '../workflows/shared.ts';
+import type { ScenarioInput } from '../contract/scenario.ts';
 import type { Entitlement } from './entitlements.ts';
 
 export interface SignRequest {

@@ -27,7 +27,7 @@ import { retentionService, type Clock } from './retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
 import { runWithCorrelation } from '../lib/correlation.ts';
-import { SCENARIO_WORKFLOW_TYPE } from '../workflows/shared.ts';
+import { SCENARIO_WORKFLOW_TYPE } from '../contract/queues.ts';
 
 export interface AppDeps {
   config: Config;

@@ -9,16 +9,8 @@ import { sha256Hex } from '../lib/canonical-json.ts';
 import { readMemo } from '../lib/read-model.ts';
 import { httpErrorOf } from '../lib/errors.ts';
 import { tenantWorkflowId } from '../lib/entity-ids.ts';
-import {
-  entitlementQuery,
-  MAIN_TASK_QUEUE,
-  MEMO,
-  recordGrantUpdate,
-  TENANT_WORKFLOW_TYPE,
-  type ResolvedEntitlement,
-  type TenantEntitlementMemo,
-  type TenantGrant,
-} from '../workflows/shared.ts';
+import { entitlementQuery, recordGrantUpdate, type ResolvedEntitlement, type TenantEntitlementMemo, type TenantGrant } from '../contract/tenant.ts';
+import { MAIN_TASK_QUEUE, MEMO, TENANT_WORKFLOW_TYPE } from '../contract/queues.ts';
 import type { tenantWorkflow } from '../workflows/tenant.ts';
 import { serviceMeta } from './services.ts';
 

@@ -6,16 +6,8 @@ import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailed
 import { legacyQuotaWorkflowId, quotaWorkflowId } from '../lib/entity-ids.ts';
 import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../lib/errors.ts';
 import { quotaRejections } from '../lib/metrics.ts';
-import {
-  acquireLeaseUpdate,
-  MAIN_TASK_QUEUE,
-  QUOTA_WORKFLOW_TYPE,
-  quotaQuery,
-  releaseLeaseSignal,
-  SearchAttributeKeys,
-  type LeaseGrant,
-  type LeaseRequest,
-} from '../workflows/shared.ts';
+import { acquireLeaseUpdate, quotaQuery, releaseLeaseSignal, type LeaseGrant, type LeaseRequest } from '../contract/quota.ts';
+import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE, SearchAttributeKeys } from '../contract/queues.ts';
 import type { quotaWorkflow } from '../workflows/quota.ts';
 import { serviceMeta } from './services.ts';
 

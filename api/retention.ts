@@ -13,23 +13,10 @@ import { readMemo, readState } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
 import { retentionDeadline, tombstonePath } from '../lib/retention.ts';
-import {
-  expireUpdate,
-  holdSignal,
-  MAIN_TASK_QUEUE,
-  MEMO,
-  releaseSignal,
-  RETENTION_WORKFLOW_TYPE,
-  RetentionFailureTypes,
-  retentionQuery,
-  retentionWorkflowId,
-  SCENARIO_ID_PATTERN,
-  statusQuery,
-  type RetentionInput,
-  type RetentionState,
-  type ScenarioState,
-  type Tombstone,
-} from '../workflows/shared.ts';
+import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type RetentionInput, type RetentionState, type Tombstone } from '../contract/retention.ts';
+import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../contract/queues.ts';
+import { RetentionFailureTypes } from '../contract/failures.ts';
+import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../contract/scenario.ts';
 import { serviceMeta } from './services.ts';
 
 export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }

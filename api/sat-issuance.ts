@@ -9,7 +9,7 @@ import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, Unavailab
 import type { Plans } from '../lib/plans.ts';
 import { latestVersion, loadTemplate, UnknownTemplateError, type Template } from '../lib/template.ts';
 import { mintToken, SAT_MAX_TTL_SECONDS } from '../lib/tokens.ts';
-import { DEFAULT_PLAN } from '../workflows/shared.ts';
+import { DEFAULT_PLAN } from '../contract/tenant.ts';
 import type { EntitlementService } from './entitlements.ts';
 import type { Principal } from './plugins/auth.ts';
 import type { SatRequest, SatResponse } from './schemas.ts';

@@ -18,21 +18,8 @@ import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../
 import { readMemo } from '../lib/read-model.ts';
 import { resultsDir, RESULTS } from '../lib/results.ts';
 import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
-import {
-  admissionUpdate,
-  completeUpdate,
-  MAIN_TASK_QUEUE,
-  MEMO,
-  SCENARIO_WORKFLOW_TYPE,
-  SearchAttributeKeys,
-  statusQuery,
-  type AdmissionResult,
-  type CompletionAck,
-  type CompletionRequest,
-  type ScenarioInput,
-  type ScenarioState,
-  type ScenarioStatus,
-} from '../workflows/shared.ts';
+import { admissionUpdate, completeUpdate, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../contract/scenario.ts';
+import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../contract/queues.ts';
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
 import type { RetentionService } from './retention.ts';

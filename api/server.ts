@@ -10,7 +10,7 @@ import { openPolicy } from '../activities/policy.ts';
 import { buildApp } from './app.ts';
 import { readinessChecks } from './readiness.ts';
 import { correlationClientInterceptor } from './correlation.ts';
-import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 let config: Config;
 try {

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Plans } from '../lib/plans.ts';
 import { UnavailableError } from '../lib/errors.ts';
 import type { SatClaims } from '../lib/tokens.ts';
-import { scenarioIdFromJti, type AdmissionResult } from '../workflows/shared.ts';
+import { scenarioIdFromJti, type AdmissionResult } from '../contract/scenario.ts';
 import type { EntitlementService } from './entitlements.ts';
 import type { QuotaService } from './quota.ts';
 import type { ScenarioService } from './scenarios.ts';

@@ -12,7 +12,7 @@ import { KeySourceError, resolveVerifyKeys } from '../lib/verify-keys.ts';
 import { mintToken } from '../lib/tokens.ts';
 import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../lib/template.ts';
 import { publishTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
-import { TERMINAL_STATUSES, type ScenarioState } from '../workflows/shared.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
 import { api, ApiError } from './http.ts';
 import { ChainedLogFile } from '../lib/chained-log.ts';
 import { recordOperatorAction } from '../lib/operator-audit.ts';

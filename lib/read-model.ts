@@ -1,4 +1,4 @@
-// A workflow's read model, from its memo (workflows/shared.ts MEMO): one DescribeWorkflowExecution,
+// A workflow's read model, from its memo (contract/queues.ts MEMO): one DescribeWorkflowExecution,
 // answered by the server alone, so a reader never waits on (or competes for) a worker.
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';

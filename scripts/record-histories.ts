@@ -13,7 +13,7 @@ const { temporal } = proto;
 import { mintToken } from '../lib/tokens.ts';
 import { randomUUID } from 'node:crypto';
 import { quotaWorkflowId, tenantWorkflowId } from '../lib/entity-ids.ts';
-import { scenarioIdFromJti } from '../workflows/shared.ts';
+import { scenarioIdFromJti } from '../contract/scenario.ts';
 import { containersOf, docker, waitFor } from '../test/support/harness.ts';
 import { startStack } from '../test/support/stack.ts';
 

@@ -5,7 +5,7 @@ import { createMainWorker } from './workers.ts';
 import { ensureReconcileSchedule } from './reconcile-schedule.ts';
 import { runWorkerProcess } from './run.ts';
 import { readinessChecks } from '../lib/readiness.ts';
-import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log) => {
   const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });

@@ -14,7 +14,7 @@ import { loadPlans } from '../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
 import { openPolicy } from '../activities/policy.ts';
-import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
+import { hostTaskQueue, MAIN_TASK_QUEUE } from '../contract/queues.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */

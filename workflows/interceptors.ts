@@ -16,7 +16,7 @@ import {
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
 import type { Headers } from '@temporalio/common';
-import { CORRELATION_HEADER } from './shared.ts';
+import { CORRELATION_HEADER } from '../contract/queues.ts';
 
 export function readCorrelationId(headers: Headers): string | undefined {
   const payload = headers[CORRELATION_HEADER];

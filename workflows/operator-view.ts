@@ -3,7 +3,8 @@
 // Pure functions of the scenario's input and state, so the API (at start) and the workflow (on
 // every change) render the same text.
 import type { SearchAttributePair, SearchAttributeUpdatePair } from '@temporalio/common';
-import { SearchAttributeKeys, type ScenarioInput, type ScenarioState } from './shared.ts';
+import { SearchAttributeKeys } from '../contract/queues.ts';
+import type { ScenarioInput, ScenarioState } from '../contract/scenario.ts';
 
 /** Every attribute, as the API sets them at start (status "pending"). */
 export function initialSearchAttributes(input: ScenarioInput): SearchAttributePair[] {

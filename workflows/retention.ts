@@ -6,19 +6,10 @@
 import { allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, startChild, upsertMemo } from '@temporalio/workflow';
 import type { MainActivities } from '../activities/index.ts';
 import type { RetentionEvent } from '../activities/retention.ts';
-import {
-  expireUpdate,
-  holdSignal,
-  MEMO,
-  releaseSignal,
-  RetentionFailureTypes,
-  retentionQuery,
-  retentionWorkflowId,
-  STATE_IN_MEMO_PATCH,
-  type HoldRequest,
-  type RetentionInput,
-  type RetentionState,
-} from './shared.ts';
+import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type HoldRequest, type RetentionInput, type RetentionState } from '../contract/retention.ts';
+import { MEMO } from '../contract/queues.ts';
+import { RetentionFailureTypes } from '../contract/failures.ts';
+import { STATE_IN_MEMO_PATCH } from './patches.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 

@@ -22,22 +22,11 @@ import type { PolicyDecision } from '../lib/policy-types.ts';
 import { nonFiniteNumberAt } from '../lib/json-value.ts';
 import { completionDigest, isSameCompletion, legacyCompletionForm } from '../lib/completion-digest.ts';
 import type { MainActivities, HostActivities, Entitlement, LaunchedContainer } from '../activities/index.ts';
-import {
-  admissionUpdate,
-  completeUpdate,
-  COMPLETION_SHA256_PATCH,
-  containerExitedSignal,
-  FailureTypes,
-  MEMO,
-  releaseLeaseSignal,
-  STATE_IN_MEMO_PATCH,
-  statusQuery,
-  TERMINAL_STATUSES,
-  type CompletionRequest,
-  type ScenarioInput,
-  type ScenarioState,
-  type ScenarioStatus,
-} from './shared.ts';
+import { admissionUpdate, completeUpdate, containerExitedSignal, statusQuery, TERMINAL_STATUSES, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../contract/scenario.ts';
+import { COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import { MEMO } from '../contract/queues.ts';
+import { releaseLeaseSignal } from '../contract/quota.ts';
 import { currentDetails, currentSearchAttributes, initialSearchAttributes } from './operator-view.ts';
 import { startRetention } from './retention.ts';
 

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Config } from '../../lib/config.ts';
 import { ConflictError, UnavailableError } from '../../lib/errors.ts';
 import { completionRing, mintToken } from '../../lib/tokens.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { CompletionTokenResponse, ErrorBody, ScenarioParams } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 

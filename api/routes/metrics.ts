@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { httpRequestDuration, metricsText } from '../../lib/metrics.ts';
-import { STATUSES, type ScenarioStatus } from '../../workflows/shared.ts';
+import { STATUSES, type ScenarioStatus } from '../../contract/scenario.ts';
 
 export interface MetricsOptions {
   /** counts scenario workflows by their ArbiterStatus search attribute (Temporal visibility) */

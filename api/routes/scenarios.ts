@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConflictError, ForbiddenError } from '../../lib/errors.ts';
-import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../../contract/scenario.ts';
 import { scenarioNotFound } from '../scenarios.ts';
 import type { RetentionView } from '../retention.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';

@@ -19,7 +19,7 @@ import { loadPlans } from '../../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
 import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../lib/tokens.ts';
 import type { SecretRing } from '../../lib/config.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { testConfig, type TestConfig } from '../support/harness.ts';
 
 type Bearer = Exclude<TokenKind, 'receipt'>;

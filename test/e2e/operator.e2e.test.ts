@@ -26,7 +26,8 @@ import { mintToken } from '../../lib/tokens.ts';
 import { startOpsServer, type OpsServer } from '../../workers/ops-server.ts';
 import { runtimeOptions, sdkMetricsUrl } from '../../workers/telemetry.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker, type HostWorker } from '../../workers/workers.ts';
-import { CORRELATION_HEADER, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES, type ScenarioState } from '../../workflows/shared.ts';
+import { CORRELATION_HEADER, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -17,7 +17,9 @@ import { PUBLISHED_FILE, publishTemplate, readPublished } from '../../lib/templa
 import type { ScoreResult } from '../../lib/verdict.ts';
 import { createMainWorker, WORKFLOWS_PATH } from '../../workers/workers.ts';
 import { ensureReconcileSchedule } from '../../workers/reconcile-schedule.ts';
-import { SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, type ReconcileReport, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
+import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { scenarioIdFromJti, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import type { ReconcileReport } from '../../contract/reconcile.ts';
 import { containersOf, docker, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 

@@ -13,7 +13,8 @@ import { loadPlans } from '../../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
 import { mintToken } from '../../lib/tokens.ts';
 import { quotaWorkflowId } from '../../lib/entity-ids.ts';
-import { quotaQuery, type ScenarioState } from '../../workflows/shared.ts';
+import { quotaQuery } from '../../contract/quota.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Response, type Stack } from '../support/stack.ts';
 

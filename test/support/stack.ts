@@ -14,7 +14,7 @@ import { loadPlans } from '../../lib/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
 import { mintToken, type ClaimsOf } from '../../lib/tokens.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
-import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
 
 export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }

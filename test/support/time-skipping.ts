@@ -5,7 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { registerSearchAttributes } from '../../lib/search-attributes.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
-import { SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { testConfig, tools, type TestConfig } from './harness.ts';
 
 let runtimeInstalled = false;

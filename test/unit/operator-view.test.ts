@@ -11,7 +11,8 @@ import { startOpsServer } from '../../workers/ops-server.ts';
 import { sdkMetricsUrl } from '../../workers/telemetry.ts';
 import { activitySummary } from '../../workflows/interceptors.ts';
 import { currentDetails, initialSearchAttributes, staticSummary } from '../../workflows/operator-view.ts';
-import { SEARCH_ATTRIBUTES, SearchAttributeKeys, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES, SearchAttributeKeys } from '../../contract/queues.ts';
+import type { ScenarioInput, ScenarioState } from '../../contract/scenario.ts';
 
 const input: ScenarioInput = {
   scenarioId: 'scn-00000000-0000-0000-0000-000000000001',

@@ -21,7 +21,9 @@ import { resultsDir, RESULTS, scenarioDir, verifyResults } from '../../lib/resul
 import { publicJwks } from '../../lib/keys.ts';
 import { tombstonePath } from '../../lib/retention.ts';
 import { mintToken } from '../../lib/tokens.ts';
-import { completeUpdate, holdSignal, MAIN_TASK_QUEUE, releaseSignal, retentionQuery, retentionWorkflowId, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState, type Tombstone } from '../../workflows/shared.ts';
+import { completeUpdate, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type Tombstone } from '../../contract/retention.ts';
+import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { REPO, waitFor, type TestConfig } from '../support/harness.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';

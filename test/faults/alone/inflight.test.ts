@@ -33,7 +33,7 @@ import { loadPlans } from '../../../lib/plans.ts';
 import { resultsDir, RESULTS, verifyResults } from '../../../lib/results.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../../lib/template.ts';
 import { mintToken } from '../../../lib/tokens.ts';
-import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../../workflows/shared.ts';
+import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../../contract/scenario.ts';
 import { REPO, testConfig, waitFor, type TestConfig } from '../../support/harness.ts';
 import {
   recordEngineEvents,

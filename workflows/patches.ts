@@ -1,0 +1,7 @@
+// Patch ids of versioned workflow changes: workflow internals (recorded in histories), kept beside
+// the workflows that branch on them; replay tests import them from here.
+
+/** Workflows started before it kept no read model in their memo (contract/queues.ts MEMO). */
+export const STATE_IN_MEMO_PATCH = 'state-in-memo';
+/** Scenarios started before it kept the whole completion as their fingerprint, not its sha256. */
+export const COMPLETION_SHA256_PATCH = 'completion-digest-sha256';
