@@ -13,7 +13,7 @@ import { dirname, join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { canonicalJson } from '../lib/canonical-json.ts';
-import { redactSecrets } from '../lib/secret-redaction.ts';
+import { redactSecrets } from '../infra/secret-redaction.ts';
 
 export const DECLARED_FILE_CAP_BYTES = 256 * 1024;
 export const EXEC_TIMEOUT_MS = 10_000;

@@ -2,10 +2,10 @@
 // deterministic name, so a retried or re-delivered activity adopts what an earlier attempt did.
 import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Template } from '../lib/template.ts';
+import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { scenarioContainerName, scenarioSpec, type EffectiveLimits } from './container-spec.ts';
-import { TEMPLATE_DIGEST_LABEL } from './images.ts';
+import { TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
 
 export interface ContainerDeps {
   docker: Docker;

@@ -2,10 +2,10 @@
 // plan's limits and the template are re-read here, from the plans file and the template store.
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Plans } from '../lib/plans.ts';
-import { loadTemplate, UnknownTemplateError, type Template } from '../lib/template.ts';
-import { pinTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
-import { readMemo } from '../lib/read-model.ts';
+import type { Plans } from '../infra/plans.ts';
+import { loadTemplate, UnknownTemplateError, type Template } from '../infra/template.ts';
+import { pinTemplate, TemplateModifiedError } from '../infra/template-publication.ts';
+import { readMemo } from '../infra/read-model.ts';
 import { tenantWorkflowId } from '../lib/entity-ids.ts';
 import { entitlementQuery, type EntitlementSource, type TenantEntitlementMemo } from '../contract/tenant.ts';
 import { FailureTypes } from '../contract/failures.ts';
@@ -28,7 +28,7 @@ export interface Entitlement {
   templatePublished: boolean;
 }
 
-export { templateDigest } from '../lib/template-publication.ts';
+export { templateDigest } from '../infra/template-publication.ts';
 
 export function createEntitlementActivities(deps: { plans: Plans; templatesDir: string; temporal: Client }) {
   /** The tenant's plan as recorded now; the SAT's claim only when the tenant has no record. */

@@ -4,8 +4,8 @@
 import type Docker from 'dockerode';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Signer } from '../lib/keys.ts';
-import type { Plans } from '../lib/plans.ts';
+import type { Signer } from '../infra/keys.ts';
+import type { Plans } from '../infra/plans.ts';
 import { hostTaskQueue } from '../contract/queues.ts';
 import { createContainerActivities } from './containers.ts';
 import { createEntitlementActivities } from './entitlements.ts';

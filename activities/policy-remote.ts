@@ -11,7 +11,7 @@
 //
 // Fail closed: a timeout, a refused connection, an HTTP error or an unreadable answer is
 // a deny naming what went wrong.
-import { DEFAULT_OPA_TIMEOUT_MS } from '../lib/config.ts';
+import { DEFAULT_OPA_TIMEOUT_MS } from '../infra/config.ts';
 import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
 import { decisionFrom, deny, describe, isRecord, POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
 

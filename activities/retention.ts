@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { appendEvent, serializeChain, verifyChainText, type AuditEntry, type AuditEvent } from '../lib/audit-chain.ts';
-import { sha256Hex } from '../lib/canonical-json.ts';
-import { recordOperatorAction, type OperatorAction } from '../lib/operator-audit.ts';
-import { resultsDir, RESULTS, scenarioDir } from '../lib/results.ts';
-import { tombstonePath } from '../lib/retention.ts';
-import type { DsseEnvelope } from '../lib/verdict.ts';
+import { sha256Hex } from '../infra/sha256.ts';
+import { recordOperatorAction, type OperatorAction } from '../infra/operator-audit.ts';
+import { resultsDir, RESULTS, scenarioDir } from '../infra/results.ts';
+import { tombstonePath } from '../infra/retention-storage.ts';
+import type { DsseEnvelope } from '../infra/verdict.ts';
 import type { Tombstone } from '../contract/retention.ts';
 
 export interface RetentionEvent extends AuditEvent {

@@ -4,13 +4,14 @@
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildChain, serializeChain, type AuditEvent } from '../lib/audit-chain.ts';
-import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
-import { MANIFEST_FILE } from '../lib/evidence-manifest.ts';
-import type { Signer } from '../lib/keys.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { sha256Hex } from '../infra/sha256.ts';
+import { MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import type { Signer } from '../infra/keys.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
-import { resultsDir, RESULTS } from '../lib/results.ts';
-import type { ScoreResult } from '../lib/verdict.ts';
-import { buildStatement, signStatement } from '../lib/verdict.ts';
+import { resultsDir, RESULTS } from '../infra/results.ts';
+import type { ScoreResult } from '../infra/verdict.ts';
+import { buildStatement, signStatement } from '../infra/verdict.ts';
 import type { ScenarioInput } from '../contract/scenario.ts';
 import type { Entitlement } from './entitlements.ts';
 

@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import type { Config } from '../lib/config.ts';
-import type { Plans } from '../lib/plans.ts';
+import type { Config } from '../infra/config.ts';
+import type { Plans } from '../infra/plans.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import jsonBodyPlugin from './plugins/json-body.ts';
@@ -26,7 +26,7 @@ import verifierRoutes from './routes/verifier.ts';
 import { retentionService, type Clock } from './retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
-import { runWithCorrelation } from '../lib/correlation.ts';
+import { runWithCorrelation } from '../infra/correlation.ts';
 import { SCENARIO_WORKFLOW_TYPE } from '../contract/queues.ts';
 
 export interface AppDeps {

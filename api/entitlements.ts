@@ -3,10 +3,10 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { ChainedLogFile } from '../lib/chained-log.ts';
-import { billingLog } from '../lib/billing-log.ts';
+import type { ChainedLogFile } from '../infra/chained-log.ts';
+import { billingLog } from '../infra/billing-log.ts';
 import { sha256Hex } from '../lib/canonical-json.ts';
-import { readMemo } from '../lib/read-model.ts';
+import { readMemo } from '../infra/read-model.ts';
 import { httpErrorOf } from '../lib/errors.ts';
 import { tenantWorkflowId } from '../lib/entity-ids.ts';
 import { entitlementQuery, recordGrantUpdate, type ResolvedEntitlement, type TenantEntitlementMemo, type TenantGrant } from '../contract/tenant.ts';

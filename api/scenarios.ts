@@ -15,13 +15,13 @@ import {
 } from '@temporalio/client';
 import { completionDigest, isSameCompletion } from '../lib/completion-digest.ts';
 import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../lib/errors.ts';
-import { readMemo } from '../lib/read-model.ts';
-import { resultsDir, RESULTS } from '../lib/results.ts';
-import type { DsseEnvelope, Statement } from '../lib/verdict.ts';
+import { readMemo } from '../infra/read-model.ts';
+import { resultsDir, RESULTS } from '../infra/results.ts';
+import type { DsseEnvelope, Statement } from '../infra/verdict.ts';
 import { admissionUpdate, completeUpdate, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../contract/scenario.ts';
 import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../contract/queues.ts';
 import type { scenarioWorkflow } from '../workflows/scenario.ts';
-import { initialSearchAttributes, staticDetails, staticSummary } from '../workflows/operator-view.ts';
+import { initialSearchAttributes, staticDetails, staticSummary } from '../lib/operator-view.ts';
 import type { RetentionService } from './retention.ts';
 import { serviceMeta } from './services.ts';
 

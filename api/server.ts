@@ -2,10 +2,10 @@
 import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../lib/config.ts';
+import { loadConfig, type Config } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { loadPlans } from '../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
+import { loadPlans } from '../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { openPolicy } from '../activities/policy.ts';
 import { buildApp } from './app.ts';
 import { readinessChecks } from './readiness.ts';

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { hardenedSpec, LABELS, scenarioSpec, type EffectiveLimits } from '../activities/container-spec.ts';
 import { demuxDockerLog } from '../activities/evidence.ts';
-import { loadTemplate, type Template } from '../lib/template.ts';
+import { loadTemplate, type Template } from '../infra/template.ts';
 
 export interface EngineEvent {
   Action: string;

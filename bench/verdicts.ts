@@ -11,11 +11,12 @@ import { fileURLToPath } from 'node:url';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { buildChain, serializeChain, type AuditEvent } from '../lib/audit-chain.ts';
-import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
-import { buildManifest, manifestBytes, MANIFEST_FILE } from '../lib/evidence-manifest.ts';
-import { generateKey, loadSigner, publicJwks, verifyEd25519, type Jwks } from '../lib/keys.ts';
-import { RESULTS, verifyResults } from '../lib/results.ts';
-import { buildStatement, pae, PAYLOAD_TYPE, signStatement, type DsseEnvelope, type ScoreResult } from '../lib/verdict.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { sha256Hex } from '../infra/sha256.ts';
+import { buildManifest, manifestBytes, MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import { generateKey, loadSigner, publicJwks, verifyEd25519, type Jwks } from '../infra/keys.ts';
+import { RESULTS, verifyResults } from '../infra/results.ts';
+import { buildStatement, pae, PAYLOAD_TYPE, signStatement, type DsseEnvelope, type ScoreResult } from '../infra/verdict.ts';
 import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
 import { freshBundle } from '../bin/cli-bundle.js';
 

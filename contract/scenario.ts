@@ -2,7 +2,7 @@
 // the container host's monitor and operators send it.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyDecision } from '../lib/policy-types.ts';
-import type { ScoreResult } from '../lib/verdict.ts';
+import type { ScoreResult } from '../lib/verdict-format.ts';
 
 export const scenarioIdFromJti = (jti: string): string => `scn-${jti}`;
 export const SCENARIO_ID_PATTERN = '^scn-[A-Za-z0-9-]{8,64}$';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
-import { mintToken } from '../lib/tokens.ts';
+import { mintToken } from '../infra/tokens.ts';
 import { randomUUID } from 'node:crypto';
 import { quotaWorkflowId, tenantWorkflowId } from '../lib/entity-ids.ts';
 import { scenarioIdFromJti } from '../contract/scenario.ts';

@@ -5,8 +5,8 @@
 //   node --import tsx scripts/search-attributes.ts --register  registers the missing ones on
 //        TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (idempotent; what deploy/'s setup job runs)
 import { Connection } from '@temporalio/client';
-import { loadConfig } from '../lib/config.ts';
-import { registerSearchAttributes } from '../lib/search-attributes.ts';
+import { loadConfig } from '../infra/config.ts';
+import { registerSearchAttributes } from '../infra/search-attributes.ts';
 import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 if (process.argv.includes('--flags')) {

@@ -3,8 +3,8 @@
 // every `Context.log` line; each execution is timed into the activity and launch histograms, and a
 // policy "deny" is counted.
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { runWithCorrelation } from '../lib/correlation.ts';
-import { activityDuration, launchDuration, policyDenies } from '../lib/metrics.ts';
+import { runWithCorrelation } from '../infra/correlation.ts';
+import { activityDuration, launchDuration, policyDenies } from '../infra/metrics.ts';
 import { readCorrelationId } from '../workflows/interceptors.ts';
 
 export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => {

@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createMainWorker } from './workers.ts';
 import { ensureReconcileSchedule } from './reconcile-schedule.ts';
 import { runWorkerProcess } from './run.ts';
-import { readinessChecks } from '../lib/readiness.ts';
+import { readinessChecks } from '../infra/readiness.ts';
 import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log) => {

@@ -27,7 +27,7 @@ import { COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
-import { currentDetails, currentSearchAttributes, initialSearchAttributes } from './operator-view.ts';
+import { currentDetails, currentSearchAttributes, initialSearchAttributes } from '../lib/operator-view.ts';
 import { startRetention } from './retention.ts';
 
 const MAIN_RETRY = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] };

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { Type } from 'typebox';
-import { httpRequestDuration, metricsText } from '../../lib/metrics.ts';
+import { httpRequestDuration, metricsText } from '../../infra/metrics.ts';
 import { STATUSES, type ScenarioStatus } from '../../contract/scenario.ts';
 
 export interface MetricsOptions {

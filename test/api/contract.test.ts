@@ -15,10 +15,10 @@ import type { QuotaService } from '../../api/quota.ts';
 import type { RetentionService, RetentionView } from '../../api/retention.ts';
 import type { SpawnService } from '../../api/spawn.ts';
 import { MAX_BODY_DEPTH } from '../../api/plugins/json-body.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../lib/tokens.ts';
-import type { SecretRing } from '../../lib/config.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../infra/tokens.ts';
+import type { SecretRing } from '../../infra/config.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
 import { testConfig, type TestConfig } from '../support/harness.ts';
 

@@ -14,7 +14,7 @@ import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../activit
 import { policyInputFor } from '../../activities/policy-gate.ts';
 import { connectRemotePolicy } from '../../activities/policy-remote.ts';
 import type { PolicyInput } from '../../lib/policy-types.ts';
-import { loadTemplate } from '../../lib/template.ts';
+import { loadTemplate } from '../../infra/template.ts';
 import { REPO, tools, waitFor } from '../support/harness.ts';
 
 const SERVER_BUNDLE = join(DEFAULT_POLICY_DIR, 'server-bundle.tar.gz');

@@ -6,10 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildChain, GENESIS_HASH, serializeChain } from '../../lib/audit-chain.ts';
 import { canonicalJson, sha256Hex } from '../../lib/canonical-json.ts';
-import { buildManifest, MANIFEST_FILE, manifestBytes } from '../../lib/evidence-manifest.ts';
-import type { Jwks, Signer } from '../../lib/keys.ts';
-import { RESULTS } from '../../lib/results.ts';
-import { buildStatement, signStatement, type ScoreResult, type VerdictPredicate } from '../../lib/verdict.ts';
+import { buildManifest, MANIFEST_FILE, manifestBytes } from '../../infra/evidence-manifest.ts';
+import type { Jwks, Signer } from '../../infra/keys.ts';
+import { RESULTS } from '../../infra/results.ts';
+import { buildStatement, signStatement, type ScoreResult, type VerdictPredicate } from '../../infra/verdict.ts';
 import { REPO } from './harness.ts';
 
 export function predicate(over: Partial<VerdictPredicate> = {}): VerdictPredicate {

@@ -9,7 +9,7 @@ import { scenarioSpec } from '../../activities/container-spec.ts';
 import { isolationOf } from '../../activities/isolation-settings.ts';
 import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../activities/policy.ts';
 import { policyInputFor } from '../../activities/policy-gate.ts';
-import { loadTemplate } from '../../lib/template.ts';
+import { loadTemplate } from '../../infra/template.ts';
 
 const hello = loadTemplate({ id: 'hello', version: '1' });
 const limits = { memoryMb: 64, cpus: 0.5, pids: 32, ttlSeconds: 1800, tmpfsMb: 16 };

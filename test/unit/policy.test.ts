@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_POLICY_DIR, loadPolicy, openPolicy, type PolicyEngine } from '../../activities/policy.ts';
 import { createPolicyActivities, policyInputFor, type PolicyRequest } from '../../activities/policy-gate.ts';
 import { templateDigest } from '../../activities/entitlements.ts';
-import { loadTemplate, templateDir } from '../../lib/template.ts';
+import { loadTemplate, templateDir } from '../../infra/template.ts';
 import type { PolicyInput } from '../../lib/policy-types.ts';
 
 const helloRef = { id: 'hello', version: '1' };

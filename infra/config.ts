@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../lib/errors.ts';
 
 export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET' | 'BILLING_HMAC_SECRET';
 

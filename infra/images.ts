@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { DEFAULT_TEMPLATES_DIR, listTemplates, loadTemplate, templateDir } from '../lib/template.ts';
-import { pinTemplate, readPublished, TemplateModifiedError } from '../lib/template-publication.ts';
+import { DEFAULT_TEMPLATES_DIR, listTemplates, loadTemplate, templateDir } from './template.ts';
+import { pinTemplate, readPublished, TemplateModifiedError } from './template-publication.ts';
 
 // tar-fs ships no type declarations and @types/tar-fs is not a dependency; requiring it with an
 // explicit signature keeps strict mode without an ambient declaration file.
@@ -19,7 +19,7 @@ const { pack } = require('tar-fs') as { pack: (dir: string) => NodeJS.ReadableSt
 
 export const DIGEST_LABEL = 'io.arbiter.context-digest';
 export const TEMPLATE_LABEL = 'io.arbiter.template';
-/** the template version digest (lib/template-publication.ts) the image was built from; launch checks it */
+/** the template version digest (infra/template-publication.ts) the image was built from; launch checks it */
 export const TEMPLATE_DIGEST_LABEL = 'io.arbiter.template-digest';
 
 export interface BuiltImage { tag: string; imageId: string; built: boolean }

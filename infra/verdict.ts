@@ -1,32 +1,11 @@
 // A verdict is an in-toto Statement v1 whose subjects are the score and the evidence manifest,
 // wrapped in a DSSE envelope. The Ed25519 signature covers DSSE's pre-authentication encoding
 // (PAE) of the canonical statement, so neither the payload type nor the bytes can be swapped.
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
 import { verifyEd25519, type Jwks, type Signer } from './keys.ts';
-import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from './verdict-format.ts';
+import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type DsseEnvelope, type Statement, type VerdictPredicate } from '../lib/verdict-format.ts';
 
-export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from './verdict-format.ts';
-
-export interface ScoreResult {
-  score: number;
-  maxScore: number;
-  passed: boolean;
-  checks: Array<{ name: string; passed: boolean }>;
-}
-
-
-export interface Statement {
-  _type: typeof STATEMENT_TYPE;
-  subject: Array<{ name: string; digest: { sha256: string } }>;
-  predicateType: typeof PREDICATE_TYPE;
-  predicate: VerdictPredicate;
-}
-
-export interface DsseEnvelope {
-  payloadType: string;
-  payload: string;
-  signatures: Array<{ keyid: string; sig: string }>;
-}
+export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type DsseEnvelope, type ScoreResult, type Statement, type VerdictPredicate } from '../lib/verdict-format.ts';
 
 export function buildStatement(p: VerdictPredicate, digests: { score: string; manifest: string }): Statement {
   return {

@@ -4,8 +4,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { dirname } from 'node:path';
-import { appendEvent, verifyChainText, type AuditEntry, type AuditEvent, type ChainCheck } from './audit-chain.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { appendEvent, verifyChainText, type AuditEntry, type AuditEvent, type ChainCheck } from '../lib/audit-chain.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
 
 const LOCK_STALE_MS = 30_000;
 

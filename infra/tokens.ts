@@ -6,7 +6,7 @@ import { SignJWT, jwtVerify, errors as joseErrors, type JWTPayload, type JWTHead
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { secretKeyId, type SecretRing } from './config.ts';
-import { UnauthorizedError } from './errors.ts';
+import { UnauthorizedError } from '../lib/errors.ts';
 
 export const ISSUER = 'arbiter';
 export const BILLING_ISSUER = 'arbiter-billing';

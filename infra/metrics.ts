@@ -1,6 +1,6 @@
 // Arbiter's own Prometheus metrics, in one registry every process exposes on /metrics (the API on
 // its port, each worker on its ops port). Code anywhere increments them by importing this module:
-//   import { quotaRejections } from '../lib/metrics.ts'; quotaRejections.inc({ reason: 'quota' });
+//   import { quotaRejections } from './metrics.ts'; quotaRejections.inc({ reason: 'quota' });
 // Label values are bounded sets (routes, statuses, activity types): never a tenant, subject or id.
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 

@@ -9,7 +9,7 @@
 // lock before each append, so concurrent writers never fork the chain. One instance per file and
 // process shares the in-process queue instead of leaning on the lock for every local append.
 import { join } from 'node:path';
-import type { AuditEntry } from './audit-chain.ts';
+import type { AuditEntry } from '../lib/audit-chain.ts';
 import { ChainedLogFile } from './chained-log.ts';
 
 export const OPERATOR_AUDIT_FILE = join('audit', 'operator.jsonl');

@@ -1,10 +1,10 @@
 // The layout of one scenario's results folder (CONTRACT.md "Artifacts") and its offline check:
 // everything `arbiter verify` needs is in the folder plus public keys obtained elsewhere. The
-// folder is untrusted: it is read through lib/untrusted-files.ts (regular files only, no links,
+// folder is untrusted: it is read through infra/untrusted-files.ts (regular files only, no links,
 // bounded sizes), and every problem is an answer naming the path, never an exception.
 import { join } from 'node:path';
-import { sha256Hex } from './canonical-json.ts';
-import { serializeChain, verifyChainText, type AuditEntry } from './audit-chain.ts';
+import { sha256Hex } from './sha256.ts';
+import { serializeChain, verifyChainText, type AuditEntry } from '../lib/audit-chain.ts';
 import { checkManifest, MANIFEST_FILE, type EvidenceManifest } from './evidence-manifest.ts';
 import type { Jwks } from './keys.ts';
 import { describeKind, entryKind, listFolder, readRegularFile } from './untrusted-files.ts';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
-import { sha256Hex } from './canonical-json.ts';
+import { sha256Hex } from './sha256.ts';
 import { buildManifest, manifestBytes } from './evidence-manifest.ts';
 import { DEFAULT_TEMPLATES_DIR, loadTemplate, templateDir, type TemplateRef } from './template.ts';
 

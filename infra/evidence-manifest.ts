@@ -2,7 +2,8 @@
 // JSON, so one digest (the manifest's) binds the whole bundle.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { sha256Hex } from './sha256.ts';
 import { describeKind, readRegularFile, walkTree } from './untrusted-files.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
