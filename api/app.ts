@@ -13,17 +13,17 @@ import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
 import scenarioRoutes from './routes/scenarios.ts';
 import completionTokenRoutes from './routes/completion-token.ts';
-import { scenarioService } from './scenarios.ts';
-import { entitlementService } from './entitlements.ts';
-import { quotaService, type QuotaTiming } from './quota.ts';
-import { spawnService } from './spawn.ts';
-import type { ServiceKey, ServiceReplacements } from './services.ts';
+import { scenarioService } from './services/scenarios.ts';
+import { entitlementService } from './services/entitlements.ts';
+import { quotaService, type QuotaTiming } from './services/quota.ts';
+import { spawnService } from './services/spawn.ts';
+import type { ServiceKey, ServiceReplacements } from './services/index.ts';
 import billingRoutes from './routes/billing.ts';
 import rateLimit from '@fastify/rate-limit';
 import operatorAuditPlugin from './plugins/operator-audit.ts';
 import retentionRoutes from './routes/retention.ts';
 import verifierRoutes from './routes/verifier.ts';
-import { retentionService, type Clock } from './retention.ts';
+import { retentionService, type Clock } from './services/retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
 import { runWithCorrelation } from '../infra/correlation.ts';
@@ -44,7 +44,7 @@ export interface AppDeps {
   /** per-client HTTP requests per minute (@fastify/rate-limit) */
   httpRateLimitPerMinute?: number;
   /**
-   * Plugins registered instead of the real services (api/services.ts: `servicePlugin` builds one),
+   * Plugins registered instead of the real services (api/services/index.ts: `servicePlugin` builds one),
    * so that a test can answer for Temporal, Docker and the disk.
    */
   services?: ServiceReplacements;

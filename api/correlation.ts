@@ -2,7 +2,7 @@
 // request's id in a Temporal header, which the workflow interceptors pass on to every activity.
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { currentCorrelation } from '../infra/correlation.ts';
-import { withCorrelationId } from '../workflows/interceptors.ts';
+import { withCorrelationId } from '../lib/correlation-header.ts';
 
 const id = () => currentCorrelation()?.correlationId;
 

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { loadPlans } from '../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
-import { openPolicy } from '../activities/policy.ts';
+import { openPolicy } from '../infra/policy/wasm-engine.ts';
 import { buildApp } from './app.ts';
 import { readinessChecks } from './readiness.ts';
 import { correlationClientInterceptor } from './correlation.ts';

@@ -99,7 +99,7 @@ async function checkFolder(dir: string, jwks: Jwks): Promise<ResultsCheck> {
     return { ok: false, problems: [...problems, `${RESULTS.envelope} is not JSON`] };
   }
   // Only the payload is signed, so the file around it must be exactly what the signer wrote
-  // (activities/verdicts.ts): lenient base64 or JSON whitespace would let its bytes change freely.
+  // (activities/sign-verdict.ts): lenient base64 or JSON whitespace would let its bytes change freely.
   if (JSON.stringify(envelope, null, 2) !== envelopeBytes.toString('utf8') || (typeof envelope?.payload === 'string' && Buffer.from(envelope.payload, 'base64').toString('base64') !== envelope.payload)) {
     problems.push(`${RESULTS.envelope} is not in the form Arbiter writes (reformatted or re-encoded after signing)`);
   }

@@ -53,7 +53,7 @@ export const quotaWorkflowId = (tenant: string, subject: string): string => enti
 /**
  * The id quota entities had before: `-` joined two escaped names and is not escaped itself, so
  * tenant `qx` / subject `corp-eve` and tenant `qx-corp` / subject `eve` shared one. Still read so
- * that leases taken there before the change count until they are released (api/quota.ts).
+ * that leases taken there before the change count until they are released (api/services/quota.ts).
  * Undefined where no such entity can exist (a lone surrogate made the old escape throw; too long).
  */
 export function legacyQuotaWorkflowId(tenant: string, subject: string): string | undefined {

@@ -5,7 +5,7 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { runWithCorrelation } from '../infra/correlation.ts';
 import { activityDuration, launchDuration, policyDenies } from '../infra/metrics.ts';
-import { readCorrelationId } from '../workflows/interceptors.ts';
+import { readCorrelationId } from '../lib/correlation-header.ts';
 
 export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => {
   let correlationId: string | undefined;

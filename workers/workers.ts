@@ -13,7 +13,7 @@ import { loadSigner, publishJwks } from '../infra/keys.ts';
 import { loadPlans } from '../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
-import { openPolicy } from '../activities/policy.ts';
+import { openPolicy } from '../infra/policy/wasm-engine.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE } from '../contract/queues.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));

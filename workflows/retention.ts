@@ -6,7 +6,7 @@
 import { allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, startChild, upsertMemo } from '@temporalio/workflow';
 import { retentionDeadline } from '../lib/retention-deadline.ts';
 import type { MainActivities } from '../activities/index.ts';
-import type { RetentionEvent } from '../activities/retention.ts';
+import type { RetentionEvent } from '../activities/delete-artifacts.ts';
 import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type HoldRequest, type RetentionInput, type RetentionState } from '../contract/retention.ts';
 import { MEMO } from '../contract/queues.ts';
 import { RetentionFailureTypes } from '../contract/failures.ts';

@@ -17,7 +17,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Runtime, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app.ts';
 import { correlationClientInterceptor } from '../../api/correlation.ts';
-import { loadPolicy } from '../../activities/policy.ts';
+import { loadPolicy } from '../../infra/policy/wasm-engine.ts';
 import { correlationMixin } from '../../infra/correlation.ts';
 import { loadPlans } from '../../infra/plans.ts';
 import { readinessChecks } from '../../infra/readiness.ts';

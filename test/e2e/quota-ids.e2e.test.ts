@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { ScenarioService } from '../../api/scenarios.ts';
+import { ScenarioService } from '../../api/services/scenarios.ts';
 import { legacyQuotaWorkflowId, quotaWorkflowId } from '../../lib/entity-ids.ts';
 import { acquireLeaseUpdate, quotaQuery } from '../../contract/quota.ts';
 import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE } from '../../contract/queues.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { hardenedSpec, LABELS } from '../../activities/container-spec.ts';
-import { demuxDockerLog } from '../../activities/evidence.ts';
+import { demuxDockerLog } from '../../activities/collect-evidence.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { PUBLISHED_FILE, publishTemplate, readPublished } from '../../infra/template-publication.ts';

@@ -3,7 +3,7 @@
 // MockActivityEnvironment only supplies the activity context (logger, info); the scorer, its
 // container and the files are real.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createScoringActivities } from '../../activities/scoring.ts';
+import { createScoringActivities } from '../../activities/score.ts';
 import { loadTemplate, templateDir } from '../../infra/template.ts';
 import { templateDigest } from '../../infra/template-publication.ts';
 import { docker } from './harness.ts';

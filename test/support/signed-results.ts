@@ -1,5 +1,5 @@
-// A complete, signed results folder written the way activities/evidence.ts and
-// activities/verdicts.ts write one, and `arbiter verify` run as a user runs it (a child process),
+// A complete, signed results folder written the way activities/collect-evidence.ts and
+// activities/sign-verdict.ts write one, and `arbiter verify` run as a user runs it (a child process),
 // for the verifier's tests.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

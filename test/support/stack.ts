@@ -9,7 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app.ts';
 import { readinessChecks } from '../../api/readiness.ts';
-import { loadPolicy } from '../../activities/policy.ts';
+import { loadPolicy } from '../../infra/policy/wasm-engine.ts';
 import { loadPlans } from '../../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { mintToken, type ClaimsOf } from '../../infra/tokens.ts';

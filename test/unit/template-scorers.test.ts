@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseScorerOutput } from '../../activities/scoring.ts';
+import { parseScorerOutput } from '../../activities/score.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import type { ScoreResult } from '../../infra/verdict.ts';
 import { tempDir } from './helpers.ts';

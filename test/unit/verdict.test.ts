@@ -553,7 +553,7 @@ void describe('audit chain', () => {
 
 interface ResultsFixture { dir: string; jwks: Jwks; signer: Signer }
 
-/** A complete results folder, written the way activities/verdicts.ts and activities/evidence.ts do. */
+/** A complete results folder, written the way activities/sign-verdict.ts and activities/collect-evidence.ts do. */
 async function buildResultsFolder(signer: Signer): Promise<ResultsFixture> {
   const dir = freshDir('results');
   const score: ScoreResult = { score: 1, maxScore: 1, passed: true, checks: [{ name: 'answer is hello', passed: true }] };

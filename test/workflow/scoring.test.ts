@@ -15,7 +15,7 @@ import { resultsDir, RESULTS, verifyResults } from '../../infra/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import { sha256Hex } from '../../lib/canonical-json.ts';
 import { publicJwks } from '../../infra/keys.ts';
-import { LOG_CAP_BYTES } from '../../activities/evidence.ts';
+import { LOG_CAP_BYTES } from '../../activities/collect-evidence.ts';
 import { containersOf, waitFor, type TestConfig } from '../support/harness.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';

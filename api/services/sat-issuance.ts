@@ -4,15 +4,15 @@
 // track the plan includes.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Static } from 'typebox';
-import type { Config } from '../infra/config.ts';
-import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnavailableError } from '../lib/errors.ts';
-import type { Plans } from '../infra/plans.ts';
-import { latestVersion, loadTemplate, UnknownTemplateError, type Template } from '../infra/template.ts';
-import { mintToken, SAT_MAX_TTL_SECONDS } from '../infra/tokens.ts';
-import { DEFAULT_PLAN } from '../contract/tenant.ts';
+import type { Config } from '../../infra/config.ts';
+import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnavailableError } from '../../lib/errors.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { latestVersion, loadTemplate, UnknownTemplateError, type Template } from '../../infra/template.ts';
+import { mintToken, SAT_MAX_TTL_SECONDS } from '../../infra/tokens.ts';
+import { DEFAULT_PLAN } from '../../contract/tenant.ts';
 import type { EntitlementService } from './entitlements.ts';
-import type { Principal } from './plugins/auth.ts';
-import type { SatRequest, SatResponse } from './schemas.ts';
+import type { Principal } from '../plugins/auth.ts';
+import type { SatRequest, SatResponse } from '../schemas.ts';
 
 export interface SatIssuanceDeps {
   config: Pick<Config, 'mode' | 'devAllowXPlan' | 'secrets'>;

@@ -13,7 +13,7 @@ import { resultsDir, RESULTS } from '../infra/results.ts';
 import type { ScoreResult } from '../infra/verdict.ts';
 import { buildStatement, signStatement } from '../infra/verdict.ts';
 import type { ScenarioInput } from '../contract/scenario.ts';
-import type { Entitlement } from './entitlements.ts';
+import type { Entitlement } from './check-entitlements.ts';
 
 export interface SignRequest {
   input: ScenarioInput;

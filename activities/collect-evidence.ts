@@ -12,9 +12,9 @@ import type { Template } from '../infra/template.ts';
 import type { CompletionRequest } from '../contract/scenario.ts';
 import { sha256Hex } from '../infra/sha256.ts';
 import { redactSecrets } from '../infra/secret-redaction.ts';
-import { isNotFound } from './containers.ts';
-import { collectFromInside } from './container-inside.ts';
-import type { Entitlement } from './entitlements.ts';
+import { isNotFound } from './launch-and-teardown.ts';
+import { collectFromInside } from './evidence-inside.ts';
+import type { Entitlement } from './check-entitlements.ts';
 
 export const LOG_CAP_BYTES = 1024 * 1024;
 

@@ -13,17 +13,17 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import { completionDigest, isSameCompletion } from '../lib/completion-digest.ts';
-import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../lib/errors.ts';
-import { readMemo } from '../infra/read-model.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
-import type { DsseEnvelope, Statement } from '../infra/verdict.ts';
-import { admissionUpdate, completeUpdate, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../contract/scenario.ts';
-import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../contract/queues.ts';
-import type { scenarioWorkflow } from '../workflows/scenario.ts';
-import { initialSearchAttributes, staticDetails, staticSummary } from '../lib/operator-view.ts';
+import { completionDigest, isSameCompletion } from '../../lib/completion-digest.ts';
+import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../../lib/errors.ts';
+import { readMemo } from '../../infra/read-model.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
+import { admissionUpdate, completeUpdate, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
+import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../../contract/queues.ts';
+import type { scenarioWorkflow } from '../../workflows/scenario.ts';
+import { initialSearchAttributes, staticDetails, staticSummary } from '../../lib/operator-view.ts';
 import type { RetentionService } from './retention.ts';
-import { serviceMeta } from './services.ts';
+import { serviceMeta } from './index.ts';
 
 /** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
 const QUERY_DEADLINE_MS = 5_000;

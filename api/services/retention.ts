@@ -7,18 +7,18 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ConflictError, NotFoundError } from '../lib/errors.ts';
-import type { Plans } from '../infra/plans.ts';
-import { readMemo, readState } from '../infra/read-model.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
-import type { DsseEnvelope, Statement } from '../infra/verdict.ts';
-import { tombstonePath } from '../infra/retention-storage.ts';
-import { retentionDeadline } from '../lib/retention-deadline.ts';
-import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type RetentionInput, type RetentionState, type Tombstone } from '../contract/retention.ts';
-import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../contract/queues.ts';
-import { RetentionFailureTypes } from '../contract/failures.ts';
-import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../contract/scenario.ts';
-import { serviceMeta } from './services.ts';
+import { ConflictError, NotFoundError } from '../../lib/errors.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { readMemo, readState } from '../../infra/read-model.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
+import { tombstonePath } from '../../infra/retention-storage.ts';
+import { retentionDeadline } from '../../lib/retention-deadline.ts';
+import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type RetentionInput, type RetentionState, type Tombstone } from '../../contract/retention.ts';
+import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { RetentionFailureTypes } from '../../contract/failures.ts';
+import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
+import { serviceMeta } from './index.ts';
 
 export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }
 export interface SweepResult { dryRun: boolean; deleted: string[]; held: string[]; kept: string[] }

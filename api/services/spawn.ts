@@ -2,14 +2,14 @@
 // entity, then start the scenario. A lease taken for a start that fails is given back.
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import type { Plans } from '../infra/plans.ts';
-import { UnavailableError } from '../lib/errors.ts';
-import type { SatClaims } from '../infra/tokens.ts';
-import { scenarioIdFromJti, type AdmissionResult } from '../contract/scenario.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { UnavailableError } from '../../lib/errors.ts';
+import type { SatClaims } from '../../infra/tokens.ts';
+import { scenarioIdFromJti, type AdmissionResult } from '../../contract/scenario.ts';
 import type { EntitlementService } from './entitlements.ts';
 import type { QuotaService } from './quota.ts';
 import type { ScenarioService } from './scenarios.ts';
-import { serviceMeta } from './services.ts';
+import { serviceMeta } from './index.ts';
 
 export interface SpawnDeps { plans: Plans; scenarios: ScenarioService; quota: QuotaService; entitlements: EntitlementService }
 

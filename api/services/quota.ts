@@ -3,13 +3,13 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { legacyQuotaWorkflowId, quotaWorkflowId } from '../lib/entity-ids.ts';
-import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../lib/errors.ts';
-import { quotaRejections } from '../infra/metrics.ts';
-import { acquireLeaseUpdate, quotaQuery, releaseLeaseSignal, type LeaseGrant, type LeaseRequest } from '../contract/quota.ts';
-import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE, SearchAttributeKeys } from '../contract/queues.ts';
-import type { quotaWorkflow } from '../workflows/quota.ts';
-import { serviceMeta } from './services.ts';
+import { legacyQuotaWorkflowId, quotaWorkflowId } from '../../lib/entity-ids.ts';
+import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../../lib/errors.ts';
+import { quotaRejections } from '../../infra/metrics.ts';
+import { acquireLeaseUpdate, quotaQuery, releaseLeaseSignal, type LeaseGrant, type LeaseRequest } from '../../contract/quota.ts';
+import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE, SearchAttributeKeys } from '../../contract/queues.ts';
+import type { quotaWorkflow } from '../../workflows/quota.ts';
+import { serviceMeta } from './index.ts';
 
 export interface QuotaTiming { reapIntervalSeconds: number; startGraceSeconds: number }
 

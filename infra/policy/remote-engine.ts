@@ -11,9 +11,9 @@
 //
 // Fail closed: a timeout, a refused connection, an HTTP error or an unreadable answer is
 // a deny naming what went wrong.
-import { DEFAULT_OPA_TIMEOUT_MS } from '../infra/config.ts';
-import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
-import { decisionFrom, deny, describe, isRecord, POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
+import { DEFAULT_OPA_TIMEOUT_MS } from '../config.ts';
+import type { PolicyDecision, PolicyInput } from '../../lib/policy-types.ts';
+import { decisionFrom, deny, describe, isRecord, POLICY_ENTRYPOINT, type PolicyEngine } from './decision.ts';
 
 export interface RemotePolicyOptions {
   /** the OPA server's base URL, e.g. http://127.0.0.1:8181 (OPA_URL, checked by loadConfig) */

@@ -1,19 +1,19 @@
 // The spawn gate's engines: the compiled Rego policy (policies/arbiter/spawn) evaluated
 // in-process from the Wasm bundle that scripts/build-policy.sh produces, or, with OPA_URL,
-// an OPA server (activities/policy-remote.ts). Kept free of Temporal imports so the same
+// an OPA server (infra/policy/remote-engine.ts). Kept free of Temporal imports so the same
 // engine backs the activity, the API's readiness check and the tests.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicy as loadOpaWasm } from '@open-policy-agent/opa-wasm';
-import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
-import { decisionFrom, deny, describe, POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
-import { connectRemotePolicy, type RemotePolicyOptions } from './policy-remote.ts';
+import type { PolicyDecision, PolicyInput } from '../../lib/policy-types.ts';
+import { decisionFrom, deny, describe, POLICY_ENTRYPOINT, type PolicyEngine } from './decision.ts';
+import { connectRemotePolicy, type RemotePolicyOptions } from './remote-engine.ts';
 
-export { POLICY_ENTRYPOINT, type PolicyEngine } from './policy-decision.ts';
+export { POLICY_ENTRYPOINT, type PolicyEngine } from './decision.ts';
 
-export const DEFAULT_POLICY_DIR = fileURLToPath(new URL('../.data/policy', import.meta.url));
+export const DEFAULT_POLICY_DIR = fileURLToPath(new URL('../../.data/policy', import.meta.url));
 
 // The module's memory is never shrunk, so without a ceiling one oversized input would
 // keep the worker's footprint inflated for its whole life. 1024 pages = 64 MiB; an input

@@ -1,7 +1,7 @@
 // What both policy engines (in-process Wasm, remote OPA server) promise, and the one place
 // that turns whatever an engine produced into a decision. Anything short of a well-formed
 // decision document is a deny that says why: the gate fails closed.
-import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
+import type { PolicyDecision, PolicyInput } from '../../lib/policy-types.ts';
 
 /** The rule both engines evaluate; must match `-e` in scripts/build-policy.sh. */
 export const POLICY_ENTRYPOINT = 'arbiter/spawn/decision';

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { HostReconcileResult, ReconciledContainer } from '../contract/reconcile.ts';
 import { LABELS } from './container-spec.ts';
-import { isNotFound } from './containers.ts';
+import { isNotFound } from './launch-and-teardown.ts';
 
 export interface ReconcileDeps { docker: Docker; temporal: Client; hostId: string }
 

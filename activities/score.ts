@@ -13,8 +13,8 @@ import type { Template } from '../infra/template.ts';
 import type { ScoreResult } from '../infra/verdict.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { hardenedSpec, LABELS, scorerContainerName } from './container-spec.ts';
-import { demuxDockerLog } from './evidence.ts';
-import { isNotFound, pinnedImage } from './containers.ts';
+import { demuxDockerLog } from './collect-evidence.ts';
+import { isNotFound, pinnedImage } from './launch-and-teardown.ts';
 
 const ScoreSchema = Type.Object({
   score: Type.Number({ minimum: 0 }),

@@ -3,9 +3,9 @@
 // the launch uses, so the policy judges the options Docker will receive.
 import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
 import { scenarioSpec } from './container-spec.ts';
-import type { Entitlement } from './entitlements.ts';
+import type { Entitlement } from './check-entitlements.ts';
 import { isolationOf } from './isolation-settings.ts';
-import type { PolicyEngine } from './policy-decision.ts';
+import type { PolicyEngine } from '../infra/policy/decision.ts';
 
 export interface PolicyRequest {
   scenarioId: string;

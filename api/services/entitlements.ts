@@ -3,16 +3,16 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { ChainedLogFile } from '../infra/chained-log.ts';
-import { billingLog } from '../infra/billing-log.ts';
-import { sha256Hex } from '../lib/canonical-json.ts';
-import { readMemo } from '../infra/read-model.ts';
-import { httpErrorOf } from '../lib/errors.ts';
-import { tenantWorkflowId } from '../lib/entity-ids.ts';
-import { entitlementQuery, recordGrantUpdate, type ResolvedEntitlement, type TenantEntitlementMemo, type TenantGrant } from '../contract/tenant.ts';
-import { MAIN_TASK_QUEUE, MEMO, TENANT_WORKFLOW_TYPE } from '../contract/queues.ts';
-import type { tenantWorkflow } from '../workflows/tenant.ts';
-import { serviceMeta } from './services.ts';
+import type { ChainedLogFile } from '../../infra/chained-log.ts';
+import { billingLog } from '../../infra/billing-log.ts';
+import { sha256Hex } from '../../lib/canonical-json.ts';
+import { readMemo } from '../../infra/read-model.ts';
+import { httpErrorOf } from '../../lib/errors.ts';
+import { tenantWorkflowId } from '../../lib/entity-ids.ts';
+import { entitlementQuery, recordGrantUpdate, type ResolvedEntitlement, type TenantEntitlementMemo, type TenantGrant } from '../../contract/tenant.ts';
+import { MAIN_TASK_QUEUE, MEMO, TENANT_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import type { tenantWorkflow } from '../../workflows/tenant.ts';
+import { serviceMeta } from './index.ts';
 
 export class EntitlementService {
   readonly billing: ChainedLogFile;
