@@ -1,7 +1,7 @@
 // The hardening every Arbiter container gets, scenario and scorer alike, built in one place so a
 // test can assert the whole set and no call site can forget a setting.
 import type Docker from 'dockerode';
-import type { Template } from '../lib/template.ts';
+import type { Template } from '../infra/template.ts';
 
 export interface EffectiveLimits { memoryMb: number; cpus: number; pids: number; ttlSeconds: number; tmpfsMb: number }
 

@@ -3,25 +3,23 @@
 // the shared queue; the host set runs on the queue of the Docker host that owns the container.
 import type Docker from 'dockerode';
 import type { Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/activity';
-import type { Signer } from '../lib/keys.ts';
-import type { Plans } from '../lib/plans.ts';
-import { hostTaskQueue } from '../workflows/shared.ts';
-import { createContainerActivities } from './containers.ts';
-import { createEntitlementActivities } from './entitlements.ts';
-import { createLeaseActivities } from './leases.ts';
-import { createEvidenceActivities } from './evidence.ts';
-import type { PolicyEngine } from './policy.ts';
-import { createPolicyActivities } from './policy-gate.ts';
-import { createRetentionActivities } from './retention.ts';
-import { createScoringActivities } from './scoring.ts';
-import { createVerdictActivities } from './verdicts.ts';
-import { createHash } from 'node:crypto';
-import { createReconcileActivities } from './reconcile.ts';
+import type { Signer } from '../infra/keys.ts';
+import type { Plans } from '../infra/plans.ts';
+import { createContainerActivities } from './launch-and-teardown.ts';
+import { createEntitlementActivities } from './check-entitlements.ts';
+import { createLeaseActivities } from './lease-holders.ts';
+import { createEvidenceActivities } from './collect-evidence.ts';
+import type { PolicyEngine } from '../infra/policy/wasm-engine.ts';
+import { createPolicyActivities } from './evaluate-policy.ts';
+import { createRetentionActivities } from './delete-artifacts.ts';
+import { createScoringActivities } from './score.ts';
+import { createVerdictActivities } from './sign-verdict.ts';
+import { createReconcileActivities } from './reconcile-containers.ts';
 import { keepHeartbeating } from './heartbeat.ts';
+import { createHostPickActivities } from './pick-host.ts';
 
-export type { Entitlement } from './entitlements.ts';
-export type { LaunchedContainer } from './containers.ts';
+export type { Entitlement } from './check-entitlements.ts';
+export type { LaunchedContainer } from './launch-and-teardown.ts';
 
 export interface MainDeps {
   plans: Plans;
@@ -41,17 +39,7 @@ export function createMainActivities(deps: MainDeps) {
     ...createVerdictActivities(deps),
     ...createRetentionActivities(deps),
     ...createPolicyActivities(deps),
-    /** Spreads scenarios over the hosts by a stable hash, so a retry picks the same host. */
-    async pickHost(scenarioId: string): Promise<{ hostId: string; taskQueue: string }> {
-      const n = createHash('sha256').update(scenarioId).digest().readUInt32BE(0) % deps.hostIds.length;
-      const hostId = deps.hostIds[n];
-      if (!hostId) throw ApplicationFailure.nonRetryable('no container host configured');
-      return { hostId, taskQueue: hostTaskQueue(hostId) };
-    },
-    /** Every container host, for work that visits each of them (the reconciler). */
-    async listHosts(): Promise<Array<{ hostId: string; taskQueue: string }>> {
-      return deps.hostIds.map((hostId) => ({ hostId, taskQueue: hostTaskQueue(hostId) }));
-    },
+    ...createHostPickActivities(deps),
   };
 }
 

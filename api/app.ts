@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginOptions, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import type { Config } from '../lib/config.ts';
-import type { Plans } from '../lib/plans.ts';
+import type { Config } from '../infra/config.ts';
+import type { Plans } from '../infra/plans.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import jsonBodyPlugin from './plugins/json-body.ts';
@@ -13,21 +13,21 @@ import keyRoutes from './routes/keys.ts';
 import satRoutes from './routes/sat.ts';
 import scenarioRoutes from './routes/scenarios.ts';
 import completionTokenRoutes from './routes/completion-token.ts';
-import { scenarioService } from './scenarios.ts';
-import { entitlementService } from './entitlements.ts';
-import { quotaService, type QuotaTiming } from './quota.ts';
-import { spawnService } from './spawn.ts';
-import type { ServiceKey, ServiceReplacements } from './services.ts';
+import { scenarioService } from './services/scenarios.ts';
+import { entitlementService } from './services/entitlements.ts';
+import { quotaService, type QuotaTiming } from './services/quota.ts';
+import { spawnService } from './services/spawn.ts';
+import type { ServiceKey, ServiceReplacements } from './services/index.ts';
 import billingRoutes from './routes/billing.ts';
 import rateLimit from '@fastify/rate-limit';
 import operatorAuditPlugin from './plugins/operator-audit.ts';
 import retentionRoutes from './routes/retention.ts';
 import verifierRoutes from './routes/verifier.ts';
-import { retentionService, type Clock } from './retention.ts';
+import { retentionService, type Clock } from './services/retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
-import { runWithCorrelation } from '../lib/correlation.ts';
-import { SCENARIO_WORKFLOW_TYPE } from '../workflows/shared.ts';
+import { runWithCorrelation } from '../infra/correlation.ts';
+import { SCENARIO_WORKFLOW_TYPE } from '../contract/queues.ts';
 
 export interface AppDeps {
   config: Config;
@@ -44,7 +44,7 @@ export interface AppDeps {
   /** per-client HTTP requests per minute (@fastify/rate-limit) */
   httpRateLimitPerMinute?: number;
   /**
-   * Plugins registered instead of the real services (api/services.ts: `servicePlugin` builds one),
+   * Plugins registered instead of the real services (api/services/index.ts: `servicePlugin` builds one),
    * so that a test can answer for Temporal, Docker and the disk.
    */
   services?: ServiceReplacements;

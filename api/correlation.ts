@@ -1,8 +1,8 @@
 // The API end of the correlation id: every Temporal call made while handling a request carries the
 // request's id in a Temporal header, which the workflow interceptors pass on to every activity.
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { currentCorrelation } from '../lib/correlation.ts';
-import { withCorrelationId } from '../workflows/interceptors.ts';
+import { currentCorrelation } from '../infra/correlation.ts';
+import { withCorrelationId } from '../lib/correlation-header.ts';
 
 const id = () => currentCorrelation()?.correlationId;
 

@@ -1,2 +1,2 @@
-// The API's readiness checks live in lib/readiness.ts, shared with the workers' ops servers.
-export { engineIsolation, readinessChecks } from '../lib/readiness.ts';
+// The API's readiness checks live in infra/readiness.ts, shared with the workers' ops servers.
+export { engineIsolation, readinessChecks } from '../infra/readiness.ts';

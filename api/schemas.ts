@@ -1,6 +1,6 @@
 // TypeBox schemas for every body, param and response of the HTTP API; types derive from them.
 import { Type, type Static } from 'typebox';
-import { SCENARIO_ID_PATTERN, STATUSES } from '../workflows/shared.ts';
+import { SCENARIO_ID_PATTERN, STATUSES } from '../contract/scenario.ts';
 
 export const ErrorBody = Type.Object({
   error: Type.Object({

@@ -2,15 +2,15 @@
 import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../lib/config.ts';
+import { loadConfig, type Config } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { loadPlans } from '../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
-import { openPolicy } from '../activities/policy.ts';
+import { loadPlans } from '../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
+import { openPolicy } from '../infra/policy/wasm-engine.ts';
 import { buildApp } from './app.ts';
 import { readinessChecks } from './readiness.ts';
 import { correlationClientInterceptor } from './correlation.ts';
-import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 let config: Config;
 try {

@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { hardenedSpec, LABELS, scenarioSpec, type EffectiveLimits } from '../activities/container-spec.ts';
-import { demuxDockerLog } from '../activities/evidence.ts';
-import { loadTemplate, type Template } from '../lib/template.ts';
+import { demuxDockerLog } from '../activities/collect-evidence.ts';
+import { loadTemplate, type Template } from '../infra/template.ts';
 
 export interface EngineEvent {
   Action: string;
@@ -91,7 +91,7 @@ export function helloTemplate(): { template: Template; limits: EffectiveLimits }
   return { template, limits: { ...template.limits } };
 }
 
-// What activities/scoring.ts gives the scorer container.
+// What activities/score.ts gives the scorer container.
 const SCORER_LIMITS = { memoryMb: 64, cpus: 0.5, pids: 32, tmpfsMb: 8 };
 
 /** The raw engine doing what Arbiter's activities do, with no Temporal, API or policy around it. */

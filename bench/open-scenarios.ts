@@ -3,7 +3,7 @@
 // (dockerd and containerd, one shim per container, the containers' cgroups). Baselines: the same
 // processes idle, before the ramp, and the engine with as many raw containers of the same spec.
 import { scenarioContainerName } from '../activities/container-spec.ts';
-import { statusQuery } from '../workflows/shared.ts';
+import { statusQuery } from '../contract/scenario.ts';
 import { engineMemory, RawEngine, type EngineMemory } from './engine.ts';
 import { rssBytes } from './processes.ts';
 import { ratioOf, type BenchResult, type Figure } from './report.ts';

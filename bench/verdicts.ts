@@ -11,11 +11,12 @@ import { fileURLToPath } from 'node:url';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { buildChain, serializeChain, type AuditEvent } from '../lib/audit-chain.ts';
-import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
-import { buildManifest, manifestBytes, MANIFEST_FILE } from '../lib/evidence-manifest.ts';
-import { generateKey, loadSigner, publicJwks, verifyEd25519, type Jwks } from '../lib/keys.ts';
-import { RESULTS, verifyResults } from '../lib/results.ts';
-import { buildStatement, pae, PAYLOAD_TYPE, signStatement, type DsseEnvelope, type ScoreResult } from '../lib/verdict.ts';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { sha256Hex } from '../infra/sha256.ts';
+import { buildManifest, manifestBytes, MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import { generateKey, loadSigner, publicJwks, verifyEd25519, type Jwks } from '../infra/keys.ts';
+import { RESULTS, verifyResults } from '../infra/results.ts';
+import { buildStatement, pae, PAYLOAD_TYPE, signStatement, type DsseEnvelope, type ScoreResult } from '../infra/verdict.ts';
 import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
 import { freshBundle } from '../bin/cli-bundle.js';
 
@@ -232,7 +233,7 @@ export async function runVerdicts(opts: { folders?: number; log: (line: string) 
     });
     const figures: Figure[] = [
       f('verdict sign rate (@noble/ed25519 signAsync)', '/CPU-s', signNoble, 'node:crypto', signNode),
-      f('verdict signature verify rate (lib/keys verifyEd25519)', '/CPU-s', verifyArbiter, 'node:crypto', verifyNode, {
+      f('verdict signature verify rate (infra/keys verifyEd25519)', '/CPU-s', verifyArbiter, 'node:crypto', verifyNode, {
         target: { text: `≥ ${TARGET_VERIFIED_PER_SECOND.toLocaleString('en-US')}/s`, met: verifyArbiter >= TARGET_VERIFIED_PER_SECOND },
       }),
       f(`verifyResults per folder (in process, ${folders.toLocaleString('en-US')} folders)`, '/CPU-s', arbiterFolders.perSecond, 'read+hash+node:crypto', minimalFolders.perSecond),

@@ -4,20 +4,20 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { verifyChainText } from '../lib/audit-chain.ts';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { generateKey, publicJwks, publishJwks } from '../lib/keys.ts';
-import { unsignedAuditWarning, verifyResults } from '../lib/results.ts';
-import { KeySourceError, resolveVerifyKeys } from '../lib/verify-keys.ts';
-import { mintToken } from '../lib/tokens.ts';
-import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../lib/template.ts';
-import { publishTemplate, TemplateModifiedError } from '../lib/template-publication.ts';
-import { TERMINAL_STATUSES, type ScenarioState } from '../workflows/shared.ts';
+import { generateKey, publicJwks, publishJwks } from '../infra/keys.ts';
+import { unsignedAuditWarning, verifyResults } from '../infra/results.ts';
+import { KeySourceError, resolveVerifyKeys } from '../infra/verify-keys.ts';
+import { mintToken } from '../infra/tokens.ts';
+import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../infra/template.ts';
+import { publishTemplate, TemplateModifiedError } from '../infra/template-publication.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
 import { api, ApiError } from './http.ts';
-import { ChainedLogFile } from '../lib/chained-log.ts';
-import { recordOperatorAction } from '../lib/operator-audit.ts';
+import { ChainedLogFile } from '../infra/chained-log.ts';
+import { recordOperatorAction } from '../infra/operator-audit.ts';
 import { userInfo } from 'node:os';
-import { billingLog } from '../lib/billing-log.ts';
+import { billingLog } from '../infra/billing-log.ts';
 
 const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
 program.addOption(new Option('--api <url>', 'API base URL').env('ARBITER_API_URL').default('http://127.0.0.1:8080'));
@@ -200,7 +200,7 @@ for (const verb of ['generate', 'rotate'] as const) {
   keys.command(verb).description(verb === 'generate' ? 'create a signing key if none exists' : 'make a new current key; old keys keep verifying')
     .action(async () => {
       const config = loadConfig(process.env);
-      const { hasKey } = await import('../lib/keys.ts');
+      const { hasKey } = await import('../infra/keys.ts');
       if (verb === 'generate' && hasKey(config.keysDir)) {
         const jwks = await publishJwks(config.keysDir, config.storageDir);
         return out(`✓ signing key present (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
@@ -223,7 +223,7 @@ program.command('images').command('build').description('build every template ima
   .action(async (o: { templates: string }) => {
     const config = loadConfig(process.env);
     // Loaded here only: every other verb starts faster without dockerode and the image builder.
-    const [{ default: Docker }, { buildTemplateImages }] = await Promise.all([import('dockerode'), import('../activities/images.ts')]);
+    const [{ default: Docker }, { buildTemplateImages }] = await Promise.all([import('dockerode'), import('../infra/images.ts')]);
     const built = await buildTemplateImages(new Docker({ socketPath: config.dockerSocket }), { templatesDir: resolve(o.templates), log: (l) => { if (!json()) console.log(`  ${l}`); } });
     const fresh = built.filter((b) => b.built).length;
     out(`${fresh > 0 ? '→' : '✓'} template images: ${fresh} built, ${built.length - fresh} up to date`, built);

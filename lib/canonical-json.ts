@@ -1,7 +1,10 @@
 // RFC 8785 (JCS) canonical JSON through `canonicalize`. Wrapped so that values JCS cannot
 // represent (undefined at the top, functions, NaN) fail loudly instead of hashing "undefined".
 import canonicalize from 'canonicalize';
-import { createHash } from 'node:crypto';
+// Pure JS sha256, so the audit chain can hash inside the workflow sandbox; files are hashed with
+// node:crypto in infra/sha256.ts, where OpenSSL's speed matters.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
 export function canonicalJson(value: unknown): string {
   const out = canonicalize(value);
@@ -14,5 +17,5 @@ export function canonicalBytes(value: unknown): Buffer {
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return bytesToHex(sha256(typeof data === 'string' ? utf8ToBytes(data) : data));
 }

@@ -3,7 +3,8 @@
 // read its grants. Names are any string a token's schema allows (1 to 128 UTF-16 code units,
 // '-', ':', '%', '/', any Unicode, even a lone surrogate), so each one is escaped into a form
 // without ':' and the parts are joined with ':'.
-import { createHash } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
 /**
  * The longest readable id, in bytes: `limit.maxIDLength` of deploy/'s Temporal server. A longer
@@ -43,7 +44,7 @@ function entityId(kind: string, parts: readonly string[]): string {
 }
 
 function digestId(kind: string, parts: readonly string[]): string {
-  return `${kind}@sha256:${createHash('sha256').update(JSON.stringify(parts)).digest('hex')}`;
+  return `${kind}@sha256:${bytesToHex(sha256(utf8ToBytes(JSON.stringify(parts))))}`;
 }
 
 /** One quota entity per subject of a tenant. */
@@ -52,7 +53,7 @@ export const quotaWorkflowId = (tenant: string, subject: string): string => enti
 /**
  * The id quota entities had before: `-` joined two escaped names and is not escaped itself, so
  * tenant `qx` / subject `corp-eve` and tenant `qx-corp` / subject `eve` shared one. Still read so
- * that leases taken there before the change count until they are released (api/quota.ts).
+ * that leases taken there before the change count until they are released (api/services/quota.ts).
  * Undefined where no such entity can exist (a lone surrogate made the old escape throw; too long).
  */
 export function legacyQuotaWorkflowId(tenant: string, subject: string): string | undefined {

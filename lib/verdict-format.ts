@@ -1,6 +1,7 @@
-// The verdict's wire format, shared by the Node signer/verifier (lib/verdict.ts) and the browser
-// verifier (api/verifier/verify.ts): type URIs, the signed predicate, and DSSE's
-// pre-authentication encoding. No Node APIs here, so the browser bundle can import it.
+// The verdict's wire format, shared by the Node signer/verifier (infra/verdict.ts) and the browser
+// verifier (api/verifier/verify.ts): type URIs, the signed predicate, the statement and envelope
+// shapes, and DSSE's pre-authentication encoding. No Node APIs here, so the browser bundle can
+// import it.
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const PREDICATE_TYPE = 'https://arbiter.dev/attestation/verdict/v1';
@@ -20,6 +21,26 @@ export interface VerdictPredicate {
   auditHead: string;
   issuedAt: string;
   keyId: string;
+}
+
+export interface ScoreResult {
+  score: number;
+  maxScore: number;
+  passed: boolean;
+  checks: Array<{ name: string; passed: boolean }>;
+}
+
+export interface Statement {
+  _type: typeof STATEMENT_TYPE;
+  subject: Array<{ name: string; digest: { sha256: string } }>;
+  predicateType: typeof PREDICATE_TYPE;
+  predicate: VerdictPredicate;
+}
+
+export interface DsseEnvelope {
+  payloadType: string;
+  payload: string;
+  signatures: Array<{ keyid: string; sig: string }>;
 }
 
 const utf8 = new TextEncoder();

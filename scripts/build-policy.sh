@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compiles policies/ into the Wasm bundle the spawn gate evaluates, and unpacks
-# policy.wasm + data.json next to it for activities/policy.ts. Also builds
+# policy.wasm + data.json next to it for infra/policy/wasm-engine.ts. Also builds
 # server-bundle.tar.gz, the same policies as a Rego bundle for an OPA server (remote
 # mode, OPA_URL): its revision is set to the Wasm bundle's sha256, so a server loaded
 # with it reports, with every decision, the same hash the in-process engine would,
@@ -9,7 +9,7 @@
 #   scripts/build-policy.sh          rebuild only if an input changed
 #   scripts/build-policy.sh --force  rebuild unconditionally
 #
-# The printed sha256 is the one activities/policy.ts reports as policySha256:
+# The printed sha256 is the one infra/policy/wasm-engine.ts reports as policySha256:
 # sha256 over policy.wasm followed by data.json, i.e.
 #   cat .data/policy/policy.wasm .data/policy/data.json | sha256sum
 set -euo pipefail

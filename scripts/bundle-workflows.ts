@@ -6,7 +6,7 @@
 // where this script writes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DEFAULT_WORKFLOW_BUNDLE } from '../lib/config.ts';
+import { DEFAULT_WORKFLOW_BUNDLE } from '../infra/config.ts';
 import { bundleWorkflows } from '../workers/workers.ts';
 
 const out = process.argv[2] ? resolve(process.argv[2]) : DEFAULT_WORKFLOW_BUNDLE;

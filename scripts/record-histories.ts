@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 
 const { temporal } = proto;
-import { mintToken } from '../lib/tokens.ts';
+import { mintToken } from '../infra/tokens.ts';
 import { randomUUID } from 'node:crypto';
 import { quotaWorkflowId, tenantWorkflowId } from '../lib/entity-ids.ts';
-import { scenarioIdFromJti } from '../workflows/shared.ts';
+import { scenarioIdFromJti } from '../contract/scenario.ts';
 import { containersOf, docker, waitFor } from '../test/support/harness.ts';
 import { startStack } from '../test/support/stack.ts';
 

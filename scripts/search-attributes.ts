@@ -1,13 +1,13 @@
-// Arbiter's custom search attributes, from the one list in workflows/shared.ts, so the dev
+// Arbiter's custom search attributes, from the one list in contract/queues.ts, so the dev
 // server, a cluster and the workflows never drift:
 //   node --import tsx scripts/search-attributes.ts             the `temporal operator` commands for a cluster
 //   node --import tsx scripts/search-attributes.ts --flags     `temporal server start-dev` flags
 //   node --import tsx scripts/search-attributes.ts --register  registers the missing ones on
 //        TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (idempotent; what deploy/'s setup job runs)
 import { Connection } from '@temporalio/client';
-import { loadConfig } from '../lib/config.ts';
-import { registerSearchAttributes } from '../lib/search-attributes.ts';
-import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
+import { loadConfig } from '../infra/config.ts';
+import { registerSearchAttributes } from '../infra/search-attributes.ts';
+import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 if (process.argv.includes('--flags')) {
   console.log(Object.entries(SEARCH_ATTRIBUTES).map(([name, type]) => `--search-attribute ${name}=${type}`).join(' '));

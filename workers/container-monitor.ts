@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { LABELS } from '../activities/container-spec.ts';
-import { containerExitedSignal } from '../workflows/shared.ts';
+import { containerExitedSignal } from '../contract/scenario.ts';
 
 const RECONNECT_DELAY_MS = 2_000;
 

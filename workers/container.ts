@@ -2,7 +2,7 @@
 // that tells workflows when their container stopped on its own.
 import Docker from 'dockerode';
 import { Client, Connection } from '@temporalio/client';
-import { readinessChecks } from '../lib/readiness.ts';
+import { readinessChecks } from '../infra/readiness.ts';
 import { createHostWorker } from './workers.ts';
 import { runWorkerProcess } from './run.ts';
 

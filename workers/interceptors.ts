@@ -3,9 +3,9 @@
 // every `Context.log` line; each execution is timed into the activity and launch histograms, and a
 // policy "deny" is counted.
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { runWithCorrelation } from '../lib/correlation.ts';
-import { activityDuration, launchDuration, policyDenies } from '../lib/metrics.ts';
-import { readCorrelationId } from '../workflows/interceptors.ts';
+import { runWithCorrelation } from '../infra/correlation.ts';
+import { activityDuration, launchDuration, policyDenies } from '../infra/metrics.ts';
+import { readCorrelationId } from '../lib/correlation-header.ts';
 
 export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => {
   let correlationId: string | undefined;

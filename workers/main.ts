@@ -4,8 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import { createMainWorker } from './workers.ts';
 import { ensureReconcileSchedule } from './reconcile-schedule.ts';
 import { runWorkerProcess } from './run.ts';
-import { readinessChecks } from '../lib/readiness.ts';
-import { SEARCH_ATTRIBUTES } from '../workflows/shared.ts';
+import { readinessChecks } from '../infra/readiness.ts';
+import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 
 await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log) => {
   const client = new Client({ connection: await Connection.connect({ address: config.temporalAddress }), namespace: config.temporalNamespace });

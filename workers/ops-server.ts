@@ -1,13 +1,13 @@
 // A worker's ops endpoints, on a small HTTP server of their own (loopback by default):
 //   GET /healthz   the process answers
-//   GET /readyz    the same checks as the API's /readyz (lib/readiness.ts), plus the worker's state;
+//   GET /readyz    the same checks as the API's /readyz (infra/readiness.ts), plus the worker's state;
 //                  503 names each failing check
-//   GET /metrics   Arbiter's metrics (lib/metrics.ts) followed by the Temporal SDK's own
+//   GET /metrics   Arbiter's metrics (infra/metrics.ts) followed by the Temporal SDK's own
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { metricsText } from '../lib/metrics.ts';
-import { runReadiness, type ReadinessCheck } from '../lib/readiness.ts';
+import { metricsText } from '../infra/metrics.ts';
+import { runReadiness, type ReadinessCheck } from '../infra/readiness.ts';
 
 export interface OpsServer {
   /** http://host:port */

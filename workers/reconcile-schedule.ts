@@ -3,7 +3,8 @@
 // as it is, so restarts never stack up duplicate schedules.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { reconcileWorkflow } from '../workflows/reconcile.ts';
-import { MAIN_TASK_QUEUE, RECONCILE_INTERVAL, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW_TYPE } from '../workflows/shared.ts';
+import { MAIN_TASK_QUEUE, RECONCILE_WORKFLOW_TYPE } from '../contract/queues.ts';
+import { RECONCILE_INTERVAL, RECONCILE_SCHEDULE_ID } from '../contract/reconcile.ts';
 
 export async function ensureReconcileSchedule(client: Client, opts: { scheduleId?: string; every?: string } = {}): Promise<{ scheduleId: string; created: boolean }> {
   const scheduleId = opts.scheduleId ?? RECONCILE_SCHEDULE_ID;

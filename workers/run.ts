@@ -2,11 +2,11 @@
 // the ops endpoints, graceful shutdown.
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { loadConfig, workerOps, type SecretName, type WorkerOpsConfig } from '../lib/config.ts';
-import { correlationMixin } from '../lib/correlation.ts';
+import { loadConfig, workerOps, type SecretName, type WorkerOpsConfig } from '../infra/config.ts';
+import { correlationMixin } from '../infra/correlation.ts';
 import { ConfigError } from '../lib/errors.ts';
-import type { Config } from '../lib/config.ts';
-import type { ReadinessCheck } from '../lib/readiness.ts';
+import type { Config } from '../infra/config.ts';
+import type { ReadinessCheck } from '../infra/readiness.ts';
 import { startOpsServer } from './ops-server.ts';
 import { runtimeOptions, sdkMetricsUrl } from './telemetry.ts';
 

@@ -3,7 +3,7 @@
 // Prometheus format on a loopback port that the ops server's /metrics folds in.
 import { DefaultLogger, type LogLevel, type RuntimeOptions } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import type { WorkerOpsConfig } from '../lib/config.ts';
+import type { WorkerOpsConfig } from '../infra/config.ts';
 
 const PINO_TO_TEMPORAL: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR', fatal: 'ERROR' };
 

@@ -8,13 +8,13 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
 import { activityInterceptors } from './interceptors.ts';
-import type { Config } from '../lib/config.ts';
-import { loadSigner, publishJwks } from '../lib/keys.ts';
-import { loadPlans } from '../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../lib/template.ts';
+import type { Config } from '../infra/config.ts';
+import { loadSigner, publishJwks } from '../infra/keys.ts';
+import { loadPlans } from '../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
-import { openPolicy } from '../activities/policy.ts';
-import { hostTaskQueue, MAIN_TASK_QUEUE } from '../workflows/shared.ts';
+import { openPolicy } from '../infra/policy/wasm-engine.ts';
+import { hostTaskQueue, MAIN_TASK_QUEUE } from '../contract/queues.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */

@@ -5,7 +5,6 @@
 // - every activity gets a one-line summary for the Temporal UI, and while it runs the workflow's
 //   current details say which step it is on.
 import {
-  defaultPayloadConverter,
   getCurrentDetails,
   setCurrentDetails,
   type ActivityInput,
@@ -15,20 +14,7 @@ import {
   type WorkflowInterceptors,
   type WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
-import type { Headers } from '@temporalio/common';
-import { CORRELATION_HEADER } from './shared.ts';
-
-export function readCorrelationId(headers: Headers): string | undefined {
-  const payload = headers[CORRELATION_HEADER];
-  if (!payload) return undefined;
-  const value: unknown = defaultPayloadConverter.fromPayload(payload);
-  return typeof value === 'string' && value ? value : undefined;
-}
-
-export function withCorrelationId(headers: Headers, correlationId: string | undefined): Headers {
-  if (!correlationId || headers[CORRELATION_HEADER]) return headers;
-  return { ...headers, [CORRELATION_HEADER]: defaultPayloadConverter.toPayload(correlationId) };
-}
+import { readCorrelationId, withCorrelationId } from '../lib/correlation-header.ts';
 
 /** A short, human summary of an activity call, from its type and first argument. */
 export function activitySummary(activityType: string, args: unknown[]): string {

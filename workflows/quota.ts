@@ -12,15 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MainActivities } from '../activities/index.ts';
-import {
-  acquireLeaseUpdate,
-  FailureTypes,
-  quotaQuery,
-  releaseLeaseSignal,
-  type LeaseRequest,
-  type QuotaInput,
-  type QuotaState,
-} from './shared.ts';
+import { acquireLeaseUpdate, quotaQuery, releaseLeaseSignal, type LeaseRequest, type QuotaInput, type QuotaState } from '../contract/quota.ts';
+import { FailureTypes } from '../contract/failures.ts';
 
 const { leaseHolderStates } = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds' });
 

@@ -4,7 +4,7 @@
 // One unreachable host does not stop the others: its entry carries the error instead.
 import { ActivityFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { HostActivities, MainActivities } from '../activities/index.ts';
-import type { HostReconcileResult, ReconcileReport } from './shared.ts';
+import type { HostReconcileResult, ReconcileReport } from '../contract/reconcile.ts';
 
 const main = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds' });
 

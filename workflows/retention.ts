@@ -4,23 +4,13 @@
 // is released; the timer keeps counting meanwhile, so a release after the deadline deletes at once.
 // Its status query is where "expired" is read from once the artifacts are gone.
 import { allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, startChild, upsertMemo } from '@temporalio/workflow';
+import { retentionDeadline } from '../lib/retention-deadline.ts';
 import type { MainActivities } from '../activities/index.ts';
-import type { RetentionEvent } from '../activities/retention.ts';
-import {
-  expireUpdate,
-  holdSignal,
-  MEMO,
-  releaseSignal,
-  RetentionFailureTypes,
-  retentionQuery,
-  retentionWorkflowId,
-  STATE_IN_MEMO_PATCH,
-  type HoldRequest,
-  type RetentionInput,
-  type RetentionState,
-} from './shared.ts';
-
-const DAY_MS = 24 * 3600 * 1000;
+import type { RetentionEvent } from '../activities/delete-artifacts.ts';
+import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type HoldRequest, type RetentionInput, type RetentionState } from '../contract/retention.ts';
+import { MEMO } from '../contract/queues.ts';
+import { RetentionFailureTypes } from '../contract/failures.ts';
+import { STATE_IN_MEMO_PATCH } from './patches.ts';
 
 const acts = proxyActivities<MainActivities>({
   startToCloseTimeout: '1 minute',
@@ -29,7 +19,7 @@ const acts = proxyActivities<MainActivities>({
 });
 
 export async function retentionWorkflow(input: RetentionInput): Promise<RetentionState> {
-  const deleteAfterMs = Date.parse(input.scoredAt) + input.retentionDays * DAY_MS;
+  const deleteAfterMs = retentionDeadline(input.scoredAt, input.retentionDays);
   const state: RetentionState = {
     scenarioId: input.scenarioId,
     status: 'retained',

@@ -28,12 +28,7 @@ import type { MainActivities, HostActivities, Entitlement } from '../activities/
 import {
   admissionUpdate,
   completeUpdate,
-  COMPLETION_SHA256_PATCH,
   containerExitedSignal,
-  FailureTypes,
-  MEMO,
-  releaseLeaseSignal,
-  STATE_IN_MEMO_PATCH,
   statusQuery,
   TERMINAL_STATUSES,
   type AdmissionResult,
@@ -42,8 +37,12 @@ import {
   type ScenarioInput,
   type ScenarioState,
   type ScenarioStatus,
-} from './shared.ts';
-import { currentDetails, currentSearchAttributes, initialSearchAttributes } from './operator-view.ts';
+} from '../contract/scenario.ts';
+import { ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import { MEMO } from '../contract/queues.ts';
+import { releaseLeaseSignal } from '../contract/quota.ts';
+import { currentDetails, currentSearchAttributes, initialSearchAttributes } from '../lib/operator-view.ts';
 import { startRetention } from './retention.ts';
 
 const MAIN_RETRY = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] };
@@ -55,8 +54,6 @@ const localAdmission = proxyLocalActivities<Pick<MainActivities, 'checkEntitleme
   startToCloseTimeout: '30 seconds',
   retry: MAIN_RETRY,
 });
-/** Scenarios started before it ran admission as regular activities; their histories replay that way. */
-export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
 
 function hostActivities(taskQueue: string) {
   return proxyActivities<HostActivities>({

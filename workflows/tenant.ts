@@ -2,22 +2,16 @@
 // said, kept durably so a restart of any process forgets nothing, and re-read by every scenario
 // so a SAT minted before a downgrade does not carry the old plan's limits.
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import {
-  entitlementQuery,
-  FailureTypes,
-  MEMO,
-  recordGrantUpdate,
-  resolveEntitlement,
-  STATE_IN_MEMO_PATCH,
-  type TenantEntitlementMemo,
-  type TenantEntitlementState,
-  type TenantGrant,
-} from './shared.ts';
+import { entitlementQuery, recordGrantUpdate, type TenantEntitlementMemo, type TenantEntitlementState, type TenantGrant } from '../contract/tenant.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import { MEMO } from '../contract/queues.ts';
+import { resolveEntitlement } from '../lib/resolve-entitlement.ts';
+import { STATE_IN_MEMO_PATCH } from './patches.ts';
 
 export async function tenantWorkflow(carried: TenantEntitlementState = {}): Promise<void> {
   const state: TenantEntitlementState = { ...carried };
   const stateInMemo = patched(STATE_IN_MEMO_PATCH);
-  // Read by the API and by checkEntitlements without a query (workflows/shared.ts MEMO).
+  // Read by the API and by checkEntitlements without a query (contract/queues.ts MEMO).
   const publish = () => {
     if (stateInMemo) upsertMemo({ [MEMO.tenantEntitlement]: { resolved: resolveEntitlement(state), grants: state } satisfies TenantEntitlementMemo });
   };

@@ -7,9 +7,9 @@
 import fp from 'fastify-plugin';
 import { decodeProtectedHeader } from 'jose';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Config, SecretName, SecretRing } from '../../lib/config.ts';
+import type { Config, SecretName, SecretRing } from '../../infra/config.ts';
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts';
-import { bearer, completionRing, TOKEN_KINDS, verifyToken, type EtClaims, type SatClaims, type TokenKind } from '../../lib/tokens.ts';
+import { bearer, completionRing, TOKEN_KINDS, verifyToken, type EtClaims, type SatClaims, type TokenKind } from '../../infra/tokens.ts';
 
 export type Principal =
   | { kind: 'et'; sub: string; tenant: string; claims: EtClaims & { jti: string; iat: number } }

@@ -3,7 +3,7 @@
 // it never happens unrecorded: if the log cannot be written, the request fails instead.
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
-import { recordOperatorAction, type OperatorRecord } from '../../lib/operator-audit.ts';
+import { recordOperatorAction, type OperatorRecord } from '../../infra/operator-audit.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

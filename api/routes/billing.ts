@@ -3,10 +3,10 @@
 // tenant's entity and appended to the hash-chained billing log.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Config } from '../../lib/config.ts';
+import type { Config } from '../../infra/config.ts';
 import { ForbiddenError } from '../../lib/errors.ts';
-import type { Plans } from '../../lib/plans.ts';
-import { verifyToken } from '../../lib/tokens.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { verifyToken } from '../../infra/tokens.ts';
 import { ErrorBody } from '../schemas.ts';
 
 const ReceiptRequest = Type.Object({ receipt: Type.String({ minLength: 16, maxLength: 4096 }) }, { additionalProperties: false });

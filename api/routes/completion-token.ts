@@ -3,10 +3,10 @@
 // now the host's controller, holding an operator token, asks for it here. Each issue is recorded
 // in the operator audit log before the token is handed out, and the token dies with the TTL.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Config } from '../../lib/config.ts';
+import type { Config } from '../../infra/config.ts';
 import { ConflictError, UnavailableError } from '../../lib/errors.ts';
-import { completionRing, mintToken } from '../../lib/tokens.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import { completionRing, mintToken } from '../../infra/tokens.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { CompletionTokenResponse, ErrorBody, ScenarioParams } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 

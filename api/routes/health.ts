@@ -3,7 +3,7 @@
 // one address, and a healthy server must never answer its health check with 429.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { runReadiness, type ReadinessCheck } from '../../lib/readiness.ts';
+import { runReadiness, type ReadinessCheck } from '../../infra/readiness.ts';
 
 export type { ReadinessCheck };
 

@@ -1,6 +1,6 @@
 // The public verdict keys as a JWKS (RFC 8037 OKP), current and retired.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { publicJwks } from '../../lib/keys.ts';
+import { publicJwks } from '../../infra/keys.ts';
 import { Jwks } from '../schemas.ts';
 
 const keyRoutes: FastifyPluginAsyncTypebox<{ keysDir: string }> = async (app, opts) => {

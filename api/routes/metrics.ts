@@ -4,8 +4,8 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { Type } from 'typebox';
-import { httpRequestDuration, metricsText } from '../../lib/metrics.ts';
-import { STATUSES, type ScenarioStatus } from '../../workflows/shared.ts';
+import { httpRequestDuration, metricsText } from '../../infra/metrics.ts';
+import { STATUSES, type ScenarioStatus } from '../../contract/scenario.ts';
 
 export interface MetricsOptions {
   /** counts scenario workflows by their ArbiterStatus search attribute (Temporal visibility) */

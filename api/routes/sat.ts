@@ -1,9 +1,9 @@
 // POST /api/sat: an entitlement token buys a spawn authorization token; the rules are the use
-// case's (api/sat-issuance.ts).
+// case's (api/services/sat-issuance.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Config } from '../../lib/config.ts';
-import type { Plans } from '../../lib/plans.ts';
-import { issueSat } from '../sat-issuance.ts';
+import type { Config } from '../../infra/config.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { issueSat } from '../services/sat-issuance.ts';
 import { ErrorBody, SatRequest, SatResponse } from '../schemas.ts';
 import { principalOf } from '../plugins/auth.ts';
 

@@ -1,13 +1,13 @@
 // Spawn and the per-scenario routes. Each declares the token kinds it takes (plugins/auth.ts);
 // each handler checks that the caller may act on this scenario and hands the rest to the app's
-// services (`app.scenarios`, `app.spawn`: api/services.ts).
+// services (`app.scenarios`, `app.spawn`: api/services/index.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConflictError, ForbiddenError } from '../../lib/errors.ts';
-import { TERMINAL_STATUSES, type ScenarioState } from '../../workflows/shared.ts';
-import { scenarioNotFound } from '../scenarios.ts';
-import type { RetentionView } from '../retention.ts';
+import { TERMINAL_STATUSES, type ScenarioState } from '../../contract/scenario.ts';
+import { scenarioNotFound } from '../services/scenarios.ts';
+import type { RetentionView } from '../services/retention.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
 

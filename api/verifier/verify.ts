@@ -1,5 +1,5 @@
 // Verdict verification for the browser verifier page (and anything else without Node): the same
-// checks as lib/verdict.ts and lib/keys.ts, in the same order, with no Buffer, no node:crypto and
+// checks as infra/verdict.ts and infra/keys.ts, in the same order, with no Buffer, no node:crypto and
 // no WebCrypto (which a page served over plain http, outside localhost, does not get). Ed25519 is
 // @noble/ed25519 with strict RFC 8032 verification (zip215: false), exactly as `arbiter verify`;
 // SHA-2 is @noble/hashes. Each check says what it established or, when it fails, what broke.

@@ -1,5 +1,5 @@
 // The HTTP contract cases that need no workflow, through app.inject with every service swapped
-// for a fake (api/services.ts): no Temporal, no Docker, seconds instead of a stack. What a fake
+// for a fake (api/services/index.ts): no Temporal, no Docker, seconds instead of a stack. What a fake
 // answers is arranged per case; every call to one is recorded, so a refused request can be shown
 // to have reached none of them.
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -8,18 +8,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.ts';
-import { scenarioNotFound, type ScenarioService } from '../../api/scenarios.ts';
-import { servicePlugin, type ServiceReplacements } from '../../api/services.ts';
-import type { EntitlementService } from '../../api/entitlements.ts';
-import type { QuotaService } from '../../api/quota.ts';
-import type { RetentionService, RetentionView } from '../../api/retention.ts';
-import type { SpawnService } from '../../api/spawn.ts';
+import { scenarioNotFound, type ScenarioService } from '../../api/services/scenarios.ts';
+import { servicePlugin, type ServiceReplacements } from '../../api/services/index.ts';
+import type { EntitlementService } from '../../api/services/entitlements.ts';
+import type { QuotaService } from '../../api/services/quota.ts';
+import type { RetentionService, RetentionView } from '../../api/services/retention.ts';
+import type { SpawnService } from '../../api/services/spawn.ts';
 import { MAX_BODY_DEPTH } from '../../api/plugins/json-body.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../lib/tokens.ts';
-import type { SecretRing } from '../../lib/config.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../infra/tokens.ts';
+import type { SecretRing } from '../../infra/config.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { testConfig, type TestConfig } from '../support/harness.ts';
 
 type Bearer = Exclude<TokenKind, 'receipt'>;

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
-import { collectFromInside, execCapture, FILES_DIR, type DeclaredFile } from '../../activities/container-inside.ts';
+import { collectFromInside, execCapture, FILES_DIR, type DeclaredFile } from '../../activities/evidence-inside.ts';
 import { scenarioSpec } from '../../activities/container-spec.ts';
-import { loadTemplate } from '../../lib/template.ts';
+import { loadTemplate } from '../../infra/template.ts';
 import { docker, waitFor } from '../support/harness.ts';
 
 const ROUNDS = 60;

@@ -10,11 +10,11 @@ import { createServer as createHttpServer, request as httpRequest, type Server }
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../activities/policy.ts';
-import { policyInputFor } from '../../activities/policy-gate.ts';
-import { connectRemotePolicy } from '../../activities/policy-remote.ts';
+import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../infra/policy/wasm-engine.ts';
+import { policyInputFor } from '../../activities/evaluate-policy.ts';
+import { connectRemotePolicy } from '../../infra/policy/remote-engine.ts';
 import type { PolicyInput } from '../../lib/policy-types.ts';
-import { loadTemplate } from '../../lib/template.ts';
+import { loadTemplate } from '../../infra/template.ts';
 import { REPO, tools, waitFor } from '../support/harness.ts';
 
 const SERVER_BUNDLE = join(DEFAULT_POLICY_DIR, 'server-bundle.tar.gz');

@@ -1,4 +1,4 @@
-// Reads are answered by the Temporal server from the memos the workflows keep (workflows/shared.ts
+// Reads are answered by the Temporal server from the memos the workflows keep (contract/queues.ts
 // MEMO), not by a worker: with the main worker gone, a scenario still reads in full, and an ET
 // whose grant is already recorded still mints SATs. A spawn, which needs a worker, is refused.
 import { after, before, describe, it } from 'node:test';

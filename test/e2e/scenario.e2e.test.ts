@@ -6,11 +6,12 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { operatorAuditPath } from '../../lib/operator-audit.ts';
-import { resultsDir, RESULTS } from '../../lib/results.ts';
-import { mintToken } from '../../lib/tokens.ts';
-import { SCENARIO_WORKFLOW_TYPE, type ScenarioState } from '../../workflows/shared.ts';
-import { initialSearchAttributes } from '../../workflows/operator-view.ts';
+import { operatorAuditPath } from '../../infra/operator-audit.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { mintToken } from '../../infra/tokens.ts';
+import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
+import { initialSearchAttributes } from '../../lib/operator-view.ts';
 import { containersOf, docker, REPO, tools, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 

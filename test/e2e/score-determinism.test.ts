@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { canonicalJson } from '../../lib/canonical-json.ts';
-import { resultsDir, RESULTS } from '../../lib/results.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { containersOf, REPO } from '../support/harness.ts';
 
 const run = promisify(execFile);

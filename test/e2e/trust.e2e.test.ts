@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { buildApp } from '../../api/app.ts';
-import { loadConfig, secretKeyId } from '../../lib/config.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import { mintToken } from '../../lib/tokens.ts';
+import { loadConfig, secretKeyId } from '../../infra/config.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import { mintToken } from '../../infra/tokens.ts';
 import { quotaWorkflowId } from '../../lib/entity-ids.ts';
-import { quotaQuery, type ScenarioState } from '../../workflows/shared.ts';
+import { quotaQuery } from '../../contract/quota.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Response, type Stack } from '../support/stack.ts';
 

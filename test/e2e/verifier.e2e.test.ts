@@ -14,10 +14,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildApp } from '../../api/app.ts';
 import { buildVerifierPage } from '../../api/verifier/build.ts';
 import { canonicalJson, sha256Hex } from '../../lib/canonical-json.ts';
-import { loadSigner, publicJwks, type Jwks, type Signer } from '../../lib/keys.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import { buildStatement, signStatement, type DsseEnvelope, type VerdictPredicate } from '../../lib/verdict.ts';
+import { loadSigner, publicJwks, type Jwks, type Signer } from '../../infra/keys.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import { buildStatement, signStatement, type DsseEnvelope, type VerdictPredicate } from '../../infra/verdict.ts';
 import { REPO, testConfig, type TestConfig } from '../support/harness.ts';
 
 const ARTIFACTS = join(REPO, 'test', 'artifacts');

@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resultsDir, verifyResults } from '../../lib/results.ts';
-import type { Jwks } from '../../lib/keys.ts';
+import { resultsDir, verifyResults } from '../../infra/results.ts';
+import type { Jwks } from '../../infra/keys.ts';
 import { containersOf, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 

@@ -14,16 +14,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { LABELS } from '../../activities/container-spec.ts';
 import { createMainWorker, WORKFLOWS_PATH } from '../../workers/workers.ts';
-import {
-  completeUpdate,
-  MAIN_TASK_QUEUE,
-  SCENARIO_WORKFLOW_TYPE,
-  scenarioIdFromJti,
-  SEARCH_ATTRIBUTES,
-  statusQuery,
-  type ScenarioInput,
-  type ScenarioState,
-} from '../../workflows/shared.ts';
+import { completeUpdate, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
 import { recordEngineEvents } from '../support/restartable.ts';
 

@@ -1,10 +1,11 @@
-// Properties of the plan resolver (workflows/shared.ts resolveEntitlement) over every shape of a
+// Properties of the plan resolver (lib/resolve-entitlement.ts) over every shape of a
 // tenant's recorded grants: a billing receipt beats an entitlement token, which beats the free
 // default, whatever the plans, references and issue times say.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_PLAN, resolveEntitlement, type TenantEntitlementState, type TenantGrant } from '../../workflows/shared.ts';
+import { DEFAULT_PLAN, type TenantEntitlementState, type TenantGrant } from '../../contract/tenant.ts';
+import { resolveEntitlement } from '../../lib/resolve-entitlement.ts';
 
 const RUNS = 2_000;
 

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { completionRing, mintToken } from '../../lib/tokens.ts';
+import { completionRing, mintToken } from '../../infra/tokens.ts';
 import { containersOf, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 

@@ -1,4 +1,4 @@
-// Properties of token parsing (lib/tokens.ts) over generated input: whatever a client sends as a
+// Properties of token parsing (infra/tokens.ts) over generated input: whatever a client sends as a
 // bearer token, verification answers with an UnauthorizedError (the API's 401) or with claims
 // that satisfy the kind's schema; it never throws anything else (which would be a 500).
 import { describe, it } from 'node:test';
@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { SignJWT, type JWTPayload } from 'jose';
 import { Value } from 'typebox/value';
-import { secretKeyId, type SecretRing } from '../../lib/config.ts';
+import { secretKeyId, type SecretRing } from '../../infra/config.ts';
 import { UnauthorizedError } from '../../lib/errors.ts';
-import { bearer, mintToken, TOKEN_KINDS, verifyToken, type ClaimsOf, type TokenKind } from '../../lib/tokens.ts';
+import { bearer, mintToken, TOKEN_KINDS, verifyToken, type ClaimsOf, type TokenKind } from '../../infra/tokens.ts';
 
 const RUNS = 300;
 const KINDS = Object.keys(TOKEN_KINDS) as TokenKind[];

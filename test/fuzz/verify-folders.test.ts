@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { appendEvent, serializeChain, type AuditEntry } from '../../lib/audit-chain.ts';
 import { sha256Hex } from '../../lib/canonical-json.ts';
-import { generateKey, loadSigner, type Signer } from '../../lib/keys.ts';
-import { verifyResults } from '../../lib/results.ts';
-import { kindOf } from '../../lib/untrusted-files.ts';
+import { generateKey, loadSigner, type Signer } from '../../infra/keys.ts';
+import { verifyResults } from '../../infra/results.ts';
+import { kindOf } from '../../infra/untrusted-files.ts';
 import { runArbiter, writeSignedResults } from '../support/signed-results.ts';
 import { tempDir } from '../unit/helpers.ts';
 

@@ -12,7 +12,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
-import { COMPLETION_SHA256_PATCH } from '../../workflows/shared.ts';
+import { COMPLETION_SHA256_PATCH } from '../../workflows/patches.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
 const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { loadConfig, type Config } from '../../lib/config.ts';
-import { generateKey } from '../../lib/keys.ts';
+import { loadConfig, type Config } from '../../infra/config.ts';
+import { generateKey } from '../../infra/keys.ts';
 import { LABELS } from '../../activities/container-spec.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { REPO, tools, waitFor } from './harness.ts';
 
 export async function freePort(): Promise<number> {

@@ -3,9 +3,9 @@
 // MockActivityEnvironment only supplies the activity context (logger, info); the scorer, its
 // container and the files are real.
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createScoringActivities } from '../../activities/scoring.ts';
-import { loadTemplate, templateDir } from '../../lib/template.ts';
-import { templateDigest } from '../../lib/template-publication.ts';
+import { createScoringActivities } from '../../activities/score.ts';
+import { loadTemplate, templateDir } from '../../infra/template.ts';
+import { templateDigest } from '../../infra/template-publication.ts';
 import { docker } from './harness.ts';
 
 const [storageDir, scenarioId, templatesDir] = process.argv.slice(2);

@@ -1,15 +1,15 @@
-// A complete, signed results folder written the way activities/evidence.ts and
-// activities/verdicts.ts write one, and `arbiter verify` run as a user runs it (a child process),
+// A complete, signed results folder written the way activities/collect-evidence.ts and
+// activities/sign-verdict.ts write one, and `arbiter verify` run as a user runs it (a child process),
 // for the verifier's tests.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildChain, GENESIS_HASH, serializeChain } from '../../lib/audit-chain.ts';
 import { canonicalJson, sha256Hex } from '../../lib/canonical-json.ts';
-import { buildManifest, MANIFEST_FILE, manifestBytes } from '../../lib/evidence-manifest.ts';
-import type { Jwks, Signer } from '../../lib/keys.ts';
-import { RESULTS } from '../../lib/results.ts';
-import { buildStatement, signStatement, type ScoreResult, type VerdictPredicate } from '../../lib/verdict.ts';
+import { buildManifest, MANIFEST_FILE, manifestBytes } from '../../infra/evidence-manifest.ts';
+import type { Jwks, Signer } from '../../infra/keys.ts';
+import { RESULTS } from '../../infra/results.ts';
+import { buildStatement, signStatement, type ScoreResult, type VerdictPredicate } from '../../infra/verdict.ts';
 import { REPO } from './harness.ts';
 
 export function predicate(over: Partial<VerdictPredicate> = {}): VerdictPredicate {

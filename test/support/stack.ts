@@ -9,12 +9,12 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app.ts';
 import { readinessChecks } from '../../api/readiness.ts';
-import { loadPolicy } from '../../activities/policy.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import { mintToken, type ClaimsOf } from '../../lib/tokens.ts';
+import { loadPolicy } from '../../infra/policy/wasm-engine.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import { mintToken, type ClaimsOf } from '../../infra/tokens.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
-import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
 
 export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }

@@ -3,7 +3,7 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildTemplateImages } from '../../activities/images.ts';
+import { buildTemplateImages } from '../../infra/images.ts';
 import { docker, REPO } from './harness.ts';
 
 export interface TestTemplate {

@@ -3,9 +3,9 @@
 // `stop()`. Hours or days of workflow time pass in seconds.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { registerSearchAttributes } from '../../lib/search-attributes.ts';
+import { registerSearchAttributes } from '../../infra/search-attributes.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
-import { SEARCH_ATTRIBUTES } from '../../workflows/shared.ts';
+import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { testConfig, tools, type TestConfig } from './harness.ts';
 
 let runtimeInstalled = false;

@@ -1,5 +1,5 @@
 // api/verifier/verify.ts, the verification the browser page runs, against the Node verifier
-// (lib/verdict.ts): both accept what Arbiter signs, both refuse every tampered copy, and the
+// (infra/verdict.ts): both accept what Arbiter signs, both refuse every tampered copy, and the
 // browser one is just as strict about Ed25519 (RFC 8032, not ZIP-215).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ed from '@noble/ed25519';
 import { okpThumbprint, pae, verifyVerdict, PAYLOAD_TYPE } from '../../api/verifier/verify.ts';
-import { generateKey, loadSigner, publicJwks, type Jwks, type Signer } from '../../lib/keys.ts';
-import { buildStatement, signStatement, verifyEnvelope, type DsseEnvelope } from '../../lib/verdict.ts';
+import { generateKey, loadSigner, publicJwks, type Jwks, type Signer } from '../../infra/keys.ts';
+import { buildStatement, signStatement, verifyEnvelope, type DsseEnvelope } from '../../infra/verdict.ts';
 import { appendEvent, buildChain, serializeChain } from '../../lib/audit-chain.ts';
 
 let signer: Signer;

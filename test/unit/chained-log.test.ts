@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { billingLog } from '../../lib/billing-log.ts';
-import { ChainedLogFile } from '../../lib/chained-log.ts';
+import { billingLog } from '../../infra/billing-log.ts';
+import { ChainedLogFile } from '../../infra/chained-log.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'arbiter-chained-'));
 after(() => rmSync(root, { recursive: true, force: true }));

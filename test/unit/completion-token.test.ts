@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { completionTokenLifetime } from '../../api/routes/completion-token.ts';
 import { ArbiterError } from '../../lib/errors.ts';
-import type { ScenarioState } from '../../workflows/shared.ts';
+import type { ScenarioState } from '../../contract/scenario.ts';
 
 const runningSince = '2026-01-01T10:00:00.000Z';
 const state = (over: Partial<ScenarioState> = {}): ScenarioState => ({

@@ -1,11 +1,11 @@
-// loadConfig (lib/config.ts): a process that lacks what it needs stops at start, naming it.
+// loadConfig (infra/config.ts): a process that lacks what it needs stops at start, naming it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, workerOps, type Config, type SecretName } from '../../lib/config.ts';
+import { loadConfig, workerOps, type Config, type SecretName } from '../../infra/config.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
 const SECRET_32 = 'x'.repeat(32);

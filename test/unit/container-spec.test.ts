@@ -11,7 +11,7 @@ import {
   type EffectiveLimits,
   type SpecRequest,
 } from '../../activities/container-spec.ts';
-import type { Template } from '../../lib/template.ts';
+import type { Template } from '../../infra/template.ts';
 
 const TEMPLATE: Template = {
   id: 'hello',

@@ -1,12 +1,12 @@
 // The `isolation` readiness check (api/readiness.ts engineIsolation) over what an engine answers
 // to "list networks" and "info", and the mapping of declared evidence paths to files in the
-// evidence bundle (activities/container-inside.ts). Real-engine behaviour is covered by the
+// evidence bundle (activities/evidence-inside.ts). Real-engine behaviour is covered by the
 // runtime end-to-end test; these pin the decisions on answers this engine cannot give.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import { engineIsolation } from '../../api/readiness.ts';
-import { evidenceRelPath } from '../../activities/container-inside.ts';
+import { evidenceRelPath } from '../../activities/evidence-inside.ts';
 
 /** An engine that answers the two calls engineIsolation makes with canned replies. */
 function engine(networks: Array<{ Name: string; Driver: string }>, securityOptions: string[]): Docker {

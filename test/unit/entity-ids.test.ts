@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Value } from 'typebox/value';
 import { idComponent, legacyQuotaWorkflowId, MAX_WORKFLOW_ID_BYTES, quotaWorkflowId, TEMPORAL_DEFAULT_MAX_ID_BYTES, tenantWorkflowId } from '../../lib/entity-ids.ts';
-import { SatClaimsSchema } from '../../lib/tokens.ts';
+import { SatClaimsSchema } from '../../infra/tokens.ts';
 
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 /** Exactly what the SAT schema accepts as a tenant or subject (1 to 128 UTF-16 code units). */

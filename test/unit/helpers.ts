@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SecretRing } from '../../lib/config.ts';
+import type { SecretRing } from '../../infra/config.ts';
 import { UnauthorizedError } from '../../lib/errors.ts';
 
 export function tempDir(): string {

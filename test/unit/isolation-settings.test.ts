@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import { scenarioSpec } from '../../activities/container-spec.ts';
 import { isolationOf } from '../../activities/isolation-settings.ts';
-import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../activities/policy.ts';
-import { policyInputFor } from '../../activities/policy-gate.ts';
-import { loadTemplate } from '../../lib/template.ts';
+import { DEFAULT_POLICY_DIR, loadPolicy, type PolicyEngine } from '../../infra/policy/wasm-engine.ts';
+import { policyInputFor } from '../../activities/evaluate-policy.ts';
+import { loadTemplate } from '../../infra/template.ts';
 
 const hello = loadTemplate({ id: 'hello', version: '1' });
 const limits = { memoryMb: 64, cpus: 0.5, pids: 32, ttlSeconds: 1800, tmpfsMb: 16 };

@@ -8,8 +8,8 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.ts';
-import { loadPlans } from '../../lib/plans.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
+import { loadPlans } from '../../infra/plans.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { REPO, testConfig, type TestConfig } from '../support/harness.ts';
 
 const CONTRACT = join(REPO, '..', 'shared', 'CONTRACT.md');

@@ -1,4 +1,4 @@
-// The global operator audit log (lib/operator-audit.ts): concurrent appends from one process and
+// The global operator audit log (infra/operator-audit.ts): concurrent appends from one process and
 // from several keep one intact chain, and `arbiter audit verify` names the first broken entry for
 // each kind of tampering, truncation included (the log records its head beside it).
 import { after, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AuditEntry } from '../../lib/audit-chain.ts';
-import { operatorAuditLog, operatorAuditPath, recordOperatorAction } from '../../lib/operator-audit.ts';
+import { operatorAuditLog, operatorAuditPath, recordOperatorAction } from '../../infra/operator-audit.ts';
 import { REPO } from '../support/harness.ts';
 
 const run = promisify(execFile);

@@ -4,14 +4,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { ConfigError } from '../../lib/errors.ts';
-import { loadConfig, workerOps } from '../../lib/config.ts';
-import { correlationMixin, runWithCorrelation } from '../../lib/correlation.ts';
-import { runReadiness } from '../../lib/readiness.ts';
+import { loadConfig, workerOps } from '../../infra/config.ts';
+import { correlationMixin, runWithCorrelation } from '../../infra/correlation.ts';
+import { runReadiness } from '../../infra/readiness.ts';
 import { startOpsServer } from '../../workers/ops-server.ts';
 import { sdkMetricsUrl } from '../../workers/telemetry.ts';
 import { activitySummary } from '../../workflows/interceptors.ts';
-import { currentDetails, initialSearchAttributes, staticSummary } from '../../workflows/operator-view.ts';
-import { SEARCH_ATTRIBUTES, SearchAttributeKeys, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
+import { currentDetails, initialSearchAttributes, staticSummary } from '../../lib/operator-view.ts';
+import { SEARCH_ATTRIBUTES, SearchAttributeKeys } from '../../contract/queues.ts';
+import type { ScenarioInput, ScenarioState } from '../../contract/scenario.ts';
 
 const input: ScenarioInput = {
   scenarioId: 'scn-00000000-0000-0000-0000-000000000001',

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY_DIR, loadPolicy, openPolicy, type PolicyEngine } from '../../activities/policy.ts';
-import { createPolicyActivities, policyInputFor, type PolicyRequest } from '../../activities/policy-gate.ts';
-import { templateDigest } from '../../activities/entitlements.ts';
-import { loadTemplate, templateDir } from '../../lib/template.ts';
+import { DEFAULT_POLICY_DIR, loadPolicy, openPolicy, type PolicyEngine } from '../../infra/policy/wasm-engine.ts';
+import { createPolicyActivities, policyInputFor, type PolicyRequest } from '../../activities/evaluate-policy.ts';
+import { templateDigest } from '../../activities/check-entitlements.ts';
+import { loadTemplate, templateDir } from '../../infra/template.ts';
 import type { PolicyInput } from '../../lib/policy-types.ts';
 
 const helloRef = { id: 'hello', version: '1' };

@@ -1,9 +1,9 @@
-// parseScorerOutput (activities/scoring.ts): the scorer's stdout becomes a score, or the run fails
+// parseScorerOutput (activities/score.ts): the scorer's stdout becomes a score, or the run fails
 // with a non-retryable ScorerFailed that says why.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { parseScorerOutput } from '../../activities/scoring.ts';
+import { parseScorerOutput } from '../../activities/score.ts';
 
 const VALID = { score: 2, maxScore: 3, passed: true, checks: [{ name: 'answer file exists', passed: true }, { name: 'answer is hello', passed: false }] };
 

@@ -1,4 +1,4 @@
-// Evidence redaction (lib/secret-redaction.ts, activities/evidence.ts redactEvidence): every
+// Evidence redaction (infra/secret-redaction.ts, activities/collect-evidence.ts redactEvidence): every
 // Arbiter token and every named secret is replaced wherever it sits in an evidence file.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { redactEvidence } from '../../activities/evidence.ts';
-import { REDACTED, redactSecrets } from '../../lib/secret-redaction.ts';
-import { completionRing, mintToken } from '../../lib/tokens.ts';
+import { redactEvidence } from '../../activities/collect-evidence.ts';
+import { REDACTED, redactSecrets } from '../../infra/secret-redaction.ts';
+import { completionRing, mintToken } from '../../infra/tokens.ts';
 
 const root = { current: Buffer.alloc(32, 3), previous: [] };
 const completion = async (id = 'scn-redact-0001') => (await mintToken('completion', { sub: id }, completionRing(root, id), { ttlSeconds: 60 })).token;

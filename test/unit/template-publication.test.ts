@@ -1,4 +1,4 @@
-// Template immutability (lib/template-publication.ts, activities/images.ts, `arbiter templates
+// Template immutability (infra/template-publication.ts, infra/images.ts, `arbiter templates
 // publish` and `arbiter images build`): a published version is frozen by its content digest.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,9 +7,9 @@ import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { buildTemplateImages } from '../../activities/images.ts';
-import { DEFAULT_TEMPLATES_DIR, listTemplates, templateDir } from '../../lib/template.ts';
-import { pinTemplate, publishTemplate, PUBLISHED_FILE, readPublished, refKey, TemplateModifiedError, templateDigest } from '../../lib/template-publication.ts';
+import { buildTemplateImages } from '../../infra/images.ts';
+import { DEFAULT_TEMPLATES_DIR, listTemplates, templateDir } from '../../infra/template.ts';
+import { pinTemplate, publishTemplate, PUBLISHED_FILE, readPublished, refKey, TemplateModifiedError, templateDigest } from '../../infra/template-publication.ts';
 import { tempDir } from './helpers.ts';
 
 const run = promisify(execFile);

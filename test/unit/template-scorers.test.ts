@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseScorerOutput } from '../../activities/scoring.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../lib/template.ts';
-import type { ScoreResult } from '../../lib/verdict.ts';
+import { parseScorerOutput } from '../../activities/score.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
+import type { ScoreResult } from '../../infra/verdict.ts';
 import { tempDir } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -1,9 +1,9 @@
-// Token minting and verification (lib/tokens.ts) and secret key ids (lib/config.ts).
+// Token minting and verification (infra/tokens.ts) and secret key ids (infra/config.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
-import { secretKeyId, type SecretRing } from '../../lib/config.ts';
+import { secretKeyId, type SecretRing } from '../../infra/config.ts';
 import {
   bearer,
   completionRing,
@@ -13,7 +13,7 @@ import {
   verifyToken,
   type ClaimsOf,
   type TokenKind,
-} from '../../lib/tokens.ts';
+} from '../../infra/tokens.ts';
 import { newRing, rejectsUnauthorized } from './helpers.ts';
 
 const CLAIMS: { [K in TokenKind]: ClaimsOf<K> } = {

@@ -1,6 +1,6 @@
-// Signed verdicts end to end: Ed25519 keys (lib/keys.ts), DSSE envelopes (lib/verdict.ts), the
-// hash-chained audit log (lib/audit-chain.ts), the evidence manifest (lib/evidence-manifest.ts)
-// and the offline check of a results folder (lib/results.ts). Signatures are cross-checked with
+// Signed verdicts end to end: Ed25519 keys (infra/keys.ts), DSSE envelopes (infra/verdict.ts), the
+// hash-chained audit log (lib/audit-chain.ts), the evidence manifest (infra/evidence-manifest.ts)
+// and the offline check of a results folder (infra/results.ts). Signatures are cross-checked with
 // node:crypto (OpenSSL), an implementation independent of @noble/ed25519.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,9 +22,9 @@ import {
   type AuditEvent,
 } from '../../lib/audit-chain.ts';
 import { canonicalJson, sha256Hex } from '../../lib/canonical-json.ts';
-import { buildManifest, checkManifest, MANIFEST_FILE, manifestBytes } from '../../lib/evidence-manifest.ts';
-import { generateKey, loadSigner, publicJwkOf, publicJwks, publishJwks, verifyEd25519, type Jwks, type Signer } from '../../lib/keys.ts';
-import { RESULTS, verifyResults } from '../../lib/results.ts';
+import { buildManifest, checkManifest, MANIFEST_FILE, manifestBytes } from '../../infra/evidence-manifest.ts';
+import { generateKey, loadSigner, publicJwkOf, publicJwks, publishJwks, verifyEd25519, type Jwks, type Signer } from '../../infra/keys.ts';
+import { RESULTS, verifyResults } from '../../infra/results.ts';
 import {
   buildStatement,
   pae,
@@ -36,7 +36,7 @@ import {
   type DsseEnvelope,
   type ScoreResult,
   type VerdictPredicate,
-} from '../../lib/verdict.ts';
+} from '../../infra/verdict.ts';
 import { tempDir } from './helpers.ts';
 import { predicate } from '../support/signed-results.ts';
 
@@ -553,7 +553,7 @@ void describe('audit chain', () => {
 
 interface ResultsFixture { dir: string; jwks: Jwks; signer: Signer }
 
-/** A complete results folder, written the way activities/verdicts.ts and activities/evidence.ts do. */
+/** A complete results folder, written the way activities/sign-verdict.ts and activities/collect-evidence.ts do. */
 async function buildResultsFolder(signer: Signer): Promise<ResultsFixture> {
   const dir = freshDir('results');
   const score: ScoreResult = { score: 1, maxScore: 1, passed: true, checks: [{ name: 'answer is hello', passed: true }] };

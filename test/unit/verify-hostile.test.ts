@@ -8,9 +8,9 @@ import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, t
 import { join } from 'node:path';
 import { appendEvent, type AuditEntry, serializeChain } from '../../lib/audit-chain.ts';
 import { canonicalJson } from '../../lib/canonical-json.ts';
-import { generateKey, loadSigner, type Signer } from '../../lib/keys.ts';
-import { RESULTS, verifyResults } from '../../lib/results.ts';
-import type { Statement } from '../../lib/verdict.ts';
+import { generateKey, loadSigner, type Signer } from '../../infra/keys.ts';
+import { RESULTS, verifyResults } from '../../infra/results.ts';
+import type { Statement } from '../../infra/verdict.ts';
 import { runArbiter, writeSignedResults, type SignedResults } from '../support/signed-results.ts';
 import { tempDir } from './helpers.ts';
 

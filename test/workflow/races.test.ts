@@ -12,25 +12,14 @@ import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { AuditEvent } from '../../lib/audit-chain.ts';
-import { registerSearchAttributes } from '../../lib/search-attributes.ts';
+import { registerSearchAttributes } from '../../infra/search-attributes.ts';
 import { keepHeartbeating } from '../../activities/heartbeat.ts';
 import { bundleWorkflows } from '../../workers/workers.ts';
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
-import {
-  completeUpdate,
-  containerExitedSignal,
-  FailureTypes,
-  hostTaskQueue,
-  MAIN_TASK_QUEUE,
-  releaseLeaseSignal,
-  SCENARIO_WORKFLOW_TYPE,
-  SEARCH_ATTRIBUTES,
-  scenarioIdFromJti,
-  statusQuery,
-  type CompletionRequest,
-  type ScenarioInput,
-  type ScenarioState,
-} from '../../workflows/shared.ts';
+import { completeUpdate, containerExitedSignal, scenarioIdFromJti, statusQuery, type CompletionRequest, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { FailureTypes } from '../../contract/failures.ts';
+import { hostTaskQueue, MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
+import { releaseLeaseSignal } from '../../contract/quota.ts';
 import { tools, waitFor } from '../support/harness.ts';
 
 const { temporal } = proto;

@@ -6,13 +6,14 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../workflows/shared.ts';
-import { resultsDir, RESULTS } from '../../lib/results.ts';
+import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
-import { buildTemplateImages } from '../../activities/images.ts';
-import { publishTemplate } from '../../lib/template-publication.ts';
+import { buildTemplateImages } from '../../infra/images.ts';
+import { publishTemplate } from '../../infra/template-publication.ts';
 
 describe('scenario workflow (time-skipping)', () => {
   let ts: TimeSkipping;

@@ -26,14 +26,14 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import { buildApp } from '../../../api/app.ts';
-import { buildTemplateImages } from '../../../activities/images.ts';
+import { buildTemplateImages } from '../../../infra/images.ts';
 import { LABELS } from '../../../activities/container-spec.ts';
-import type { Jwks } from '../../../lib/keys.ts';
-import { loadPlans } from '../../../lib/plans.ts';
-import { resultsDir, RESULTS, verifyResults } from '../../../lib/results.ts';
-import { DEFAULT_TEMPLATES_DIR } from '../../../lib/template.ts';
-import { mintToken } from '../../../lib/tokens.ts';
-import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../../workflows/shared.ts';
+import type { Jwks } from '../../../infra/keys.ts';
+import { loadPlans } from '../../../infra/plans.ts';
+import { resultsDir, RESULTS, verifyResults } from '../../../infra/results.ts';
+import { DEFAULT_TEMPLATES_DIR } from '../../../infra/template.ts';
+import { mintToken } from '../../../infra/tokens.ts';
+import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../../contract/scenario.ts';
 import { REPO, testConfig, waitFor, type TestConfig } from '../../support/harness.ts';
 import {
   recordEngineEvents,

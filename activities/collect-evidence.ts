@@ -1,0 +1,126 @@
+// Evidence is taken from the scenario container after it ends and before it is removed: what the
+// scorer sees and what the verdict binds. Re-running the collection rewrites the same files.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { canonicalJson } from '../lib/canonical-json.ts';
+import { buildManifest, manifestBytes, MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import { resultsDir, RESULTS } from '../infra/results.ts';
+import type { PolicyDecision } from '../lib/policy-types.ts';
+import type { Template } from '../infra/template.ts';
+import type { CompletionRequest } from '../contract/scenario.ts';
+import { sha256Hex } from '../infra/sha256.ts';
+import { redactSecrets } from '../infra/secret-redaction.ts';
+import { isNotFound } from './launch-and-teardown.ts';
+import { collectFromInside } from './evidence-inside.ts';
+import type { Entitlement } from './check-entitlements.ts';
+
+export const LOG_CAP_BYTES = 1024 * 1024;
+
+export interface EvidenceRequest {
+  scenarioId: string;
+  containerName: string;
+  template: Template;
+  completion: CompletionRequest | null;
+  entitlement: Entitlement;
+  policy: PolicyDecision;
+}
+
+/** Docker multiplexes stdout and stderr in 8-byte-framed chunks when there is no TTY. */
+export function demuxDockerLog(buf: Buffer): string {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(out).toString('utf8');
+}
+
+/** The isolation a container actually got, read back from the engine rather than from our request. */
+export function isolationReport(info: Docker.ContainerInspectInfo): Record<string, unknown> {
+  const hc = info.HostConfig as Docker.HostConfig & { Init?: boolean; Runtime?: string };
+  return {
+    networkMode: hc.NetworkMode,
+    readonlyRootfs: hc.ReadonlyRootfs,
+    capDrop: hc.CapDrop,
+    capAdd: hc.CapAdd ?? [],
+    securityOpt: hc.SecurityOpt,
+    privileged: hc.Privileged,
+    user: info.Config.User,
+    memory: hc.Memory,
+    memorySwap: hc.MemorySwap,
+    nanoCpus: hc.NanoCpus,
+    pidsLimit: hc.PidsLimit,
+    ipcMode: hc.IpcMode,
+    pidMode: hc.PidMode,
+    init: hc.Init,
+    runtime: hc.Runtime,
+    tmpfs: hc.Tmpfs,
+    binds: hc.Binds ?? [],
+  };
+}
+
+/**
+ * Replaces every secret in every file under the evidence folder, before the manifest binds them.
+ * No secret is handed to a scenario container any more, but the host's own writes (a submission,
+ * an inspect output) and whatever the subject left behind are checked all the same.
+ */
+export function redactEvidence(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    const { bytes, redacted } = redactSecrets(readFileSync(file));
+    if (redacted > 0) writeFileSync(file, bytes, { mode: 0o644 });
+    total += redacted;
+  }
+  return total;
+}
+
+export function createEvidenceActivities(deps: { docker: Docker; storageDir: string }) {
+  async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
+    const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const write = (name: string, data: string | Buffer) => writeFileSync(join(dir, name), data, { mode: 0o644 });
+
+    const container = deps.docker.getContainer(req.containerName);
+    try {
+      const info = await container.inspect();
+      const logs = await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false });
+      let text = demuxDockerLog(logs);
+      const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
+      if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');
+      write('container.log', text);
+      write('inspect.json', canonicalJson(info));
+      write('isolation.json', canonicalJson(isolationReport(info)));
+      write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
+      // What the scenario changed in its container's filesystem (the engine answers null for no
+      // change); sorted, so the same changes always hash the same.
+      const changes = ((await container.changes()) as Array<{ Path: string; Kind: number }> | null) ?? [];
+      const kinds = ['modified', 'added', 'deleted'];
+      write('fs-diff.json', canonicalJson(changes
+        .map((c) => ({ path: c.Path, kind: kinds[c.Kind] ?? String(c.Kind) }))
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      write('container-missing.json', canonicalJson({ containerName: req.containerName }));
+    }
+    // The template's declared paths and the in-container isolation view, read while it still runs.
+    // Cancellation reaches the activity with its next heartbeat (activities/heartbeat.ts).
+    await collectFromInside(container, req.template.evidencePaths, dir, Context.current().cancellationSignal);
+    write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
+    write('entitlement.json', canonicalJson(req.entitlement));
+    write('policy.json', canonicalJson(req.policy));
+    const redacted = redactEvidence(dir);
+    if (redacted > 0) Context.current().log.warn('secrets redacted from evidence', { scenarioId: req.scenarioId, redacted });
+    const manifest = buildManifest(dir);
+    const bytes = manifestBytes(manifest);
+    write(MANIFEST_FILE, bytes);
+    return { manifestSha256: sha256Hex(bytes), files: manifest.files.length };
+  }
+  return { collectEvidence };
+}

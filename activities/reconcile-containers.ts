@@ -1,0 +1,65 @@
+// The host side of the reconciler: containers this host created whose scenario workflow is
+// closed or unknown are left over (a workflow terminated before its cleanup, a launch retried
+// after its workflow was gone) and are removed. Only this host's own containers are judged: the
+// engine may be shared with other Arbiter deployments (other Temporal servers, other host ids)
+// whose workflows this Temporal server cannot see.
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { HostReconcileResult, ReconciledContainer } from '../contract/reconcile.ts';
+import { LABELS } from './container-spec.ts';
+import { isNotFound } from './launch-and-teardown.ts';
+
+export interface ReconcileDeps { docker: Docker; temporal: Client; hostId: string }
+
+/** "RUNNING", "COMPLETED", … as Temporal names it, or "UNKNOWN" when no such workflow exists. */
+async function workflowStatus(temporal: Client, workflowId: string): Promise<string> {
+  try {
+    return (await temporal.workflow.getHandle(workflowId).describe()).status.name;
+  } catch (err) {
+    // Anything but "not found" (Temporal unreachable) is an error: never remove on a guess.
+    if (err instanceof WorkflowNotFoundError) return 'UNKNOWN';
+    throw err;
+  }
+}
+
+export function createReconcileActivities(deps: ReconcileDeps) {
+  async function reconcileContainers(): Promise<HostReconcileResult> {
+    const containers = await deps.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.managed}=true`, `${LABELS.host}=${deps.hostId}`] },
+    });
+    const removed: ReconciledContainer[] = [];
+    let kept = 0;
+    const statuses = new Map<string, string>();
+    for (const c of containers) {
+      Context.current().heartbeat();
+      const scenarioId = c.Labels[LABELS.scenario] ?? '';
+      let status = 'UNKNOWN';
+      if (scenarioId) {
+        status = statuses.get(scenarioId) ?? await workflowStatus(deps.temporal, scenarioId);
+        statuses.set(scenarioId, status);
+      }
+      if (status === 'RUNNING') {
+        kept++;
+        continue;
+      }
+      try {
+        await deps.docker.getContainer(c.Id).remove({ force: true, v: true });
+      } catch (err) {
+        // Gone already, or its own workflow's teardown is removing it right now.
+        const code = (err as { statusCode?: number }).statusCode;
+        if (!isNotFound(err) && code !== 409) throw err;
+      }
+      removed.push({
+        containerName: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+        scenarioId,
+        role: c.Labels[LABELS.role] ?? '',
+        workflowStatus: status,
+      });
+      Context.current().log.info('reconciler removed a container', { hostId: deps.hostId, containerName: c.Names[0], scenarioId, workflowStatus: status });
+    }
+    return { hostId: deps.hostId, removed, kept };
+  }
+  return { reconcileContainers };
+}

@@ -1,0 +1,189 @@
+// Retention as the API sees it: holds and releases go to a scenario's retention workflow as
+// signals; its state is where "expired" is read from (the scenario workflow is closed by then and
+// its own status stays "scored"); the sweep catches up what the timers did not cover.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { ConflictError, NotFoundError } from '../../lib/errors.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { readMemo, readState } from '../../infra/read-model.ts';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
+import { tombstonePath } from '../../infra/retention-storage.ts';
+import { retentionDeadline } from '../../lib/retention-deadline.ts';
+import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type RetentionInput, type RetentionState, type Tombstone } from '../../contract/retention.ts';
+import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { RetentionFailureTypes } from '../../contract/failures.ts';
+import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
+import { serviceMeta } from './index.ts';
+
+export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }
+export interface SweepResult { dryRun: boolean; deleted: string[]; held: string[]; kept: string[] }
+
+/** The current time the sweep judges deadlines by: the wall clock, or a test server's clock. */
+export type Clock = () => Promise<number>;
+
+export class RetentionService {
+  constructor(
+    private readonly client: Client,
+    private readonly storageDir: string,
+    private readonly plans: Plans,
+    private readonly now: Clock = async () => Date.now(),
+  ) {}
+
+  /** The retention workflow's state, or undefined when the scenario has none (not scored). */
+  async of(scenarioId: string): Promise<RetentionState | undefined> {
+    try {
+      return await readState(this.client, retentionWorkflowId(scenarioId), MEMO.retentionState, retentionQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** A scored scenario whose artifacts retention deleted reads "expired"; its retention is shown. */
+  async view<S extends ScenarioState>(state: S): Promise<S & { retention?: RetentionView }> {
+    if (state.status !== 'scored') return state;
+    let r: RetentionState | undefined;
+    try {
+      r = await this.of(state.scenarioId);
+    } catch (err) {
+      // The workflow cannot answer right now (no worker to replay a closed one, say): the
+      // tombstone on disk still tells an expired scenario from a retained one.
+      const tomb = tombstonePath(this.storageDir, state.scenarioId);
+      if (!existsSync(tomb)) throw err;
+      const { deletedAt } = JSON.parse(readFileSync(tomb, 'utf8')) as Tombstone;
+      return { ...state, status: 'expired', updatedAt: deletedAt, reason: 'artifacts deleted by retention' };
+    }
+    if (!r) return state;
+    const retention: RetentionView = { status: r.status, deleteAfter: r.deleteAfter, held: r.held, ...(r.hold ? { hold: r.hold } : {}), ...(r.deletedAt ? { deletedAt: r.deletedAt } : {}) };
+    if (r.status !== 'expired') return { ...state, retention };
+    return { ...state, status: 'expired', updatedAt: r.deletedAt ?? state.updatedAt, reason: 'artifacts deleted by retention', retention };
+  }
+
+  async hold(scenarioId: string, actor: string, reason?: string): Promise<void> {
+    await this.signal(scenarioId, 'hold', { actor, ...(reason ? { reason } : {}) });
+  }
+
+  async release(scenarioId: string, actor: string, reason?: string): Promise<void> {
+    await this.signal(scenarioId, 'release', { actor, ...(reason ? { reason } : {}) });
+  }
+
+  private async signal(scenarioId: string, what: 'hold' | 'release', req: { actor: string; reason?: string }): Promise<void> {
+    let scenario: ScenarioState;
+    try {
+      // A scored scenario is closed: its memo answers without a worker replaying it.
+      scenario = await readState(this.client, scenarioId, MEMO.scenarioState, statusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
+      throw err;
+    }
+    const r = await this.of(scenarioId);
+    if (!r) throw new ConflictError(`scenario is ${scenario.status}: only a scored scenario's artifacts are retained`, 'not_retained');
+    if (r.status === 'expired') throw new ConflictError('the artifacts were already deleted by retention', 'expired');
+    const handle = this.client.workflow.getHandle(retentionWorkflowId(scenarioId));
+    try {
+      await handle.signal(what === 'hold' ? holdSignal : releaseSignal, req);
+    } catch (err) {
+      // The retention workflow ended without deleting (terminated by hand): a sweep restarts it.
+      if (err instanceof WorkflowNotFoundError) throw new ConflictError('retention of this scenario is not running: run a retention sweep', 'not_retained');
+      throw err;
+    }
+  }
+
+  /**
+   * Every stored verdict whose artifacts are still there: held ones are listed and left; due ones
+   * are deleted (listed only, with dryRun); the rest are kept. A verdict without a running
+   * retention workflow (terminated from the UI, storage restored from a backup) gets one again,
+   * timed from its verdict's issue time and its plan's retention days.
+   */
+  async sweep(dryRun: boolean, actor: string, correlationId: string): Promise<SweepResult> {
+    const result: SweepResult = { dryRun, deleted: [], held: [], kept: [] };
+    const now = await this.now();
+    for (const id of this.storedVerdicts()) {
+      const handle = this.client.workflow.getHandle(retentionWorkflowId(id));
+      const read = await readMemo<RetentionState>(this.client, retentionWorkflowId(id), MEMO.retentionState).catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+      if (read?.description.status.name === 'RUNNING') {
+        const r = read.value ?? await handle.query(retentionQuery);
+        if (r.held) result.held.push(id);
+        else if (Date.parse(r.deleteAfter) > now) result.kept.push(id);
+        else if (dryRun) result.deleted.push(id);
+        else result[await this.expireNow(id, actor)].push(id);
+        continue;
+      }
+      const input = this.orphanInput(id, correlationId);
+      if (!input) {
+        result.kept.push(id);
+        continue;
+      }
+      const due = retentionDeadline(input.scoredAt, input.retentionDays) <= now;
+      result[due ? 'deleted' : 'kept'].push(id);
+      if (dryRun) continue;
+      const started = await this.client.workflow.start(RETENTION_WORKFLOW_TYPE, {
+        taskQueue: MAIN_TASK_QUEUE,
+        workflowId: retentionWorkflowId(id),
+        args: [input],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      if (due) await started.result();
+    }
+    return result;
+  }
+
+  private async expireNow(id: string, actor: string): Promise<'deleted' | 'held' | 'kept'> {
+    try {
+      await this.client.workflow.getHandle(retentionWorkflowId(id)).executeUpdate(expireUpdate, { args: [{ actor }] });
+      return 'deleted';
+    } catch (err) {
+      // A hold or the clocks disagreeing between the query and the update: the workflow decides.
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        if (err.cause.type === RetentionFailureTypes.held) return 'held';
+        if (err.cause.type === RetentionFailureTypes.notDue) return 'kept';
+      }
+      throw err;
+    }
+  }
+
+  /** Scenario ids with a verdict on disk and no tombstone. */
+  private storedVerdicts(): string[] {
+    const root = join(this.storageDir, 'scenarios');
+    if (!existsSync(root)) return [];
+    const pattern = new RegExp(SCENARIO_ID_PATTERN);
+    return readdirSync(root)
+      .filter((id) => pattern.test(id))
+      .filter((id) => existsSync(join(resultsDir(this.storageDir, id), RESULTS.envelope)) && !existsSync(tombstonePath(this.storageDir, id)))
+      .sort();
+  }
+
+  /** What a retention workflow needs, from the signed statement; undefined when it cannot be read or its plan is unknown. */
+  private orphanInput(id: string, correlationId: string): RetentionInput | undefined {
+    try {
+      const envelope = JSON.parse(readFileSync(join(resultsDir(this.storageDir, id), RESULTS.envelope), 'utf8')) as DsseEnvelope;
+      const p = (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement).predicate;
+      const plan = this.plans[p.plan];
+      // Never guess a deadline: an unknown plan or a bad date keeps the artifacts.
+      if (!plan || p.scenarioId !== id || Number.isNaN(Date.parse(p.issuedAt))) return undefined;
+      return { scenarioId: id, correlationId, tenant: p.tenant, subject: p.subject, plan: p.plan, retentionDays: plan.retentionDays, scoredAt: p.issuedAt };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    retention: RetentionService;
+  }
+}
+
+export interface RetentionServiceOptions { temporal: Client; storageDir: string; plans: Plans; clock?: Clock }
+
+export const retentionService = fp(async function retention(app: FastifyInstance, opts: RetentionServiceOptions) {
+  app.decorate('retention', new RetentionService(opts.temporal, opts.storageDir, opts.plans, opts.clock));
+}, serviceMeta('retention'));

@@ -1,0 +1,68 @@
+// The scenario workflow's contract: its input, its state and statuses, and the messages the API,
+// the container host's monitor and operators send it.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PolicyDecision } from '../lib/policy-types.ts';
+import type { ScoreResult } from '../lib/verdict-format.ts';
+
+export const scenarioIdFromJti = (jti: string): string => `scn-${jti}`;
+export const SCENARIO_ID_PATTERN = '^scn-[A-Za-z0-9-]{8,64}$';
+
+export const STATUSES = [
+  'pending', 'denied', 'launching', 'running', 'scoring', 'scored', 'failed', 'timed_out', 'cancelled', 'expired',
+] as const;
+export type ScenarioStatus = (typeof STATUSES)[number];
+export const TERMINAL_STATUSES: readonly ScenarioStatus[] = ['denied', 'scored', 'failed', 'timed_out', 'cancelled', 'expired'];
+
+export interface ScenarioInput {
+  scenarioId: string;
+  correlationId: string;
+  subject: string;
+  tenant: string;
+  /** the plan the SAT claims; checkEntitlements re-resolves it and wins */
+  plan: string;
+  template: { id: string; version: string };
+  track: string;
+  retentionDays: number;
+  createdAt: string;
+  /** the quota entity holding this scenario's lease; released on every way the scenario ends */
+  quotaWorkflowId?: string;
+}
+
+export interface CompletionRequest {
+  outcome: string;
+  submission: Record<string, unknown>;
+  /** who sent it: the scenario host (completion token) or an operator */
+  actor: string;
+}
+
+export interface ScenarioState {
+  scenarioId: string;
+  status: ScenarioStatus;
+  tenant: string;
+  subject: string;
+  template: string;
+  templateVersion: string;
+  track: string;
+  plan: string;
+  createdAt: string;
+  updatedAt: string;
+  reason?: string;
+  reasons?: string[];
+  hostId?: string;
+  containerName?: string;
+  ttlSeconds?: number;
+  policySha256?: string;
+  completionDigest?: string;
+  score?: Pick<ScoreResult, 'score' | 'maxScore' | 'passed'>;
+  verdictKeyId?: string;
+}
+
+export interface AdmissionResult { status: ScenarioStatus; reasons: string[]; policy?: PolicyDecision }
+export interface CompletionAck { status: ScenarioStatus }
+
+export const statusQuery = defineQuery<ScenarioState>('status');
+/** Answers once the admission steps (entitlements, policy) have decided: used by POST /api/spawn. */
+export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
+export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
+/** Sent by the container host's monitor when the scenario container stops on its own. */
+export const containerExitedSignal = defineSignal<[{ containerName: string; exitCode: number }]>('containerExited');

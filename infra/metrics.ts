@@ -1,0 +1,50 @@
+// Arbiter's own Prometheus metrics, in one registry every process exposes on /metrics (the API on
+// its port, each worker on its ops port). Code anywhere increments them by importing this module:
+//   import { quotaRejections } from './metrics.ts'; quotaRejections.inc({ reason: 'quota' });
+// Label values are bounded sets (routes, statuses, activity types): never a tenant, subject or id.
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+export const httpRequestDuration = new Histogram({
+  name: 'arbiter_http_request_duration_seconds',
+  help: 'HTTP request latency of the API, by route template, method and status code',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+  registers: [registry],
+});
+
+export const launchDuration = new Histogram({
+  name: 'arbiter_launch_duration_seconds',
+  help: 'launchContainer, from scheduled to the container running (queueing on the host queue and retries included)',
+  buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+  registers: [registry],
+});
+
+export const activityDuration = new Histogram({
+  name: 'arbiter_activity_duration_seconds',
+  help: 'Activity execution time on this worker, by activity type and outcome',
+  labelNames: ['activity', 'outcome'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  registers: [registry],
+});
+
+export const quotaRejections = new Counter({
+  name: 'arbiter_quota_rejections_total',
+  help: 'Spawns refused by quota (concurrent scenarios) or rate (spawns per minute)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+export const policyDenies = new Counter({
+  name: 'arbiter_policy_denies_total',
+  help: 'Spawns the OPA policy denied',
+  registers: [registry],
+});
+
+/** The scrape body: this registry plus any per-process extras (for example the API's scenario gauge). */
+export async function metricsText(extra: Registry[] = []): Promise<{ contentType: string; body: string }> {
+  const merged = extra.length ? Registry.merge([registry, ...extra]) : registry;
+  return { contentType: registry.contentType, body: await merged.metrics() };
+}

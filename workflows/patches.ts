@@ -1,0 +1,9 @@
+// Patch ids of versioned workflow changes: workflow internals (recorded in histories), kept beside
+// the workflows that branch on them; replay tests import them from here.
+
+/** Workflows started before it kept no read model in their memo (contract/queues.ts MEMO). */
+export const STATE_IN_MEMO_PATCH = 'state-in-memo';
+/** Scenarios started before it kept the whole completion as their fingerprint, not its sha256. */
+export const COMPLETION_SHA256_PATCH = 'completion-digest-sha256';
+/** Scenarios started before it ran admission as regular activities; their histories replay that way. */
+export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
