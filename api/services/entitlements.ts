@@ -1,7 +1,5 @@
 // Entitlement resolution for the API: grants (billing receipts, ETs) are recorded in the tenant's
 // entity workflow, and the resolved plan is read back from it. Receipt beats ET beats free.
-import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { ChainedLogFile } from '../../infra/chained-log.ts';
 import { billingLog } from '../../infra/billing-log.ts';
@@ -12,7 +10,7 @@ import { tenantWorkflowId } from '../../lib/entity-ids.ts';
 import { entitlementQuery, recordGrantUpdate, type ResolvedEntitlement, type TenantEntitlementMemo, type TenantGrant } from '../../contract/tenant.ts';
 import { MAIN_TASK_QUEUE, MEMO, TENANT_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import type { tenantWorkflow } from '../../workflows/tenant.ts';
-import { serviceMeta } from './index.ts';
+import { realService } from './index.ts';
 
 export class EntitlementService {
   readonly billing: ChainedLogFile;
@@ -70,14 +68,6 @@ export class EntitlementService {
   }
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    entitlements: EntitlementService;
-  }
-}
-
 export interface EntitlementServiceOptions { temporal: Client; storageDir: string }
 
-export const entitlementService = fp(async function entitlements(app: FastifyInstance, opts: EntitlementServiceOptions) {
-  app.decorate('entitlements', new EntitlementService(opts.temporal, opts.storageDir));
-}, serviceMeta('entitlements'));
+export const entitlementService = realService('entitlements', (app, opts: EntitlementServiceOptions) => new EntitlementService(opts.temporal, opts.storageDir));

@@ -4,13 +4,22 @@
 // without Temporal. The names live here, once, so a replacement carries the name the others'
 // `dependencies` look for.
 import fp from 'fastify-plugin';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-// The services' declarations on FastifyInstance, so that `FastifyInstance[K]` below knows them.
-import type {} from './entitlements.ts';
-import type {} from './quota.ts';
-import type {} from './retention.ts';
-import type {} from './scenarios.ts';
-import type {} from './spawn.ts';
+import type { FastifyInstance, FastifyPluginAsync, FastifyPluginOptions } from 'fastify';
+import type { EntitlementService } from './entitlements.ts';
+import type { QuotaService } from './quota.ts';
+import type { RetentionService } from './retention.ts';
+import type { ScenarioService } from './scenarios.ts';
+import type { SpawnService } from './spawn.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    retention: RetentionService;
+    scenarios: ScenarioService;
+    entitlements: EntitlementService;
+    quota: QuotaService;
+    spawn: SpawnService;
+  }
+}
 
 export const SERVICES = {
   retention: { name: 'arbiter-retention', dependencies: [] },
@@ -36,4 +45,12 @@ export function servicePlugin<K extends ServiceKey>(key: K, service: FastifyInst
     // Widened to a plain name: the per-key value type is already checked by the signature above.
     app.decorate<unknown>(key as string, service);
   }, serviceMeta(key));
+}
+
+/** A service's real plugin: decorates the app with what `build` makes of the app (its dependencies) and the options. */
+export function realService<K extends ServiceKey, O extends FastifyPluginOptions>(key: K, build: (app: FastifyInstance, opts: O) => FastifyInstance[K]): FastifyPluginAsync<O> {
+  const plugin: FastifyPluginAsync<O> = async (app, opts) => {
+    app.decorate<unknown>(key as string, build(app, opts));
+  };
+  return fp(plugin, serviceMeta(key));
 }

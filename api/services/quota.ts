@@ -1,7 +1,5 @@
 // Per-subject quota through the subject's quota entity workflow (update-with-start): the lease is
 // granted or refused synchronously, and if Temporal cannot be asked, the spawn is refused.
-import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { legacyQuotaWorkflowId, quotaWorkflowId } from '../../lib/entity-ids.ts';
 import { httpErrorOf, TooManyRequestsError, UnavailableError } from '../../lib/errors.ts';
@@ -9,7 +7,7 @@ import { quotaRejections } from '../../infra/metrics.ts';
 import { acquireLeaseUpdate, quotaQuery, releaseLeaseSignal, type LeaseGrant, type LeaseRequest } from '../../contract/quota.ts';
 import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE, SearchAttributeKeys } from '../../contract/queues.ts';
 import type { quotaWorkflow } from '../../workflows/quota.ts';
-import { serviceMeta } from './index.ts';
+import { realService } from './index.ts';
 
 export interface QuotaTiming { reapIntervalSeconds: number; startGraceSeconds: number }
 
@@ -89,14 +87,6 @@ export class QuotaService {
   }
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    quota: QuotaService;
-  }
-}
-
 export interface QuotaServiceOptions { temporal: Client; timing: QuotaTiming }
 
-export const quotaService = fp(async function quota(app: FastifyInstance, opts: QuotaServiceOptions) {
-  app.decorate('quota', new QuotaService(opts.temporal, opts.timing));
-}, serviceMeta('quota'));
+export const quotaService = realService('quota', (app, opts: QuotaServiceOptions) => new QuotaService(opts.temporal, opts.timing));

@@ -3,8 +3,6 @@
 // its own status stays "scored"); the sweep catches up what the timers did not cover.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConflictError, NotFoundError } from '../../lib/errors.ts';
@@ -18,7 +16,7 @@ import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkf
 import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { RetentionFailureTypes } from '../../contract/failures.ts';
 import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
-import { serviceMeta } from './index.ts';
+import { realService } from './index.ts';
 
 export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }
 export interface SweepResult { dryRun: boolean; deleted: string[]; held: string[]; kept: string[] }
@@ -176,14 +174,6 @@ export class RetentionService {
   }
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    retention: RetentionService;
-  }
-}
-
 export interface RetentionServiceOptions { temporal: Client; storageDir: string; plans: Plans; clock?: Clock }
 
-export const retentionService = fp(async function retention(app: FastifyInstance, opts: RetentionServiceOptions) {
-  app.decorate('retention', new RetentionService(opts.temporal, opts.storageDir, opts.plans, opts.clock));
-}, serviceMeta('retention'));
+export const retentionService = realService('retention', (app, opts: RetentionServiceOptions) => new RetentionService(opts.temporal, opts.storageDir, opts.plans, opts.clock));

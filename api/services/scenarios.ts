@@ -2,8 +2,6 @@
 // only store of a scenario's state; files under storage/ hold its artifacts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -23,7 +21,7 @@ import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } fr
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../../lib/operator-view.ts';
 import type { RetentionService } from './retention.ts';
-import { serviceMeta } from './index.ts';
+import { realService } from './index.ts';
 
 /** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
 const QUERY_DEADLINE_MS = 5_000;
@@ -177,14 +175,6 @@ function fromSearchAttributes(scenarioId: string, d: WorkflowExecutionDescriptio
   };
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    scenarios: ScenarioService;
-  }
-}
-
 export interface ScenarioServiceOptions { temporal: Client; storageDir: string }
 
-export const scenarioService = fp(async function scenarios(app: FastifyInstance, opts: ScenarioServiceOptions) {
-  app.decorate('scenarios', new ScenarioService(opts.temporal, opts.storageDir, app.retention));
-}, serviceMeta('scenarios'));
+export const scenarioService = realService('scenarios', (app, opts: ScenarioServiceOptions) => new ScenarioService(opts.temporal, opts.storageDir, app.retention));

@@ -1,7 +1,5 @@
 // The spawn use case: re-resolve the tenant's plan, take a quota lease on the subject's quota
 // entity, then start the scenario. A lease taken for a start that fails is given back.
-import fp from 'fastify-plugin';
-import type { FastifyInstance } from 'fastify';
 import type { Plans } from '../../infra/plans.ts';
 import { UnavailableError } from '../../lib/errors.ts';
 import type { SatClaims } from '../../infra/tokens.ts';
@@ -9,7 +7,7 @@ import { scenarioIdFromJti, type AdmissionResult } from '../../contract/scenario
 import type { EntitlementService } from './entitlements.ts';
 import type { QuotaService } from './quota.ts';
 import type { ScenarioService } from './scenarios.ts';
-import { serviceMeta } from './index.ts';
+import { realService } from './index.ts';
 
 export interface SpawnDeps { plans: Plans; scenarios: ScenarioService; quota: QuotaService; entitlements: EntitlementService }
 
@@ -59,12 +57,4 @@ export class SpawnService {
   }
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    spawn: SpawnService;
-  }
-}
-
-export const spawnService = fp(async function spawn(app: FastifyInstance, opts: { plans: Plans }) {
-  app.decorate('spawn', new SpawnService({ plans: opts.plans, scenarios: app.scenarios, quota: app.quota, entitlements: app.entitlements }));
-}, serviceMeta('spawn'));
+export const spawnService = realService('spawn', (app, opts: { plans: Plans }) => new SpawnService({ plans: opts.plans, scenarios: app.scenarios, quota: app.quota, entitlements: app.entitlements }));
