@@ -16,11 +16,12 @@ import { registerSearchAttributes } from '../../infra/search-attributes.ts';
 import { keepHeartbeating } from '../../activities/heartbeat.ts';
 import { bundleWorkflows } from '../../workers/workers.ts';
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
-import { completeUpdate, containerExitedSignal, scenarioIdFromJti, statusQuery, type CompletionRequest, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { completeUpdate, containerExitedSignal, statusQuery, type CompletionRequest, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
 import { FailureTypes } from '../../contract/failures.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { releaseLeaseSignal } from '../../contract/quota.ts';
 import { tools, waitFor } from '../support/harness.ts';
+import { scenarioInput } from '../support/scenario-input.ts';
 
 const { temporal } = proto;
 const HOST = 'races';
@@ -138,19 +139,8 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
   }
 
   function input(): ScenarioInput {
-    const scenarioId = scenarioIdFromJti(randomUUID());
-    return {
-      scenarioId,
-      correlationId: randomUUID(),
-      subject: 'alice',
-      tenant: 'acme',
-      plan: 'free',
-      template: { id: 'hello', version: '1' },
-      track: 'intro',
-      retentionDays: 1,
-      createdAt: new Date().toISOString(),
-      quotaWorkflowId: `quota-races-${scenarioId}`,
-    };
+    const args = scenarioInput({ retentionDays: 1 });
+    return { ...args, quotaWorkflowId: `quota-races-${args.scenarioId}` };
   }
 
   async function start(args: ScenarioInput): Promise<WorkflowHandle<typeof scenarioWorkflow>> {

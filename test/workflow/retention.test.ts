@@ -24,6 +24,7 @@ import { mintToken } from '../../infra/tokens.ts';
 import { completeUpdate, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
 import { holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type Tombstone } from '../../contract/retention.ts';
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { scenarioInput } from '../support/scenario-input.ts';
 import { REPO, waitFor, type TestConfig } from '../support/harness.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
@@ -64,17 +65,7 @@ describe('retention (time-skipping)', () => {
   });
 
   async function scored(): Promise<ScenarioState> {
-    const input: ScenarioInput = {
-      scenarioId: scenarioIdFromJti(randomUUID()),
-      correlationId: randomUUID(),
-      subject: 'alice',
-      tenant: 'acme',
-      plan: 'pro',
-      template: { id: 'retained', version: '1' },
-      track: 'intro',
-      retentionDays: 30,
-      createdAt: new Date().toISOString(),
-    };
+    const input = scenarioInput({ plan: 'pro', template: { id: 'retained', version: '1' } });
     const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: input.scenarioId, args: [input] });
     await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
     await handle.executeUpdate(completeUpdate, { args: [{ outcome: 'success', submission: { answer: 'hello' }, actor: 'scenario-host' }] });

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
-import { scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
+import { scenarioInput } from '../support/scenario-input.ts';
 import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 import { buildTemplateImages } from '../../infra/images.ts';
@@ -45,20 +46,7 @@ describe('scenario workflow (time-skipping)', () => {
     for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
   });
 
-  function input(plan: string): ScenarioInput {
-    const scenarioId = scenarioIdFromJti(randomUUID());
-    return {
-      scenarioId,
-      correlationId: randomUUID(),
-      subject: 'alice',
-      tenant: 'acme',
-      plan,
-      template: { id: 'hello', version: '1' },
-      track: 'intro',
-      retentionDays: 30,
-      createdAt: new Date().toISOString(),
-    };
-  }
+  const input = (plan: string): ScenarioInput => scenarioInput({ plan });
 
   it('when nobody completes a scenario, it times out after the plan TTL and its container is removed', async () => {
     const args = input('pro');

@@ -5,10 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { completeUpdate, scenarioIdFromJti, statusQuery, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { completeUpdate, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { retentionWorkflowId } from '../../contract/retention.ts';
 import { resultsDir, RESULTS, verifyResults } from '../../infra/results.ts';
@@ -17,6 +16,7 @@ import { sha256Hex } from '../../lib/canonical-json.ts';
 import { publicJwks } from '../../infra/keys.ts';
 import { LOG_CAP_BYTES } from '../../activities/collect-evidence.ts';
 import { containersOf, waitFor, type TestConfig } from '../support/harness.ts';
+import { scenarioInput } from '../support/scenario-input.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 
@@ -49,17 +49,7 @@ describe('scoring robustness and evidence (time-skipping)', () => {
 
   /** Spawns the template, completes it as its host would, and returns how the scenario ended. */
   async function runToEnd(template: string): Promise<ScenarioState> {
-    const input: ScenarioInput = {
-      scenarioId: scenarioIdFromJti(randomUUID()),
-      correlationId: randomUUID(),
-      subject: 'alice',
-      tenant: 'acme',
-      plan: 'free',
-      template: { id: template, version: '1' },
-      track: 'intro',
-      retentionDays: 7,
-      createdAt: new Date().toISOString(),
-    };
+    const input = scenarioInput({ template: { id: template, version: '1' }, retentionDays: 7 });
     const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: input.scenarioId, args: [input] });
     await waitFor('the scenario to be running', async () => {
       const s = await handle.query(statusQuery);
@@ -98,10 +88,7 @@ describe('scoring robustness and evidence (time-skipping)', () => {
   });
 
   it('when the scenario is cancelled while its scorer runs, the scorer is stopped and removed at once instead of running out its 600 s timeout', async () => {
-    const input: ScenarioInput = {
-      scenarioId: scenarioIdFromJti(randomUUID()), correlationId: randomUUID(), subject: 'alice', tenant: 'acme', plan: 'free',
-      template: { id: 'scorer-slow', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(),
-    };
+    const input = scenarioInput({ template: { id: 'scorer-slow', version: '1' }, retentionDays: 7 });
     const handle = await env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: input.scenarioId, args: [input] });
     await waitFor('running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
     await handle.executeUpdate(completeUpdate, { args: [{ outcome: 'success', submission: { answer: 'hello' }, actor: 'scenario-host' }] });
