@@ -9,9 +9,18 @@ import { MAIN_TASK_QUEUE, QUOTA_WORKFLOW_TYPE, SearchAttributeKeys } from '../..
 import type { quotaWorkflow } from '../../workflows/quota.ts';
 import { realService } from './index.ts';
 
+const LEGACY_GONE_MAX = 100_000;
+
 export interface QuotaTiming { reapIntervalSeconds: number; startGraceSeconds: number }
 
 export class QuotaService {
+  /**
+   * Legacy quota entities seen closed or absent. Nothing starts one any more, so once gone it
+   * stays gone, and this process stops asking: a spawn pays the extra describe once per subject,
+   * not every time. Bounded; forgetting only costs one more describe.
+   */
+  private readonly legacyGone = new Set<string>();
+
   constructor(private readonly client: Client, private readonly timing: QuotaTiming) {}
 
   async acquire(tenant: string, subject: string, req: LeaseRequest): Promise<LeaseGrant & { quotaWorkflowId: string }> {
@@ -52,21 +61,26 @@ export class QuotaService {
    */
   private async legacyLeases(tenant: string, subject: string): Promise<number> {
     const id = legacyQuotaWorkflowId(tenant, subject);
-    if (!id) return 0;
+    if (!id || this.legacyGone.has(id)) return 0;
+    const gone = () => {
+      if (this.legacyGone.size >= LEGACY_GONE_MAX) this.legacyGone.clear();
+      this.legacyGone.add(id);
+      return 0;
+    };
     const handle = this.client.workflow.getHandle(id);
     let leases: string[];
     try {
-      if ((await handle.describe()).status.name !== 'RUNNING') return 0;
+      if ((await handle.describe()).status.name !== 'RUNNING') return gone();
       leases = Object.keys((await handle.query(quotaQuery)).leases);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 0;
+      if (err instanceof WorkflowNotFoundError) return gone();
       throw err;
     }
     if (leases.length === 0) {
       await handle.terminate(`quota entities moved to ${quotaWorkflowId(tenant, subject)}; this one holds no lease`).catch((err: unknown) => {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
       });
-      return 0;
+      return gone();
     }
     const mine = await Promise.all(leases.map(async (scenarioId) => {
       try {
