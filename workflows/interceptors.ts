@@ -28,6 +28,7 @@ export function activitySummary(activityType: string, args: unknown[]): string {
     case 'launchContainer': return `start the hardened container for${tpl}`;
     case 'collectEvidence': return `collect evidence from ${String(a.containerName)}`;
     case 'teardownContainer': return `stop and remove ${String(a.containerName)}`;
+    case 'score':
     case 'runScorer': return `score the evidence in a fresh scorer container${tpl}`;
     case 'signVerdict': return 'sign the verdict (Ed25519, DSSE)';
     case 'writeAudit': return 'write the hash-chained audit log';

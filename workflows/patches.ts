@@ -7,3 +7,5 @@ export const STATE_IN_MEMO_PATCH = 'state-in-memo';
 export const COMPLETION_SHA256_PATCH = 'completion-digest-sha256';
 /** Scenarios started before it ran admission as regular activities; their histories replay that way. */
 export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
+/** Scenarios started before it scheduled step 8 as `runScorer`; later ones as `score`, named by the step. */
+export const ACTIVITY_NAMES_BY_STEP_PATCH = 'activity-names-by-step';

@@ -38,7 +38,7 @@ import {
   type ScenarioState,
   type ScenarioStatus,
 } from '../contract/scenario.ts';
-import { ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
@@ -86,6 +86,8 @@ class Scenario {
   private readonly stateInMemo: boolean;
   private readonly admissionSteps: typeof localAdmission;
   private readonly fingerprint: (req: CompletionRequest) => string;
+  /** step 8's activity type: `runScorer` in histories from before it was named by its step */
+  private readonly scoreActivity: 'score' | 'runScorer';
   private readonly events: AuditEvent[] = [];
   private admitted = false;
   private completion: CompletionRequest | undefined;
@@ -101,6 +103,7 @@ class Scenario {
     this.stateInMemo = patched(STATE_IN_MEMO_PATCH);
     this.admissionSteps = patched(ADMISSION_LOCAL_PATCH) ? localAdmission : main;
     this.fingerprint = patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
+    this.scoreActivity = patched(ACTIVITY_NAMES_BY_STEP_PATCH) ? 'score' : 'runScorer';
     this.state = {
       scenarioId: input.scenarioId,
       status: 'pending',
@@ -292,7 +295,7 @@ class Scenario {
   private async scoreAndSign({ entitlement, decision, host }: Admission): Promise<ScenarioState> {
     const { input, state } = this;
     this.setStatus('scoring');
-    const scored = await host.runScorer({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
+    const scored = await host[this.scoreActivity]({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     this.audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 

@@ -12,7 +12,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
-import { COMPLETION_SHA256_PATCH } from '../../workflows/patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, COMPLETION_SHA256_PATCH } from '../../workflows/patches.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
 const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -42,10 +42,13 @@ describe('recorded histories replay against the current workflows', () => {
     assert.equal(markers.filter((m) => m === 'core_local_activity').length, 3, 'entitlements, policy and host as local activities');
   });
 
-  it('the newest set fingerprints completions by their sha256 (the versioned path, not only the old one)', () => {
+  it('the newest set took every versioned path: completions fingerprinted by sha256, step 8 scheduled as "score"', () => {
     const newest = sets.at(-1)!;
     const bytes = readFileSync(join(DIR, newest, 'scenario-scored.pb'));
-    assert.ok(bytes.includes(COMPLETION_SHA256_PATCH), `no ${COMPLETION_SHA256_PATCH} patch in ${newest}/scenario-scored.pb`);
+    for (const patch of [COMPLETION_SHA256_PATCH, ACTIVITY_NAMES_BY_STEP_PATCH]) assert.ok(bytes.includes(patch), `no ${patch} patch in ${newest}/scenario-scored.pb`);
+    const history = temporal.api.history.v1.History.decode(bytes);
+    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    assert.ok(scheduled.includes('score') && !scheduled.includes('runScorer'), JSON.stringify(scheduled));
   });
 
   for (const file of files) {

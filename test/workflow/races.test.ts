@@ -101,8 +101,8 @@ function stubs(closed: { launch?: boolean; evidence?: boolean } = {}) {
     async teardownContainer(req: { containerName: string }) {
       record('teardownContainer', req, req.containerName.replace(/-main$/, ''));
     },
-    async runScorer(req: { scenarioId: string }) {
-      record('runScorer', req);
+    async score(req: { scenarioId: string }) {
+      record('score', req);
       return { score: { score: 1, maxScore: 1, passed: true, checks: [] }, scoreSha256: '0'.repeat(64) };
     },
   });
@@ -195,7 +195,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.deepEqual(final.score, { score: 1, maxScore: 1, passed: true });
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [success], 'the evidence holds the completion');
     assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
-    assert.equal(ran(s, args, 'runScorer').length, 1);
+    assert.equal(ran(s, args, 'score').length, 1);
     const [signed] = ran(s, args, 'signVerdict');
     assert.equal(signed?.arg.outcome, 'success');
     const audit = auditOf(s, args);
@@ -220,7 +220,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.equal(final.reason, 'the scenario container exited (code 137) before completion');
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
     assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
-    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(ran(s, args, 'score').length, 0, 'not scored');
     assert.equal(ran(s, args, 'signVerdict').length, 0, 'no verdict');
     assert.deepEqual(auditOf(s, args).slice(-3), ['container.exited', 'container.removed', 'status.failed']);
   });
@@ -245,7 +245,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.equal(final.status, 'failed');
     assert.match(final.reason ?? '', /exited \(code 3\) before completion/);
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
-    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(ran(s, args, 'score').length, 0, 'not scored');
     assert.ok(!auditOf(s, args).includes('completion.accepted'));
   });
 
@@ -268,7 +268,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.ok(waited >= TTL_SECONDS * 1000, `workflow time passed the TTL (${waited} ms)`);
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null], 'evidence is collected before teardown');
     assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
-    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(ran(s, args, 'score').length, 0, 'not scored');
     assert.equal(auditOf(s, args).at(-1), 'status.timed_out');
   });
 
@@ -293,7 +293,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.equal(final.reason, 'cancelled by request');
     assert.deepEqual(ran(s, args, 'teardownContainer').map((c) => c.arg.containerName), [`${args.scenarioId}-main`], 'the launched container is torn down, once');
     assert.equal(ran(s, args, 'collectEvidence').length, 0);
-    assert.equal(ran(s, args, 'runScorer').length, 0, 'not scored');
+    assert.equal(ran(s, args, 'score').length, 0, 'not scored');
     assert.equal(auditOf(s, args).at(-1), 'status.cancelled');
   });
 
@@ -316,7 +316,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
 
     assert.equal(final.status, 'scored');
     assert.equal(auditOf(s, args).filter((e) => e === 'completion.accepted').length, 1, 'one completion audit entry');
-    assert.equal(ran(s, args, 'runScorer').length, 1, 'scored once');
+    assert.equal(ran(s, args, 'score').length, 1, 'scored once');
     assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
   });
 
