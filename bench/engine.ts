@@ -128,7 +128,7 @@ export class RawEngine {
     await container.remove({ force: true, v: true });
   }
 
-  /** One scorer run over an evidence folder, as runScorer does it. */
+  /** One scorer run over an evidence folder, as the score activity does it. */
   async score(evidenceDir: string, imageId: string): Promise<string> {
     const { template } = this.hello;
     const container = await this.docker.createContainer(hardenedSpec({

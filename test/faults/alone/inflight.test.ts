@@ -335,7 +335,7 @@ describe('faults: 30 scenarios in flight through worker kills, a Temporal restar
         continue;
       }
       assert.equal(signed, 1, `${id}: one signVerdict completion in the history (${signed})`);
-      assert.equal(await activityCompletions(id, 'runScorer'), 1, `${id}: scored once`);
+      assert.equal(await activityCompletions(id, 'score'), 1, `${id}: scored once`);
       const check = await verifyResults(dirOf, jwks);
       assert.ok(check.ok, `${id}: ${JSON.stringify(check)}`);
       const events = auditEvents(id);
