@@ -102,22 +102,26 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
   const stderr = new CappedSink(outputCap);
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
   let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
   const ended = new Promise<void>((resolve) => {
     stream.on('end', resolve);
     stream.on('close', resolve);
     stream.on('error', () => resolve());
   });
-  const pid = (async () => ((await exec.inspect()) as ExecInspect).Pid)();
+  // The engine reports the process's PID only once it has started (an inspect right after the
+  // start answers Pid 0): it is read when it is needed.
   const kill = async () => {
-    killGroup(await pid.catch(() => 0));
+    for (let i = 0; i < 50; i++) {
+      const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
+      if (!info?.Running) return;
+      if (info.Pid) return killGroup(info.Pid);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
-  timer = setTimeout(() => {
+  const timer = setTimeout(() => {
     timedOut = true;
     void kill();
   }, opts.timeoutSeconds * 1000);
-  onAbort = () => void kill();
+  const onAbort = () => void kill();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   // A process that never reads its stdin must not hold the answer: stdin is written as the
   // process takes it, and the write side is closed after, so it sees EOF.
@@ -127,8 +131,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
     await ended;
   } finally {
     clearTimeout(timer);
-    timer = undefined;
-    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
   let info = (await exec.inspect()) as ExecInspect;
   // The stream ends when the process's output closes; the engine records its exit just after.
@@ -183,6 +186,7 @@ function fileError(code: number | null, path: string, stderr: Buffer): AccessErr
   const known = code === null ? undefined : FILE_CODES[code];
   if (known) return new AccessError(known[0], known[1], `${path} ${known[2]}`);
   const text = stderr.toString('utf8');
+  if (/No space left on device/i.test(text)) return new AccessError(413, 'too_large', `${path}: no space left on the container's file system`);
   if (/Read-only file system/i.test(text)) return new AccessError(403, 'permission_denied', `${path} is on a read-only file system`);
   if (/Permission denied/i.test(text)) return new AccessError(403, 'permission_denied', `${path}: permission denied`);
   return new AccessError(409, 'file_transfer_failed', `${path}: the transfer did not complete (exit ${code ?? 'none'}): ${text.slice(0, 200)}`);

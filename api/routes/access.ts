@@ -26,6 +26,7 @@ const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 const FIRST_FRAME_MS = 10_000;
 
 const NO_NUL = '^[^\\x00]*$';
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const Service = Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'one service of a multi-service scenario; default: the main one' });
 const User = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$', description: 'a user the template allows; default: the template\'s user' });
 
@@ -126,6 +127,8 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     // The kernel reads argv, env and paths as C strings: a NUL would silently cut them short.
     const texts = [...body.cmd, body.cwd ?? '', ...Object.values(body.env ?? {})];
     if (texts.some((t) => t.includes('\0'))) throw new BadRequestError('argv, cwd and env values may not contain NUL bytes', 'nul_byte');
+    const badName = Object.keys(body.env ?? {}).find((k) => !ENV_NAME.test(k));
+    if (badName !== undefined) throw new BadRequestError(`environment variable name ${JSON.stringify(badName.slice(0, 64))} is not a name ([A-Za-z_][A-Za-z0-9_]*)`, 'bad_env');
     const d = await decide(app, principal, id, 'exec', { user: body.user, service: body.service });
     const input = body.input === undefined ? Buffer.alloc(0) : typeof body.input === 'string' ? Buffer.from(body.input, 'utf8') : Buffer.from(body.input.base64, 'base64');
     if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
@@ -193,8 +196,32 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       if (socket.readyState === socket.OPEN) socket.close(code, reason.slice(0, 120));
     };
     const timer = setTimeout(() => refuse(4401, 'no token frame'), FIRST_FRAME_MS);
+    const dim = (v: unknown, f: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000 ? v : f);
+    // Keystrokes typed while the token is checked and the host's end opens wait for it, in order.
+    const early: Array<[Buffer, boolean]> = [];
+    let relayTo: WebSocket | undefined;
+    let clientClosed = false;
+    socket.on('close', () => {
+      clientClosed = true;
+      relayTo?.close();
+    });
+    const forward = (host: WebSocket, data: Buffer, binary: boolean) => {
+      if (host.readyState !== host.OPEN) return;
+      if (binary) return host.send(data, { binary: true });
+      // Only resize messages go on: the host never sees anything else from the subject as control.
+      try {
+        const resize = (JSON.parse(data.toString('utf8')) as { resize?: { cols?: unknown; rows?: unknown } }).resize;
+        if (resize) host.send(JSON.stringify({ resize: { cols: dim(resize.cols, 80), rows: dim(resize.rows, 24) } }));
+      } catch {
+        // not a control message: ignored
+      }
+    };
     socket.once('message', (first: Buffer, isBinary: boolean) => {
       clearTimeout(timer);
+      socket.on('message', (data: Buffer, binary: boolean) => {
+        if (relayTo) forward(relayTo, data, binary);
+        else if (early.length < 1024) early.push([data, binary]);
+      });
       void (async () => {
         if (isBinary) return refuse(4401, 'the first frame must be the text {"token": …}');
         let hello: { token?: unknown; service?: unknown; user?: unknown; cols?: unknown; rows?: unknown };
@@ -217,9 +244,10 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
           if (code === 4500) request.log.error({ err }, 'terminal failed');
           return refuse(code, (err as Error).message);
         }
-        const dim = (v: unknown, f: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000 ? v : f);
         const host = await relay.terminal(d.target, { sub: d.actor, act: 'terminal', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, { cols: dim(hello.cols, 80), rows: dim(hello.rows, 24) });
         request.log.info({ scenarioId: id, actor: d.actor }, 'terminal opened');
+        // Closing the browser ends the session on the host: its shell is killed and recorded.
+        if (clientClosed) host.close();
         host.on('message', (data: Buffer, binary: boolean) => {
           if (socket.readyState === socket.OPEN) socket.send(data, { binary });
         });
@@ -231,22 +259,12 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
           request.log.warn({ scenarioId: id, err: err.message }, 'terminal relay failed');
           if (socket.readyState === socket.OPEN) socket.close(1011, 'the container host cannot be reached');
         });
-        // Keystrokes typed while the host's end is still opening wait for it.
-        const early: Array<() => void> = [];
-        host.once('open', () => early.splice(0).forEach((send) => send()));
-        const toHost = (send: () => void) => (host.readyState === host.OPEN ? send() : host.readyState === host.CONNECTING ? early.push(send) : undefined);
-        socket.on('message', (data: Buffer, binary: boolean) => {
-          if (binary) return void toHost(() => host.send(data, { binary: true }));
-          // Only resize messages go on: the host never sees anything else from the subject as control.
-          try {
-            const msg = JSON.parse(data.toString('utf8')) as { resize?: { cols?: unknown; rows?: unknown } };
-            const resize = msg.resize;
-            if (resize) toHost(() => host.send(JSON.stringify({ resize: { cols: dim(resize.cols, 80), rows: dim(resize.rows, 24) } })));
-          } catch {
-            // not a control message: ignored
-          }
-        });
-        // Closing the browser ends the session on the host: its shell is killed and recorded.
+        const flush = () => {
+          for (const [data, binary] of early.splice(0)) forward(host, data, binary);
+          relayTo = host;
+        };
+        if (host.readyState === host.OPEN) flush();
+        else host.once('open', flush);
         socket.on('close', () => host.close());
       })();
     });

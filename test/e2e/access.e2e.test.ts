@@ -48,10 +48,10 @@ describe('subject access: exec and files on a running scenario', () => {
   });
 
   it('runs argv without a shell, with stdin, cwd and env, as the template\'s user', async () => {
-    const r = await exec({ cmd: ['sh', '-c', 'echo "$GREETING from $(pwd) as $(id -u)"; cat; echo err >&2; exit 3'], input: 'piped in', env: { GREETING: 'hi' }, cwd: '/tmp' });
+    const r = await exec({ cmd: ['sh', '-c', 'echo "$GREETING from $(pwd) as $(id -u)"; cat; echo err >&2; exit 3'], input: 'piped in', env: { GREETING: 'hi' }, cwd: '/opt' });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json!.exitCode, 3);
-    assert.equal(r.json!.stdout, 'hi from /tmp as 1000\npiped in');
+    assert.equal(r.json!.stdout, 'hi from /opt as 1000\npiped in');
     assert.equal(r.json!.stderr, 'err\n');
     assert.equal(r.json!.timedOut, false);
     assert.equal(typeof r.json!.seq, 'number');
@@ -65,6 +65,7 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json!.timedOut, true);
     assert.equal(r.json!.exitCode, null);
+    assert.ok((r.json!.durationMs as number) < 60_000, `answered when the timeout killed it, not when sleep ended (${String(r.json!.durationMs)} ms)`);
     const [c] = await containersOf(id);
     const top = (await docker.getContainer(c!.Id).top()) as { Processes: string[][] };
     assert.deepEqual(top.Processes.filter((p) => p.join(' ').includes('sleep 300')), [], 'no process of the timed-out command is left');
@@ -105,6 +106,9 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.deepEqual(await code(await raw('PUT', filePath('/etc/evil'), access, Buffer.from('x'))), [403, 'permission_denied']);
     assert.deepEqual(await code(await raw('PUT', filePath('/work'), access, Buffer.from('x'))), [400, 'is_a_directory']);
     assert.deepEqual(await code(await raw('GET', filePath('/etc/shadow-not-here'), access)), [404, 'file_not_found']);
+    // Larger than the 8 MiB tmpfs (and far below the 100 MiB a transfer may move): a clean 413.
+    assert.deepEqual(await code(await raw('PUT', filePath('/work/huge'), access, Buffer.alloc(50 * 1024 * 1024, 1))), [413, 'too_large']);
+    assert.deepEqual(await code(await raw('PUT', filePath('/work/over'), access, Buffer.alloc(101 * 1024 * 1024, 1))), [413, 'payload_too_large']);
   });
 
   it('refuses bad exec input with a 4xx and stays up', async () => {
@@ -117,7 +121,9 @@ describe('subject access: exec and files on a running scenario', () => {
     const big = await exec({ cmd: ['wc', '-c'], input: 'x'.repeat(20 * 1024 * 1024) });
     assert.equal(big.status, 413);
     const missing = await exec({ cmd: ['/no/such/binary'] });
-    assert.ok(missing.status === 400 || (missing.status === 200 && missing.json!.exitCode !== 0), JSON.stringify(missing.json));
+    assert.deepEqual([missing.status, (missing.json!.error as { code: string }).code], [400, 'exec_refused'], JSON.stringify(missing.json));
+    const nowhere = await exec({ cmd: ['true'], cwd: '/no/such/dir' });
+    assert.deepEqual([nowhere.status, (nowhere.json!.error as { code: string }).code], [400, 'exec_refused'], JSON.stringify(nowhere.json));
     assert.equal((await exec({ cmd: ['true'] })).status, 200, 'still serving');
   });
 
