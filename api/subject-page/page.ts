@@ -157,8 +157,16 @@ function terminalState(state: 'idle' | 'connecting' | 'open' | 'closed' | 'error
   el.textContent = text;
 }
 
+// What the subject types before the terminal has said anything waits here: until then the server
+// may still be checking the token and reaching the container's host, and a frame it gets before
+// it is listening for keystrokes would be lost. The first frame it sends means it is listening.
+let heard = false;
+const pending: Array<string | Uint8Array> = [];
+
 function send(data: string | Uint8Array): void {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(data);
+  if (socket?.readyState !== WebSocket.OPEN) return;
+  if (heard) socket.send(data);
+  else pending.push(data);
 }
 
 term.onData((data) => send(encoder.encode(data)));
@@ -181,16 +189,22 @@ function openTerminal(): void {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   socket = ws;
+  heard = false;
+  pending.length = 0;
   $('connect').hidden = true;
   terminalState('connecting', 'connecting…');
   let exitCode: number | undefined;
   ws.addEventListener('open', () => {
     // The token goes in the first frame, never in the URL, where logs and proxies would keep it.
     ws.send(JSON.stringify({ token, cols: term.cols, rows: term.rows }));
-    terminalState('open', 'connected');
     term.focus();
   });
   ws.addEventListener('message', (e: MessageEvent<ArrayBuffer | string>) => {
+    if (!heard && socket === ws) {
+      heard = true;
+      terminalState('open', 'connected');
+      for (const data of pending.splice(0)) ws.send(data);
+    }
     if (typeof e.data !== 'string') {
       term.write(new Uint8Array(e.data));
       return;

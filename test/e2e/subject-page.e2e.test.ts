@@ -40,7 +40,13 @@ async function openPage(browser: Browser, url: string): Promise<Opened> {
 
 /** Waits until the page's terminal shows `text` (xterm's DOM renderer draws spaces as no-break spaces). */
 async function waitForTerminalText(page: Page, text: string): Promise<void> {
-  await page.waitForFunction((t) => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').replace(/\u00a0/g, ' ').includes(t), text, { timeout: 30_000 });
+  try {
+    await page.waitForFunction((t) => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').replace(/\u00a0/g, ' ').includes(t), text, { timeout: 30_000 });
+  } catch (err) {
+    const state = await page.textContent('#terminal-state');
+    const shown = await page.evaluate(() => (document.querySelector('#terminal .xterm-rows')?.textContent ?? '').replace(/\u00a0/g, ' ').trim());
+    throw new Error(`the terminal never showed ${JSON.stringify(text)} (state: ${state ?? '?'}; it shows: ${JSON.stringify(shown)})`, { cause: err });
+  }
 }
 
 async function typeInTerminal(page: Page, text: string): Promise<void> {
@@ -64,6 +70,10 @@ describe('subject page against a stand-in API and terminal', () => {
   const apiAuth: string[] = [];
   // A token names the close code the stand-in terminal answers it with.
   const REFUSALS: Record<string, number> = { 'token-4401': 4401, 'token-4403': 4403, 'token-4409': 4409, 'token-4429': 4429 };
+  // The token 'slow' gets a terminal that stays silent until the test says it is ready, as the
+  // real one does while it checks the token and reaches the container's host.
+  let speak: () => void = () => undefined;
+  let spoken = Promise.resolve();
 
   before(async () => {
     t = await testConfig();
@@ -78,7 +88,7 @@ describe('subject page against a stand-in API and terminal', () => {
 
     app = Fastify();
     await app.register(subjectPageRoutes);
-    const authorized = (h: string | undefined) => h === 'Bearer good' || Object.keys(REFUSALS).some((k) => h === `Bearer ${k}`);
+    const authorized = (h: string | undefined) => ['good', 'slow', ...Object.keys(REFUSALS)].some((k) => h === `Bearer ${k}`);
     app.get('/api/scenarios/:id', async (request, reply) => {
       apiAuth.push(request.headers.authorization ?? '');
       if (!authorized(request.headers.authorization)) return reply.status(401).send({ error: { code: 'token_invalid', message: 'bad token' } });
@@ -104,6 +114,7 @@ describe('subject page against a stand-in API and terminal', () => {
           const first = JSON.parse(frame as string) as { token?: string };
           const refusal = REFUSALS[first.token ?? ''];
           if (refusal) ws.close(refusal, 'refused');
+          else if (first.token === 'slow') void spoken.then(() => ws.send(Buffer.from('slow shell\r\n$ '), { binary: true }));
           else if (first.token !== 'good') ws.close(4401, 'bad token');
           else ws.send(Buffer.from('\x1b[1mstand-in shell\x1b[0m\r\n$ '), { binary: true });
           return;
@@ -160,6 +171,24 @@ describe('subject page against a stand-in API and terminal', () => {
     assert.equal(await page.evaluate((id) => sessionStorage.getItem(`arbiter:token:${id}`), ID), 'good', 'kept in this tab');
     await page.screenshot({ path: join(ARTIFACTS, 'subject-page-terminal.png'), fullPage: true });
     assert.deepEqual(errors, [], 'no console errors (a CSP violation, xterm styles included, would show here)');
+    await page.close();
+  });
+
+  it('keystrokes typed before the terminal has said anything are held, then sent once it has', async () => {
+    status = 'running';
+    spoken = new Promise<void>((resolve) => { speak = resolve; });
+    const before = sessions.length;
+    const { page, errors } = await openPage(browser, `${base}/scenarios/${ID}#token=slow`);
+    await waitFor('the token frame', async () => (sessions[before]?.length ? true : undefined), 10_000);
+    assert.equal(await page.getAttribute('#terminal-state', 'data-state'), 'connecting');
+    await typeInTerminal(page, 'early');
+    const frames = sessions[before]!;
+    assert.deepEqual(frames.slice(1), [], 'nothing was sent while the terminal was silent');
+    speak();
+    await page.waitForSelector('#terminal-state[data-state="open"]');
+    await waitForTerminalText(page, 'early');
+    assert.equal(frames.filter((f): f is Buffer => Buffer.isBuffer(f)).map((b) => b.toString('utf8')).join(''), 'early\r');
+    assert.deepEqual(errors, []);
     await page.close();
   });
 
@@ -250,7 +279,8 @@ describe('subject page on the real stack: a log-triage scenario worked through t
     await page.fill('#token', accessToken as string);
     await page.click('#token-form button[type=submit]');
     await page.waitForSelector('#status-value[data-status="running"]');
-    await page.waitForSelector('#terminal-state[data-state="open"]', { timeout: 30_000 });
+    await page.waitForSelector('#terminal-state[data-state="open"], #terminal-state[data-state="error"], #terminal-state[data-state="closed"]', { timeout: 30_000 });
+    assert.equal(await page.getAttribute('#terminal-state', 'data-state'), 'open', `terminal: ${await page.textContent('#terminal-state') ?? ''}; ${errors.join(' | ')}`);
     await typeInTerminal(page, 'cat /opt/challenge/README');
     await waitForTerminalText(page, 'Incident on bastion-01');
     await page.screenshot({ path: join(ARTIFACTS, 'subject-page-log-triage.png'), fullPage: true });
