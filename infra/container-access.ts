@@ -97,7 +97,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
     User: opts.user,
   });
   const startedAt = new Date();
-  const stream = (await exec.start({ hijack: true, stdin: true })) as unknown as Duplex;
+  const stream = await exec.start({ hijack: true, stdin: true });
   const stdout = new CappedSink(outputCap);
   const stderr = new CappedSink(outputCap);
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
@@ -134,7 +134,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
   // The stream ends when the process's output closes; the engine records its exit just after.
   for (let i = 0; info.Running && i < 50; i++) {
     await new Promise((r) => setTimeout(r, 20));
-    info = (await exec.inspect()) as ExecInspect;
+    info = (await exec.inspect());
   }
   if (info.Running) {
     // Its output closed but it runs on (it closed its stdout itself): the answer is taken, and
@@ -229,7 +229,7 @@ export async function openTty(container: Docker.Container, opts: { cmd: string[]
     User: opts.user,
     Env: Object.entries({ TERM: 'xterm-256color', ...opts.env }).map(([k, v]) => `${k}=${v}`),
   });
-  const stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as unknown as Duplex;
+  const stream = await exec.start({ hijack: true, stdin: true, Tty: true });
   const resize = async (cols: number, rows: number) => {
     try {
       await exec.resize({ h: rows, w: cols });

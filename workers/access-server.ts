@@ -145,7 +145,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     return opts.registry.track(s, async (signal) => {
       let bytes: Buffer = Buffer.alloc(0);
       let outcome = 'ok';
-      let failure: unknown;
+      let failure: AccessError | undefined;
       try {
         bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal });
       } catch (err) {
@@ -169,7 +169,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     return opts.registry.track(s, async (signal) => {
       let outcome = 'ok';
-      let failure: unknown;
+      let failure: AccessError | undefined;
       try {
         await writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal });
       } catch (err) {

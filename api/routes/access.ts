@@ -187,7 +187,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
   });
 
   app.get('/api/scenarios/:id/terminal', { websocket: true, schema: { params: ScenarioParams }, config: perScenario }, (socket: WebSocket, request) => {
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const refuse = (code: number, reason: string) => {
       request.log.info({ scenarioId: id, code, reason }, 'terminal refused');
       if (socket.readyState === socket.OPEN) socket.close(code, reason.slice(0, 120));

@@ -66,8 +66,8 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal(r.json!.timedOut, true);
     assert.equal(r.json!.exitCode, null);
     const [c] = await containersOf(id);
-    const top = await docker.getContainer(c!.Id).top();
-    assert.deepEqual(top.Processes.filter((p: string[]) => p.join(' ').includes('sleep 300')), [], 'no process of the timed-out command is left');
+    const top = (await docker.getContainer(c!.Id).top()) as { Processes: string[][] };
+    assert.deepEqual(top.Processes.filter((p) => p.join(' ').includes('sleep 300')), [], 'no process of the timed-out command is left');
   });
 
   it('caps stdout at 10 MiB and says so', async () => {
