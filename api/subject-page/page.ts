@@ -220,7 +220,9 @@ function openTerminal(): void {
     if (socket !== ws) return;
     socket = undefined;
     const known = CLOSE_REASONS[e.code];
-    if (known) terminalState('error', known);
+    // 4409 on a session that was working is the scenario ending (completed, cancelled, timed out), not a refusal.
+    if (e.code === 4409 && heard) terminalState('closed', 'the scenario stopped running, and its terminal with it');
+    else if (known) terminalState('error', known);
     else if (exitCode !== undefined) terminalState('closed', `the shell exited with code ${exitCode}`);
     else terminalState('closed', `disconnected${e.reason ? `: ${e.reason}` : ''} (code ${e.code})`);
     if (e.code === 4401) {

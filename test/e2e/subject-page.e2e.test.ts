@@ -295,6 +295,7 @@ describe('subject page on the real stack: a log-triage scenario worked through t
     assert.equal(done.status, 202, JSON.stringify(done.json));
     await second.page.waitForSelector('#status-value[data-status="scored"]', { timeout: 90_000 });
     await second.page.waitForSelector('#verdict[data-state="valid"]', { timeout: 30_000 });
+    assert.match((await second.page.textContent('#terminal-state')) ?? '', /stopped running|exited/, 'the open terminal says it ended, not that it was refused');
     assert.match((await second.page.textContent('#verdict-state')) ?? '', /VERIFIED: signed by /);
     await second.page.screenshot({ path: join(ARTIFACTS, 'subject-page-verdict.png'), fullPage: true });
     assert.deepEqual(second.errors, []);
