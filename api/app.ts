@@ -23,6 +23,7 @@ import rateLimit from '@fastify/rate-limit';
 import operatorAuditPlugin from './plugins/operator-audit.ts';
 import retentionRoutes from './routes/retention.ts';
 import verifierRoutes from './routes/verifier.ts';
+import subjectPageRoutes from './routes/subject-page.ts';
 import accessRoutes from './routes/access.ts';
 import websocket from '@fastify/websocket';
 import { retentionService, type Clock } from './services/retention.ts';
@@ -125,5 +126,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(completionTokenRoutes, { config: deps.config });
   await app.register(retentionRoutes);
   await app.register(verifierRoutes);
+  await app.register(subjectPageRoutes);
   return app;
 }
