@@ -69,15 +69,19 @@ def test_exec_truncated_output_raises_output_limit() -> None:
 def test_exec_runtime_permission_refusal_only() -> None:
     refusal = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown'
     raises(PermissionError, lambda: exec_result(ok(exitCode=126, stderr=refusal + "\n"), ["/etc/passwd"], None))
+    raises(PermissionError, lambda: exec_result(ok(exitCode=126, stdout=refusal + "\r\n"), ["/etc/passwd"], None))
     # a shell's own complaint is the command's result, not a provider failure
     r = exec_result(ok(exitCode=126, stderr="sh: ./x: Permission denied\n"), ["sh", "-c", "./x"], None)
     assert r.returncode == 126
 
 
 def test_exec_errors() -> None:
-    assert isinstance(exec_error(400, ApiErrorBody("user_not_allowed", "no"), "nobody"), SandboxUserUnsupportedError)
-    assert isinstance(exec_error(409, ApiErrorBody("not_running", "ended"), None), SandboxUnavailableError)
-    assert isinstance(exec_error(400, ApiErrorBody("bad_cwd", "x"), None), RuntimeError)
+    assert isinstance(exec_error(400, ApiErrorBody("user_not_allowed", "no"), "nobody", ["id"]), SandboxUserUnsupportedError)
+    assert isinstance(exec_error(409, ApiErrorBody("not_running", "ended"), None, ["id"]), SandboxUnavailableError)
+    assert isinstance(exec_error(400, ApiErrorBody("bad_cwd", "x"), None, ["id"]), RuntimeError)
+    assert isinstance(exec_error(400, ApiErrorBody("exec_refused", 'exec: "/etc/passwd": permission denied'), None, ["/etc/passwd"]), PermissionError)
+    missing = exec_error(400, ApiErrorBody("exec_refused", 'exec: "nope": executable file not found in $PATH'), None, ["nope"])
+    assert not isinstance(missing, BaseException) and missing.returncode == 127 and "not found" in missing.stderr
 
 
 def test_file_errors_name_the_file() -> None:

@@ -138,20 +138,29 @@ def exec_result(body: dict[str, Any], cmd: list[str], timeout: int | None) -> Ex
 
 def _runtime_refused_permission(returncode: int, stdout: str, stderr: str) -> bool:
     # Only the container runtime's own one-line refusal (runc: "OCI runtime exec failed: ...
-    # permission denied") means the command could not be started; a shell inside the sandbox
-    # printing "Permission denied" for the command's own work is an ordinary result.
-    if returncode != 126 or stdout.strip():
+    # permission denied", on either stream) means the command could not be started; a shell in
+    # the sandbox printing "Permission denied" about the command's own work is an ordinary result.
+    if returncode != 126 or (stdout.strip() and stderr.strip()):
         return False
-    lines = stderr.strip().splitlines()
+    lines = (stdout.strip() or stderr.strip()).splitlines()
     if len(lines) != 1:
         return False
     line = lines[0].lower()
     return line.startswith("oci runtime exec failed") and "permission denied" in line
 
 
-def exec_error(status: int, err: ApiErrorBody, user: str | None) -> Exception:
+def exec_error(status: int, err: ApiErrorBody, user: str | None, cmd: list[str]) -> Exception | ExecResult[str]:
+    """A refused exec as Inspect's contract names it; some refusals are ordinary results there."""
     if status == 400 and err.code == "user_not_allowed":
         return SandboxUserUnsupportedError(f"user {user!r} is not allowed by this scenario's template: {err.message}")
+    if status == 400 and err.code == "exec_refused":
+        # The engine would not start the command: not executable is PermissionError; a missing
+        # executable (or cwd) is an ordinary failed result, as a shell would report it.
+        message = err.message.lower()
+        if "permission denied" in message:
+            return PermissionError(errno.EACCES, f"Permission denied executing command: {err.message}", cmd[0] if cmd else "")
+        code = 127 if ("not found" in message or "no such file" in message) else 126
+        return ExecResult(success=False, returncode=code, stdout="", stderr=err.message + "\n")
     if status == 409:
         return SandboxUnavailableError(f"The scenario is not running and cannot execute: {err.message}")
     if status == 403 and err.code == "permission_denied":

@@ -240,7 +240,10 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
             read_timeout=None if timeout is None else timeout + 60.0,
         )
         if r.status_code != 200:
-            raise exec_error(r.status_code, error_body(r), user)
+            refused = exec_error(r.status_code, error_body(r), user, cmd)
+            if isinstance(refused, ExecResult):
+                return refused
+            raise refused
         return exec_result(r.json(), cmd, timeout)
 
     async def write_file(self, file: str, contents: str | bytes) -> None:
