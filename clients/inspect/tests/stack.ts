@@ -1,9 +1,9 @@
 // node --import tsx clients/inspect/tests/stack.ts: a real Arbiter stack (test/support/stack.ts:
 // Temporal dev server, both workers in-process, Docker, the API on 127.0.0.1) for running the
 // Inspect provider by hand. Prints one JSON line, {url, et, operator, storageDir}, with an ET of
-// plan `pro` for tenant `acme`, and stops the stack (cancelling what was spawned) when stdin closes.
-//
-//   node --import tsx clients/inspect/tests/stack.ts | { read -r line; export ARBITER_URL=$(echo "$line" | jq -r .url) ...; }
+// plan `pro` for tenant `acme` and an operator token (both valid 10 minutes), and stops the stack
+// (cancelling what was spawned) when stdin closes. The Temporal dev server writes its banner to
+// the same stdout: the JSON is the line that starts with `{`.
 import { startStack } from '../../../test/support/stack.ts';
 
 const stack = await startStack();

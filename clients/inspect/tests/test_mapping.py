@@ -145,6 +145,8 @@ class FakeArbiter:
             return httpx.Response(200, content=self.file)
         if path == "/api/scenarios/sc-1/completion-token":
             return httpx.Response(200, json={"token": "COMPLETION"})
+        if path == "/api/scenarios/sc-1/complete" and json.loads(req.content)["outcome"] not in ("success", "failure", "gave_up"):
+            return httpx.Response(400, json={"error": {"code": "bad_request", "message": "body/outcome"}})
         if path in ("/api/scenarios/sc-1/complete", "/api/scenarios/sc-1/cancel"):
             return httpx.Response(202, json={"status": "accepted"})
         return httpx.Response(404, json={"error": {"code": "not_found", "message": path}})

@@ -189,7 +189,9 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
         if r.status_code != 200:
             raise ArbiterApiError(r.status_code, *_err(r), f"completion token of {sid}")
         token = r.json()["token"]
-        r = await self._client.send("POST", f"/api/scenarios/{sid}/complete", token, json={"outcome": "finished", "submission": {}})
+        # `success`: the session ran to its end (an interrupted one is cancelled instead); whether
+        # the subject solved anything is for the template's scorer to say, not the host.
+        r = await self._client.send("POST", f"/api/scenarios/{sid}/complete", token, json={"outcome": "success", "submission": {}})
         # 409: no longer running (its TTL ended, or it was cancelled): nothing left to end.
         if r.status_code not in (202, 409):
             raise ArbiterApiError(r.status_code, *_err(r), f"complete {sid}")
