@@ -15,6 +15,9 @@ import { redactSecrets } from '../infra/secret-redaction.ts';
 import { isNotFound } from './launch-and-teardown.ts';
 import { collectFromInside } from './evidence-inside.ts';
 import type { Entitlement } from './check-entitlements.ts';
+import type { AccessRegistry } from '../infra/access-registry.ts';
+import { copyTranscript, TranscriptLog, transcriptDir } from '../infra/transcript-log.ts';
+import { ACCESS_DIR, TRANSCRIPT_FILE } from '../lib/transcript.ts';
 
 export const LOG_CAP_BYTES = 1024 * 1024;
 
@@ -70,9 +73,14 @@ export function isolationReport(info: Docker.ContainerInspectInfo): Record<strin
  */
 export function redactEvidence(dir: string): number {
   let total = 0;
+  // The transcript and its recordings were redacted as they were written (infra/transcript-log.ts),
+  // and their digests were taken then: rewriting them now would break the chain.
+  const transcript = join(dir, TRANSCRIPT_FILE);
+  const recordings = join(dir, ACCESS_DIR) + '/';
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const file = join(entry.parentPath, entry.name);
+    if (file === transcript || file.startsWith(recordings)) continue;
     const { bytes, redacted } = redactSecrets(readFileSync(file));
     if (redacted > 0) writeFileSync(file, bytes, { mode: 0o644 });
     total += redacted;
@@ -80,13 +88,31 @@ export function redactEvidence(dir: string): number {
   return total;
 }
 
-export function createEvidenceActivities(deps: { docker: Docker; storageDir: string }) {
+/**
+ * Ends subject access to the scenario and copies its transcript into the evidence: through this
+ * host's registry (in-flight calls stopped and recorded, open terminals closed), or, when another
+ * process served it, by closing and sealing the transcript on disk.
+ */
+async function takeTranscript(deps: { storageDir: string; access?: AccessRegistry | undefined }, scenarioId: string, evidenceDir: string): Promise<number> {
+  if (deps.access) await deps.access.close(scenarioId, 'container-host');
+  else {
+    const log = new TranscriptLog(transcriptDir(deps.storageDir, scenarioId));
+    log.close();
+    await log.sealOrphans('container-host');
+  }
+  return copyTranscript(transcriptDir(deps.storageDir, scenarioId), evidenceDir);
+}
+
+export function createEvidenceActivities(deps: { docker: Docker; storageDir: string; access?: AccessRegistry | undefined }) {
   async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
     const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     const write = (name: string, data: string | Buffer) => writeFileSync(join(dir, name), data, { mode: 0o644 });
 
+    // First, so that nothing the subject does after the wait ended is missing from what is bound.
+    const interactions = await takeTranscript(deps, req.scenarioId, dir);
+    if (interactions > 0) Context.current().log.info('transcript collected', { scenarioId: req.scenarioId, entries: interactions });
     const container = deps.docker.getContainer(req.containerName);
     try {
       const info = await container.inspect();

@@ -9,6 +9,7 @@ import { createContainerActivities } from './launch-and-teardown.ts';
 import { createEntitlementActivities } from './check-entitlements.ts';
 import { createLeaseActivities } from './lease-holders.ts';
 import { createEvidenceActivities } from './collect-evidence.ts';
+import type { AccessRegistry } from '../infra/access-registry.ts';
 import type { PolicyEngine } from '../infra/policy/wasm-engine.ts';
 import { createPolicyActivities } from './evaluate-policy.ts';
 import { createRetentionActivities } from './delete-artifacts.ts';
@@ -51,6 +52,8 @@ export interface HostDeps {
   hostId: string;
   /** to ask whether a container's scenario workflow still runs (the reconciler) */
   temporal: Client;
+  /** the host's live subject access, closed per scenario before its evidence is taken */
+  access?: AccessRegistry;
 }
 
 export function createHostActivities(deps: HostDeps) {

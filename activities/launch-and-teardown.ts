@@ -28,6 +28,8 @@ export interface LaunchedContainer {
   containerId: string;
   imageId: string;
   adopted: boolean;
+  /** where relative paths of the subject's exec and file calls resolve (absent before access existed) */
+  workdir?: string;
   /** set when the container had already run and stopped: its exit happened before anyone waited for it */
   exitCode?: number;
 }
@@ -99,7 +101,7 @@ export function createContainerActivities(deps: ContainerDeps) {
     if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
       // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
       // it): starting it again would hide that, so report it with its exit code.
-      return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, exitCode: info.State.ExitCode };
+      return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, workdir: info.Config.WorkingDir || '/', exitCode: info.State.ExitCode };
     }
     if (!info.State.Running) {
       try {
@@ -109,7 +111,7 @@ export function createContainerActivities(deps: ContainerDeps) {
       }
     }
     Context.current().log.info('container running', { scenarioId: req.scenarioId, containerName: name, adopted });
-    return { containerName: name, containerId: info.Id, imageId: info.Image, adopted };
+    return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, workdir: info.Config.WorkingDir || '/' };
   }
 
   async function teardownContainer(req: { containerName: string }): Promise<void> {

@@ -23,6 +23,8 @@ import rateLimit from '@fastify/rate-limit';
 import operatorAuditPlugin from './plugins/operator-audit.ts';
 import retentionRoutes from './routes/retention.ts';
 import verifierRoutes from './routes/verifier.ts';
+import accessRoutes from './routes/access.ts';
+import websocket from '@fastify/websocket';
 import { retentionService, type Clock } from './services/retention.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import metricsPlugin from './routes/metrics.ts';
@@ -92,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The contract's error shape for 429s too; Retry-After is set by the plugin.
     errorResponseBuilder: (_request, context) => ({ statusCode: 429, code: 'rate_limited', error: 'Too Many Requests', message: `too many requests: retry in ${context.after}` }),
   });
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin, { config: deps.config });
   await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir });
   await app.register(health, { checks: deps.checks });
@@ -117,7 +120,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(satRoutes, { config: deps.config, plans: deps.plans, templatesDir: deps.templatesDir });
   await app.register(billingRoutes, { config: deps.config, plans: deps.plans });
-  await app.register(scenarioRoutes);
+  await app.register(scenarioRoutes, { config: deps.config, plans: deps.plans });
+  await app.register(accessRoutes, { config: deps.config, templatesDir: deps.templatesDir });
   await app.register(completionTokenRoutes, { config: deps.config });
   await app.register(retentionRoutes);
   await app.register(verifierRoutes);

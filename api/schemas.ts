@@ -28,7 +28,12 @@ export const SatResponse = Type.Object({
 });
 
 export const SpawnRequest = Type.Object({}, { additionalProperties: false });
-export const SpawnResponse = Type.Object({ scenarioId: Type.String(), status: Status });
+export const SpawnResponse = Type.Object({
+  scenarioId: Type.String(),
+  status: Status,
+  accessToken: Type.Optional(Type.String({ description: 'Authorization: Bearer for this scenario\'s exec, files and terminal (and reading it), valid until its TTL ends' })),
+  accessTokenExpiresAt: Type.Optional(Type.String()),
+});
 
 export const ScenarioParams = Type.Object({ id: Type.String({ pattern: SCENARIO_ID_PATTERN }) });
 export type ScenarioParams = Static<typeof ScenarioParams>;
@@ -62,6 +67,8 @@ export const ScenarioView = Type.Object({
   score: Type.Optional(Type.Object({ score: Type.Number(), maxScore: Type.Number(), passed: Type.Boolean() })),
   verdictKeyId: Type.Optional(Type.String()),
   retention: Type.Optional(RetentionView),
+  access: Type.Optional(Type.Object({ exec: Type.Boolean(), files: Type.Boolean(), terminal: Type.Boolean(), terminalSessions: Type.Integer() })),
+  workdir: Type.Optional(Type.String({ description: 'the main service\'s working directory: relative exec cwd and file paths resolve against it' })),
 });
 
 export const CompleteRequest = Type.Object({

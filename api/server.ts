@@ -15,7 +15,7 @@ import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 let config: Config;
 try {
   // Billing receipts are optional: without BILLING_HMAC_SECRET the receipts route refuses them.
-  config = loadConfig(process.env, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET'], ['BILLING_HMAC_SECRET']);
+  config = loadConfig(process.env, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET'], ['BILLING_HMAC_SECRET', 'RELAY_HMAC_SECRET']);
 } catch (err) {
   if (err instanceof ConfigError) {
     // LOG_LEVEL itself may be what is wrong, so this line ignores it; stderr, as a process that

@@ -115,7 +115,7 @@ program.command('cancel <id>').description('cancel a scenario')
     out(`${id} cancel requested (was ${r.status})`, r);
   });
 
-program.command('verify <resultsDir...>').description('verify verdicts offline: signature, score, evidence, audit chain (one or many results folders)')
+program.command('verify <resultsDir...>').description('verify verdicts offline: signature, score, evidence, audit chain, transcript (one or many results folders)')
   .option('--keys <path>', 'JWKS file (or folder holding jwks.json) obtained outside the folders checked; required unless ARBITER_KEYS_DIR names the deployment\'s key store')
   .option('--strict', 'fail a folder whose audit log has entries after the signed head (no signature covers them)')
   .action(async (dirs: string[], o: { keys?: string; strict?: boolean }) => {
@@ -148,8 +148,9 @@ program.command('verify <resultsDir...>').description('verify verdicts offline: 
         continue;
       }
       const p = check.statement.predicate;
-      out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}${warnings.map((w) => `\n  warning: ${w}`).join('')}`,
-        { ok: true, dir: results, keys: keySource, keyId: check.keyId, predicate: p, warnings });
+      const transcript = check.transcript ? `\n  transcript: ${check.transcript.entries} entr${check.transcript.entries === 1 ? 'y' : 'ies'}, chain and recordings hold` : '';
+      out(`verified: ${p.scenarioId} ${p.status} score ${p.score.score}/${p.score.maxScore} signed by ${check.keyId}${transcript}${warnings.map((w) => `\n  warning: ${w}`).join('')}`,
+        { ok: true, dir: results, keys: keySource, keyId: check.keyId, predicate: p, warnings, ...(check.transcript ? { transcript: check.transcript } : {}) });
     }
     process.off('SIGINT', stop).off('SIGTERM', stop);
     if (failed) process.exitCode = 1;

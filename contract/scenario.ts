@@ -1,7 +1,7 @@
 // The scenario workflow's contract: its input, its state and statuses, and the messages the API,
 // the container host's monitor and operators send it.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PolicyDecision } from '../lib/policy-types.ts';
+import type { AccessGrant, PolicyDecision } from '../lib/policy-types.ts';
 import type { ScoreResult } from '../lib/verdict-format.ts';
 
 export const scenarioIdFromJti = (jti: string): string => `scn-${jti}`;
@@ -55,6 +55,10 @@ export interface ScenarioState {
   completionDigest?: string;
   score?: Pick<ScoreResult, 'score' | 'maxScore' | 'passed'>;
   verdictKeyId?: string;
+  /** what the subject may do inside while it runs, as the policy decided */
+  access?: AccessGrant;
+  /** the main service's working directory: relative paths of exec and files resolve against it */
+  workdir?: string;
 }
 
 export interface AdmissionResult { status: ScenarioStatus; reasons: string[]; policy?: PolicyDecision }

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../lib/errors.ts';
 
-export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET' | 'BILLING_HMAC_SECRET';
+export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET' | 'BILLING_HMAC_SECRET' | 'RELAY_HMAC_SECRET';
 
 /** A secret and the ones it replaced, so tokens signed before a rotation still verify. */
 export interface SecretRing { current: Buffer; previous: Buffer[] }
@@ -44,6 +44,17 @@ export interface Config {
   /** remote policy mode (OPA_URL); undefined: the in-process Wasm bundle */
   opa: { url: string; timeoutMs: number } | undefined;
   workerOps: WorkerOpsSettings;
+  /**
+   * Where each container host's access server listens (CONTRACT "Subject access"): the API
+   * relays exec, files and terminals there. `unix:<path>` or `<host>:<port>`.
+   */
+  access: {
+    /** this host's own listen address (container worker) */
+    listen: string;
+    /** the API's view: host id -> address; a host not listed is at unix:<socketDir>/<hostId>.sock */
+    endpoints: Record<string, string>;
+    socketDir: string;
+  };
   warnings: string[];
 }
 
@@ -178,8 +189,32 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     workflowBundle: workflowBundle(env.ARBITER_WORKFLOW_BUNDLE),
     opa: remotePolicy(env.OPA_URL, env.OPA_TIMEOUT_MS),
     workerOps: workerOpsSettings(env),
+    access: accessSettings(env, hostId, resolve(path('ARBITER_ACCESS_SOCKET_DIR', '/run/arbiter/access'))),
     warnings,
   });
+}
+
+const ACCESS_ADDRESS = /^(unix:\/.+|[A-Za-z0-9.-]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/;
+
+function accessSettings(env: NodeJS.ProcessEnv, hostId: string, socketDir: string): Config['access'] {
+  const check = (name: string, value: string) => {
+    if (!ACCESS_ADDRESS.test(value)) throw new ConfigError(`${name} must be unix:/absolute/path or host:port, got "${value}"`);
+    return value;
+  };
+  const endpoints: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const item of (env.ARBITER_HOST_ACCESS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    const id = item.slice(0, eq);
+    if (eq < 1 || !HOST_ID.test(id)) throw new ConfigError(`ARBITER_HOST_ACCESS entries are hostId=address, got "${item}"`);
+    endpoints[id] = check('ARBITER_HOST_ACCESS', item.slice(eq + 1));
+  }
+  const listen = check('ARBITER_ACCESS_LISTEN', env.ARBITER_ACCESS_LISTEN ?? endpoints[hostId] ?? `unix:${socketDir}/${hostId}.sock`);
+  return { listen, endpoints, socketDir };
+}
+
+/** Where the API reaches a host's access server. */
+export function accessEndpoint(config: Pick<Config, 'access'>, hostId: string): string {
+  return config.access.endpoints[hostId] ?? `unix:${config.access.socketDir}/${hostId}.sock`;
 }
 
 /**

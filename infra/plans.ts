@@ -19,6 +19,13 @@ export const PlanSchema = Type.Object({
   spawnsPerMinute: Type.Integer({ minimum: 0 }),
   limits: PlanLimitsSchema,
   retentionDays: Type.Integer({ minimum: 0 }),
+  /** subject access the plan grants; decided by policies/arbiter/spawn/access */
+  access: Type.Optional(Type.Object({
+    exec: Type.Boolean(),
+    files: Type.Boolean(),
+    terminal: Type.Boolean(),
+    terminalSessions: Type.Integer({ minimum: 0 }),
+  })),
 });
 export type Plan = Static<typeof PlanSchema>;
 export type PlanId = string;

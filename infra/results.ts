@@ -7,7 +7,8 @@ import { sha256Hex } from './sha256.ts';
 import { serializeChain, verifyChainText, type AuditEntry } from '../lib/audit-chain.ts';
 import { checkManifest, MANIFEST_FILE, type EvidenceManifest } from './evidence-manifest.ts';
 import type { Jwks } from './keys.ts';
-import { describeKind, entryKind, listFolder, readRegularFile } from './untrusted-files.ts';
+import { ACCESS_DIR, referencedFiles, TRANSCRIPT_FILE, verifyTranscript } from '../lib/transcript.ts';
+import { describeKind, entryKind, listFolder, readRegularFile, readRegularFileSync, walkTree } from './untrusted-files.ts';
 import { verifyEnvelope, type DsseEnvelope, type Statement } from './verdict.ts';
 
 export const RESULTS = {
@@ -27,6 +28,7 @@ export const RESULTS_LIMITS = {
   smallFileBytes: 1024 * 1024,
   auditBytes: 64 * 1024 * 1024,
   manifestBytes: 64 * 1024 * 1024,
+  transcriptBytes: 64 * 1024 * 1024,
   evidenceFileBytes: 256 * 1024 * 1024,
   evidenceEntries: 100_000,
   evidenceDepth: 32,
@@ -46,6 +48,8 @@ export type ResultsCheck =
     keyId: string;
     /** chained audit entries after the head the verdict signed: no signature covers them */
     unsignedAuditEntries: AuditEntry[];
+    /** present when the evidence holds a transcript of subject access (CONTRACT "Subject access") */
+    transcript?: { entries: number };
   }
   | { ok: false; problems: string[] };
 
@@ -117,7 +121,7 @@ async function checkFolder(dir: string, jwks: Jwks): Promise<ResultsCheck> {
   const score = await read(RESULTS.score, RESULTS_LIMITS.smallFileBytes);
   if (score && sha256Hex(score) !== digestOf(RESULTS.score)) problems.push(`${RESULTS.score} does not match the signed digest`);
 
-  await checkEvidence(dir, digestOf, problems, read);
+  const transcript = await checkEvidence(dir, digestOf, problems, read);
 
   let unsignedAuditEntries: AuditEntry[] = [];
   const audit = await read(RESULTS.audit, RESULTS_LIMITS.auditBytes);
@@ -131,7 +135,8 @@ async function checkFolder(dir: string, jwks: Jwks): Promise<ResultsCheck> {
       if (serializeChain(entries) !== audit.toString('utf8')) problems.push(`${RESULTS.audit} is not in canonical form (one canonical JSON entry per line): it was reformatted`);
     }
   }
-  return problems.length ? { ok: false, problems } : { ok: true, statement, keyId: sig.keyId, unsignedAuditEntries };
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, statement, keyId: sig.keyId, unsignedAuditEntries, ...(transcript ? { transcript } : {}) };
 }
 
 async function checkEvidence(
@@ -139,7 +144,7 @@ async function checkEvidence(
   digestOf: (name: string) => string | undefined,
   problems: string[],
   read: (name: string, maxBytes: number) => Promise<Buffer | undefined>,
-): Promise<void> {
+): Promise<{ entries: number } | undefined> {
   const evidence = await entryKind(join(dir, RESULTS.evidenceDir), RESULTS.evidenceDir);
   if (!evidence.ok) return void problems.push(evidence.problem);
   if (evidence.kind !== 'directory') return void problems.push(`${RESULTS.evidenceDir} is ${describeKind(evidence.kind)}, not a folder`);
@@ -171,4 +176,79 @@ async function checkEvidence(
     maxDepth: RESULTS_LIMITS.evidenceDepth,
   });
   problems.push(...(manifest ? found : found.filter((p) => !/is not in the manifest$/.test(p))));
+  // The same rule as above: no evidence byte is read unless the signature vouches for the manifest.
+  if (manifest) return checkTranscript(join(dir, RESULTS.evidenceDir), problems, read);
+  return undefined;
+}
+
+/**
+ * The transcript's own checks, after the manifest's: the manifest says a recording changed, the
+ * transcript says which interaction it recorded (and a dropped entry, which leaves every
+ * remaining file intact, is caught only here). Files under access/ must each belong to an entry.
+ */
+async function checkTranscript(
+  evidenceDir: string,
+  problems: string[],
+  read: (name: string, maxBytes: number) => Promise<Buffer | undefined>,
+): Promise<{ entries: number } | undefined> {
+  const transcriptName = `${RESULTS.evidenceDir}/${TRANSCRIPT_FILE}`;
+  const accessName = `${RESULTS.evidenceDir}/${ACCESS_DIR}`;
+  const transcriptKind = await entryKind(join(evidenceDir, TRANSCRIPT_FILE), transcriptName);
+  const accessKind = await entryKind(join(evidenceDir, ACCESS_DIR), accessName);
+  if (!transcriptKind.ok) {
+    // Recordings no entry describes cannot be told apart from planted files.
+    if (accessKind.ok) problems.push(`${accessName}/ holds recordings but there is no ${transcriptName} to describe them`);
+    return undefined;
+  }
+  const bytes = await read(transcriptName, RESULTS_LIMITS.transcriptBytes);
+  if (!bytes) return undefined;
+  const text = bytes.toString('utf8');
+  // Each entry's hash covers decoded text: bytes that are not UTF-8 would decode the same as others.
+  if (!Buffer.from(text, 'utf8').equals(bytes)) return void problems.push(`${transcriptName} is not UTF-8`);
+
+  const readStored = (path: string): Uint8Array | string => {
+    const r = readRegularFileSync(join(evidenceDir, path), 'the file', { maxBytes: RESULTS_LIMITS.evidenceFileBytes });
+    return r.ok ? r.bytes : r.problem;
+  };
+  const check = verifyTranscript(text, readStored, sha256Hex);
+  if (!check.ok) problems.push(...check.problems.map((p) => `${RESULTS.evidenceDir}/${p}`));
+
+  // Parsed again, leniently: after a broken chain the entries that remain still say which
+  // recordings they own, so a dropped entry's recording is named as nobody's.
+  const entries = parseLines(text);
+  const chainHeld = check.ok || !check.problems.some((p) => p.startsWith(`${TRANSCRIPT_FILE}: chain broken`));
+  if (chainHeld) {
+    let canonical: string | undefined;
+    try {
+      canonical = serializeChain(entries);
+    } catch {
+      canonical = undefined;
+    }
+    if (canonical !== text) problems.push(`${transcriptName} is not in canonical form (one canonical JSON entry per line): it was reformatted`);
+  }
+  if (accessKind.ok && accessKind.kind === 'directory') {
+    const owned = new Set(referencedFiles(entries));
+    const tree = await walkTree(join(evidenceDir, ACCESS_DIR), { maxEntries: RESULTS_LIMITS.evidenceEntries, maxDepth: RESULTS_LIMITS.evidenceDepth });
+    // Links, FIFOs and a walk past its bounds were already named by the manifest check.
+    for (const e of tree.entries) {
+      if (e.kind === 'file' && !owned.has(`${ACCESS_DIR}/${e.path}`)) problems.push(`${accessName}/${e.path} is not referenced by any ${TRANSCRIPT_FILE} entry`);
+    }
+  } else if (accessKind.ok) {
+    problems.push(`${accessName} is ${describeKind(accessKind.kind)}, not a folder`);
+  }
+  return check.ok ? { entries: check.entries.length } : undefined;
+}
+
+/** The lines that are JSON objects; the others were named by the chain check. */
+function parseLines(text: string): AuditEntry[] {
+  const entries: AuditEntry[] = [];
+  for (const line of text.split('\n').filter(Boolean)) {
+    try {
+      const v: unknown = JSON.parse(line);
+      if (v && typeof v === 'object' && !Array.isArray(v)) entries.push(v as AuditEntry);
+    } catch {
+      // a line that is not JSON owns no recording; the chain check already named it
+    }
+  }
+  return entries;
 }

@@ -33,6 +33,13 @@ export const TemplateSchema = Type.Object({
   }),
   /** absolute paths inside the scenario container copied into the evidence bundle */
   evidencePaths: Type.Array(Type.String({ pattern: '^/' })),
+  /** subject access (CONTRACT "Subject access"); absent: the defaults */
+  access: Type.Optional(Type.Object({
+    /** bytes of each exec input/output and file kept in the transcript (default 1 MiB; 0 keeps only digests) */
+    recordBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 * 1024 * 1024 })),
+    /** further users a caller may name, as uid:gid; the template's own user is always allowed */
+    users: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]{0,31}$' }), Type.String({ pattern: '^[0-9]+:[0-9]+$' }))),
+  }, { additionalProperties: false })),
 });
 export type Template = Static<typeof TemplateSchema>;
 

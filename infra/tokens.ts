@@ -51,6 +51,35 @@ export type ReceiptClaims = Static<typeof ReceiptClaimsSchema>;
 export const CompletionClaimsSchema = Type.Object({ sub: Type.String({ minLength: 1, maxLength: 128 }) });
 export type CompletionClaims = Static<typeof CompletionClaimsSchema>;
 
+/**
+ * A subject's access to one running scenario (exec, files, terminal): returned by the spawn,
+ * valid until the scenario's TTL ends. `scn` binds it to that scenario.
+ */
+export const AccessClaimsSchema = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 128 }),
+  tenant: Type.String({ minLength: 1, maxLength: 128 }),
+  scn: Type.String({ minLength: 1, maxLength: 128 }),
+});
+export type AccessClaims = Static<typeof AccessClaimsSchema>;
+
+/**
+ * The API's word to one container host that an actor may do one kind of access to one scenario,
+ * as one user, with the template's recording cap: the host verifies it and records `sub`.
+ */
+export const RelayClaimsSchema = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 200 }),
+  scn: Type.String({ minLength: 1, maxLength: 128 }),
+  host: Type.String({ minLength: 1, maxLength: 64 }),
+  act: Type.Union([Type.Literal('exec'), Type.Literal('files'), Type.Literal('terminal')]),
+  svc: Type.String({ minLength: 1, maxLength: 64 }),
+  user: Type.String({ minLength: 1, maxLength: 64 }),
+  /** bytes of each input and output kept in the transcript's recordings */
+  rec: Type.Integer({ minimum: 0 }),
+  /** terminal sessions at once */
+  max: Type.Integer({ minimum: 0 }),
+});
+export type RelayClaims = Static<typeof RelayClaimsSchema>;
+
 interface Kind<S extends TSchema> { typ: string; aud: string; iss: string; schema: S }
 
 export const TOKEN_KINDS = {
@@ -59,6 +88,8 @@ export const TOKEN_KINDS = {
   operator: { typ: 'arbiter-operator+jwt', aud: 'arbiter:operator', iss: ISSUER, schema: OperatorClaimsSchema },
   completion: { typ: 'arbiter-completion+jwt', aud: 'completion', iss: ISSUER, schema: CompletionClaimsSchema },
   receipt: { typ: 'arbiter-receipt+jwt', aud: 'arbiter:billing', iss: BILLING_ISSUER, schema: ReceiptClaimsSchema },
+  access: { typ: 'arbiter-access+jwt', aud: 'arbiter:access', iss: ISSUER, schema: AccessClaimsSchema },
+  relay: { typ: 'arbiter-relay+jwt', aud: 'arbiter:host', iss: ISSUER, schema: RelayClaimsSchema },
 } as const satisfies Record<string, Kind<TSchema>>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 export type ClaimsOf<K extends TokenKind> = Static<(typeof TOKEN_KINDS)[K]['schema']>;
@@ -167,6 +198,15 @@ function toUnauthorized(err: unknown): UnauthorizedError {
 export function completionRing(root: SecretRing, scenarioId: string): SecretRing {
   const derive = (s: Buffer) => createHmac('sha256', s).update(`arbiter-completion:${scenarioId}`).digest();
   return { current: derive(root.current), previous: root.previous.map(derive) };
+}
+
+/**
+ * Access tokens are signed with a key derived from the SAT secret: no new secret to deploy, and
+ * a leaked access token verifies as nothing else.
+ */
+export function accessRing(sat: SecretRing): SecretRing {
+  const derive = (s: Buffer) => createHmac('sha256', s).update('arbiter-access').digest();
+  return { current: derive(sat.current), previous: sat.previous.map(derive) };
 }
 
 /** The bearer token of an Authorization header, or undefined when there is none. */

@@ -50,6 +50,11 @@ function errorProblem(name: string, err: unknown): string {
  * after it was listed returns at once, and fstat then refuses it.
  */
 export async function readRegularFile(path: string, name: string, limits: { maxBytes: number; expectedSize?: number }): Promise<ReadAnswer> {
+  return readRegularFileSync(path, name, limits);
+}
+
+/** readRegularFile for a caller that must answer synchronously (lib/transcript.ts's reader). */
+export function readRegularFileSync(path: string, name: string, limits: { maxBytes: number; expectedSize?: number }): ReadAnswer {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -69,8 +69,21 @@ export interface PolicyInput {
   isolation: IsolationSettings;
 }
 
+/** What the plan lets the subject do inside the running scenario (policies/arbiter/spawn/access). */
+export interface AccessGrant {
+  exec: boolean;
+  files: boolean;
+  terminal: boolean;
+  /** terminal sessions open at once */
+  terminalSessions: number;
+}
+
+export const NO_ACCESS: AccessGrant = { exec: false, files: false, terminal: false, terminalSessions: 0 };
+
 export interface PolicyDecision {
   allow: boolean;
+  /** absent in decisions recorded before access existed: nothing granted */
+  access?: AccessGrant;
   /** every reason for a deny, sorted; empty when allowed */
   reasons: string[];
   /**

@@ -22,7 +22,8 @@ export type TranscriptEvent = (typeof TRANSCRIPT_EVENTS)[number];
 export interface StreamDigest {
   size: number;
   sha256: string;
-  stored?: { path: string; size: number; sha256: string };
+  /** `redacted`: how many Arbiter tokens were replaced in the kept bytes (infra/secret-redaction.ts) */
+  stored?: { path: string; size: number; sha256: string; redacted?: number };
 }
 
 export interface ExecData {
@@ -112,17 +113,19 @@ export function verifyTranscript(text: string, readStored: (path: string) => Uin
       }
       if (referenced.has(path)) problems.push(`${where}: ${name} names ${path}, which another entry also names`);
       referenced.add(path);
+      // A terminal session's one stream is itself the recording: not "recording recording".
+      const what = name === 'recording' ? `recording ${path}` : `${name} recording ${path}`;
       const bytes = readStored(path);
       if (typeof bytes === 'string') {
-        problems.push(`${where}: ${name} recording ${path}: ${bytes}`);
+        problems.push(`${where}: ${what}: ${bytes}`);
         continue;
       }
       if (bytes.length !== s.stored.size || hash(bytes) !== s.stored.sha256) {
-        problems.push(`${where}: ${name} recording ${path} does not match its digest (changed after it was recorded)`);
-      } else if (s.stored.size === s.size && s.stored.sha256 !== s.sha256) {
-        problems.push(`${where}: ${name} recording ${path} is whole but its digest is not the stream's`);
-      } else if (s.stored.size > s.size) {
-        problems.push(`${where}: ${name} recording ${path} is longer than the stream`);
+        problems.push(`${where}: ${what} does not match its digest (changed after it was recorded)`);
+      } else if (s.stored.size === s.size && !s.stored.redacted && s.stored.sha256 !== s.sha256) {
+        problems.push(`${where}: ${what} is whole but its digest is not the stream's`);
+      } else if (s.stored.size > s.size && !s.stored.redacted) {
+        problems.push(`${where}: ${what} is longer than the stream`);
       }
     }
   }
@@ -135,7 +138,7 @@ export function referencedFiles(entries: readonly AuditEntry[]): string[] {
 }
 
 function streamsOf(entry: AuditEntry): Array<[string, unknown]> {
-  const data = (entry.data ?? {}) as Record<string, unknown>;
+  const data = entry.data ?? {};
   switch (entry.event) {
     case 'exec': return [['stdin', data.stdin], ['stdout', data.stdout], ['stderr', data.stderr]];
     case 'file.read':

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 load_tools_env
 set -a; . .data/dev.env; set +a
+# Where container hosts listen for the API's relayed subject access (a Unix socket per host).
+export ARBITER_ACCESS_SOCKET_DIR="${ARBITER_ACCESS_SOCKET_DIR:-$PWD/.data/access}"
 
 : "${PORT:=8080}" "${TEMPORAL_PORT:=7233}" "${TEMPORAL_UI_PORT:=8233}"
 export PORT TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"

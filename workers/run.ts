@@ -26,7 +26,8 @@ export async function runWorkerProcess(
 ): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env, needs);
+    // The relay secret is loaded where set: a container host without it serves no subject access.
+    config = loadConfig(process.env, needs, ['RELAY_HMAC_SECRET']);
   } catch (err) {
     if (err instanceof ConfigError) {
       // LOG_LEVEL itself may be what is wrong, so this line ignores it; stderr, as a process that

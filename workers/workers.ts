@@ -7,6 +7,8 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
+import { buildAccessServer, listenAccessServer } from './access-server.ts';
+import { AccessRegistry } from '../infra/access-registry.ts';
 import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
 import { loadSigner, publishJwks } from '../infra/keys.ts';
@@ -102,6 +104,7 @@ export interface HostWorker {
 export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWorker> {
   const { config } = opts;
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
+  const access = new AccessRegistry(config.storageDir);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
@@ -112,6 +115,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
       runtime: config.runtime,
       hostId: config.hostId,
       temporal: opts.client,
+      access,
     }),
     // Host activities heartbeat every few seconds; sending them that often (instead of at 80% of
     // the heartbeat timeout) leaves a wide margin before a busy but live worker looks dead.
@@ -120,11 +124,19 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     ...opts.extra,
   });
   const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
+  const relaySecret = config.secrets.RELAY_HMAC_SECRET;
+  if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
     const monitor = startContainerMonitor({ docker, client: opts.client, log });
+    // Subject access is relayed here by the API (workers/access-server.ts); it lives as long as the worker.
+    const server = relaySecret
+      ? await listenAccessServer(await buildAccessServer({ docker, registry: access, hostId: config.hostId, relaySecret, log: { info: log.info.bind(log), warn: log.warn.bind(log), error: log.warn.bind(log) } }), config.access.listen)
+      : undefined;
+    if (server) log.info({ address: server.address }, 'subject access server listening');
     try {
       return await body();
     } finally {
+      await server?.close();
       await monitor.stop();
     }
   };

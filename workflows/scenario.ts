@@ -235,6 +235,7 @@ class Scenario {
       entitlement,
     });
     this.state.policySha256 = decision.policySha256;
+    if (decision.access) this.state.access = decision.access;
     this.audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
     if (!decision.allow) return { denied: decision.reasons };
 
@@ -262,6 +263,7 @@ class Scenario {
     const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));
     this.launched = { containerName: launched.containerName, host };
     this.state.containerName = launched.containerName;
+    if (launched.workdir) this.state.workdir = launched.workdir;
     this.audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: this.state.hostId });
     this.setStatus('running');
     // The container had already stopped when the launch found it (the engine restarted mid-launch,

@@ -9,15 +9,17 @@ import { decodeProtectedHeader } from 'jose';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config, SecretName, SecretRing } from '../../infra/config.ts';
 import { ForbiddenError, UnauthorizedError } from '../../lib/errors.ts';
-import { bearer, completionRing, TOKEN_KINDS, verifyToken, type EtClaims, type SatClaims, type TokenKind } from '../../infra/tokens.ts';
+import { accessRing, bearer, completionRing, TOKEN_KINDS, verifyToken, type EtClaims, type SatClaims, type TokenKind } from '../../infra/tokens.ts';
 
 export type Principal =
   | { kind: 'et'; sub: string; tenant: string; claims: EtClaims & { jti: string; iat: number } }
   | { kind: 'sat'; sub: string; tenant: string; claims: SatClaims & { jti: string; exp: number } }
   | { kind: 'operator'; sub: string }
-  | { kind: 'completion'; scenarioId: string };
+  | { kind: 'completion'; scenarioId: string }
+  | { kind: 'access'; sub: string; tenant: string; scenarioId: string };
 
-export type BearerKind = Exclude<TokenKind, 'receipt'>;
+/** Receipts go to billing and relay tokens to container hosts: neither is an API bearer. */
+export type BearerKind = Exclude<TokenKind, 'receipt' | 'relay'>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,6 +29,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the verified caller of a route that declares `auth` */
     principal: Principal | undefined;
+  }
+  interface FastifyInstance {
+    /**
+     * Verifies a token that did not come in an Authorization header (a WebSocket's first frame),
+     * exactly as a route declaring `accepted` would.
+     */
+    authenticateToken(token: string, accepted: readonly BearerKind[], scenarioId: string | undefined): Promise<Principal>;
   }
 }
 
@@ -52,6 +61,7 @@ const SECRET_OF: Record<BearerKind, SecretName> = {
   sat: 'SAT_HMAC_SECRET',
   operator: 'OPERATOR_HMAC_SECRET',
   completion: 'COMPLETION_HMAC_SECRET',
+  access: 'SAT_HMAC_SECRET',
 };
 
 export default fp(async function auth(app: FastifyInstance, opts: { config: Config }) {
@@ -82,12 +92,22 @@ export default fp(async function auth(app: FastifyInstance, opts: { config: Conf
         if (claims.sub !== scenarioId) throw new UnauthorizedError('completion token is for another scenario', 'token_invalid');
         return { kind, scenarioId };
       }
+      case 'access': {
+        const { claims } = await verifyToken('access', token, accessRing(ring('access')));
+        return { kind, sub: claims.sub, tenant: claims.tenant, scenarioId: claims.scn };
+      }
     }
   }
 
   async function authenticate(request: FastifyRequest, accepted: readonly BearerKind[]): Promise<Principal> {
     const token = bearer(request.headers.authorization);
     if (!token) throw new UnauthorizedError('a bearer token is required', 'token_missing');
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    const principal = await authenticateToken(token, accepted, typeof id === 'string' ? id : undefined);
+    return principal;
+  }
+
+  async function authenticateToken(token: string, accepted: readonly BearerKind[], scenarioId: string | undefined): Promise<Principal> {
     let typ: string | undefined;
     try {
       typ = decodeProtectedHeader(token).typ;
@@ -95,17 +115,16 @@ export default fp(async function auth(app: FastifyInstance, opts: { config: Conf
       throw new UnauthorizedError('token is not a JWT', 'token_invalid');
     }
     const kind = typ ? kindByTyp.get(typ) : undefined;
-    if (!kind || kind === 'receipt') throw new UnauthorizedError(`this route takes ${accepted.join(' or ')} tokens`, 'token_wrong_kind');
-    const id = (request.params as { id?: unknown } | undefined)?.id;
-    const principal = await verifyAs(kind, token, typeof id === 'string' ? id : undefined);
+    if (!kind || kind === 'receipt' || kind === 'relay') throw new UnauthorizedError(`this route takes ${accepted.join(' or ')} tokens`, 'token_wrong_kind');
+    const principal = await verifyAs(kind, token, scenarioId);
     if (!accepted.includes(kind)) {
-      request.log.info({ kind, accepted }, 'valid token of a kind this route does not take');
       throw new ForbiddenError(`this route takes ${accepted.join(' or ')} tokens, not ${kind}`, 'token_kind_forbidden');
     }
     return principal;
   }
 
   app.decorateRequest('principal', undefined);
+  app.decorate('authenticateToken', authenticateToken);
   // Attached to each declaring route, after the hooks that plugins registered earlier attached
   // (the rate limiter's among them), so a burst is limited before any token is verified.
   app.addHook('onRoute', (route) => {

@@ -9,11 +9,15 @@ import { TERMINAL_STATUSES, type ScenarioState } from '../../contract/scenario.t
 import { scenarioNotFound } from '../services/scenarios.ts';
 import type { RetentionView } from '../services/retention.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
+import type { Config } from '../../infra/config.ts';
+import type { Plans } from '../../infra/plans.ts';
+import { accessRing, mintToken } from '../../infra/tokens.ts';
 import { CompleteRequest, ErrorBody, ScenarioParams, ScenarioView, SpawnRequest, SpawnResponse, StatusBody, VerdictResponse } from '../schemas.ts';
 
 /** The subject who spawned a scenario (by SAT or ET of the same subject and tenant) or an operator. */
 function mayRead(p: Principal, s: ScenarioState): boolean {
   if (p.kind === 'operator') return true;
+  if (p.kind === 'access') return p.scenarioId === s.scenarioId && p.sub === s.subject && p.tenant === s.tenant;
   if (p.kind === 'sat' || p.kind === 'et') return p.sub === s.subject && p.tenant === s.tenant;
   return false;
 }
@@ -30,9 +34,14 @@ function viewFor(p: Principal, state: ScenarioState & { retention?: RetentionVie
 }
 
 /** The scenario's subject (SAT, or an ET of the same subject and tenant) or an operator. */
-const OWNER_OR_OPERATOR = ['sat', 'et', 'operator'] as const;
+const OWNER_OR_OPERATOR = ['sat', 'et', 'access', 'operator'] as const;
 
-const scenarioRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** A scenario may wait this long to launch before its TTL starts; the access token covers it. */
+const LAUNCH_ALLOWANCE_SECONDS = 300;
+
+export interface ScenarioRouteOptions { config: Config; plans: Plans }
+
+const scenarioRoutes: FastifyPluginAsyncTypebox<ScenarioRouteOptions> = async (app, opts) => {
   async function readable(request: FastifyRequest, id: string): Promise<{ state: ScenarioState; principal: Principal }> {
     const principal = principalOf(request, ...OWNER_OR_OPERATOR);
     const state = await app.scenarios.get(id);
@@ -56,7 +65,14 @@ const scenarioRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (admission.status === 'denied') {
       throw new ForbiddenError(`policy denied the spawn: ${admission.reasons.join('; ')}`, 'policy_denied', { reasons: admission.reasons });
     }
-    return reply.status(202).header('Location', `/api/scenarios/${scenarioId}`).send({ scenarioId, status: admission.status });
+    // The subject's key to its running scenario (exec, files, terminal, reading it): outlives the
+    // SAT (10 minutes at most) up to the longest TTL the plan allows; every use re-checks that
+    // the scenario is still running.
+    const ttl = (opts.plans[sat.claims.plan]?.limits.ttlSeconds ?? 3600) + LAUNCH_ALLOWANCE_SECONDS;
+    const access = await mintToken('access', { sub: sat.sub, tenant: sat.tenant, scn: scenarioId }, accessRing(opts.config.secrets.SAT_HMAC_SECRET!), { ttlSeconds: ttl });
+    return reply.status(202).header('Location', `/api/scenarios/${scenarioId}`).send({
+      scenarioId, status: admission.status, accessToken: access.token, accessTokenExpiresAt: access.expiresAt.toISOString(),
+    });
   });
 
   app.get('/api/scenarios/:id', {

@@ -10,6 +10,7 @@ const envelopeText = $<HTMLTextAreaElement>('envelope');
 const jwksText = $<HTMLTextAreaElement>('jwks');
 const jwksUrl = $<HTMLInputElement>('jwks-url');
 const artifactsInput = $<HTMLInputElement>('artifacts');
+const artifactsFolder = $<HTMLInputElement>('artifacts-folder');
 const result = $<HTMLElement>('result');
 const artifacts: Record<string, Uint8Array> = {};
 // Where the keys in the JWKS box came from, shown with every result: the user's choice only.
@@ -45,6 +46,7 @@ const MARK: Record<Check['state'], string> = { pass: '✓', warn: '⚠', fail: '
 function failureTitle(c: Check): string {
   if (c.id === 'artifact:verdict.json') return 'verdict.json was edited after signing';
   if (c.id === 'artifact:audit.jsonl') return 'the audit chain is broken';
+  if (c.id === 'transcript') return 'the transcript of subject access does not hold';
   if (c.id.startsWith('artifact:')) return `${c.id.slice('artifact:'.length)} does not match its signed digest`;
   const titles: Record<string, string> = {
     envelope: 'the envelope is malformed',
@@ -72,6 +74,8 @@ function render(report: VerifyReport): void {
   }
   result.append(el('h2', {}, 'Checks'), list);
 
+  renderTranscript(report);
+
   if (!report.claims) return;
   const p = report.claims;
   const rows: Array<[string, string]> = [
@@ -95,6 +99,20 @@ function render(report: VerifyReport): void {
   );
 }
 
+/** Who did what in the scenario, one row per entry; the entries a problem names are marked. */
+function renderTranscript(report: VerifyReport): void {
+  const t = report.transcript;
+  if (!t) return;
+  const failing = new Set(t.failing);
+  const table = el('table', { id: 'transcript' }, el('tr', {}, ...['seq', 'event', 'actor', 'command or path', 'exit code'].map((h) => el('th', {}, h))));
+  for (const r of t.entries) {
+    table.append(el('tr', { 'data-seq': r.seq, 'data-line': String(r.line), class: failing.has(r.line) ? 'fail' : '' },
+      el('td', {}, r.seq), el('td', {}, r.event), el('td', {}, r.actor), el('td', {}, r.what), el('td', {}, r.exitCode)));
+  }
+  const verified = report.valid ? '' : ' (UNVERIFIED: do not rely on it)';
+  result.append(el('h2', {}, `Transcript: ${t.entries.length} entr${t.entries.length === 1 ? 'y' : 'ies'}${verified}`), el('div', { class: report.valid ? '' : 'unverified' }, table));
+}
+
 function verify(): void {
   render(verifyVerdict(envelopeText.value, jwksText.value, artifacts, { keySource }));
 }
@@ -113,11 +131,19 @@ $<HTMLInputElement>('jwks-file').addEventListener('change', (e) => {
   void readInto(jwksText, file).then(() => { if (file) keySource = `from the file ${file.name} you chose`; });
 });
 jwksText.addEventListener('input', () => { keySource = 'pasted'; });
-artifactsInput.addEventListener('change', () => {
-  void (async () => {
-    for (const f of Array.from(artifactsInput.files ?? [])) artifacts[f.name] = new Uint8Array(await f.arrayBuffer());
-    $<HTMLElement>('artifacts-list').textContent = Object.keys(artifacts).join(', ');
-  })();
+// A folder's files come with their path under it ("results/evidence/access/…"): the folder's own
+// name is dropped, so the paths are the ones the verdict and its manifest use.
+async function addArtifacts(input: HTMLInputElement, pathOf: (f: File) => string): Promise<void> {
+  for (const f of Array.from(input.files ?? [])) artifacts[pathOf(f)] = new Uint8Array(await f.arrayBuffer());
+  $<HTMLElement>('artifacts-list').textContent = Object.keys(artifacts).join(', ');
+}
+artifactsInput.addEventListener('change', () => { void addArtifacts(artifactsInput, (f) => f.name); });
+artifactsFolder.addEventListener('change', () => {
+  void addArtifacts(artifactsFolder, (f) => (f.webkitRelativePath || f.name).split('/').slice(1).join('/') || f.name).then(() => {
+    // A results folder holds its own envelope: with none given yet, that is the one to verify.
+    const envelope = artifacts['verdict.dsse.json'];
+    if (envelope && !envelopeText.value.trim()) envelopeText.value = new TextDecoder().decode(envelope);
+  });
 });
 
 // Dropping a verdict anywhere on the page reads it and verifies at once when keys are present.

@@ -9,11 +9,13 @@ import canonicalize from 'canonicalize';
 
 ed.hashes.sha512 = sha512;
 
+import { serializeChain, type AuditEntry } from '../../lib/audit-chain.ts';
+import { ACCESS_DIR, referencedFiles, TRANSCRIPT_FILE, verifyTranscript } from '../../lib/transcript.ts';
 import { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type VerdictPredicate } from '../../lib/verdict-format.ts';
 
 export { pae, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE };
 
-export type CheckId = 'envelope' | 'keys' | 'key' | 'signature' | 'statement' | 'keyBinding' | `artifact:${string}`;
+export type CheckId = 'envelope' | 'keys' | 'key' | 'signature' | 'statement' | 'keyBinding' | 'transcript' | `artifact:${string}`;
 /** `warn`: the check held, but something beside it is not covered by the signature. */
 export interface Check { id: CheckId; label: string; state: 'pass' | 'warn' | 'fail' | 'skip'; detail: string }
 
@@ -31,7 +33,12 @@ export interface VerifyReport {
   subjects?: Array<{ name: string; sha256: string }>;
   /** where the JWKS came from, as the page shows it: never from among the artifacts */
   keySource: string;
+  /** the transcript of subject access, when it was among the artifacts; trustworthy only when `valid` */
+  transcript?: { entries: TranscriptRow[]; failing: number[] };
 }
+
+/** One line of evidence/transcript.jsonl, as the page lists it. */
+export interface TranscriptRow { line: number; seq: string; event: string; actor: string; what: string; exitCode: string }
 
 export interface VerifyOptions {
   /** how the user supplied the JWKS: "fetched from <url>", "file <name>", "pasted" */
@@ -45,6 +52,7 @@ const LABELS: Record<string, string> = {
   signature: 'Ed25519 signature over the DSSE pre-authentication encoding verifies (strict RFC 8032)',
   statement: "payload is an in-toto Statement v1 carrying Arbiter's verdict predicate",
   keyBinding: 'the statement names the key that signed it',
+  transcript: 'evidence/transcript.jsonl is a hash chain and every recording matches its digest',
 };
 
 const utf8 = new TextEncoder();
@@ -93,7 +101,9 @@ function predicateProblem(p: unknown): string | undefined {
 /**
  * Verifies a DSSE verdict envelope against a JWKS, both as text (what a page reads from a file,
  * a paste or a fetch). `artifacts` (file name → bytes), when given, are checked against the
- * statement's subject digests: score.json and evidence/manifest.json (or manifest.json).
+ * statement's subject digests: score.json and evidence/manifest.json (or manifest.json); evidence
+ * files (evidence/<path>, or their bare names when those are unambiguous) against the manifest;
+ * evidence/transcript.jsonl's chain and recordings as `arbiter verify` checks them.
  */
 export function verifyVerdict(envelopeText: string, jwksText: string, artifacts: Record<string, Uint8Array> = {}, options: VerifyOptions = {}): VerifyReport {
   const checks: Check[] = [];
@@ -220,7 +230,21 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
   // 7. Any artifacts the user gave: the subjects against their digests, verdict.json against the
   // signed payload byte for byte, audit.jsonl's chain up to the signed head. Nothing among them is
   // ever used as a key: the keys come from section 2 only.
-  for (const [name, bytes] of Object.entries(artifacts)) {
+  // The manifest first: the evidence files among the artifacts are checked against it.
+  const given = new Map(Object.entries(artifacts).map(([name, bytes]) => [artifactName(name), bytes]));
+  const manifestBytes = given.get(MANIFEST);
+  const manifestSubject = subjects?.find((s) => s.name === MANIFEST);
+  const manifest = manifestBytes && manifestSubject && sha256Hex(manifestBytes) === manifestSubject.sha256 ? parseManifest(manifestBytes) : undefined;
+  const evidencePath = (name: string): string | undefined => {
+    if (!manifest) return undefined;
+    if (name.startsWith('evidence/')) return manifest.has(name.slice('evidence/'.length)) ? name.slice('evidence/'.length) : undefined;
+    if (manifest.has(name)) return name;
+    // A file picked on its own has only its base name: enough when one listed file has it.
+    const named = [...manifest.keys()].filter((p) => p.split('/').at(-1) === name);
+    return named.length === 1 ? named[0] : undefined;
+  };
+
+  for (const [name, bytes] of given) {
     const id: CheckId = `artifact:${name}`;
     const push = (state: Check['state'], label: string, detail: string) => {
       const c: Check = { id, label, state, detail };
@@ -234,6 +258,14 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
       else push('fail', label, 'verdict.json differs from the payload the signature covers: it was edited, trust only the signed statement');
       continue;
     }
+    if (name === 'verdict.dsse.json') {
+      // Present when a whole results folder was chosen: it must be the envelope checked above,
+      // or the folder's artifacts are being checked against another verdict.
+      const label = 'verdict.dsse.json is the envelope verified above';
+      if (sameJson(bytes, envelopeText)) push('pass', label, 'the same envelope');
+      else push('fail', label, 'verdict.dsse.json is not the envelope verified above: these artifacts belong to another verdict');
+      continue;
+    }
     if (name === 'audit.jsonl') {
       const label = 'audit.jsonl is a hash chain through the signed head';
       if (!report.claims || !report.keyId) { push('skip', label, 'not checked: no verified statement'); continue; }
@@ -243,11 +275,29 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
       else push('pass', label, `${chain.length} entries, ending at the signed head`);
       continue;
     }
-    const subjectName = name === 'manifest.json' ? 'evidence/manifest.json' : name;
-    const subject = subjects?.find((s) => s.name === subjectName);
+    const subject = subjects?.find((s) => s.name === name);
+    const path = subject ? undefined : evidencePath(name);
+    if (path !== undefined) {
+      const listed = manifest!.get(path)!;
+      const actual = sha256Hex(bytes);
+      const evidenceId: CheckId = `artifact:evidence/${path}`;
+      const c: Check = { id: evidenceId, label: `evidence/${path} matches the signed manifest`, state: 'pass', detail: `sha256:${actual}` };
+      if (actual !== listed.sha256 || bytes.length !== listed.size) {
+        c.state = 'fail';
+        c.detail = `sha256 is ${actual} (${bytes.length} bytes), the signed manifest lists ${listed.sha256} (${listed.size} bytes): the file was changed`;
+      }
+      checks.push(c);
+      if (c.state === 'fail') report.failed ??= c;
+      continue;
+    }
     const label = `${name} matches the signed digest`;
     if (!subjects) push('skip', label, 'not checked: no statement');
-    else if (!subject) push('fail', label, `${name} is not a subject of this verdict${/jwks|keys/i.test(name) ? ' (keys are never taken from the artifacts: give them in "Public keys")' : ''}`);
+    else if (!subject) {
+      const why = /jwks|keys/i.test(name) ? ' (keys are never taken from the artifacts: give them in "Public keys")'
+        : manifest ? ' and not in its signed evidence manifest'
+          : ` (evidence files are checked against ${MANIFEST}: give it too)`;
+      push('fail', label, `${name} is not a subject of this verdict${why}`);
+    }
     else {
       const actual = sha256Hex(bytes);
       if (actual === subject.sha256) push('pass', label, `sha256:${actual}`);
@@ -255,12 +305,122 @@ export function verifyVerdict(envelopeText: string, jwksText: string, artifacts:
     }
   }
 
+  checkTranscriptArtifact(given, manifest, report);
+
   report.valid = checks.every((c) => c.state === 'pass' || c.state === 'warn');
   return report;
 }
 
+const MANIFEST = 'evidence/manifest.json';
+const TRANSCRIPT = `evidence/${TRANSCRIPT_FILE}`;
+
+/** The name an artifact is checked under: the two evidence files with fixed names may come bare. */
+function artifactName(name: string): string {
+  const n = name.replace(/^\.\//, '');
+  if (n === 'manifest.json') return MANIFEST;
+  if (n === TRANSCRIPT_FILE) return TRANSCRIPT;
+  return n;
+}
+
+function parseManifest(bytes: Uint8Array): Map<string, { sha256: string; size: number }> | undefined {
+  try {
+    const m: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    if (!isObject(m) || !Array.isArray(m.files)) return undefined;
+    const files = new Map<string, { sha256: string; size: number }>();
+    for (const f of m.files as unknown[]) {
+      if (!isObject(f) || typeof f.path !== 'string' || typeof f.sha256 !== 'string' || typeof f.size !== 'number') return undefined;
+      files.set(f.path, { sha256: f.sha256, size: f.size });
+    }
+    return files;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `arbiter verify`'s transcript checks (infra/results.ts) on the artifacts given: the chain, the
+ * canonical form, every recording against its entry's digest, and recordings no entry owns. Its
+ * bytes are bound to the verdict only through the manifest: without it the check can hold and
+ * still prove nothing, which is a warning.
+ */
+function checkTranscriptArtifact(given: Map<string, Uint8Array>, manifest: Map<string, { sha256: string; size: number }> | undefined, report: VerifyReport): void {
+  const bytes = given.get(TRANSCRIPT);
+  const listsRecordings = manifest && [...manifest.keys()].some((p) => p.startsWith(`${ACCESS_DIR}/`));
+  if (!bytes && !(listsRecordings && !manifest.has(TRANSCRIPT_FILE))) return;
+  const push = (state: Check['state'], detail: string) => {
+    const c: Check = { id: 'transcript', label: LABELS.transcript!, state, detail };
+    report.checks.push(c);
+    if (state === 'fail') report.failed ??= c;
+  };
+  if (!bytes) return push('fail', `the manifest lists recordings under ${ACCESS_DIR}/ but no ${TRANSCRIPT_FILE} describes them`);
+  if (!report.claims || !report.keyId) return push('skip', 'not checked: no verified statement');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return push('fail', `${TRANSCRIPT} is not UTF-8`);
+  }
+
+  const recording = (path: string): Uint8Array | undefined => given.get(`evidence/${path}`) ?? given.get(path) ?? given.get(path.split('/').at(-1)!);
+  const check = verifyTranscript(text, (path) => recording(path) ?? 'not among the artifacts (choose the whole results folder)', sha256Hex);
+  const problems = check.ok ? [] : check.problems.map((p) => `evidence/${p}`);
+  const entries = parseLines(text);
+  if (check.ok) {
+    let canonical: string | undefined;
+    try {
+      canonical = serializeChain(entries);
+    } catch {
+      canonical = undefined;
+    }
+    if (canonical !== text) problems.push(`${TRANSCRIPT} is not in canonical form (one canonical JSON entry per line): it was reformatted`);
+  }
+  const owned = new Set(referencedFiles(entries));
+  const present = new Set([...(manifest?.keys() ?? [])].filter((p) => p.startsWith(`${ACCESS_DIR}/`)));
+  for (const name of given.keys()) if (name.startsWith(`evidence/${ACCESS_DIR}/`)) present.add(name.slice('evidence/'.length));
+  for (const path of present) if (!owned.has(path)) problems.push(`evidence/${path} is not referenced by any ${TRANSCRIPT_FILE} entry`);
+
+  // The problems name entries by their line ("entry 3 (terminal): …", "chain broken: entry 2 …"):
+  // the page marks those rows.
+  const failing = [...new Set(problems.flatMap((p) => [...p.matchAll(/\bentry (\d+)\b/g)].map((m) => Number(m[1]))))];
+  report.transcript = { entries: entries.map((e, line) => transcriptRow(e, line)), failing };
+  const recordings = owned.size;
+  if (problems.length) push('fail', problems.join('; '));
+  else if (!manifest) push('warn', `${entries.length} entries, chain and ${recordings} recording(s) hold, but NOT bound to the signature: give ${MANIFEST}, which binds them`);
+  else push('pass', `${entries.length} entries, chain and ${recordings} recording(s) hold`);
+}
+
+/** The lines that are JSON objects; the chain check names the others. */
+function parseLines(text: string): AuditEntry[] {
+  return text.split('\n').filter(Boolean).flatMap((line) => {
+    try {
+      const v: unknown = JSON.parse(line);
+      return isObject(v) ? [v as unknown as AuditEntry] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function transcriptRow(e: AuditEntry, line: number): TranscriptRow {
+  const d = isObject(e.data) ? e.data : {};
+  const what = e.event === 'exec' && Array.isArray(d.cmd) ? d.cmd.map(quoted).join(' ')
+    : typeof d.path === 'string' ? d.path
+      : e.event === 'terminal' ? `terminal session (${quoted(d.ended ?? '?')})` : '';
+  const exitCode = typeof d.exitCode === 'number' ? String(d.exitCode) : e.event === 'exec' || e.event === 'terminal' ? '–' : quoted(d.outcome ?? '');
+  return { line, seq: quoted(e.seq), event: quoted(e.event), actor: quoted(e.actor), what, exitCode };
+}
+
 /** An untrusted value as text: a string as it is, anything else as JSON (String() can throw). */
 const quoted = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? typeof v);
+
+function sameJson(bytes: Uint8Array, text: string): boolean {
+  try {
+    const a = canonicalize(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
+    return typeof a === 'string' && a === canonicalize(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

@@ -1,7 +1,7 @@
 // What both policy engines (in-process Wasm, remote OPA server) promise, and the one place
 // that turns whatever an engine produced into a decision. Anything short of a well-formed
 // decision document is a deny that says why: the gate fails closed.
-import type { PolicyDecision, PolicyInput } from '../../lib/policy-types.ts';
+import { NO_ACCESS, type AccessGrant, type PolicyDecision, type PolicyInput } from '../../lib/policy-types.ts';
 
 /** The rule both engines evaluate; must match `-e` in scripts/build-policy.sh. */
 export const POLICY_ENTRYPOINT = 'arbiter/spawn/decision';
@@ -31,7 +31,15 @@ export function decisionFrom(doc: unknown, policySha256: string): PolicyDecision
   }
   // allow with reasons attached contradicts the policy's own contract; refuse rather than
   // guess which half is right.
-  return { allow: allow && reasons.length === 0, reasons: [...reasons], policySha256 };
+  return { allow: allow && reasons.length === 0, reasons: [...reasons], policySha256, access: accessFrom(doc.access) };
+}
+
+/** Grants exactly as the policy stated them; anything malformed grants nothing. */
+function accessFrom(v: unknown): AccessGrant {
+  if (!isRecord(v)) return { ...NO_ACCESS };
+  const { exec, files, terminal, terminalSessions } = v;
+  const sessions = typeof terminalSessions === 'number' && Number.isInteger(terminalSessions) && terminalSessions > 0 ? terminalSessions : 0;
+  return { exec: exec === true, files: files === true, terminal: terminal === true && sessions > 0, terminalSessions: terminal === true ? sessions : 0 };
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

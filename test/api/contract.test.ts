@@ -17,12 +17,12 @@ import type { SpawnService } from '../../api/services/spawn.ts';
 import { MAX_BODY_DEPTH } from '../../api/plugins/json-body.ts';
 import { loadPlans } from '../../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
-import { completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../infra/tokens.ts';
+import { accessRing, completionRing, mintToken, type ClaimsOf, type TokenKind } from '../../infra/tokens.ts';
 import type { SecretRing } from '../../infra/config.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
 import { testConfig, type TestConfig } from '../support/harness.ts';
 
-type Bearer = Exclude<TokenKind, 'receipt'>;
+type Bearer = Exclude<TokenKind, 'receipt' | 'relay'>;
 type Scenario = ScenarioState & { retention?: RetentionView };
 
 /** Every call a fake service receives, as "service.method". */
@@ -127,6 +127,7 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
         const id = o.forScenario ?? ID;
         return (await mintToken('completion', { sub: id }, completionRing(o.ring ?? s.COMPLETION_HMAC_SECRET!, id), ttl)).token;
       }
+      case 'access': return (await mintToken('access', { ...who, scn: o.forScenario ?? ID }, accessRing(o.ring ?? s.SAT_HMAC_SECRET!), ttl)).token;
     }
   }
 

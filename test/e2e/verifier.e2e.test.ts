@@ -4,7 +4,7 @@
 // Screenshots of a valid and a tampered verdict are saved under test/artifacts/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +19,7 @@ import { loadPlans } from '../../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { buildStatement, signStatement, type DsseEnvelope, type VerdictPredicate } from '../../infra/verdict.ts';
 import { REPO, testConfig, type TestConfig } from '../support/harness.ts';
+import { writeSignedResults } from '../support/signed-results.ts';
 
 const ARTIFACTS = join(REPO, 'test', 'artifacts');
 // Without these Chromium reaches for the network (updates, sync, QUIC probes) at start.
@@ -163,6 +164,64 @@ describe('browser verifier (headless Chromium)', () => {
     const r = await verify(page, valid, jwks);
     assert.deepEqual(r.failed, ['artifact:score.json']);
     await page.close();
+  });
+
+  it('a results folder with a transcript lists its entries; a flipped byte of a terminal recording fails naming the entry', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arbiter-verifier-transcript-'));
+    try {
+      const { dir: results } = await writeSignedResults(join(dir, 'storage'), signer, {
+        transcript: [
+          { event: 'exec', cmd: ['ls'], stdout: 'answer.txt\n' },
+          { event: 'file.write', path: 'answer.txt', content: 'hello\n' },
+          { event: 'exec', cmd: ['cat', 'answer.txt'], stdout: 'hello\n' },
+          { event: 'terminal', cast: '{"version":2,"width":80,"height":24}\n[0.1,"o","$ "]\n[0.4,"i","exit\\r"]\n' },
+        ],
+      });
+      const tampered = join(dir, 'tampered', 'results');
+      cpSync(results, tampered, { recursive: true });
+      const cast = join(tampered, 'evidence', 'access', '000003-terminal.cast');
+      const bytes = readFileSync(cast);
+      bytes[30] = bytes[30]! ^ 0x04;
+      writeFileSync(cast, bytes);
+
+      /** The folder chosen whole: its own verdict.dsse.json fills the envelope box. */
+      const check = async (folder: string, screenshot: string) => {
+        const { page, errors } = await open(`${base}/verify`);
+        await page.fill('#jwks', JSON.stringify(jwks));
+        await page.setInputFiles('#artifacts-folder', folder);
+        await page.waitForFunction(() => (document.getElementById('envelope') as HTMLTextAreaElement).value.length > 0);
+        await page.click('#verify');
+        await page.waitForSelector('#result[data-state="valid"], #result[data-state="invalid"]');
+        const r = {
+          state: (await page.getAttribute('#result', 'data-state')) ?? '',
+          transcript: await page.$eval('li[data-check="transcript"]', (li) => `${li.getAttribute('data-state') ?? ''}: ${li.querySelector('.detail')?.textContent ?? ''}`),
+          rows: await page.$$eval('#transcript tr[data-seq]', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent).join(' | '))),
+          failingRows: await page.$$eval('#transcript tr.fail', (trs) => trs.map((tr) => tr.getAttribute('data-seq'))),
+        };
+        await page.screenshot({ path: join(ARTIFACTS, screenshot), fullPage: true });
+        assert.deepEqual(errors, []);
+        await page.close();
+        return r;
+      };
+
+      const good = await check(results, 'verifier-transcript-valid.png');
+      assert.equal(good.state, 'valid', good.transcript);
+      assert.equal(good.transcript, 'pass: 4 entries, chain and 4 recording(s) hold');
+      assert.deepEqual(good.rows, [
+        '0 | exec | subject:user-1 | ls | 0',
+        '1 | file.write | subject:user-1 | answer.txt | ok',
+        '2 | exec | subject:user-1 | cat answer.txt | 0',
+        '3 | terminal | subject:user-1 | terminal session (exited) | 0',
+      ]);
+      assert.deepEqual(good.failingRows, []);
+
+      const bad = await check(tampered, 'verifier-transcript-tampered.png');
+      assert.equal(bad.state, 'invalid');
+      assert.equal(bad.transcript, 'fail: evidence/transcript.jsonl entry 3 (terminal): recording access/000003-terminal.cast does not match its digest (changed after it was recorded)');
+      assert.deepEqual(bad.failingRows, ['3']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the standalone build verifies from a file:// URL with pasted keys and makes no request', async () => {

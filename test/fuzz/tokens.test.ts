@@ -22,6 +22,8 @@ const VALID: { [K in TokenKind]: ClaimsOf<K> } = {
   operator: { sub: 'ops', role: 'operator' },
   completion: { sub: 'scn-fuzz-0001' },
   receipt: { sub: 'rcpt-1', tenant: 'acme', plan: 'pro' },
+  access: { sub: 'user-1', tenant: 'acme', scn: 'scn-0001' },
+  relay: { sub: 'subject:user-1', scn: 'scn-0001', host: 'local', act: 'exec', svc: 'main', user: '1000:1000', rec: 1024, max: 1 },
 };
 
 /** Resolves to the verified claims, or to the error when it is an UnauthorizedError; anything else fails the property. */

@@ -2,7 +2,7 @@
 // folder, random edits (files rewritten, flipped, deleted, added; links, loops, FIFOs, device
 // nodes, sparse giants, folders, appended audit entries; odd names). Whatever the folder, the
 // verifier answers within a bound, passes only when the folder is exactly what was signed, and
-// names a path that changed when it fails.
+// names a path that changed when it fails. The folder holds a transcript of subject access.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -20,8 +20,9 @@ import { tempDir } from '../unit/helpers.ts';
 const root = tempDir();
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const FOLDERS = ['', 'evidence', 'evidence/files', 'evidence/files/work'] as const;
-const FILES = ['score.json', 'audit.jsonl', 'verdict.json', 'verdict.dsse.json', 'evidence/manifest.json', 'evidence/container.log', 'evidence/exit.json', 'evidence/files/work/answer.txt'] as const;
+const FOLDERS = ['', 'evidence', 'evidence/files', 'evidence/files/work', 'evidence/access'] as const;
+const FILES = ['score.json', 'audit.jsonl', 'verdict.json', 'verdict.dsse.json', 'evidence/manifest.json', 'evidence/container.log', 'evidence/exit.json', 'evidence/files/work/answer.txt',
+  'evidence/transcript.jsonl', 'evidence/access/000000-stdout', 'evidence/access/000001-terminal.cast'] as const;
 
 type Mutation =
   | { kind: 'rewrite'; file: string; same: boolean; bytes: Uint8Array }
@@ -41,7 +42,7 @@ const name = fc.oneof(
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('rewrite' as const), file: fc.constantFrom(...FILES), same: fc.boolean(), bytes: fc.uint8Array({ maxLength: 64 }) }),
   fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom(...FILES), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant('delete' as const), path: fc.constantFrom(...FILES, 'evidence/files', 'evidence') }),
+  fc.record({ kind: fc.constant('delete' as const), path: fc.constantFrom(...FILES, 'evidence/files', 'evidence/access', 'evidence') }),
   fc.record({ kind: fc.constant('add' as const), folder: fc.constantFrom(...FOLDERS), name, bytes: fc.uint8Array({ maxLength: 32 }) }),
   fc.record({ kind: fc.constant('link' as const), folder: fc.constantFrom(...FOLDERS), name, target: fc.constantFrom('.', '..', 'loop', '/dev/zero', '/etc/passwd', 'container.log') }),
   fc.record({ kind: fc.constant('replaceWithLink' as const), file: fc.constantFrom(...FILES) }),
@@ -125,7 +126,13 @@ let count = 0;
 before(async () => {
   await generateKey(join(root, 'keys'));
   signer = await loadSigner(join(root, 'keys'));
-  template = (await writeSignedResults(join(root, 'template'), signer)).dir;
+  // With a transcript of subject access, so its checks meet every kind of edit too.
+  template = (await writeSignedResults(join(root, 'template'), signer, {
+    transcript: [
+      { event: 'exec', cmd: ['cat', 'answer.txt'], stdout: 'hello\n' },
+      { event: 'terminal', cast: '{"version":2,"width":80,"height":24}\n[0.1,"o","$ "]\n' },
+    ],
+  })).dir;
   jwksFile = join(root, 'jwks.json');
   writeFileSync(jwksFile, JSON.stringify({ keys: [signer.publicJwk] }));
 });

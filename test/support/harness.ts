@@ -37,11 +37,13 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Test
     OPERATOR_HMAC_SECRET: secret(),
     COMPLETION_HMAC_SECRET: secret(),
     BILLING_HMAC_SECRET: secret(),
+    RELAY_HMAC_SECRET: secret(),
+    ARBITER_ACCESS_SOCKET_DIR: join(dir, 'access'),
     ARBITER_STORAGE_DIR: join(dir, 'storage'),
     ARBITER_KEYS_DIR: join(dir, 'keys'),
     ARBITER_HOST_ID: `t${randomBytes(3).toString('hex')}`,
     ...env,
-  }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET', 'BILLING_HMAC_SECRET']);
+  }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET', 'BILLING_HMAC_SECRET', 'RELAY_HMAC_SECRET']);
   await generateKey(config.keysDir);
   return { config, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -4,8 +4,9 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildChain, GENESIS_HASH, serializeChain } from '../../lib/audit-chain.ts';
+import { appendEvent, buildChain, GENESIS_HASH, serializeChain, type AuditEntry } from '../../lib/audit-chain.ts';
 import { canonicalJson, sha256Hex } from '../../lib/canonical-json.ts';
+import { accessFileName, streamDigest, TRANSCRIPT_FILE, type ExecData, type FileData, type TerminalData } from '../../lib/transcript.ts';
 import { buildManifest, MANIFEST_FILE, manifestBytes } from '../../infra/evidence-manifest.ts';
 import type { Jwks, Signer } from '../../infra/keys.ts';
 import { RESULTS } from '../../infra/results.ts';
@@ -33,6 +34,46 @@ export function predicate(over: Partial<VerdictPredicate> = {}): VerdictPredicat
 
 export interface SignedResults { dir: string; jwks: Jwks }
 
+/** One interaction of subject access, as the transcript records it (CONTRACT "Subject access"). */
+export type Interaction =
+  | { event: 'exec'; actor?: string; cmd: string[]; exitCode?: number; stdin?: string | Buffer; stdout?: string | Buffer; stderr?: string | Buffer }
+  | { event: 'file.read' | 'file.write'; actor?: string; path: string; content: string | Buffer }
+  | { event: 'terminal'; actor?: string; cast: string | Buffer; exitCode?: number };
+
+/**
+ * A transcript of `interactions` the way the API records one: entries chained by appendEvent,
+ * each stream's bytes kept (up to `capBytes`) under access/. `files` is relative to evidence/.
+ */
+export function buildTranscript(interactions: readonly Interaction[], capBytes = 1024 * 1024): { entries: AuditEntry[]; files: Record<string, Buffer> } {
+  const entries: AuditEntry[] = [];
+  const files: Record<string, Buffer> = {};
+  const time = (i: number) => new Date(Date.UTC(2024, 0, 1, 0, 1, i)).toISOString();
+  const stream = (seq: number, what: string, bytes: string | Buffer | undefined) => {
+    const { digest, kept } = streamDigest(Buffer.from(bytes ?? ''), accessFileName(seq, what), capBytes);
+    if (kept && digest.stored) files[digest.stored.path] = Buffer.from(kept);
+    return digest;
+  };
+  for (const it of interactions) {
+    const seq = entries.length;
+    const common = { service: 'main', user: 'player' };
+    let data: ExecData | FileData | TerminalData;
+    if (it.event === 'exec') {
+      data = {
+        ...common, cmd: it.cmd, cwd: '/work', env: [], envSha256: sha256Hex(canonicalJson({})), timeoutSeconds: null,
+        exitCode: it.exitCode ?? 0, timedOut: false, truncated: { stdout: false, stderr: false }, startedAt: time(seq), durationMs: 12,
+        stdin: stream(seq, 'stdin', it.stdin), stdout: stream(seq, 'stdout', it.stdout), stderr: stream(seq, 'stderr', it.stderr),
+      };
+    } else if (it.event === 'terminal') {
+      data = { ...common, startedAt: time(seq), durationMs: 3000, exitCode: it.exitCode ?? 0, ended: 'exited', recording: stream(seq, 'terminal.cast', it.cast) };
+    } else {
+      data = { ...common, path: it.path, outcome: 'ok', content: stream(seq, 'content', it.content) };
+    }
+    entries.push(appendEvent(entries, { time: time(seq), actor: it.actor ?? 'subject:user-1', event: it.event, data: data as unknown as Record<string, unknown> }));
+  }
+  files[TRANSCRIPT_FILE] = Buffer.from(serializeChain(entries));
+  return { entries, files };
+}
+
 /**
  * Writes scenarios/<scenarioId>/results under `storage` and signs it with `signer`. `score` and
  * `evidence` (relative path → bytes) vary what is signed.
@@ -41,6 +82,8 @@ export async function writeSignedResults(storage: string, signer: Signer, opts: 
   scenarioId?: string;
   score?: ScoreResult;
   evidence?: Record<string, string | Buffer>;
+  /** interactions recorded in evidence/transcript.jsonl and evidence/access/, beside `evidence` */
+  transcript?: readonly Interaction[];
 } = {}): Promise<SignedResults> {
   const scenarioId = opts.scenarioId ?? 'scn-0001';
   const dir = join(storage, 'scenarios', scenarioId, 'results');
@@ -50,10 +93,13 @@ export async function writeSignedResults(storage: string, signer: Signer, opts: 
   writeFileSync(join(dir, RESULTS.score), scoreBytes);
 
   const evidenceDir = join(dir, RESULTS.evidenceDir);
-  const evidence = opts.evidence ?? {
-    'container.log': 'hello from the scenario\n',
-    'files/work/answer.txt': 'hello\n',
-    'exit.json': canonicalJson({ exitCode: 0, running: false }),
+  const evidence = {
+    ...(opts.evidence ?? {
+      'container.log': 'hello from the scenario\n',
+      'files/work/answer.txt': 'hello\n',
+      'exit.json': canonicalJson({ exitCode: 0, running: false }),
+    }),
+    ...(opts.transcript ? buildTranscript(opts.transcript).files : {}),
   };
   for (const [path, bytes] of Object.entries(evidence)) {
     mkdirSync(join(evidenceDir, path, '..'), { recursive: true });

@@ -3,14 +3,15 @@
 // browser one is just as strict about Ed25519 (RFC 8032, not ZIP-215).
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ed from '@noble/ed25519';
-import { okpThumbprint, pae, verifyVerdict, PAYLOAD_TYPE } from '../../api/verifier/verify.ts';
+import { okpThumbprint, pae, verifyVerdict, PAYLOAD_TYPE, type VerifyReport } from '../../api/verifier/verify.ts';
 import { generateKey, loadSigner, publicJwks, type Jwks, type Signer } from '../../infra/keys.ts';
 import { buildStatement, signStatement, verifyEnvelope, type DsseEnvelope } from '../../infra/verdict.ts';
 import { appendEvent, buildChain, serializeChain } from '../../lib/audit-chain.ts';
+import { writeSignedResults, type Interaction } from '../support/signed-results.ts';
 
 let signer: Signer;
 let jwks: Jwks;
@@ -140,5 +141,92 @@ describe('browser verifier: keys, verdict.json and the audit log, the same rules
     assert.match(warning.detail, /1 after the signed head are NOT covered by the signature: #2 score\.override by mallory/);
     assert.equal(truncated.valid, false);
     assert.match(truncated.failed?.detail ?? '', /signed head .* is not in the chain/);
+  });
+});
+
+describe('browser verifier: the transcript of subject access, the same rules as `arbiter verify`', () => {
+  const INTERACTIONS: Interaction[] = [
+    { event: 'exec', cmd: ['ls'], stdout: 'answer.txt\n' },
+    { event: 'file.write', path: 'answer.txt', content: 'hello\n' },
+    { event: 'exec', cmd: ['cat', 'answer.txt'], stdout: 'hello\n', exitCode: 1 },
+    { event: 'terminal', cast: '{"version":2,"width":80,"height":24}\n[0.1,"o","$ "]\n[0.4,"i","exit\\r"]\n' },
+  ];
+  let folder: Record<string, Uint8Array>;
+  let envelopeText: string;
+
+  /** Every file of a results folder by its path under it, as the page's folder picker gives them. */
+  function readFolder(dir: string, prefix = ''): Record<string, Uint8Array> {
+    const out: Record<string, Uint8Array> = {};
+    for (const d of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+      const rel = prefix ? `${prefix}/${d.name}` : d.name;
+      if (d.isDirectory()) Object.assign(out, readFolder(dir, rel));
+      else out[rel] = new Uint8Array(readFileSync(join(dir, rel)));
+    }
+    return out;
+  }
+  const run = (artifacts: Record<string, Uint8Array>) => verifyVerdict(envelopeText, JSON.stringify({ keys: [signer.publicJwk] }), artifacts);
+  const checkOf = (r: VerifyReport, id: string) => r.checks.find((c) => c.id === id);
+
+  before(async () => {
+    const { dir } = await writeSignedResults(mkdtempSync(join(tmpdir(), 'arbiter-bv-transcript-')), signer, { transcript: INTERACTIONS });
+    folder = readFolder(dir);
+    envelopeText = Buffer.from(folder['verdict.dsse.json']!).toString('utf8');
+  });
+
+  it('when the whole results folder is given, every file and the transcript hold, and the entries are listed', () => {
+    const r = run(folder);
+    assert.ok(r.valid, JSON.stringify(r.failed));
+    assert.equal(checkOf(r, 'transcript')?.state, 'pass');
+    assert.match(checkOf(r, 'transcript')!.detail, /^4 entries, chain and 4 recording\(s\) hold$/);
+    for (const f of ['transcript.jsonl', 'access/000003-terminal.cast', 'container.log']) assert.equal(checkOf(r, `artifact:evidence/${f}`)?.state, 'pass', f);
+    assert.deepEqual(r.transcript?.entries.map((e) => [e.seq, e.event, e.actor, e.what, e.exitCode]), [
+      ['0', 'exec', 'subject:user-1', 'ls', '0'],
+      ['1', 'file.write', 'subject:user-1', 'answer.txt', 'ok'],
+      ['2', 'exec', 'subject:user-1', 'cat answer.txt', '1'],
+      ['3', 'terminal', 'subject:user-1', 'terminal session (exited)', '0'],
+    ]);
+    assert.deepEqual(r.transcript?.failing, []);
+  });
+
+  it('when the files are picked one by one (bare names), the recordings are still found', () => {
+    const bare = Object.fromEntries(Object.entries(folder).filter(([p]) => p.startsWith('evidence/')).map(([p, b]) => [p.split('/').at(-1)!, b]));
+    const r = run(bare);
+    assert.ok(r.valid, JSON.stringify(r.failed));
+    assert.equal(checkOf(r, 'artifact:evidence/access/000003-terminal.cast')?.state, 'pass');
+  });
+
+  it('when one byte of the recorded terminal session is flipped, the file and the transcript entry fail, and that row is marked', () => {
+    const cast = Uint8Array.from(folder['evidence/access/000003-terminal.cast']!);
+    cast[30] = cast[30]! ^ 0x04;
+    const r = run({ ...folder, 'evidence/access/000003-terminal.cast': cast });
+    assert.equal(r.valid, false);
+    assert.equal(r.failed?.id, 'artifact:evidence/access/000003-terminal.cast');
+    assert.equal(checkOf(r, 'transcript')?.state, 'fail');
+    assert.equal(checkOf(r, 'transcript')?.detail, 'evidence/transcript.jsonl entry 3 (terminal): recording access/000003-terminal.cast does not match its digest (changed after it was recorded)');
+    assert.deepEqual(r.transcript?.failing, [3]);
+  });
+
+  it('when an exec line is deleted, the chain fails at the entry that took its place and its recording is nobody\'s', () => {
+    const text = Buffer.from(folder['evidence/transcript.jsonl']!).toString('utf8');
+    const lines = text.split('\n').filter(Boolean);
+    const r = run({ ...folder, 'evidence/transcript.jsonl': new TextEncoder().encode([...lines.slice(0, 2), ...lines.slice(3)].map((l) => `${l}\n`).join('')) });
+    assert.equal(r.valid, false);
+    assert.equal(checkOf(r, 'artifact:evidence/transcript.jsonl')?.state, 'fail');
+    assert.equal(checkOf(r, 'transcript')?.detail, 'evidence/transcript.jsonl: chain broken: entry 2 has sequence 3 (deleted, inserted or reordered); evidence/access/000002-stdout is not referenced by any transcript.jsonl entry');
+    assert.deepEqual(r.transcript?.failing, [2]);
+  });
+
+  it('when the transcript comes without the manifest that binds it, a holding chain is only a warning', () => {
+    const r = run({ 'transcript.jsonl': folder['evidence/transcript.jsonl']!, ...Object.fromEntries(Object.entries(folder).filter(([p]) => p.startsWith('evidence/access/'))) });
+    const c = checkOf(r, 'transcript')!;
+    assert.equal(c.state, 'warn');
+    assert.match(c.detail, /NOT bound to the signature: give evidence\/manifest\.json/);
+    // The recordings themselves are evidence files with nothing to check them against.
+    assert.equal(r.valid, false);
+  });
+
+  it('when the folder\'s verdict.dsse.json is not the envelope being verified, it fails', () => {
+    const r = verifyVerdict(JSON.stringify(envelope), JSON.stringify(jwks), { 'verdict.dsse.json': folder['verdict.dsse.json']! });
+    assert.equal(r.failed?.id, 'artifact:verdict.dsse.json');
   });
 });

@@ -88,7 +88,7 @@ void describe('isolationOf and the spawn policy', () => {
       mounts: [],
       resources: { memoryMb: 64, memorySwapMb: 64, cpus: 0.5, pids: 32 },
     });
-    assert.deepEqual(await engine.evaluate(inputWith(spec)), { allow: true, reasons: [], policySha256: engine.sha256 });
+    assert.deepEqual(await engine.evaluate(inputWith(spec)), { allow: true, reasons: [], policySha256: engine.sha256, access: { exec: true, files: true, terminal: true, terminalSessions: 1 } });
   });
 
   void it('reads binds with their mode, and tells volumes from host paths', () => {

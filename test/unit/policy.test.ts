@@ -54,7 +54,7 @@ void describe('spawn policy (wasm)', () => {
   });
 
   void it('allows hello on the intro track of the free plan, in the container the launch would create', async () => {
-    assert.deepEqual(await engine.evaluate(input()), { allow: true, reasons: [], policySha256: engine.sha256 });
+    assert.deepEqual(await engine.evaluate(input()), { allow: true, reasons: [], policySha256: engine.sha256, access: { exec: true, files: true, terminal: true, terminalSessions: 1 } });
   });
 
   void it('denies a track outside the plan, naming track and plan', async () => {

@@ -25,11 +25,13 @@ const CLAIMS: { [K in TokenKind]: ClaimsOf<K> } = {
   operator: { sub: 'ops-1', role: 'operator' },
   completion: { sub: 'scn-0001' },
   receipt: { sub: 'rcpt-0001', tenant: 'acme', plan: 'pro' },
+  access: { sub: 'user-1', tenant: 'acme', scn: 'scn-0001' },
+  relay: { sub: 'subject:user-1', scn: 'scn-0001', host: 'local', act: 'exec', svc: 'main', user: '1000:1000', rec: 1024, max: 1 },
 };
 const KINDS = Object.keys(TOKEN_KINDS) as TokenKind[];
 
 /** Claims that satisfy every kind's schema, so a rejection can only come from aud/typ/iss. */
-const ALL_CLAIMS = { ...CLAIMS.et, ...CLAIMS.sat, ...CLAIMS.operator, ...CLAIMS.completion, sub: 'user-1' };
+const ALL_CLAIMS = { ...CLAIMS.et, ...CLAIMS.sat, ...CLAIMS.operator, ...CLAIMS.completion, ...CLAIMS.access, ...CLAIMS.relay, sub: 'user-1' };
 
 const b64u = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const nowSeconds = () => Math.floor(Date.now() / 1000);

@@ -5,6 +5,7 @@
 # set; the decision gathers all of them, so a refusal explains every cause at once.
 package arbiter.spawn
 
+import data.arbiter.spawn.access
 import data.arbiter.spawn.isolation
 import data.arbiter.spawn.plan
 import data.arbiter.spawn.shape
@@ -16,5 +17,6 @@ allow if count(deny) == 0
 
 deny := ((shape.deny | plan.deny) | template.deny) | isolation.deny
 
-# Reasons are sorted so that identical inputs always record byte-identical decisions.
-decision := {"allow": allow, "reasons": sort(deny)}
+# Reasons are sorted so that identical inputs always record byte-identical decisions. The access
+# grants ride along (allowed or not), so what the subject may do is decided and recorded here.
+decision := {"allow": allow, "reasons": sort(deny), "access": access.grants}

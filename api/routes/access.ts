@@ -1,0 +1,255 @@
+// Subject access (CONTRACT "Subject access"): exec, file transfer and a terminal in a running
+// scenario. The API decides (who, which scenario, running, granted by the plan, which user) and
+// relays to the host that runs the container (api/services/access.ts), which does the work and
+// records it in the scenario's transcript before answering.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { Type } from 'typebox';
+import { scenarioIdFromJti, type ScenarioState } from '../../contract/scenario.ts';
+import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnauthorizedError } from '../../lib/errors.ts';
+import { NO_ACCESS } from '../../lib/policy-types.ts';
+import type { Config } from '../../infra/config.ts';
+import { loadTemplate, type Template } from '../../infra/template.ts';
+import { ACCESS_LIMITS } from '../../infra/container-access.ts';
+import { scenarioNotFound } from '../services/scenarios.ts';
+import { AccessService, type RelayTarget } from '../services/access.ts';
+import { principalOf, type Principal } from '../plugins/auth.ts';
+import { ErrorBody, ScenarioParams } from '../schemas.ts';
+
+/** The bytes of each input and output a transcript keeps, unless the template says otherwise. */
+export const DEFAULT_RECORD_BYTES = 1024 * 1024;
+export const MAIN_SERVICE = 'main';
+/** Calls per scenario per minute, across all its callers: one scenario's burst is its own problem. */
+const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
+/** How long a terminal's WebSocket may stay silent before its first (token) frame. */
+const FIRST_FRAME_MS = 10_000;
+
+const NO_NUL = '^[^\\x00]*$';
+const Service = Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'one service of a multi-service scenario; default: the main one' });
+const User = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$', description: 'a user the template allows; default: the template\'s user' });
+
+export const ExecRequest = Type.Object({
+  cmd: Type.Array(Type.String({ maxLength: 65536, pattern: NO_NUL }), { minItems: 1, maxItems: ACCESS_LIMITS.argvItems, description: 'argv; no shell unless you run one' }),
+  input: Type.Optional(Type.Union([
+    Type.String({ description: 'stdin as UTF-8 text' }),
+    Type.Object({ base64: Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' }) }, { additionalProperties: false }),
+  ])),
+  cwd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: NO_NUL })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 65536, pattern: NO_NUL }), { maxProperties: ACCESS_LIMITS.envItems })),
+  user: Type.Optional(User),
+  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: ACCESS_LIMITS.maxTimeoutSeconds })),
+  service: Type.Optional(Service),
+}, { additionalProperties: false });
+
+export const ExecResponse = Type.Object({
+  exitCode: Type.Union([Type.Integer(), Type.Null()], { description: 'null when the process was killed (timeout) before it exited' }),
+  stdout: Type.String(),
+  stderr: Type.String(),
+  truncated: Type.Object({ stdout: Type.Boolean(), stderr: Type.Boolean() }),
+  timedOut: Type.Boolean(),
+  durationMs: Type.Integer(),
+  seq: Type.Integer({ description: 'the entry\'s position in the scenario\'s transcript' }),
+});
+
+const FileQuery = Type.Object({
+  path: Type.String({ minLength: 1, maxLength: 4096, pattern: NO_NUL }),
+  service: Type.Optional(Service),
+  user: Type.Optional(User),
+}, { additionalProperties: false });
+
+const ACCESS_CALLERS = ['sat', 'access', 'operator'] as const;
+type AccessKind = 'exec' | 'files' | 'terminal';
+
+interface Decided { target: RelayTarget; actor: string; user: string; recordBytes: number; sessions: number }
+
+export interface AccessRouteOptions { config: Config; templatesDir: string }
+
+const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, opts) => {
+  const relay = new AccessService(opts.config);
+  const templates = new Map<string, Template>();
+  const templateOf = (state: ScenarioState): Template => {
+    const key = `${state.template}@${state.templateVersion}`;
+    let t = templates.get(key);
+    if (!t) {
+      t = loadTemplate({ id: state.template, version: state.templateVersion }, opts.templatesDir);
+      templates.set(key, t);
+    }
+    return t;
+  };
+
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ACCESS_LIMITS.fileBytes }, (_req, body, done) => done(null, body));
+
+  /** Who may do `kind` to scenario `id` now, as which user; throws the contract's error otherwise. */
+  async function decide(app: FastifyInstance, principal: Principal, id: string, kind: AccessKind, ask: { user?: string | undefined; service?: string | undefined }): Promise<Decided> {
+    // A token of another scenario answers like a scenario that does not exist.
+    if (principal.kind === 'sat' && scenarioIdFromJti(principal.claims.jti) !== id) throw scenarioNotFound(id);
+    if (principal.kind === 'access' && principal.scenarioId !== id) throw scenarioNotFound(id);
+    const state = await app.scenarios.get(id);
+    if ((principal.kind === 'sat' || principal.kind === 'access') && (principal.sub !== state.subject || principal.tenant !== state.tenant)) throw scenarioNotFound(id);
+    if (state.status !== 'running' || !state.hostId) throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
+    const grant = state.access ?? NO_ACCESS;
+    if (!grant[kind]) throw new ForbiddenError(`the plan "${state.plan}" does not grant ${kind} access`, 'access_not_granted');
+    if (ask.service !== undefined && ask.service !== MAIN_SERVICE) throw new BadRequestError(`scenario has no service "${ask.service}" (its one service is "${MAIN_SERVICE}")`, 'unknown_service');
+    const template = templateOf(state);
+    const users: Record<string, string> = { ...template.access?.users };
+    let user = template.user;
+    if (ask.user !== undefined) {
+      const mapped = ask.user === template.user ? template.user : users[ask.user];
+      if (!mapped) throw new BadRequestError(`user "${ask.user}" is not one template ${template.id}@${template.version} allows (${[template.user, ...Object.keys(users)].join(', ')})`, 'user_not_allowed');
+      user = mapped;
+    }
+    const actor = principal.kind === 'operator' ? `operator:${principal.sub}` : `subject:${(principal as { sub: string }).sub}`;
+    return { target: { scenarioId: id, hostId: state.hostId }, actor, user, recordBytes: template.access?.recordBytes ?? DEFAULT_RECORD_BYTES, sessions: grant.terminalSessions };
+  }
+
+  const perScenario = {
+    rateLimit: {
+      max: ACCESS_PER_SCENARIO_PER_MINUTE,
+      timeWindow: '1 minute',
+      keyGenerator: (req: FastifyRequest) => `access:${(req.params as { id?: string }).id ?? ''}`,
+    },
+  };
+
+  app.post('/api/scenarios/:id/exec', {
+    config: { auth: ACCESS_CALLERS, ...perScenario },
+    bodyLimit: 16 * 1024 * 1024,
+    schema: {
+      params: ScenarioParams,
+      body: ExecRequest,
+      response: { 200: ExecResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request) => {
+    const principal = principalOf(request, ...ACCESS_CALLERS);
+    const { id } = request.params;
+    const body = request.body;
+    // The kernel reads argv, env and paths as C strings: a NUL would silently cut them short.
+    const texts = [...body.cmd, body.cwd ?? '', ...Object.values(body.env ?? {})];
+    if (texts.some((t) => t.includes('\0'))) throw new BadRequestError('argv, cwd and env values may not contain NUL bytes', 'nul_byte');
+    const d = await decide(app, principal, id, 'exec', { user: body.user, service: body.service });
+    const input = body.input === undefined ? Buffer.alloc(0) : typeof body.input === 'string' ? Buffer.from(body.input, 'utf8') : Buffer.from(body.input.base64, 'base64');
+    if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
+    const argvBytes = body.cmd.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+    if (argvBytes > ACCESS_LIMITS.argvBytes) throw new BadRequestError(`argv is ${argvBytes} bytes; at most ${ACCESS_LIMITS.argvBytes}`, 'argv_too_long');
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'exec', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+      method: 'POST',
+      path: `/v1/scenarios/${id}/exec`,
+      contentType: 'application/json',
+      body: Buffer.from(JSON.stringify({ cmd: body.cmd, input: input.toString('base64'), cwd: body.cwd, env: body.env, timeoutSeconds: body.timeoutSeconds })),
+    });
+    const r = JSON.parse(answer.body.toString('utf8')) as { exitCode: number | null; stdout: string; stderr: string; truncated: { stdout: boolean; stderr: boolean }; timedOut: boolean; durationMs: number; seq: number };
+    request.log.info({ scenarioId: id, actor: d.actor, seq: r.seq, exitCode: r.exitCode, timedOut: r.timedOut }, 'exec');
+    return { ...r, stdout: Buffer.from(r.stdout, 'base64').toString('utf8'), stderr: Buffer.from(r.stderr, 'base64').toString('utf8') };
+  });
+
+  app.get('/api/scenarios/:id/files', {
+    config: { auth: ACCESS_CALLERS, ...perScenario },
+    schema: {
+      params: ScenarioParams,
+      querystring: FileQuery,
+      response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const principal = principalOf(request, ...ACCESS_CALLERS);
+    const { id } = request.params;
+    if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
+    const d = await decide(app, principal, id, 'files', request.query);
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+      method: 'GET', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
+    });
+    const seq = String(answer.headers['x-arbiter-seq'] ?? '');
+    request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: answer.body.length }, 'file read');
+    return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', seq).send(answer.body as never);
+  });
+
+  app.put('/api/scenarios/:id/files', {
+    config: { auth: ACCESS_CALLERS, ...perScenario },
+    bodyLimit: ACCESS_LIMITS.fileBytes,
+    schema: {
+      params: ScenarioParams,
+      querystring: FileQuery,
+      response: { 204: Type.Null({ description: 'written; X-Arbiter-Seq names its transcript entry' }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const principal = principalOf(request, ...ACCESS_CALLERS);
+    const { id } = request.params;
+    const body: unknown = request.body;
+    if (body !== undefined && !Buffer.isBuffer(body)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
+    if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
+    const d = await decide(app, principal, id, 'files', request.query);
+    const bytes = body ?? Buffer.alloc(0);
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+      method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`, body: bytes,
+    });
+    const seq = String(answer.headers['x-arbiter-seq'] ?? '');
+    request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: bytes.length }, 'file written');
+    return reply.status(204).header('x-arbiter-seq', seq).send(null);
+  });
+
+  app.get('/api/scenarios/:id/terminal', { websocket: true, schema: { params: ScenarioParams }, config: perScenario }, (socket: WebSocket, request) => {
+    const { id } = request.params;
+    const refuse = (code: number, reason: string) => {
+      request.log.info({ scenarioId: id, code, reason }, 'terminal refused');
+      if (socket.readyState === socket.OPEN) socket.close(code, reason.slice(0, 120));
+    };
+    const timer = setTimeout(() => refuse(4401, 'no token frame'), FIRST_FRAME_MS);
+    socket.once('message', (first: Buffer, isBinary: boolean) => {
+      clearTimeout(timer);
+      void (async () => {
+        if (isBinary) return refuse(4401, 'the first frame must be the text {"token": …}');
+        let hello: { token?: unknown; service?: unknown; user?: unknown; cols?: unknown; rows?: unknown };
+        try {
+          hello = JSON.parse(first.toString('utf8')) as typeof hello;
+        } catch {
+          return refuse(4401, 'the first frame is not JSON');
+        }
+        if (typeof hello?.token !== 'string') return refuse(4401, 'the first frame has no token');
+        let d: Decided;
+        try {
+          const principal = await app.authenticateToken(hello.token, ACCESS_CALLERS, id);
+          d = await decide(app, principal, id, 'terminal', {
+            user: typeof hello.user === 'string' ? hello.user : undefined,
+            service: typeof hello.service === 'string' ? hello.service : undefined,
+          });
+        } catch (err) {
+          const status = err instanceof ArbiterError ? err.statusCode : 500;
+          const code = err instanceof UnauthorizedError ? 4401 : ({ 403: 4403, 404: 4404, 409: 4409, 429: 4429, 400: 4400 } as Record<number, number>)[status] ?? 4500;
+          if (code === 4500) request.log.error({ err }, 'terminal failed');
+          return refuse(code, (err as Error).message);
+        }
+        const dim = (v: unknown, f: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000 ? v : f);
+        const host = await relay.terminal(d.target, { sub: d.actor, act: 'terminal', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, { cols: dim(hello.cols, 80), rows: dim(hello.rows, 24) });
+        request.log.info({ scenarioId: id, actor: d.actor }, 'terminal opened');
+        host.on('message', (data: Buffer, binary: boolean) => {
+          if (socket.readyState === socket.OPEN) socket.send(data, { binary });
+        });
+        host.on('close', (code: number, reason: Buffer) => {
+          // The host's own codes (4409 scenario ended, 4429 too many sessions) reach the subject as they are.
+          if (socket.readyState === socket.OPEN) socket.close(code >= 4000 || code === 1000 ? code : 1011, reason.toString('utf8'));
+        });
+        host.on('error', (err: Error) => {
+          request.log.warn({ scenarioId: id, err: err.message }, 'terminal relay failed');
+          if (socket.readyState === socket.OPEN) socket.close(1011, 'the container host cannot be reached');
+        });
+        // Keystrokes typed while the host's end is still opening wait for it.
+        const early: Array<() => void> = [];
+        host.once('open', () => early.splice(0).forEach((send) => send()));
+        const toHost = (send: () => void) => (host.readyState === host.OPEN ? send() : host.readyState === host.CONNECTING ? early.push(send) : undefined);
+        socket.on('message', (data: Buffer, binary: boolean) => {
+          if (binary) return void toHost(() => host.send(data, { binary: true }));
+          // Only resize messages go on: the host never sees anything else from the subject as control.
+          try {
+            const msg = JSON.parse(data.toString('utf8')) as { resize?: { cols?: unknown; rows?: unknown } };
+            const resize = msg.resize;
+            if (resize) toHost(() => host.send(JSON.stringify({ resize: { cols: dim(resize.cols, 80), rows: dim(resize.rows, 24) } })));
+          } catch {
+            // not a control message: ignored
+          }
+        });
+        // Closing the browser ends the session on the host: its shell is killed and recorded.
+        socket.on('close', () => host.close());
+      })();
+    });
+  });
+};
+export default accessRoutes;

@@ -1,0 +1,50 @@
+// The live subject access of one container host's scenarios, shared by the host's access server
+// (workers/access-server.ts) and its evidence collection (activities/collect-evidence.ts), which
+// closes a scenario here first: new calls are refused, running ones are stopped and recorded, so
+// the transcript it copies is the last word.
+import { AccessError } from './container-access.ts';
+import { TranscriptLog, transcriptDir } from './transcript-log.ts';
+
+export interface ScenarioAccess {
+  log: TranscriptLog;
+  inflight: Set<AbortController>;
+  terminals: Set<{ end(reason: string): Promise<void> }>;
+  pending: Set<Promise<unknown>>;
+}
+
+export class AccessRegistry {
+  private readonly scenarios = new Map<string, ScenarioAccess>();
+  constructor(readonly storageDir: string) {}
+
+  of(scenarioId: string): ScenarioAccess {
+    let s = this.scenarios.get(scenarioId);
+    if (!s) {
+      s = { log: new TranscriptLog(transcriptDir(this.storageDir, scenarioId)), inflight: new Set(), terminals: new Set(), pending: new Set() };
+      this.scenarios.set(scenarioId, s);
+    }
+    return s;
+  }
+
+  /** Tracks one call so that close() can stop it and wait for its entry. */
+  track<T>(s: ScenarioAccess, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    s.inflight.add(ac);
+    const p = work(ac.signal).finally(() => {
+      s.inflight.delete(ac);
+      s.pending.delete(p);
+    });
+    s.pending.add(p);
+    return p;
+  }
+
+  async close(scenarioId: string, actor: string): Promise<void> {
+    const s = this.of(scenarioId);
+    s.log.close();
+    for (const ac of s.inflight) ac.abort(new AccessError(409, 'not_running', 'the scenario ended'));
+    await Promise.all([...s.terminals].map((t) => t.end('scenario_ended')));
+    await Promise.allSettled([...s.pending]);
+    await s.log.sealOrphans(actor);
+    this.scenarios.delete(scenarioId);
+  }
+}
+

@@ -1,0 +1,254 @@
+// What a subject does inside a running scenario container, done by the host that runs it: run a
+// command, read a file, write a file, attach a TTY. Everything goes through `docker exec` as the
+// template's user, so the container's own read-only root, capabilities, seccomp filter, limits and
+// (tmpfs) mounts apply; paths, `..` and symbolic links resolve inside the container, never on the
+// host. The engine's archive API is not used: it cannot see a tmpfs and refuses a read-only root.
+import type Docker from 'dockerode';
+import { Writable, type Duplex } from 'node:stream';
+
+/** CONTRACT "Subject access": caps on what one call moves. */
+export const ACCESS_LIMITS = {
+  outputBytes: 10 * 1024 * 1024,
+  fileBytes: 100 * 1024 * 1024,
+  inputBytes: 10 * 1024 * 1024,
+  argvItems: 4096,
+  argvBytes: 256 * 1024,
+  envItems: 256,
+  defaultTimeoutSeconds: 600,
+  maxTimeoutSeconds: 3600,
+} as const;
+
+export class AccessError extends Error {
+  override name = 'AccessError';
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  stdin: Buffer;
+  cwd: string;
+  env: Record<string, string>;
+  user: string;
+  timeoutSeconds: number;
+  /** aborts the exec (the caller went away, the host is stopping): the process is killed */
+  signal?: AbortSignal;
+}
+
+export interface ExecOutcome {
+  exitCode: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  truncated: { stdout: boolean; stderr: boolean };
+  timedOut: boolean;
+  startedAt: Date;
+  durationMs: number;
+}
+
+interface ExecInspect { Running: boolean; ExitCode: number | null; Pid: number }
+
+/**
+ * Kills an exec'd process and every process in its group. runc makes each exec'd process a
+ * session and group leader (measured: pgid = sid = pid), so children it started die with it
+ * unless they left its group on purpose. The host PID comes from the engine.
+ */
+function killGroup(pid: number): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+class CappedSink extends Writable {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    const room = this.cap - this.size;
+    if (chunk.length > room) this.truncated = true;
+    if (room > 0) {
+      const kept = chunk.subarray(0, room);
+      this.chunks.push(kept);
+      this.size += kept.length;
+    }
+    cb();
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export async function execInContainer(container: Docker.Container, opts: ExecOptions, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<ExecOutcome> {
+  opts.signal?.throwIfAborted();
+  const exec = await container.exec({
+    Cmd: opts.cmd,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    WorkingDir: opts.cwd,
+    Env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`),
+    User: opts.user,
+  });
+  const startedAt = new Date();
+  const stream = await exec.start({ hijack: true, stdin: true });
+  const stdout = new CappedSink(outputCap);
+  const stderr = new CappedSink(outputCap);
+  (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  const pid = (async () => ((await exec.inspect()) as ExecInspect).Pid)();
+  const kill = async () => {
+    killGroup(await pid.catch(() => 0));
+  };
+  timer = setTimeout(() => {
+    timedOut = true;
+    void kill();
+  }, opts.timeoutSeconds * 1000);
+  onAbort = () => void kill();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // A process that never reads its stdin must not hold the answer: stdin is written as the
+  // process takes it, and the write side is closed after, so it sees EOF.
+  stream.on('error', () => undefined);
+  stream.end(opts.stdin);
+  try {
+    await ended;
+  } finally {
+    clearTimeout(timer);
+    timer = undefined;
+    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+  }
+  let info = (await exec.inspect()) as ExecInspect;
+  // The stream ends when the process's output closes; the engine records its exit just after.
+  for (let i = 0; info.Running && i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    info = (await exec.inspect());
+  }
+  if (info.Running) {
+    // Its output closed but it runs on (it closed its stdout itself): the answer is taken, and
+    // nothing it started may outlive the call.
+    killGroup(info.Pid);
+  }
+  opts.signal?.throwIfAborted();
+  return {
+    exitCode: timedOut || info.Running ? null : info.ExitCode,
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+    truncated: { stdout: stdout.truncated, stderr: stderr.truncated },
+    timedOut,
+    startedAt,
+    durationMs: Date.now() - startedAt.getTime(),
+  };
+}
+
+// Exit codes of the file scripts below, chosen clear of what busybox's own tools return.
+const FILE_CODES: Record<number, [number, string, string]> = {
+  70: [404, 'file_not_found', 'no such file'],
+  71: [400, 'is_a_directory', 'is a directory'],
+  72: [400, 'not_a_regular_file', 'is not a regular file (a FIFO, device or socket is never read or written)'],
+  73: [403, 'permission_denied', 'permission denied'],
+  74: [413, 'too_large', 'is larger than the 100 MiB a file transfer may move'],
+};
+
+// Run with the container's own busybox (`sh`): the checks and the transfer are one process, so
+// nothing can swap the file between them except the subject's own processes, which the caller is.
+const READ_SCRIPT = `p=$1
+if [ -d "$p" ]; then exit 71; fi
+if [ ! -e "$p" ]; then exit 70; fi
+if [ ! -f "$p" ]; then exit 72; fi
+if [ ! -r "$p" ]; then exit 73; fi
+s=$(wc -c < "$p") || exit 73
+if [ "$s" -gt "$2" ]; then exit 74; fi
+exec cat -- "$p"`;
+
+const WRITE_SCRIPT = `p=$1
+if [ -d "$p" ]; then exit 71; fi
+if [ -e "$p" ] && [ ! -f "$p" ]; then exit 72; fi
+mkdir -p -- "$(dirname -- "$p")" || exit 73
+exec cat > "$p"`;
+
+function fileError(code: number | null, path: string, stderr: Buffer): AccessError {
+  const known = code === null ? undefined : FILE_CODES[code];
+  if (known) return new AccessError(known[0], known[1], `${path} ${known[2]}`);
+  const text = stderr.toString('utf8');
+  if (/Read-only file system/i.test(text)) return new AccessError(403, 'permission_denied', `${path} is on a read-only file system`);
+  if (/Permission denied/i.test(text)) return new AccessError(403, 'permission_denied', `${path}: permission denied`);
+  return new AccessError(409, 'file_transfer_failed', `${path}: the transfer did not complete (exit ${code ?? 'none'}): ${text.slice(0, 200)}`);
+}
+
+export interface FileOptions { path: string; cwd: string; user: string; signal?: AbortSignal }
+
+export async function readContainerFile(container: Docker.Container, opts: FileOptions): Promise<Buffer> {
+  const r = await execInContainer(container, {
+    cmd: ['/bin/sh', '-c', READ_SCRIPT, 'arbiter-read', opts.path, String(ACCESS_LIMITS.fileBytes)],
+    stdin: Buffer.alloc(0), cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, ...(opts.signal ? { signal: opts.signal } : {}),
+  }, ACCESS_LIMITS.fileBytes + 1);
+  if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
+  // It grew between the size check and the copy.
+  if (r.truncated.stdout || r.stdout.length > ACCESS_LIMITS.fileBytes) throw new AccessError(413, 'too_large', `${opts.path} ${FILE_CODES[74]![2]}`);
+  return r.stdout;
+}
+
+export async function writeContainerFile(container: Docker.Container, opts: FileOptions & { bytes: Buffer }): Promise<void> {
+  const r = await execInContainer(container, {
+    cmd: ['/bin/sh', '-c', WRITE_SCRIPT, 'arbiter-write', opts.path],
+    stdin: opts.bytes, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, ...(opts.signal ? { signal: opts.signal } : {}),
+  }, 64 * 1024);
+  if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
+}
+
+export interface TtySession {
+  stream: Duplex;
+  resize(cols: number, rows: number): Promise<void>;
+  /** the process's exit code once it has exited, else null */
+  exitCode(): Promise<number | null>;
+  /** kills the shell and everything it started */
+  kill(): Promise<void>;
+}
+
+export async function openTty(container: Docker.Container, opts: { cmd: string[]; cwd: string; user: string; cols: number; rows: number; env?: Record<string, string> }): Promise<TtySession> {
+  const exec = await container.exec({
+    Cmd: opts.cmd,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: true,
+    WorkingDir: opts.cwd,
+    User: opts.user,
+    Env: Object.entries({ TERM: 'xterm-256color', ...opts.env }).map(([k, v]) => `${k}=${v}`),
+  });
+  const stream = await exec.start({ hijack: true, stdin: true, Tty: true });
+  const resize = async (cols: number, rows: number) => {
+    try {
+      await exec.resize({ h: rows, w: cols });
+    } catch {
+      // the process has already exited: nothing left to resize
+    }
+  };
+  await resize(opts.cols, opts.rows);
+  return {
+    stream,
+    resize,
+    exitCode: async () => {
+      const info = (await exec.inspect()) as ExecInspect;
+      return info.Running ? null : info.ExitCode;
+    },
+    kill: async () => {
+      const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
+      if (info?.Running) killGroup(info.Pid);
+      stream.destroy();
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// Subject access end to end on the real stack (CONTRACT "Subject access"): a subject solves
+// log-triage through exec and files with the access token its spawn returned; every call is in
+// the scenario's transcript, which the signed verdict binds; bad input gets the contract's 4xx.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { resultsDir, RESULTS } from '../../infra/results.ts';
+import type { AuditEntry } from '../../lib/audit-chain.ts';
+import { verifyChainText } from '../../lib/audit-chain.ts';
+import type { ExecData, FileData } from '../../lib/transcript.ts';
+import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+
+const run = promisify(execFile);
+
+describe('subject access: exec and files on a running scenario', () => {
+  let stack: Stack;
+  let id: string;
+  let access: string;
+  before(async () => {
+    stack = await startStack();
+    const sat = await stack.sat(await stack.et('agent', 'acme', 'pro'), 'log-triage', 'forensics');
+    const spawned = await stack.call('POST', '/api/spawn', sat, {});
+    assert.equal(spawned.status, 202, JSON.stringify(spawned.json));
+    id = spawned.json!.scenarioId as string;
+    access = spawned.json!.accessToken as string;
+    assert.ok(access, 'the spawn answers an access token');
+    await waitFor('running', async () => ((await stack.call('GET', `/api/scenarios/${id}`, access)).json?.status === 'running' ? true : undefined));
+  });
+  after(async () => { await stack?.stop(); });
+
+  const exec = (body: Record<string, unknown>, token = access) => stack.call('POST', `/api/scenarios/${id}/exec`, token, body);
+  const raw = async (method: string, path: string, token: string | undefined, body?: Buffer, type = 'application/octet-stream') => {
+    const res = await fetch(`${stack.base}${path}`, {
+      method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': type } : {}) }, ...(body ? { body: new Uint8Array(body) } : {}),
+    });
+    return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
+  };
+  const filePath = (p: string) => `/api/scenarios/${id}/files?path=${encodeURIComponent(p)}`;
+
+  it('reports the grants and the working directory', async () => {
+    const view = (await stack.call('GET', `/api/scenarios/${id}`, access)).json!;
+    assert.deepEqual(view.access, { exec: true, files: true, terminal: true, terminalSessions: 2 });
+    assert.equal(view.workdir, '/work');
+  });
+
+  it('runs argv without a shell, with stdin, cwd and env, as the template\'s user', async () => {
+    const r = await exec({ cmd: ['sh', '-c', 'echo "$GREETING from $(pwd) as $(id -u)"; cat; echo err >&2; exit 3'], input: 'piped in', env: { GREETING: 'hi' }, cwd: '/tmp' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json!.exitCode, 3);
+    assert.equal(r.json!.stdout, 'hi from /tmp as 1000\npiped in');
+    assert.equal(r.json!.stderr, 'err\n');
+    assert.equal(r.json!.timedOut, false);
+    assert.equal(typeof r.json!.seq, 'number');
+    // No shell unless asked: the argument is one argv item, not a command line.
+    const literal = await exec({ cmd: ['echo', '$HOME; id'] });
+    assert.equal(literal.json!.stdout, '$HOME; id\n');
+  });
+
+  it('kills a command that outlives its timeout, with every child it started', async () => {
+    const r = await exec({ cmd: ['sh', '-c', 'sleep 300 & sleep 300 & wait'], timeoutSeconds: 1 });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json!.timedOut, true);
+    assert.equal(r.json!.exitCode, null);
+    const [c] = await containersOf(id);
+    const top = (await docker.getContainer(c!.Id).top()) as { Processes: string[][] };
+    assert.deepEqual(top.Processes.filter((p) => p.join(' ').includes('sleep 300')), [], 'no process of the timed-out command is left');
+  });
+
+  it('caps stdout at 10 MiB and says so', async () => {
+    const r = await exec({ cmd: ['sh', '-c', 'head -c 11534336 /dev/zero | tr "\\0" a'] });
+    assert.equal(r.status, 200);
+    assert.equal(r.json!.truncated && (r.json!.truncated as { stdout: boolean }).stdout, true);
+    assert.equal((r.json!.stdout as string).length, 10 * 1024 * 1024);
+  });
+
+  it('writes and reads files, creating parents, resolving relative paths against the workdir', async () => {
+    const bytes = Buffer.from([0, 1, 2, 255, 10, 13]);
+    const put = await raw('PUT', filePath('deep/er/blob.bin'), access, bytes);
+    assert.equal(put.status, 204, put.bytes.toString());
+    assert.match(put.headers.get('x-arbiter-seq') ?? '', /^\d+$/);
+    const got = await raw('GET', filePath('/work/deep/er/blob.bin'), access);
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.bytes, bytes);
+    // `..` and links resolve inside the container: /work/../etc/passwd is the container's.
+    const passwd = await raw('GET', filePath('../etc/passwd'), access);
+    assert.equal(passwd.status, 200);
+    assert.match(passwd.bytes.toString(), /^player:x:1000/m);
+    assert.ok(!passwd.bytes.toString().includes(readFileSync('/etc/passwd', 'utf8').split('\n')[0]!) || passwd.bytes.toString().startsWith('root:x:0:0:root:/root:/bin/sh'));
+    await exec({ cmd: ['ln', '-s', '/opt/challenge/README', '/work/link'] });
+    const viaLink = await raw('GET', filePath('link'), access);
+    assert.match(viaLink.bytes.toString(), /Incident on bastion-01/);
+  });
+
+  it('answers each bad file request with the contract\'s error', async () => {
+    const code = async (r: { status: number; bytes: Buffer }) => [r.status, (JSON.parse(r.bytes.toString()) as { error: { code: string } }).error.code];
+    assert.deepEqual(await code(await raw('GET', filePath('/work/nope'), access)), [404, 'file_not_found']);
+    assert.deepEqual(await code(await raw('GET', filePath('/work'), access)), [400, 'is_a_directory']);
+    assert.deepEqual(await code(await raw('GET', filePath('/dev/zero'), access)), [400, 'not_a_regular_file']);
+    await exec({ cmd: ['mkfifo', '/work/fifo'] });
+    assert.deepEqual(await code(await raw('GET', filePath('/work/fifo'), access)), [400, 'not_a_regular_file']);
+    assert.deepEqual(await code(await raw('PUT', filePath('/etc/evil'), access, Buffer.from('x'))), [403, 'permission_denied']);
+    assert.deepEqual(await code(await raw('PUT', filePath('/work'), access, Buffer.from('x'))), [400, 'is_a_directory']);
+    assert.deepEqual(await code(await raw('GET', filePath('/etc/shadow-not-here'), access)), [404, 'file_not_found']);
+  });
+
+  it('refuses bad exec input with a 4xx and stays up', async () => {
+    assert.equal((await exec({ cmd: ['echo', 'a\u0000b'] })).status, 400);
+    assert.equal((await exec({ cmd: [] })).status, 400);
+    assert.equal((await exec({ cmd: Array.from({ length: 100_000 }, () => 'x') })).status, 400);
+    assert.equal((await exec({ cmd: ['true'], env: { 'BAD=NAME': 'x' } })).status, 400);
+    const user = await exec({ cmd: ['id'], user: 'root' });
+    assert.deepEqual([user.status, (user.json!.error as { code: string }).code], [400, 'user_not_allowed']);
+    const big = await exec({ cmd: ['wc', '-c'], input: 'x'.repeat(20 * 1024 * 1024) });
+    assert.equal(big.status, 413);
+    const missing = await exec({ cmd: ['/no/such/binary'] });
+    assert.ok(missing.status === 400 || (missing.status === 200 && missing.json!.exitCode !== 0), JSON.stringify(missing.json));
+    assert.equal((await exec({ cmd: ['true'] })).status, 200, 'still serving');
+  });
+
+  it('keeps 50 concurrent execs on one scenario to a clean answer each', async () => {
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => exec({ cmd: ['echo', String(i)] })));
+    for (const [i, r] of answers.entries()) {
+      assert.ok(r.status === 200 || r.status === 429, `call ${i}: ${r.status} ${JSON.stringify(r.json)}`);
+      if (r.status === 200) assert.equal(r.json!.stdout, `${i}\n`);
+    }
+    assert.ok(answers.some((r) => r.status === 200));
+  });
+
+  it('refuses tokens of another scenario or tenant, and other subjects', async () => {
+    const otherSat = await stack.sat(await stack.et('mallory', 'evil', 'pro'), 'log-triage', 'forensics');
+    const other = await stack.call('POST', '/api/spawn', otherSat, {});
+    assert.equal(other.status, 202);
+    const theirs = other.json!.accessToken as string;
+    const r = await exec({ cmd: ['id'] }, theirs);
+    assert.equal(r.status, 404, 'another scenario\'s token sees no scenario here');
+    assert.equal((await exec({ cmd: ['id'] }, await stack.et('agent', 'acme', 'pro'))).status, 403, 'an ET is not an access token');
+    assert.equal((await exec({ cmd: ['id'] }, 'not-a-jwt')).status, 401);
+    const op = await exec({ cmd: ['id', '-u'] }, await stack.operator('ops-anna'));
+    assert.equal(op.status, 200, 'an operator may, and is recorded');
+  });
+
+  it('solves the scenario through the API; the verdict binds every call, and a flipped byte fails verify', async () => {
+    const hunt = await exec({ cmd: ['sh', '-c', "grep Accepted /var/log/bastion/auth.log | grep -v ' from 10\\.'"] });
+    const m = /Accepted \S+ for (\S+) from (\S+)/.exec(hunt.json!.stdout as string);
+    assert.ok(m, `found the intrusion: ${hunt.json!.stdout as string}`);
+    const put = await raw('PUT', filePath('answer.txt'), access, Buffer.from(`${m[2]} ${m[1]}\n`));
+    assert.equal(put.status, 204);
+    const seqs = [hunt.json!.seq as number, Number(put.headers.get('x-arbiter-seq'))];
+
+    const done = await stack.call('POST', `/api/scenarios/${id}/complete`, await stack.completionToken(id), { outcome: 'success', submission: {} });
+    assert.equal(done.status, 202, JSON.stringify(done.json));
+    const scored = await waitFor('scored', async () => {
+      const r = await stack.call('GET', `/api/scenarios/${id}`, access);
+      return r.json?.status === 'scored' ? r.json : undefined;
+    }, 120_000);
+    assert.equal((scored.score as { passed: boolean }).passed, true);
+    assert.equal((await exec({ cmd: ['true'] })).status, 409, 'no access once it is no longer running');
+
+    const dir = resultsDir(stack.t.config.storageDir, id);
+    const text = readFileSync(join(dir, RESULTS.evidenceDir, 'transcript.jsonl'), 'utf8');
+    assert.ok(verifyChainText(text).ok);
+    const entries = text.trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    const byseq = new Map(entries.map((e) => [e.seq, e]));
+    const huntEntry = byseq.get(seqs[0]!)!;
+    assert.equal(huntEntry.event, 'exec');
+    assert.equal(huntEntry.actor, 'subject:agent');
+    assert.deepEqual((huntEntry.data as unknown as ExecData).cmd, ['sh', '-c', "grep Accepted /var/log/bastion/auth.log | grep -v ' from 10\\.'"]);
+    const putEntry = byseq.get(seqs[1]!)!;
+    assert.equal(putEntry.event, 'file.write');
+    assert.equal((putEntry.data as unknown as FileData).path, '/work/answer.txt');
+    assert.ok(entries.some((e) => e.actor === 'operator:ops-anna'), 'the operator\'s exec is recorded with its id');
+    const manifest = JSON.parse(readFileSync(join(dir, RESULTS.evidenceDir, 'manifest.json'), 'utf8')) as { files: Array<{ path: string }> };
+    assert.ok(manifest.files.some((f) => f.path === 'transcript.jsonl'));
+    const stdoutFile = (huntEntry.data as unknown as ExecData).stdout.stored!.path;
+    assert.ok(manifest.files.some((f) => f.path === stdoutFile), 'recorded bytes are evidence');
+
+    const cli = (args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), ...args], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } });
+    const keys = join(stack.t.config.storageDir, 'keys', 'jwks.json');
+    await cli(['verify', dir, '--keys', keys]);
+    const file = join(dir, RESULTS.evidenceDir, stdoutFile);
+    const bytes = readFileSync(file);
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(file, bytes);
+    const broken = await cli(['verify', dir, '--keys', keys]).then(() => undefined, (err: { code: number; stdout: string; stderr: string }) => err);
+    assert.ok(broken, 'verify fails on a flipped byte of a recording');
+    assert.equal(broken.code, 1);
+    assert.match(broken.stdout + broken.stderr, new RegExp(stdoutFile.replace(/[/.]/g, '\\$&')));
+  });
+});

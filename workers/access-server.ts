@@ -1,0 +1,328 @@
+// The container host's access server: the API relays a subject's exec, file transfer and terminal
+// here, the way Kubernetes' API server relays `exec` to the kubelet of the node. Only this host
+// holds its Docker socket; the API reaches it over a Unix socket (one machine) or a TCP address
+// (ARBITER_HOST_ACCESS), and every request carries a relay token the API signed for exactly this
+// host, scenario, actor and kind of access, so a caller that reaches the socket without the API's
+// secret can do nothing. Each interaction is appended to the scenario's transcript (fsync'd)
+// before it is answered.
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname, posix } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
+import type { SecretRing } from '../infra/config.ts';
+import { AccessError, ACCESS_LIMITS, execInContainer, openTty, readContainerFile, writeContainerFile, type TtySession } from '../infra/container-access.ts';
+import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
+import { scenarioContainerName } from '../activities/container-spec.ts';
+import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
+import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
+import { UnauthorizedError } from '../lib/errors.ts';
+
+/** Answers past this many in-flight calls on one scenario are 429: a burst cannot starve others. */
+export const MAX_INFLIGHT_PER_SCENARIO = 16;
+/** A terminal recording stops growing here; the entry says it was cut. */
+export const TERMINAL_RECORD_CAP_BYTES = 16 * 1024 * 1024;
+
+type RelayClaims = ClaimsOf<'relay'>;
+
+export interface AccessServerOptions {
+  docker: Docker;
+  registry: AccessRegistry;
+  hostId: string;
+  relaySecret: SecretRing;
+  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+function notRunning(): AccessError {
+  return new AccessError(409, 'not_running', 'the scenario is not running');
+}
+
+/** Resolves a path the way the contract says: absolute, or relative to the service's workdir. */
+export function resolveIn(workdir: string, path: string): string {
+  return posix.resolve(workdir || '/', path);
+}
+
+export async function buildAccessServer(opts: AccessServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: ACCESS_LIMITS.fileBytes + 1024 * 1024 });
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ACCESS_LIMITS.fileBytes }, (_req, body, done) => done(null, body));
+
+  async function authorize(request: FastifyRequest, kind: RelayClaims['act']): Promise<RelayClaims> {
+    const token = bearer(request.headers.authorization);
+    if (!token) throw new UnauthorizedError('a relay token is required', 'token_missing');
+    const { claims } = await verifyToken('relay', token, opts.relaySecret);
+    const { id } = request.params as { id: string };
+    if (claims.scn !== id || claims.host !== opts.hostId || claims.act !== kind) {
+      throw new UnauthorizedError('the relay token is for another scenario, host or kind of access', 'token_invalid');
+    }
+    return claims;
+  }
+
+  /** The scenario's container, running; its working directory for relative paths. */
+  async function runningContainer(scenarioId: string): Promise<{ container: Docker.Container; workdir: string }> {
+    const container = opts.docker.getContainer(scenarioContainerName(scenarioId));
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) throw notRunning();
+      throw err;
+    }
+    if (!info.State.Running) throw notRunning();
+    return { container, workdir: info.Config.WorkingDir || '/' };
+  }
+
+  function open(scenarioId: string): ScenarioAccess {
+    const s = opts.registry.of(scenarioId);
+    if (s.log.isClosed()) throw notRunning();
+    if (s.inflight.size >= MAX_INFLIGHT_PER_SCENARIO) throw new AccessError(429, 'too_many_requests', `at most ${MAX_INFLIGHT_PER_SCENARIO} calls at once per scenario`);
+    return s;
+  }
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (err instanceof AccessError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) opts.log.error({ err, url: request.url }, 'access request failed');
+    return reply.status(status).send({ error: { code: status === 500 ? 'internal' : (err.code ?? 'bad_request'), message: err.message } });
+  });
+
+  app.post('/v1/scenarios/:id/exec', async (request: FastifyRequest<{ Params: { id: string }; Body: ExecBody }>) => {
+    const claims = await authorize(request, 'exec');
+    const s = open(request.params.id);
+    const body = request.body;
+    const { container, workdir } = await runningContainer(request.params.id);
+    const cwd = resolveIn(workdir, body.cwd ?? '.');
+    const stdin = Buffer.from(body.input ?? '', 'base64');
+    const timeoutSeconds = body.timeoutSeconds ?? ACCESS_LIMITS.defaultTimeoutSeconds;
+    return opts.registry.track(s, async (signal) => {
+      let r;
+      try {
+        r = await execInContainer(container, { cmd: body.cmd, stdin, cwd, env: body.env ?? {}, user: claims.user, timeoutSeconds, signal });
+      } catch (err) {
+        if (signal.aborted) throw notRunning();
+        // The container went away under the call: the scenario ended.
+        if ((err as { statusCode?: number }).statusCode === 404 || (err as { statusCode?: number }).statusCode === 409) throw notRunning();
+        // No such executable, or a cwd that is not a directory: the engine refuses the exec itself.
+        if ((err as { statusCode?: number }).statusCode === 500 || (err as { statusCode?: number }).statusCode === 400) {
+          throw new AccessError(400, 'exec_refused', `the command could not be started: ${(err as Error).message.slice(0, 300)}`);
+        }
+        throw err;
+      }
+      const data: Omit<ExecData, 'stdin' | 'stdout' | 'stderr'> = {
+        service: claims.svc,
+        cmd: body.cmd,
+        cwd,
+        user: claims.user,
+        env: Object.keys(body.env ?? {}).sort(),
+        envSha256: sha256OfEnv(body.env ?? {}),
+        timeoutSeconds,
+        exitCode: r.exitCode,
+        timedOut: r.timedOut,
+        truncated: r.truncated,
+        startedAt: r.startedAt.toISOString(),
+        durationMs: r.durationMs,
+      };
+      const entry = await s.log.append({
+        event: 'exec', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec,
+        streams: [{ name: 'stdin', bytes: stdin }, { name: 'stdout', bytes: r.stdout }, { name: 'stderr', bytes: r.stderr }],
+      });
+      return {
+        exitCode: r.exitCode, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64'),
+        truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, seq: entry.seq,
+      };
+    });
+  });
+
+  app.get('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
+    const claims = await authorize(request, 'files');
+    const s = open(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id);
+    const path = resolveIn(workdir, request.query.path);
+    return opts.registry.track(s, async (signal) => {
+      let bytes: Buffer = Buffer.alloc(0);
+      let outcome = 'ok';
+      let failure: AccessError | undefined;
+      try {
+        bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal });
+      } catch (err) {
+        if (signal.aborted) throw notRunning();
+        if (!(err instanceof AccessError)) throw err;
+        outcome = err.code;
+        failure = err;
+      }
+      const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
+      const entry = await s.log.append({ event: 'file.read', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes }] });
+      if (failure) throw failure;
+      return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', String(entry.seq)).send(bytes);
+    });
+  });
+
+  app.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string }; Body: Buffer }>, reply: FastifyReply) => {
+    const claims = await authorize(request, 'files');
+    const s = open(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id);
+    const path = resolveIn(workdir, request.query.path);
+    const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    return opts.registry.track(s, async (signal) => {
+      let outcome = 'ok';
+      let failure: AccessError | undefined;
+      try {
+        await writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal });
+      } catch (err) {
+        if (signal.aborted) throw notRunning();
+        if (!(err instanceof AccessError)) throw err;
+        outcome = err.code;
+        failure = err;
+      }
+      const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
+      const entry = await s.log.append({ event: 'file.write', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes }] });
+      if (failure) throw failure;
+      return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
+    });
+  });
+
+  app.get('/v1/scenarios/:id/terminal', { websocket: true }, (socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>) => {
+    void terminal(socket, request).catch((err: unknown) => {
+      const code = err instanceof AccessError ? ({ 409: 4409, 429: 4429, 403: 4403 } as Record<number, number>)[err.status] ?? 4500 : err instanceof UnauthorizedError ? 4401 : 4500;
+      if (code === 4500) opts.log.error({ err }, 'terminal failed');
+      socket.close(code, (err as Error).message.slice(0, 120));
+    });
+  });
+
+  async function terminal(socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>): Promise<void> {
+    const claims = await authorize(request, 'terminal');
+    const s = opts.registry.of(request.params.id);
+    if (s.log.isClosed()) throw notRunning();
+    if (s.terminals.size >= claims.max) throw new AccessError(429, 'too_many_sessions', `at most ${claims.max} terminal session(s) at once`);
+    const { container, workdir } = await runningContainer(request.params.id);
+    const cols = clampDim(request.query.cols, 80);
+    const rows = clampDim(request.query.rows, 24);
+    const startedAt = new Date();
+    const name = `terminal-${startedAt.getTime()}-${Math.random().toString(36).slice(2, 10)}.cast`;
+    const { relative, absolute } = s.log.recordingPath(name);
+    mkdirSync(dirname(absolute), { recursive: true });
+    const fd = openSync(absolute, 'a', 0o644);
+    let recorded = 0;
+    let cut = false;
+    const record = (line: string) => {
+      if (cut) return;
+      const b = Buffer.from(line + '\n', 'utf8');
+      if (recorded + b.length > TERMINAL_RECORD_CAP_BYTES) {
+        cut = true;
+        return;
+      }
+      writeSync(fd, b);
+      recorded += b.length;
+    };
+    const shell = ['/bin/sh', '-l'];
+    record(canonicalJson({ version: 2, width: cols, height: rows, timestamp: Math.floor(startedAt.getTime() / 1000), env: { SHELL: shell[0], TERM: 'xterm-256color', USER: claims.user }, title: `${request.params.id} ${claims.sub}` }));
+    const since = () => Number(((Date.now() - startedAt.getTime()) / 1000).toFixed(6));
+    let tty: TtySession;
+    try {
+      tty = await openTty(container, { cmd: shell, cwd: workdir, user: claims.user, cols, rows });
+    } catch (err) {
+      closeSync(fd);
+      rmSync(absolute, { force: true });
+      throw err;
+    }
+    const out = new StringDecoder('utf8');
+    const inp = new StringDecoder('utf8');
+    let ending: Promise<void> | undefined;
+    const session = {
+      end: (reason: string): Promise<void> => {
+        ending ??= (async () => {
+          await tty.kill();
+          const exitCode = await tty.exitCode().catch(() => null);
+          const rest = out.end();
+          if (rest) record(JSON.stringify([since(), 'o', rest]));
+          fsyncSync(fd);
+          closeSync(fd);
+          s.terminals.delete(session);
+          const data: Omit<TerminalData, 'recording'> = {
+            service: claims.svc, user: claims.user, startedAt: startedAt.toISOString(), durationMs: Date.now() - startedAt.getTime(), exitCode, ended: reason,
+          };
+          await s.log.append({ event: 'terminal', actor: claims.sub, time: new Date(), data: { ...data, recordingCut: cut }, capBytes: 0, streams: [{ name: 'recording', bytes: readFileSync(absolute), recording: relative }] });
+          if (socket.readyState === socket.OPEN) {
+            if (reason === 'exited') socket.send(JSON.stringify({ exit: exitCode }));
+            socket.close(reason === 'scenario_ended' ? 4409 : 1000, reason);
+          }
+        })();
+        return ending;
+      },
+    };
+    s.terminals.add(session);
+    const tracked = opts.registry.track(s, () => new Promise<void>((resolve) => {
+      tty.stream.on('data', (chunk: Buffer) => {
+        record(JSON.stringify([since(), 'o', out.write(chunk)]));
+        if (socket.readyState === socket.OPEN) socket.send(chunk, { binary: true });
+      });
+      tty.stream.on('end', () => void session.end('exited').finally(resolve));
+      tty.stream.on('error', () => void session.end('exited').finally(resolve));
+      socket.on('close', () => void session.end('client_closed').finally(resolve));
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) {
+          record(JSON.stringify([since(), 'i', inp.write(data)]));
+          tty.stream.write(data);
+          return;
+        }
+        let msg: { resize?: { cols?: unknown; rows?: unknown } };
+        try {
+          msg = JSON.parse(data.toString('utf8')) as typeof msg;
+        } catch {
+          return;
+        }
+        if (msg.resize) {
+          const c = clampDim(msg.resize.cols, cols);
+          const r = clampDim(msg.resize.rows, rows);
+          record(JSON.stringify([since(), 'r', `${c}x${r}`]));
+          void tty.resize(c, r);
+        }
+      });
+    }));
+    await tracked;
+  }
+
+  return app;
+}
+
+interface ExecBody {
+  cmd: string[];
+  /** base64 */
+  input?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutSeconds?: number;
+}
+
+function clampDim(v: unknown, fallback: number): number {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : fallback;
+}
+
+function sha256OfEnv(env: Record<string, string>): string {
+  return sha256Hex(canonicalJson(env));
+}
+
+export interface AccessListener { address: string; close(): Promise<void> }
+
+/** `unix:<path>` or `<host>:<port>` (loopback unless configured otherwise). */
+export async function listenAccessServer(app: FastifyInstance, listen: string): Promise<AccessListener> {
+  if (listen.startsWith('unix:')) {
+    const path = listen.slice('unix:'.length);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // A socket left by a process that died is in the way; a live one would be a second worker
+    // for the same host id, which the listen below then reports.
+    if (existsSync(path)) rmSync(path, { force: true });
+    await app.listen({ path });
+    // Only this host's own user (root, who also holds its Docker socket) may connect.
+    chmodSync(path, 0o600);
+    return { address: listen, close: () => app.close() };
+  }
+  const i = listen.lastIndexOf(':');
+  const address = await app.listen({ host: listen.slice(0, i), port: Number(listen.slice(i + 1)) });
+  return { address, close: () => app.close() };
+}
