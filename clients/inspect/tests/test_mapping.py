@@ -94,6 +94,8 @@ def test_file_errors_name_the_file() -> None:
     assert isinstance(file_error(413, ApiErrorBody("too_large", "x"), "big", "read_file"), OutputLimitExceededError)
     assert not isinstance(file_error(413, ApiErrorBody("too_large", "x"), "big", "write_file"), OutputLimitExceededError)
     assert isinstance(file_error(409, ApiErrorBody("not_running", "x"), "f", "read_file"), SandboxUnavailableError)
+    full = file_error(409, ApiErrorBody("file_transfer_failed", "/work/f: cat: write error: No space left on device"), "f", "write_file")
+    assert isinstance(full, OSError) and full.errno == errno.ENOSPC and not isinstance(full, SandboxUnavailableError)
     # a plan without file access is a configuration problem, not the file's permissions
     assert not isinstance(file_error(403, ApiErrorBody("access_not_granted", "x"), "f", "read_file"), PermissionError)
 

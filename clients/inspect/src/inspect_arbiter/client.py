@@ -161,7 +161,7 @@ def exec_error(status: int, err: ApiErrorBody, user: str | None, cmd: list[str])
             return PermissionError(errno.EACCES, f"Permission denied executing command: {err.message}", cmd[0] if cmd else "")
         code = 127 if ("not found" in message or "no such file" in message) else 126
         return ExecResult(success=False, returncode=code, stdout="", stderr=err.message + "\n")
-    if status == 409:
+    if status == 409 and err.code == "not_running":
         return SandboxUnavailableError(f"The scenario is not running and cannot execute: {err.message}")
     if status == 403 and err.code == "permission_denied":
         return PermissionError(errno.EACCES, f"Permission denied executing command: {err.message}")
@@ -181,8 +181,11 @@ def file_error(status: int, err: ApiErrorBody, file: str, verb: str) -> Exceptio
         return PermissionError(errno.EACCES, "Permission denied", file)
     if status == 413 and verb == "read_file":
         return OutputLimitExceededError(SandboxEnvironmentLimits.MAX_READ_FILE_SIZE_STR, truncated_output=None)
-    if status == 409:
+    if status == 409 and err.code == "not_running":
         return SandboxUnavailableError(f"The scenario is not running: {verb} {file}: {err.message}")
+    if "no space left on device" in err.message.lower():
+        # file_transfer_failed: the scenario's writable space (a size-limited tmpfs) is full
+        return OSError(errno.ENOSPC, "No space left on device", file)
     return ArbiterApiError(status, err.code, err.message, f"{verb} {file}")
 
 
