@@ -83,7 +83,7 @@ describe('Inspect sandbox provider on the real stack', () => {
     return stdout;
   }
 
-  it('passes Inspect\'s own conformance suite (self_check): every check passes or is allow-listed with a reason', async (t) => {
+  it('passes Inspect\'s own conformance suite (self_check) and a prompt-timeout check: every check passes or is allow-listed with a reason', async (t) => {
     const out = join(work, 'self-check.json');
     const r = await run(python, [join(CLIENT, 'tests', 'run_self_check.py'), '--template', 'log-triage', '--track', 'forensics', '--json', out], {
       env: baseEnv, maxBuffer: 16 * 1024 * 1024, timeout: 20 * 60_000,
@@ -95,7 +95,8 @@ describe('Inspect sandbox provider on the real stack', () => {
     assert.ok(checks.length >= 40, `the whole suite ran (${checks.length} checks)`);
     const failed = checks.filter((c) => c.result === 'FAIL');
     assert.deepEqual(failed, [], 'no check failed outside the allow-list');
-    for (const c of checks.filter((x) => x.result === 'allowed')) assert.ok(c.reason, `${c.check} is allowed with a reason`);
+    for (const c of checks.filter((x) => x.result === 'allowed' || x.result === 'skipped')) assert.ok(c.reason, `${c.check} is ${c.result} with a reason`);
+    assert.ok(checks.filter((c) => c.result === 'pass').length >= 30, 'most of the suite passes outright');
   });
 
   it('an eval with mockllm solves log-triage, one scenario per sample; each scenario is scored and its results verify offline', async () => {
