@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 TEMPORAL_VERSION=1.9.1
 TEST_SERVER_VERSION=1.40.0
 OPA_VERSION=1.22.3
+INSPECT_VERSION=0.3.285
 NODE_MIN=20.19
 
 mkdir -p .data
@@ -95,6 +96,28 @@ else
   say_ok "opa $OPA_VERSION (installed: $opa_bin)"
 fi
 
+# --- Inspect (the sandbox provider's tests) ------------------------------------------------------
+# A venv of its own: inspect-ai pins dozens of packages that must not meet the system python's.
+# clients/inspect is reinstalled whenever it is newer than the venv's record of installing it.
+inspect_venv=.data/inspect-venv
+inspect_python="$PWD/$inspect_venv/bin/python"
+inspect_version() {
+  "$inspect_python" -c 'import importlib.metadata as m; print(m.version("inspect-ai"))' 2>/dev/null || true
+}
+inspect_stamp=$inspect_venv/.inspect-arbiter-installed
+if [[ -x $inspect_python && $(inspect_version) == "$INSPECT_VERSION" && -f $inspect_stamp \
+      && -z $(find clients/inspect -newer "$inspect_stamp" -type f ! -path '*/__pycache__/*' ! -path '*.egg-info*' -print -quit) ]]; then
+  say_ok "inspect-ai $INSPECT_VERSION and clients/inspect ($inspect_venv)"
+else
+  [[ -x $inspect_python ]] || python3 -m venv "$inspect_venv"
+  say_do "installing inspect-ai $INSPECT_VERSION and clients/inspect into $inspect_venv"
+  "$inspect_python" -m pip install --quiet --disable-pip-version-check "inspect-ai==$INSPECT_VERSION" ./clients/inspect
+  got=$(inspect_version)
+  [[ $got == "$INSPECT_VERSION" ]] || die "$inspect_venv has inspect-ai '${got:-?}', expected $INSPECT_VERSION"
+  touch "$inspect_stamp"
+  say_ok "inspect-ai $INSPECT_VERSION and clients/inspect (installed: $inspect_venv)"
+fi
+
 # --- tools.env ----------------------------------------------------------------------------------
 tools_tmp=$(mktemp .data/tools.env.XXXXXX)
 {
@@ -102,6 +125,7 @@ tools_tmp=$(mktemp .data/tools.env.XXXXXX)
   echo "TEMPORAL_BIN=$temporal_bin"
   echo "TEMPORAL_TEST_SERVER_BIN=$test_server_bin"
   echo "OPA_BIN=$opa_bin"
+  echo "INSPECT_PYTHON=$inspect_python"
 } > "$tools_tmp"
 if cmp -s "$tools_tmp" .data/tools.env; then
   rm -f "$tools_tmp"

@@ -19,6 +19,10 @@ bash scripts/secret-scan.sh
 say_do "deploy compose file (compose config: no image pulled, nothing started)"
 bash scripts/compose-check.sh
 
+say_do "Inspect sandbox provider: unit tests (clients/inspect, in .data/inspect-venv)"
+load_tools_env
+"$INSPECT_PYTHON" clients/inspect/tests/test_mapping.py
+
 say_do "tests"
 # Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
 main_status=0
