@@ -109,6 +109,7 @@ describe('subject access: exec and files on a running scenario', () => {
     // Larger than the 8 MiB tmpfs (and far below the 100 MiB a transfer may move): a clean 413.
     assert.deepEqual(await code(await raw('PUT', filePath('/work/huge'), access, Buffer.alloc(50 * 1024 * 1024, 1))), [413, 'too_large']);
     assert.deepEqual(await code(await raw('PUT', filePath('/work/over'), access, Buffer.alloc(101 * 1024 * 1024, 1))), [413, 'payload_too_large']);
+    assert.equal((await exec({ cmd: ['rm', '-f', '/work/huge'] })).json!.exitCode, 0, 'the space is given back');
   });
 
   it('refuses bad exec input with a 4xx and stays up', async () => {
