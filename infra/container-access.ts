@@ -176,11 +176,16 @@ s=$(wc -c < "$p") || exit 73
 if [ "$s" -gt "$2" ]; then exit 74; fi
 exec cat -- "$p"`;
 
+// Written beside the target and renamed over it: a write that fails half-way (no space left)
+// leaves neither a partial file nor a filled file system behind.
 const WRITE_SCRIPT = `p=$1
 if [ -d "$p" ]; then exit 71; fi
 if [ -e "$p" ] && [ ! -f "$p" ]; then exit 72; fi
-mkdir -p -- "$(dirname -- "$p")" || exit 73
-exec cat > "$p"`;
+if [ -e "$p" ] && [ ! -w "$p" ]; then exit 73; fi
+d=$(dirname -- "$p")
+mkdir -p -- "$d" || exit 73
+t="$d/.arbiter-upload.$$"
+if cat > "$t"; then mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }; else rm -f -- "$t"; exit 76; fi`;
 
 function fileError(code: number | null, path: string, stderr: Buffer): AccessError {
   const known = code === null ? undefined : FILE_CODES[code];
