@@ -150,7 +150,10 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     schema: {
       params: ScenarioParams,
       querystring: FileQuery,
-      response: { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+      response: {
+        200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file\'s bytes (application/octet-stream); X-Arbiter-Seq names its transcript entry' }),
+        400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody,
+      },
     },
   }, async (request, reply) => {
     const principal = principalOf(request, ...ACCESS_CALLERS);
@@ -162,7 +165,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     });
     const seq = String(answer.headers['x-arbiter-seq'] ?? '');
     request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: answer.body.length }, 'file read');
-    return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', seq).send(answer.body as never);
+    return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', seq).send(answer.body);
   });
 
   app.put('/api/scenarios/:id/files', {
@@ -189,7 +192,20 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     return reply.status(204).header('x-arbiter-seq', seq).send(null);
   });
 
-  app.get('/api/scenarios/:id/terminal', { websocket: true, schema: { params: ScenarioParams }, config: perScenario }, (socket: WebSocket, request) => {
+  app.route({
+    method: 'GET',
+    url: '/api/scenarios/:id/terminal',
+    config: perScenario,
+    schema: {
+      params: ScenarioParams,
+      description: 'WebSocket (CONTRACT "Subject access"): the first frame is the text {"token": …}; a plain GET is answered 426',
+      response: { 101: Type.Null({ description: 'switched to the WebSocket protocol' }), 426: ErrorBody },
+    },
+    // Anything but a WebSocket upgrade is told what this route is, in the contract's shape.
+    handler: async () => {
+      throw new ArbiterError('upgrade_required', 426, 'this route is a WebSocket: open it with an upgrade request and send {"token": …} as the first frame');
+    },
+    wsHandler: (socket: WebSocket, request) => {
     const { id } = request.params;
     const refuse = (code: number, reason: string) => {
       request.log.info({ scenarioId: id, code, reason }, 'terminal refused');
@@ -268,6 +284,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
         socket.on('close', () => host.close());
       })();
     });
+    },
   });
 };
 export default accessRoutes;

@@ -93,15 +93,18 @@ const allFakes = (): ServiceReplacements => ({
 });
 
 /** Each route that takes a token: what it takes, a kind it refuses, and a body it would accept. */
-interface AuthRoute { method: 'GET' | 'POST' | 'DELETE'; url: string; takes: Bearer[]; refuses: Bearer; body?: unknown }
+interface AuthRoute { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; url: string; takes: Bearer[]; refuses: Bearer; body?: unknown }
 const ID = scenarioId();
 const AUTH_ROUTES: AuthRoute[] = [
   { method: 'POST', url: '/api/sat', takes: ['et'], refuses: 'sat', body: { template: 'hello', track: 'intro' } },
   { method: 'POST', url: '/api/spawn', takes: ['sat'], refuses: 'et', body: {} },
-  { method: 'GET', url: `/api/scenarios/${ID}`, takes: ['sat', 'et', 'operator'], refuses: 'completion' },
+  { method: 'GET', url: `/api/scenarios/${ID}`, takes: ['sat', 'et', 'access', 'operator'], refuses: 'completion' },
   { method: 'POST', url: `/api/scenarios/${ID}/complete`, takes: ['completion', 'operator'], refuses: 'sat', body: { outcome: 'success', submission: {} } },
-  { method: 'POST', url: `/api/scenarios/${ID}/cancel`, takes: ['sat', 'et', 'operator'], refuses: 'completion' },
-  { method: 'GET', url: `/api/scenarios/${ID}/verdict`, takes: ['sat', 'et', 'operator'], refuses: 'completion' },
+  { method: 'POST', url: `/api/scenarios/${ID}/cancel`, takes: ['sat', 'et', 'access', 'operator'], refuses: 'completion' },
+  { method: 'GET', url: `/api/scenarios/${ID}/verdict`, takes: ['sat', 'et', 'access', 'operator'], refuses: 'completion' },
+  { method: 'POST', url: `/api/scenarios/${ID}/exec`, takes: ['sat', 'access', 'operator'], refuses: 'et', body: { cmd: ['true'] } },
+  { method: 'GET', url: `/api/scenarios/${ID}/files?path=/work/a`, takes: ['sat', 'access', 'operator'], refuses: 'completion' },
+  { method: 'PUT', url: `/api/scenarios/${ID}/files?path=/work/a`, takes: ['sat', 'access', 'operator'], refuses: 'completion' },
   { method: 'POST', url: `/api/scenarios/${ID}/completion-token`, takes: ['operator'], refuses: 'sat' },
   { method: 'POST', url: `/api/scenarios/${ID}/hold`, takes: ['operator'], refuses: 'et', body: {} },
   { method: 'DELETE', url: `/api/scenarios/${ID}/hold`, takes: ['operator'], refuses: 'et', body: {} },
@@ -166,7 +169,7 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
     const doc = (await call({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { security?: unknown[] }>> }>();
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops).filter(([, op]) => (op.security ?? []).length > 0).map(([method]) => `${method.toUpperCase()} ${path}`));
-    const tabled = AUTH_ROUTES.map((r) => `${r.method} ${r.url.replace(ID, '{id}')}`);
+    const tabled = AUTH_ROUTES.map((r) => `${r.method} ${r.url.replace(ID, '{id}').replace(/\?.*$/, '')}`);
     assert.deepEqual([...tabled].sort(), [...documented].sort());
   });
 
