@@ -126,10 +126,14 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
         startedAt: r.startedAt.toISOString(),
         durationMs: r.durationMs,
       };
+      // The runtime could not start it (no such program, cwd not a directory): the runtime says so
+      // on the output and exits 126 or 127 without the program ever running.
+      const refused = (r.exitCode === 126 || r.exitCode === 127) && /OCI runtime exec failed|exec failed:/.test(r.stdout.toString('utf8', 0, 4096) + r.stderr.toString('utf8', 0, 4096));
       const entry = await s.log.append({
         event: 'exec', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec,
         streams: [{ name: 'stdin', bytes: stdin }, { name: 'stdout', bytes: r.stdout }, { name: 'stderr', bytes: r.stderr }],
       });
+      if (refused) throw new AccessError(400, 'exec_refused', `the command could not be started (entry ${entry.seq}): ${(r.stdout.toString('utf8', 0, 300) + r.stderr.toString('utf8', 0, 300)).trim()}`);
       return {
         exitCode: r.exitCode, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64'),
         truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, seq: entry.seq,
