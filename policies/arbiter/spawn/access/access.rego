@@ -6,8 +6,6 @@ package arbiter.spawn.access
 
 import data.arbiter.spawn.plan
 
-kinds := ["exec", "files", "terminal"]
-
 default grants := {"exec": false, "files": false, "terminal": false, "terminalSessions": 0}
 
 grants := {

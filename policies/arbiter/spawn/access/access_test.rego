@@ -40,3 +40,10 @@ test_decision_carries_the_grants if {
 	d := data.arbiter.spawn.decision with input as fx.allowed
 	d.access == {"exec": true, "files": true, "terminal": true, "terminalSessions": 1}
 }
+
+test_a_kind_the_plan_does_not_name_is_not_granted if {
+	# The whole plan is replaced: `with` on a path inside a data file's object merges into it.
+	g := access.grants with input as fx.allowed
+		with data.plans.free as {"tracks": ["intro"], "limits": {"memoryMb": 128, "cpus": 0.5, "pids": 64, "ttlSeconds": 1800}, "access": {"exec": true}}
+	g == {"exec": true, "files": false, "terminal": false, "terminalSessions": 0}
+}
