@@ -17,6 +17,9 @@ import type { PolicyInput } from '../../lib/policy-types.ts';
 import { loadTemplate } from '../../infra/template.ts';
 import { REPO, tools, waitFor } from '../support/harness.ts';
 
+/** What the free plan grants inside a running scenario (policies/plans/data.json). */
+const FREE_ACCESS = { exec: true, files: true, terminal: true, terminalSessions: 1 };
+
 const SERVER_BUNDLE = join(DEFAULT_POLICY_DIR, 'server-bundle.tar.gz');
 
 async function freePort(): Promise<number> {
@@ -182,7 +185,7 @@ void describe('remote policy mode (OPA server) against the Wasm bundle', () => {
     servers.push(server);
     const unpinned = await connectRemotePolicy({ url: server.url });
     assert.equal(unpinned.sha256, revision);
-    assert.deepEqual(await unpinned.evaluate(base), { allow: true, reasons: [], policySha256: revision });
+    assert.deepEqual(await unpinned.evaluate(base), { allow: true, reasons: [], policySha256: revision, access: FREE_ACCESS });
     await assert.rejects(connectRemotePolicy({ url: server.url, expectedSha256: wasm.sha256 }), /sha256 mismatch/);
   });
 
@@ -191,7 +194,7 @@ void describe('remote policy mode (OPA server) against the Wasm bundle', () => {
     servers.push(server);
     // The server itself decides as the bundle does …
     const res = await fetch(`${server.url}/v1/data/arbiter/spawn/decision`, { method: 'POST', body: JSON.stringify({ input: base }) });
-    assert.deepEqual(await res.json(), { result: { allow: true, reasons: [] } });
+    assert.deepEqual(await res.json(), { result: { allow: true, reasons: [], access: FREE_ACCESS } });
     // … but without a revision its decisions cannot be attributed, so Arbiter will not use it.
     await assert.rejects(connectRemotePolicy({ url: server.url }), /no single bundle revision/);
   });
