@@ -186,14 +186,26 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   });
 
   app.get('/v1/scenarios/:id/terminal', { websocket: true }, (socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>) => {
-    void terminal(socket, request).catch((err: unknown) => {
+    // ws hands a frame to whoever listens when it arrives and drops it when nobody does. The API
+    // forwards keystrokes as soon as this socket opens (a subject types before the prompt shows),
+    // while the token check and the TTY's start below are still under way: without a listener
+    // from the first moment those keystrokes were lost (measured: "echo hi" typed at once never
+    // reached the shell), and a close in that window went unseen, leaving the shell running.
+    const early: Early = { frames: [], closed: false };
+    const hold = (data: Buffer, isBinary: boolean) => {
+      if (early.frames.length < MAX_EARLY_FRAMES) early.frames.push([data, isBinary]);
+    };
+    socket.on('message', hold);
+    socket.once('close', () => { early.closed = true; });
+    early.release = () => socket.off('message', hold);
+    void terminal(socket, request, early).catch((err: unknown) => {
       const code = err instanceof AccessError ? ({ 409: 4409, 429: 4429, 403: 4403 } as Record<number, number>)[err.status] ?? 4500 : err instanceof UnauthorizedError ? 4401 : 4500;
       if (code === 4500) opts.log.error({ err }, 'terminal failed');
       socket.close(code, (err as Error).message.slice(0, 120));
     });
   });
 
-  async function terminal(socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>): Promise<void> {
+  async function terminal(socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>, early: Early): Promise<void> {
     const claims = await authorize(request, 'terminal');
     const s = opts.registry.of(request.params.id);
     if (s.log.isClosed()) throw notRunning();
@@ -263,7 +275,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       tty.stream.on('end', () => void session.end('exited').finally(resolve));
       tty.stream.on('error', () => void session.end('exited').finally(resolve));
       socket.on('close', () => void session.end('client_closed').finally(resolve));
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
+      const onMessage = (data: Buffer, isBinary: boolean) => {
         if (isBinary) {
           record(JSON.stringify([since(), 'i', inp.write(data)]));
           tty.stream.write(data);
@@ -281,13 +293,24 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
           record(JSON.stringify([since(), 'r', `${c}x${r}`]));
           void tty.resize(c, r);
         }
-      });
+      };
+      // What came while the session opened goes first, in order, then everything else as it comes.
+      early.release?.();
+      for (const [data, isBinary] of early.frames.splice(0)) onMessage(data, isBinary);
+      socket.on('message', onMessage);
+      if (early.closed || socket.readyState !== socket.OPEN) void session.end('client_closed').finally(resolve);
     }));
     await tracked;
   }
 
   return app;
 }
+
+/** Frames the API relays before the host's end of a terminal is ready: as many as the API itself holds back. */
+const MAX_EARLY_FRAMES = 1024;
+
+/** A terminal socket's frames and close from before its session was ready to take them. */
+interface Early { frames: Array<[Buffer, boolean]>; closed: boolean; release?: () => void }
 
 interface ExecBody {
   cmd: string[];
