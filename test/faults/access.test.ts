@@ -4,7 +4,8 @@
 // transcript the verdict binds agrees with what callers were told: every answer that reached a
 // caller is in it at its seq (the durability promise), nothing claims an answer that never came,
 // and a terminal session cut off by the kill is sealed, not lost. Also: a terminal whose client
-// goes away leaves no shell behind and is recorded as client_closed.
+// goes away leaves no shell behind and is recorded as client_closed, and a restarted host ends the
+// shell of a session its predecessor could not.
 //
 // Real components: the Temporal dev server, the Docker engine, the API over loopback and the main
 // worker in this process, and the container worker as a separate process (workers/container.ts)
@@ -249,7 +250,7 @@ describe('faults: subject access while the container worker is killed', () => {
     assertAnswersRecorded(entries, answered);
   });
 
-  it('terminal: a client that goes away leaves no shell and is recorded as client_closed; a session cut off by a SIGKILL is sealed as host_restarted', async () => {
+  it('terminal: a client that goes away leaves no shell and is recorded as client_closed; a session cut off by a SIGKILL loses its shell at the restart and is sealed as host_restarted', async () => {
     const { id, access } = await spawnRunning('agent-tty');
     const shells = async () => (await processes(id)).filter((p) => /\bsh -l\b/.test(p));
     assert.deepEqual(await shells(), [], 'no login shell before any session');
@@ -283,6 +284,8 @@ describe('faults: subject access while the container worker is killed', () => {
     // The API's end of the relay went with the host: the subject is told, not left hanging.
     assert.notEqual(await second.closed, 1000, 'the subject\'s socket closes abnormally');
     await startHost();
+    // The engine keeps a TTY exec running when its host's connection drops: the restarted host ends it.
+    await waitFor('the cut-off session\'s shell gone after the restart', async () => ((await shells()).length === 0 ? true : undefined), 15_000);
 
     const { entries, evidence } = await scoreAndReadTranscript(id, access);
     const terminals = entries.filter((e) => e.event === 'terminal').map((e) => e.data as unknown as TerminalData);
