@@ -53,7 +53,7 @@ interface ExecInspect { Running: boolean; ExitCode: number | null; Pid: number }
  * session and group leader (measured: pgid = sid = pid), so children it started die with it
  * unless they left its group on purpose. The host PID comes from the engine.
  */
-function killGroup(pid: number): void {
+export function killGroup(pid: number): void {
   if (!pid) return;
   try {
     process.kill(-pid, 'SIGKILL');

@@ -15,15 +15,17 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
-import { AccessError, ACCESS_LIMITS, execInContainer, openTty, readContainerFile, writeContainerFile, type TtySession } from '../infra/container-access.ts';
+import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, openTty, readContainerFile, writeContainerFile, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
-import { scenarioContainerName } from '../activities/container-spec.ts';
+import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
 import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
 import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
 import { UnauthorizedError } from '../lib/errors.ts';
 
 /** Answers past this many in-flight calls on one scenario are 429: a burst cannot starve others. */
 export const MAX_INFLIGHT_PER_SCENARIO = 16;
+/** What a terminal session runs; the only TTY exec this host starts, which is how its orphans are known. */
+const TERMINAL_SHELL = ['/bin/sh', '-l'];
 /** A terminal recording stops growing here; the entry says it was cut. */
 export const TERMINAL_RECORD_CAP_BYTES = 16 * 1024 * 1024;
 
@@ -190,14 +192,26 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   });
 
   app.get('/v1/scenarios/:id/terminal', { websocket: true }, (socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>) => {
-    void terminal(socket, request).catch((err: unknown) => {
+    // ws hands a frame to whoever listens when it arrives and drops it when nobody does. The API
+    // forwards keystrokes as soon as this socket opens (a subject types before the prompt shows),
+    // while the token check and the TTY's start below are still under way: without a listener
+    // from the first moment those keystrokes were lost (measured: "echo hi" typed at once never
+    // reached the shell), and a close in that window went unseen, leaving the shell running.
+    const early: Early = { frames: [], closed: false };
+    const hold = (data: Buffer, isBinary: boolean) => {
+      if (early.frames.length < MAX_EARLY_FRAMES) early.frames.push([data, isBinary]);
+    };
+    socket.on('message', hold);
+    socket.once('close', () => { early.closed = true; });
+    early.release = () => socket.off('message', hold);
+    void terminal(socket, request, early).catch((err: unknown) => {
       const code = err instanceof AccessError ? ({ 409: 4409, 429: 4429, 403: 4403 } as Record<number, number>)[err.status] ?? 4500 : err instanceof UnauthorizedError ? 4401 : 4500;
       if (code === 4500) opts.log.error({ err }, 'terminal failed');
       socket.close(code, (err as Error).message.slice(0, 120));
     });
   });
 
-  async function terminal(socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>): Promise<void> {
+  async function terminal(socket: WebSocket, request: FastifyRequest<{ Params: { id: string }; Querystring: { cols?: string; rows?: string } }>, early: Early): Promise<void> {
     const claims = await authorize(request, 'terminal');
     const s = opts.registry.of(request.params.id);
     if (s.log.isClosed()) throw notRunning();
@@ -222,7 +236,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       writeSync(fd, b);
       recorded += b.length;
     };
-    const shell = ['/bin/sh', '-l'];
+    const shell = TERMINAL_SHELL;
     record(canonicalJson({ version: 2, width: cols, height: rows, timestamp: Math.floor(startedAt.getTime() / 1000), env: { SHELL: shell[0], TERM: 'xterm-256color', USER: claims.user }, title: `${request.params.id} ${claims.sub}` }));
     const since = () => Number(((Date.now() - startedAt.getTime()) / 1000).toFixed(6));
     let tty: TtySession;
@@ -267,7 +281,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       tty.stream.on('end', () => void session.end('exited').finally(resolve));
       tty.stream.on('error', () => void session.end('exited').finally(resolve));
       socket.on('close', () => void session.end('client_closed').finally(resolve));
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
+      const onMessage = (data: Buffer, isBinary: boolean) => {
         if (isBinary) {
           record(JSON.stringify([since(), 'i', inp.write(data)]));
           tty.stream.write(data);
@@ -285,13 +299,24 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
           record(JSON.stringify([since(), 'r', `${c}x${r}`]));
           void tty.resize(c, r);
         }
-      });
+      };
+      // What came while the session opened goes first, in order, then everything else as it comes.
+      early.release?.();
+      for (const [data, isBinary] of early.frames.splice(0)) onMessage(data, isBinary);
+      socket.on('message', onMessage);
+      if (early.closed || socket.readyState !== socket.OPEN) void session.end('client_closed').finally(resolve);
     }));
     await tracked;
   }
 
   return app;
 }
+
+/** Frames the API relays before the host's end of a terminal is ready: as many as the API itself holds back. */
+const MAX_EARLY_FRAMES = 1024;
+
+/** A terminal socket's frames and close from before its session was ready to take them. */
+interface Early { frames: Array<[Buffer, boolean]>; closed: boolean; release?: () => void }
 
 interface ExecBody {
   cmd: string[];
@@ -309,6 +334,32 @@ function clampDim(v: unknown, fallback: number): number {
 
 function sha256OfEnv(env: Record<string, string>): string {
   return sha256Hex(canonicalJson(env));
+}
+
+/**
+ * Kills the terminal shells a predecessor of this host left running in its scenarios' containers.
+ * A host that dies (SIGKILL, OOM, a crash) cannot end its sessions, and the engine keeps a TTY
+ * exec running when its attach connection drops (measured: the `sh -l` of a session cut off by a
+ * SIGKILL was still there after the restart). Nobody can reach that shell any more, and nothing it
+ * did from then on would be recorded; its recording is sealed ("host_restarted") when the
+ * scenario's evidence is collected (TranscriptLog.sealOrphans). Called before this host serves
+ * access, so every TTY exec it finds running is one it did not start.
+ */
+export async function endOrphanTerminals(docker: Docker, hostId: string, log: Pick<Logger, 'info' | 'warn'>): Promise<number> {
+  let ended = 0;
+  const containers = await docker.listContainers({ filters: { label: [`${LABELS.host}=${hostId}`, `${LABELS.role}=scenario`], status: ['running'] } });
+  for (const c of containers) {
+    const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
+    for (const execId of info?.ExecIDs ?? []) {
+      const e = await docker.getExec(execId).inspect().catch(() => undefined);
+      const p = e?.ProcessConfig;
+      if (!e?.Running || !p?.tty || p.entrypoint !== TERMINAL_SHELL[0] || p.arguments.join(' ') !== TERMINAL_SHELL.slice(1).join(' ')) continue;
+      killGroup(e.Pid);
+      ended++;
+      log.info({ container: c.Names[0], execId }, 'ended a terminal shell left by a previous run of this host');
+    }
+  }
+  return ended;
 }
 
 export interface AccessListener { address: string; close(): Promise<void> }

@@ -7,7 +7,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
-import { buildAccessServer, listenAccessServer } from './access-server.ts';
+import { buildAccessServer, endOrphanTerminals, listenAccessServer } from './access-server.ts';
 import { AccessRegistry } from '../infra/access-registry.ts';
 import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
@@ -128,6 +128,9 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
     const monitor = startContainerMonitor({ docker, client: opts.client, log });
+    // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
+    // engine that does not answer yet must not keep this host from starting.
+    if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
     // Subject access is relayed here by the API (workers/access-server.ts); it lives as long as the worker.
     const server = relaySecret
       ? await listenAccessServer(await buildAccessServer({ docker, registry: access, hostId: config.hostId, relaySecret, log: { info: log.info.bind(log), warn: log.warn.bind(log), error: log.warn.bind(log) } }), config.access.listen)
