@@ -10,6 +10,7 @@
 // Samples alternate between the two sides so both see the same machine.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -96,6 +97,26 @@ async function firstFileOf(stream: Readable): Promise<Buffer> {
     off += 512 + Math.ceil(size / 512) * 512;
   }
   throw new Error('no file in the archive');
+}
+
+/**
+ * One call straight to the host's access server over its Unix socket, with a relay token like the
+ * API's: the API's own hop is the API's time less this.
+ */
+function hostCall(socketPath: string, method: string, path: string, token: string, body?: Buffer, contentType = 'application/octet-stream'): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const r = httpRequest({
+      socketPath, method, path,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': contentType, 'content-length': String(body.length) } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    r.on('error', reject);
+    r.end(body);
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -211,7 +232,17 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
       const api: number[] = [];
       const raw: number[] = [];
       const hostExec: number[] = [];
+      const direct: number[] = [];
       const body = JSON.stringify({ cmd: ['echo', 'hi'] });
+      const relay = await stack.relayToken(s.scenarioId, 'exec', template.user);
+      const hostBody = Buffer.from(JSON.stringify({ cmd: ['echo', 'hi'], input: '' }));
+      const viaHost = async (keep: boolean) => {
+        const t0 = now();
+        const r = await hostCall(stack.accessSocket, 'POST', `/v1/scenarios/${s.scenarioId}/exec`, relay, hostBody, 'application/json');
+        const t = now() - t0;
+        if (r.status !== 200) throw new Error(`the host's exec answered ${r.status}: ${r.body.toString()}`);
+        if (keep) direct.push(t);
+      };
       const viaApi = async (keep: boolean) => {
         const t0 = now();
         const res = await fetch(`${stack.base}/api/scenarios/${s.scenarioId}/exec`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body });
@@ -230,6 +261,7 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
       for (let i = 0; i < opts.execWarmup + opts.execSamples; i++) {
         const keep = i >= opts.execWarmup;
         if (i % 2 === 0) { await viaApi(keep); await viaRaw(keep); } else { await viaRaw(keep); await viaApi(keep); }
+        await viaHost(keep);
       }
       await end(s);
       const p50 = percentile(api, 50);
@@ -237,7 +269,8 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
       const p99 = percentile(api, 99);
       const rawP99 = percentile(raw, 99);
       const hostP50 = percentile(hostExec, 50);
-      opts.log(`  exec p50: API ${p50.toFixed(1)} ms (the host's exec ${hostP50} ms of it), raw ${rawP50.toFixed(1)} ms`);
+      const directP50 = percentile(direct, 50);
+      opts.log(`  exec p50: API ${p50.toFixed(1)} ms, host's access server called directly ${directP50.toFixed(1)} ms (its execInContainer ${hostP50} ms), raw ${rawP50.toFixed(1)} ms`);
       figures.push(
         {
           bench: 'access', metric: 'exec `echo hi` round trip p50', unit: 'ms', arbiter: p50,
@@ -246,7 +279,7 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
         },
         { bench: 'access', metric: 'exec `echo hi` round trip p99', unit: 'ms', arbiter: p99, baseline: { label: 'docker exec via dockerode', value: rawP99 }, ratio: ratioOf(p99, rawP99) },
       );
-      details.exec = { samples: opts.execSamples, warmup: opts.execWarmup, apiMs: api, rawMs: raw, hostExecDurationMs: hostExec, hostExecP50Ms: hostP50 };
+      details.exec = { samples: opts.execSamples, warmup: opts.execWarmup, apiMs: api, rawMs: raw, hostDirectMs: direct, hostExecDurationMs: hostExec, p50Ms: { api: p50, hostDirect: directP50, hostExec: hostP50, raw: rawP50 } };
     }
 
     // ── 2. files ────────────────────────────────────────────────────────────────────────────
@@ -268,6 +301,20 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
         const path = `/work/blob-${size}.bin`;
         const url = `${stack.base}/api/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
         const put: number[] = []; const get: number[] = []; const rawPut: number[] = []; const rawGet: number[] = [];
+        const hostPut: number[] = []; const hostGet: number[] = [];
+        const relay = await stack.relayToken(s.scenarioId, 'files', template.user);
+        const hostPath = `/v1/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
+        const hostOnce = async (keep: boolean) => {
+          let t0 = now();
+          const w = await hostCall(stack.accessSocket, 'PUT', hostPath, relay, data);
+          const tw = now() - t0;
+          if (w.status !== 204) throw new Error(`the host's PUT files answered ${w.status}: ${w.body.toString().slice(0, 200)}`);
+          t0 = now();
+          const r = await hostCall(stack.accessSocket, 'GET', hostPath, relay);
+          const tr = now() - t0;
+          if (r.status !== 200 || !r.body.equals(data)) throw new Error(`the host's GET files answered ${r.status} with ${r.body.length} bytes`);
+          if (keep) { hostPut.push(tw); hostGet.push(tr); }
+        };
         const apiOnce = async (keep: boolean) => {
           let t0 = now();
           const w = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) });
@@ -294,6 +341,7 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
         for (let i = 0; i < 1 + samples; i++) {
           const keep = i >= 1;
           if (i % 2 === 0) { await apiOnce(keep); await rawOnce(keep); } else { await rawOnce(keep); await apiOnce(keep); }
+          await hostOnce(keep);
         }
         for (const [what, a, b] of [['write', put, rawPut], ['read', get, rawGet]] as const) {
           const p50 = percentile(a, 50);
@@ -305,8 +353,8 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
             ...(what === 'write' && size === opts.fileSamples[0]!.bytes ? { note: 'the archive API baseline runs in a plain container of the same image (writable root, no tmpfs): the engine\'s archive API cannot see a tmpfs and refuses a read-only root, so it writes to the overlay on the host\'s disk where Arbiter writes into the scenario\'s tmpfs' } : {}),
           });
         }
-        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, rawWriteMs: rawPut, rawReadMs: rawGet };
-        opts.log(`  files ${label} p50: write API ${percentile(put, 50).toFixed(1)} / raw ${percentile(rawPut, 50).toFixed(1)} ms; read API ${percentile(get, 50).toFixed(1)} / raw ${percentile(rawGet, 50).toFixed(1)} ms`);
+        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, hostDirectWriteMs: hostPut, hostDirectReadMs: hostGet, rawWriteMs: rawPut, rawReadMs: rawGet };
+        opts.log(`  files ${label} p50 (API / host direct / raw): write ${[put, hostPut, rawPut].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms; read ${[get, hostGet, rawGet].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms`);
         // Give the tmpfs back before the next size.
         await fetch(`${stack.base}/api/scenarios/${s.scenarioId}/exec`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ cmd: ['rm', '-f', path] }) });
       }

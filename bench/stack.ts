@@ -41,6 +41,10 @@ export interface BenchStack {
   logsDir: string;
   /** where the container host's access server listens (a Unix socket the API relays to) */
   accessSocketDir: string;
+  /** the Unix socket of this host's access server */
+  accessSocket: string;
+  /** a relay token as the API would sign it for one call to the host's access server (per-hop timing) */
+  relayToken(scenarioId: string, act: 'exec' | 'files' | 'terminal', user: string): Promise<string>;
   call(method: string, path: string, token?: string, body?: unknown): Promise<HttpResponse>;
   /** an entitlement token; the enterprise plan by default, so quotas leave room for the load */
   et(sub: string, plan?: string): Promise<string>;
@@ -188,6 +192,10 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     };
     const stack: BenchStack = {
       runId, base, hostId, docker, temporal: client, events, logsDir, accessSocketDir, spawned, retried,
+      accessSocket: join(accessSocketDir, `${hostId}.sock`),
+      relayToken: async (scenarioId, act, user) => (await mintToken('relay', {
+        sub: 'subject:bench-access', scn: scenarioId, host: hostId, act, svc: 'main', user, rec: 1024 * 1024, max: 4,
+      }, ring(secrets.RELAY_HMAC_SECRET), { ttlSeconds: 3600 })).token,
       cpu: new CpuMeter({ temporal: server.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
       children: { temporal: server, mainWorker, containerWorker, api },
       call,
