@@ -2,7 +2,7 @@
 // baseline measured in the same run, the ratio between them and the target it is held to.
 
 export interface Figure {
-  /** the benchmark that measured it: spawn, throughput, api, open, verdicts */
+  /** the benchmark that measured it: spawn, throughput, api, open, verdicts, access */
   bench: string;
   metric: string;
   unit: string;

@@ -14,6 +14,7 @@ import { runSpawnLatency } from './spawn-latency.ts';
 import { runApiLatency } from './api-latency.ts';
 import { runThroughput } from './throughput.ts';
 import { runOpenScenarios } from './open-scenarios.ts';
+import { runAccess } from './access.ts';
 
 interface Ctx { stack: () => Promise<BenchStack>; quick: boolean; log: (line: string) => void }
 interface Bench { name: string; what: string; run(ctx: Ctx): Promise<BenchResult> }
@@ -24,6 +25,14 @@ const BENCHES: Bench[] = [
   { name: 'api', what: 'API accept latency at 50 req/s', run: async (c) => runApiLatency(await c.stack(), { seconds: c.quick ? 5 : 30, rate: 50, log: c.log }) },
   { name: 'throughput', what: 'completed scenarios per minute at concurrency 1, 8, 16', run: async (c) => runThroughput(await c.stack(), { levels: c.quick ? [[1, 2], [8, 8], [16, 16]] : [[1, 6], [8, 24], [16, 48]], log: c.log }) },
   { name: 'open', what: 'worker RSS and engine memory with 100…500 open scenarios', run: async (c) => runOpenScenarios(await c.stack(), { levels: c.quick ? [20, 40] : [100, 250, 500], rawLevel: c.quick ? 20 : 100, rampBudgetSeconds: c.quick ? 120 : 330, log: c.log }) },
+  {
+    name: 'access', what: 'exec, 1 and 50 MiB file transfers and terminal echo vs raw docker exec / archive API',
+    run: async (c) => runAccess(await c.stack(), {
+      execSamples: c.quick ? 50 : 200, execWarmup: c.quick ? 5 : 20,
+      fileSamples: c.quick ? [{ bytes: 1024 * 1024, samples: 5 }, { bytes: 50 * 1024 * 1024, samples: 2 }] : [{ bytes: 1024 * 1024, samples: 30 }, { bytes: 50 * 1024 * 1024, samples: 8 }],
+      keystrokes: c.quick ? 30 : 100, log: c.log,
+    }),
+  },
 ];
 
 function temporalBin(): string {

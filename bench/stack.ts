@@ -22,7 +22,9 @@ import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
 import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECRETS = ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET'] as const;
+// RELAY_HMAC_SECRET: the API signs its relays to the container host's access server with it
+// (subject access: exec, files, terminal); without it the host serves no access.
+const SECRETS = ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET', 'RELAY_HMAC_SECRET'] as const;
 
 export interface HttpResponse { status: number; json: Record<string, unknown> | undefined }
 
@@ -37,11 +39,17 @@ export interface BenchStack {
   cpu: CpuMeter;
   children: { temporal: Child; mainWorker: Child; containerWorker: Child; api: Child };
   logsDir: string;
+  /** where the container host's access server listens (a Unix socket the API relays to) */
+  accessSocketDir: string;
+  /** the Unix socket of this host's access server */
+  accessSocket: string;
+  /** a relay token as the API would sign it for one call to the host's access server (per-hop timing) */
+  relayToken(scenarioId: string, act: 'exec' | 'files' | 'terminal', user: string): Promise<string>;
   call(method: string, path: string, token?: string, body?: unknown): Promise<HttpResponse>;
   /** an entitlement token; the enterprise plan by default, so quotas leave room for the load */
   et(sub: string, plan?: string): Promise<string>;
-  /** a SAT from POST /api/sat and the scenario id it will spawn */
-  sat(et: string): Promise<{ sat: string; scenarioId: string }>;
+  /** a SAT from POST /api/sat and the scenario id it will spawn (template hello, track intro by default) */
+  sat(et: string, template?: string, track?: string): Promise<{ sat: string; scenarioId: string }>;
   /** POST /api/spawn; like sat(), retried when entitlements could not be read (counted) */
   spawn(sat: string, scenarioId: string): Promise<void>;
   /** 503 entitlements_unavailable answers that sat() and spawn() retried, by route */
@@ -82,6 +90,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
   const hostId = `bench-${runId}`;
   const secrets = Object.fromEntries(SECRETS.map((n) => [n, randomBytes(32).toString('base64url')])) as Record<(typeof SECRETS)[number], string>;
   const keysDir = join(dir, 'keys');
+  const accessSocketDir = join(dir, 'access');
   await generateKey(keysDir);
   const [grpc, http, metrics, apiPort, mainOps, containerOps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const temporalAddress = `127.0.0.1:${grpc}`;
@@ -125,6 +134,8 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       // The limiter still runs on every request; its cap is raised because the whole bench is
       // one client on 127.0.0.1.
       ARBITER_HTTP_RATE_LIMIT: '100000000',
+      // The container worker's access server listens here and the API relays to it.
+      ARBITER_ACCESS_SOCKET_DIR: accessSocketDir,
     };
     // As deploy/Dockerfile runs it: the main worker loads a bundle built beforehand instead of
     // bundling the workflow sources at start (which also leaves webpack's memory in its RSS).
@@ -180,13 +191,17 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       }
     };
     const stack: BenchStack = {
-      runId, base, hostId, docker, temporal: client, events, logsDir, spawned, retried,
+      runId, base, hostId, docker, temporal: client, events, logsDir, accessSocketDir, spawned, retried,
+      accessSocket: join(accessSocketDir, `${hostId}.sock`),
+      relayToken: async (scenarioId, act, user) => (await mintToken('relay', {
+        sub: 'subject:bench-access', scn: scenarioId, host: hostId, act, svc: 'main', user, rec: 1024 * 1024, max: 4,
+      }, ring(secrets.RELAY_HMAC_SECRET), { ttlSeconds: 3600 })).token,
       cpu: new CpuMeter({ temporal: server.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
       children: { temporal: server, mainWorker, containerWorker, api },
       call,
       et: async (sub, plan = 'enterprise') => (await mintToken('et', { sub, tenant: 'bench', plan }, ring(secrets.ET_HMAC_SECRET), { ttlSeconds: 3600 })).token,
-      sat: async (et) => {
-        const r = await callRetrying('POST /api/sat', 'POST', '/api/sat', et, { template: 'hello', track: 'intro' });
+      sat: async (et, template = 'hello', track = 'intro') => {
+        const r = await callRetrying('POST /api/sat', 'POST', '/api/sat', et, { template, track });
         if (r.status !== 201) throw new Error(`POST /api/sat answered ${r.status}: ${JSON.stringify(r.json)}`);
         const sat = r.json!.sat as string;
         const { jti } = JSON.parse(Buffer.from(sat.split('.')[1]!, 'base64url').toString('utf8')) as { jti: string };

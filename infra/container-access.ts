@@ -167,12 +167,15 @@ const FILE_CODES: Record<number, [number, string, string]> = {
 
 // Run with the container's own busybox (`sh`): the checks and the transfer are one process, so
 // nothing can swap the file between them except the subject's own processes, which the caller is.
+// The size comes from `stat` (the inode), not `wc -c`: busybox's wc reads the whole file, which
+// doubled the time of a large read in a container limited to half a CPU (bench/access.ts: 50 MiB,
+// ~0.85 s of wc before the ~0.6 s of cat). wc stays as the fallback for an image without stat.
 const READ_SCRIPT = `p=$1
 if [ -d "$p" ]; then exit 71; fi
 if [ ! -e "$p" ]; then exit 70; fi
 if [ ! -f "$p" ]; then exit 72; fi
 if [ ! -r "$p" ]; then exit 73; fi
-s=$(wc -c < "$p") || exit 73
+s=$(stat -L -c %s -- "$p" 2>/dev/null) || s=$(wc -c < "$p") || exit 73
 if [ "$s" -gt "$2" ]; then exit 74; fi
 exec cat -- "$p"`;
 
