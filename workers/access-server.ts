@@ -20,6 +20,7 @@ import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
 import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
 import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
+import type { AuditEntry } from '../lib/audit-chain.ts';
 import { UnauthorizedError } from '../lib/errors.ts';
 
 /** Answers past this many in-flight calls on one scenario are 429: a burst cannot starve others. */
@@ -46,6 +47,28 @@ function notRunning(): AccessError {
 /** Resolves a path the way the contract says: absolute, or relative to the service's workdir. */
 export function resolveIn(workdir: string, path: string): string {
   return posix.resolve(workdir || '/', path);
+}
+
+/**
+ * Runs one file transfer and appends its entry, refused or not, before anything is answered: a
+ * refusal (not found, permission denied …) is an interaction too. `content`: the bytes read, or
+ * those the caller sent to be written, kept even when the write was refused.
+ */
+async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'file.read' | 'file.write', path: string, signal: AbortSignal, transfer: () => Promise<unknown>, content: () => Buffer): Promise<AuditEntry> {
+  let outcome = 'ok';
+  let failure: AccessError | undefined;
+  try {
+    await transfer();
+  } catch (err) {
+    if (signal.aborted) throw notRunning();
+    if (!(err instanceof AccessError)) throw err;
+    outcome = err.code;
+    failure = err;
+  }
+  const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
+  const entry = await s.log.append({ event, actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes: content() }] });
+  if (failure) throw failure;
+  return entry;
 }
 
 export async function buildAccessServer(opts: AccessServerOptions): Promise<FastifyInstance> {
@@ -150,19 +173,9 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
       let bytes: Buffer = Buffer.alloc(0);
-      let outcome = 'ok';
-      let failure: AccessError | undefined;
-      try {
+      const entry = await recordFileCall(s, claims, 'file.read', path, signal, async () => {
         bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal });
-      } catch (err) {
-        if (signal.aborted) throw notRunning();
-        if (!(err instanceof AccessError)) throw err;
-        outcome = err.code;
-        failure = err;
-      }
-      const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
-      const entry = await s.log.append({ event: 'file.read', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes }] });
-      if (failure) throw failure;
+      }, () => bytes);
       return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', String(entry.seq)).send(bytes);
     });
   });
@@ -174,19 +187,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const path = resolveIn(workdir, request.query.path);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     return opts.registry.track(s, async (signal) => {
-      let outcome = 'ok';
-      let failure: AccessError | undefined;
-      try {
-        await writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal });
-      } catch (err) {
-        if (signal.aborted) throw notRunning();
-        if (!(err instanceof AccessError)) throw err;
-        outcome = err.code;
-        failure = err;
-      }
-      const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
-      const entry = await s.log.append({ event: 'file.write', actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes }] });
-      if (failure) throw failure;
+      const entry = await recordFileCall(s, claims, 'file.write', path, signal, () => writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal }), () => bytes);
       return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
     });
   });
