@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { browserBundle } from '../verifier/build.ts';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
@@ -25,21 +25,9 @@ function asset(stem: string, ext: 'js' | 'css', body: string): Asset {
 }
 
 export async function buildSubjectPageAssets(): Promise<SubjectPageAssets> {
-  const bundled = await build({
-    entryPoints: [here('page.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: ['chrome120', 'firefox120', 'safari17'],
-    minify: true,
-    // The libraries' licence headers stay in the file that ships them.
-    legalComments: 'eof',
-    logLevel: 'silent',
-  });
   const xtermCss = readFileSync(createRequire(import.meta.url).resolve('@xterm/xterm/css/xterm.css'), 'utf8');
   return {
-    js: asset('subject-page', 'js', bundled.outputFiles[0]!.text),
+    js: asset('subject-page', 'js', await browserBundle(here('page.ts'))),
     css: asset('subject-page', 'css', `${xtermCss}\n${readFileSync(here('page.css'), 'utf8')}`),
     template: readFileSync(here('page.html'), 'utf8'),
   };

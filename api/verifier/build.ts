@@ -12,9 +12,10 @@ const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 export interface VerifierPage { html: string; csp: string }
 
-export async function buildVerifierPage(): Promise<VerifierPage> {
+/** One browser script from a page's entry point and the npm libraries it imports (no CDN). */
+export async function browserBundle(entry: string): Promise<string> {
   const bundled = await build({
-    entryPoints: [here('page.ts')],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     format: 'iife',
@@ -25,7 +26,11 @@ export async function buildVerifierPage(): Promise<VerifierPage> {
     legalComments: 'eof',
     logLevel: 'silent',
   });
-  const js = bundled.outputFiles[0]!.text.replace(/<\/script/gi, '<\\/script');
+  return bundled.outputFiles[0]!.text;
+}
+
+export async function buildVerifierPage(): Promise<VerifierPage> {
+  const js = (await browserBundle(here('page.ts'))).replace(/<\/script/gi, '<\\/script');
   const css = readFileSync(here('page.css'), 'utf8');
   const hash = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
   const csp = [
