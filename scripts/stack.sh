@@ -59,6 +59,8 @@ cat <<EOF
     Temporal UI  http://127.0.0.1:$TEMPORAL_UI_PORT   (filter: ArbiterTenant="acme" AND ArbiterStatus="running")
     Workers      main (queue arbiter-main), container (queue arbiter-host-${ARBITER_HOST_ID:-local})
     Worker ops   http://127.0.0.1:9091 (main), http://127.0.0.1:9092 (container): /healthz /readyz /metrics
+    Subjects     http://127.0.0.1:$PORT/scenarios/<id>   (status, terminal, verdict; host access: unix:$ARBITER_ACCESS_SOCKET_DIR/)
+    Verifier     http://127.0.0.1:$PORT/verify
     Logs         .data/logs/   Artifacts  storage/   Secrets  .data/dev.env (dev only)
 
   Ctrl-C stops everything.
