@@ -224,7 +224,9 @@ describe('HTTP fuzzer: every route of the listening API', () => {
       { weight: 1, arbitrary: fc.constantFrom('?', '?a', '?a=%', '?a[b]=1&a[c]=2', '?__proto__[x]=1', `?x=${'y'.repeat(4000)}`) },
     );
     const routed = fc.tuple(fc.constantFrom(...routes), segment, fc.string().map((s) => s.split('/').map(encodeURIComponent).join('/'))).map(([route, id, rest]) => ({
-      route,
+      // A raw `?` or `#` as the id cuts the path the server sees (`/api/scenarios/#/files` reaches
+      // `/api/scenarios/`): such a request is answered by whatever route that path names, not this one.
+      route: /[?#]/.test(id) ? undefined : route,
       path: route.path.replace(/:id/g, id).replace(/\*/g, rest),
     }));
     const unrouted = fc.oneof(
