@@ -1,7 +1,11 @@
 // The hardening every Arbiter container gets, scenario and scorer alike, built in one place so a
 // test can assert the whole set and no call site can forget a setting.
 import type Docker from 'dockerode';
-import type { Template } from '../infra/template.ts';
+import { HOLDER_IMAGE } from '../infra/images.ts';
+import { holderContainerName, serviceContainerName } from '../contract/containers.ts';
+
+export { holderContainerName, scenarioContainerName, scorerContainerName, serviceContainerName } from '../contract/containers.ts';
+import { runtimeOf, servicesOf, type Runtime, type ServiceDef, type Template } from '../infra/template.ts';
 
 export interface EffectiveLimits { memoryMb: number; cpus: number; pids: number; ttlSeconds: number; tmpfsMb: number }
 
@@ -13,6 +17,10 @@ export const LABELS = {
   template: 'io.arbiter.template',
   /** the container host (ARBITER_HOST_ID) that owns it: its reconciler judges only its own */
   host: 'io.arbiter.host',
+  /** the service of the scenario a container runs (absent on the namespace holder and scorer) */
+  service: 'io.arbiter.service',
+  /** "true" when the scenario depends on the service staying up */
+  required: 'io.arbiter.required',
 } as const;
 
 export const LOG_MAX_SIZE = '1m';
@@ -29,10 +37,18 @@ export interface SpecRequest {
   readOnlyBinds?: string[];
   tmpfsPath?: string;
   runtime?: string | undefined;
+  /** "none" (the default: a namespace of its own with only lo), or the namespace holder to join */
+  joinNetworkOf?: string | undefined;
+  /** hosts entries, as "name:127.0.0.1"; only on a container that owns its namespace */
+  extraHosts?: string[];
 }
 
 export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
   const memory = req.limits.memoryMb * 1024 * 1024;
+  // gVisor refuses the cgroup pids limit on this machine's cgroup v1 (the create fails). Its own
+  // kernel counts RLIMIT_NPROC per sandbox, so there the process cap is that ulimit; under runc
+  // the same ulimit would count the uid's processes on the whole host (see below).
+  const gvisor = req.runtime === 'runsc';
   return {
     name: req.name,
     Image: req.image,
@@ -44,7 +60,11 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
     AttachStdin: false,
     Tty: false,
     HostConfig: {
-      NetworkMode: 'none',
+      NetworkMode: req.joinNetworkOf ? `container:${req.joinNetworkOf}` : 'none',
+      ...(req.extraHosts?.length ? { ExtraHosts: req.extraHosts } : {}),
+      // The holder's resolv.conf (shared with its services) would name the host's resolver, which
+      // no scenario can reach anyway: name none but the scenario's own loopback.
+      ...(req.extraHosts ? { Dns: ['127.0.0.1'] } : {}),
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       CapAdd: [],
@@ -54,13 +74,14 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
       // Equal to Memory: no swap, so the memory limit is the real limit.
       MemorySwap: memory,
       NanoCpus: Math.round(req.limits.cpus * 1e9),
-      PidsLimit: req.limits.pids,
+      ...(gvisor ? {} : { PidsLimit: req.limits.pids }),
       // No nproc ulimit: RLIMIT_NPROC counts every process of the uid on the whole host, not per
       // container, so one scenario's fork bomb would stop every other scenario running as the same
       // uid from forking (measured with the probe template). PidsLimit is the per-container cap.
       Ulimits: [
         { Name: 'nofile', Soft: 1024, Hard: 1024 },
         { Name: 'core', Soft: 0, Hard: 0 },
+        ...(gvisor ? [{ Name: 'nproc', Soft: req.limits.pids, Hard: req.limits.pids }] : []),
       ],
       Tmpfs: { [req.tmpfsPath ?? '/tmp']: `rw,noexec,nosuid,nodev,size=${req.limits.tmpfsMb}m,uid=${req.user.split(':')[0]},gid=${req.user.split(':')[1]}` },
       IpcMode: 'private',
@@ -78,30 +99,83 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
   };
 }
 
-export function scenarioContainerName(scenarioId: string): string {
-  return `arbiter-${scenarioId}`;
-}
-export function scorerContainerName(scenarioId: string): string {
-  return `arbiter-${scenarioId}-scorer`;
+/** What the namespace holder may use: it only sleeps (under docker-init). */
+export const HOLDER_LIMITS = { memoryMb: 8, cpus: 0.05, pids: 8, tmpfsMb: 1 } as const;
+const HOLDER_USER = '65534:65534';
+
+/** One container of a scenario, with the options it is created with. */
+export interface PodMember {
+  /** the service's name, or "pod" for the namespace holder */
+  name: string;
+  role: 'service' | 'holder';
+  main: boolean;
+  required: boolean;
+  containerName: string;
+  spec: Docker.ContainerCreateOptions;
+  service?: ServiceDef;
 }
 
-export function scenarioSpec(args: { scenarioId: string; tenant: string; template: Template; limits: EffectiveLimits; env: string[]; runtime?: string | undefined; hostId?: string }): Docker.ContainerCreateOptions {
-  const { template } = args;
-  return hardenedSpec({
-    name: scenarioContainerName(args.scenarioId),
-    image: template.image.tag,
-    command: template.image.command,
-    user: template.user,
-    env: args.env,
-    limits: args.limits,
-    tmpfsPath: '/work',
-    runtime: args.runtime,
-    labels: {
-      [LABELS.scenario]: args.scenarioId,
-      [LABELS.tenant]: args.tenant,
-      [LABELS.role]: 'scenario',
-      [LABELS.template]: `${template.id}@${template.version}`,
-      ...(args.hostId ? { [LABELS.host]: args.hostId } : {}),
-    },
-  });
+export interface PodRequest { scenarioId: string; tenant: string; template: Template; limits: EffectiveLimits; env: string[]; hostId?: string }
+
+/**
+ * Every container a scenario is made of, in launch order. One service: its container owns a
+ * network namespace with only lo, as before. Several: a namespace holder owns it (so any service
+ * can die without taking the namespace with it) and every service joins it, reaching the others
+ * on 127.0.0.1 or by name (the holder's /etc/hosts, shared with them).
+ */
+export function podMembers(req: PodRequest): PodMember[] {
+  const { template, scenarioId } = req;
+  const runtime: Runtime = runtimeOf(template);
+  const services = servicesOf(template);
+  const baseLabels = {
+    [LABELS.scenario]: scenarioId,
+    [LABELS.tenant]: req.tenant,
+    [LABELS.template]: `${template.id}@${template.version}`,
+    ...(req.hostId ? { [LABELS.host]: req.hostId } : {}),
+  };
+  const pod = services.length > 1;
+  const holder = holderContainerName(scenarioId);
+  const members: PodMember[] = [];
+  if (pod) {
+    members.push({
+      name: 'pod', role: 'holder', main: false, required: true, containerName: holder,
+      spec: hardenedSpec({
+        name: holder,
+        image: HOLDER_IMAGE,
+        command: ['/bin/sleep', '2147483647'],
+        user: HOLDER_USER,
+        limits: HOLDER_LIMITS,
+        labels: { ...baseLabels, [LABELS.role]: 'holder', [LABELS.required]: 'true' },
+        runtime,
+        extraHosts: services.map((s) => `${s.name}:127.0.0.1`),
+      }),
+    });
+  }
+  for (const service of services) {
+    const containerName = serviceContainerName(scenarioId, service);
+    // The main service keeps what the entitlement settled (its limits capped by the plan); the
+    // others ask for their own, which the policy bounds per service and in total.
+    const limits = service.main ? { memoryMb: req.limits.memoryMb, cpus: req.limits.cpus, pids: req.limits.pids, tmpfsMb: req.limits.tmpfsMb } : service.limits;
+    members.push({
+      name: service.name, role: 'service', main: service.main, required: service.required, containerName, service,
+      spec: hardenedSpec({
+        name: containerName,
+        image: service.image.tag,
+        command: service.image.command,
+        user: service.user,
+        env: req.env,
+        limits,
+        tmpfsPath: '/work',
+        runtime,
+        ...(pod ? { joinNetworkOf: holder } : {}),
+        labels: { ...baseLabels, [LABELS.role]: 'scenario', [LABELS.service]: service.name, [LABELS.required]: String(service.required) },
+      }),
+    });
+  }
+  return members;
+}
+
+/** The main service's create options (what single-service scenarios have always been launched with). */
+export function scenarioSpec(args: PodRequest): Docker.ContainerCreateOptions {
+  return podMembers(args).find((m) => m.main)!.spec;
 }

@@ -2,7 +2,8 @@
 // launched. The isolation part of the question is read off scenarioSpec, the very builder
 // the launch uses, so the policy judges the options Docker will receive.
 import type { PolicyDecision, PolicyInput } from '../lib/policy-types.ts';
-import { scenarioSpec } from './container-spec.ts';
+import { podMembers } from './container-spec.ts';
+import { runtimeOf } from '../infra/template.ts';
 import type { Entitlement } from './check-entitlements.ts';
 import { isolationOf } from './isolation-settings.ts';
 import type { PolicyEngine } from '../infra/policy/decision.ts';
@@ -18,9 +19,10 @@ export interface PolicyRequest {
 
 export function policyInputFor(req: PolicyRequest): PolicyInput {
   const { template, limits } = req.entitlement;
-  // The environment (completion token) and the host's runtime are added at launch; neither
-  // changes any setting the policy judges.
-  const spec = scenarioSpec({ scenarioId: req.scenarioId, tenant: req.tenant, template, limits, env: [] });
+  // The environment is added at launch; it changes no setting the policy judges. The runtime is
+  // the template's, so the policy judges the one the launch applies.
+  const members = podMembers({ scenarioId: req.scenarioId, tenant: req.tenant, template, limits, env: [] });
+  const spec = members.find((m) => m.main)!.spec;
   // Templates declare no network today, and scenarios never get one; a template that did
   // declare one is passed on as declared, so the policy refuses it instead of it being
   // silently run without.
@@ -41,8 +43,10 @@ export function policyInputFor(req: PolicyRequest): PolicyInput {
       // plan's TTL, as before; the policy re-checks the cap independently of that code.
       limits: { memoryMb: limits.memoryMb, cpus: limits.cpus, pids: limits.pids, ttlSeconds: limits.ttlSeconds },
       network: declared === undefined ? 'none' : (declared as string),
+      runtime: runtimeOf(template),
     },
     isolation: isolationOf(spec),
+    services: members.map((m) => ({ name: m.name, role: m.role, main: m.main, required: m.required, containerName: m.containerName, isolation: isolationOf(m.spec) })),
   };
 }
 

@@ -15,6 +15,8 @@ export function isolationOf(spec: Docker.ContainerCreateOptions): IsolationSetti
   const cgroupns = (host as { CgroupnsMode?: string }).CgroupnsMode;
   const securityOpt = strings(host.SecurityOpt);
   return {
+    // No Runtime is the engine's default, which Arbiter's engines leave at runc.
+    runtime: (host as { Runtime?: string }).Runtime ?? 'runc',
     networkMode: host.NetworkMode ?? 'default',
     networkDisabled: spec.NetworkDisabled === true,
     readonlyRootfs: host.ReadonlyRootfs === true,
@@ -39,8 +41,15 @@ export function isolationOf(spec: Docker.ContainerCreateOptions): IsolationSetti
       cpus: (host.NanoCpus ?? 0) / 1e9,
       // Absent, 0 and -1 all mean "no limit" to Docker; 0 is what the policy refuses.
       pids: host.PidsLimit !== undefined && host.PidsLimit > 0 ? host.PidsLimit : 0,
+      nproc: nprocOf(host),
     },
   };
+}
+
+/** The hard RLIMIT_NPROC the container gets, 0 for none. */
+function nprocOf(host: Docker.HostConfig): number {
+  const u = (host.Ulimits ?? []).find((x) => x.Name === 'nproc');
+  return u?.Hard !== undefined && u.Hard > 0 ? u.Hard : 0;
 }
 
 /**

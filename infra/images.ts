@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, cpSync, lstatSync, mkdtempSync, readdirSync, r
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { DEFAULT_TEMPLATES_DIR, listTemplates, loadTemplate, templateDir } from './template.ts';
 import { pinTemplate, readPublished, TemplateModifiedError } from './template-publication.ts';
@@ -51,7 +52,7 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
   for (const { ref, digest } of pins) {
     const template = loadTemplate(ref, root);
     const dir = templateDir(ref, root);
-    for (const spec of [template.image, template.scorer]) {
+    for (const spec of [template.image, template.scorer, ...(template.services ?? []).map((svc) => svc.image)]) {
       const result = await buildOne(docker, {
         contextDir: join(dir, spec.context),
         tag: spec.tag,
@@ -63,8 +64,15 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
       results.push(result);
     }
   }
+  const holder = await buildOne(docker, { contextDir: HOLDER_CONTEXT, tag: HOLDER_IMAGE, templateLabel: 'arbiter-holder', templateDigest: 'none', busybox });
+  log(holder.built ? `built ${holder.tag} (${short(holder.imageId)})` : `up to date ${holder.tag} (${short(holder.imageId)})`);
+  results.push(holder);
   return results;
 }
+
+/** The namespace holder's image (activities/container-spec.ts podMembers): the same for every template. */
+export const HOLDER_IMAGE = 'arbiter/holder:1';
+const HOLDER_CONTEXT = fileURLToPath(new URL('./holder-image', import.meta.url));
 
 async function buildOne(
   docker: Docker,

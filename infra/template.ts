@@ -15,6 +15,37 @@ const ImageSchema = Type.Object({
   command: Type.Optional(Type.Array(Type.String())),
 });
 
+const LimitsSchema = {
+  memoryMb: Type.Integer({ minimum: 16 }),
+  cpus: Type.Number({ exclusiveMinimum: 0 }),
+  pids: Type.Integer({ minimum: 8 }),
+  tmpfsMb: Type.Integer({ minimum: 1 }),
+};
+
+const ServiceName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,30}$' });
+
+/** A command exec'd in the service until it exits 0, at most timeoutSeconds after the service started. */
+const ReadinessSchema = Type.Object({
+  command: Type.Array(Type.String(), { minItems: 1 }),
+  timeoutSeconds: Type.Integer({ minimum: 1, maximum: 300 }),
+}, { additionalProperties: false });
+
+/** A further service of a multi-service scenario; it shares the main service's loopback. */
+const ServiceSchema = Type.Object({
+  name: ServiceName,
+  image: ImageSchema,
+  /** uid:gid; never root */
+  user: Type.String({ pattern: '^[1-9][0-9]*:[1-9][0-9]*$' }),
+  limits: Type.Object(LimitsSchema, { additionalProperties: false }),
+  evidencePaths: Type.Optional(Type.Array(Type.String({ pattern: '^/' }))),
+  readiness: Type.Optional(ReadinessSchema),
+  /** whether the scenario depends on it staying up (default true): its exit ends the scenario */
+  required: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+export const RUNTIMES = ['runc', 'runsc'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
 export const TemplateSchema = Type.Object({
   id: Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$' }),
   version: Type.String({ pattern: '^[0-9]+$' }),
@@ -33,6 +64,14 @@ export const TemplateSchema = Type.Object({
   }),
   /** absolute paths inside the scenario container copied into the evidence bundle */
   evidencePaths: Type.Array(Type.String({ pattern: '^/' })),
+  /** the OCI runtime every service runs on (default runc); the plan must allow it */
+  runtime: Type.Optional(Type.Union([Type.Literal('runc'), Type.Literal('runsc')])),
+  /** the name of the service the top-level image, user, limits and evidence paths describe (default "main") */
+  service: Type.Optional(ServiceName),
+  /** the main service's readiness command */
+  readiness: Type.Optional(ReadinessSchema),
+  /** further services, sharing the main service's loopback (and nothing else) through a namespace holder */
+  services: Type.Optional(Type.Array(ServiceSchema, { minItems: 1, maxItems: 8 })),
   /** subject access (CONTRACT "Subject access"); absent: the defaults */
   access: Type.Optional(Type.Object({
     /** bytes of each exec input/output and file kept in the transcript (default 1 MiB; 0 keeps only digests) */
@@ -59,6 +98,9 @@ export function loadTemplate(ref: TemplateRef, root = DEFAULT_TEMPLATES_DIR): Te
     const first = Value.Errors(TemplateSchema, raw)[0];
     throw new Error(`template ${file} is invalid: ${first?.instancePath ?? ''} ${first?.message ?? ''}`);
   }
+  const names = serviceNames(raw);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new Error(`template ${file} names service "${twice}" twice`);
   if (raw.id !== ref.id || raw.version !== ref.version) {
     throw new Error(`template ${file} declares ${raw.id}@${raw.version}, not ${ref.id}@${ref.version}`);
   }
@@ -86,4 +128,52 @@ export function latestVersion(id: string, root = DEFAULT_TEMPLATES_DIR): string 
 
 export class UnknownTemplateError extends Error {
   override name = 'UnknownTemplateError';
+}
+
+export const DEFAULT_SERVICE = 'main';
+
+/** One service of a scenario, normalised: the template's top-level fields describe the main one. */
+export interface ServiceDef {
+  name: string;
+  main: boolean;
+  required: boolean;
+  image: Template['image'];
+  user: string;
+  limits: { memoryMb: number; cpus: number; pids: number; tmpfsMb: number };
+  evidencePaths: string[];
+  readiness?: { command: string[]; timeoutSeconds: number } | undefined;
+}
+
+export function serviceNames(template: Pick<Template, 'service' | 'services'>): string[] {
+  return [template.service ?? DEFAULT_SERVICE, ...(template.services ?? []).map((s) => s.name)];
+}
+
+/** Every service of a template, the main one first; a template without `services` has one. */
+export function servicesOf(template: Template): ServiceDef[] {
+  const main: ServiceDef = {
+    name: template.service ?? DEFAULT_SERVICE,
+    main: true,
+    // The subject works in it: the scenario always depends on it.
+    required: true,
+    image: template.image,
+    user: template.user,
+    limits: { memoryMb: template.limits.memoryMb, cpus: template.limits.cpus, pids: template.limits.pids, tmpfsMb: template.limits.tmpfsMb },
+    evidencePaths: template.evidencePaths,
+    readiness: template.readiness,
+  };
+  return [main, ...(template.services ?? []).map((s) => ({
+    name: s.name,
+    main: false,
+    required: s.required ?? true,
+    image: s.image,
+    user: s.user,
+    limits: s.limits,
+    evidencePaths: s.evidencePaths ?? [],
+    readiness: s.readiness,
+  }))];
+}
+
+/** The runtime a template's services run on. */
+export function runtimeOf(template: Pick<Template, 'runtime'>): Runtime {
+  return template.runtime ?? 'runc';
 }

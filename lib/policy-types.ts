@@ -23,6 +23,8 @@ export interface PolicyTemplate {
   limits: RequestedLimits;
   /** the network the template asks for; anything but "none" is refused */
   network: string;
+  /** the OCI runtime the template asks for: "runc" or "runsc"; the plan must allow it */
+  runtime: string;
 }
 
 export interface PolicyMount {
@@ -40,6 +42,8 @@ export interface PolicyMount {
  * applied rather than what was meant.
  */
 export interface IsolationSettings {
+  /** the OCI runtime: "runc" or "runsc" (gVisor) */
+  runtime: string;
   networkMode: string;
   networkDisabled: boolean;
   readonlyRootfs: boolean;
@@ -57,7 +61,18 @@ export interface IsolationSettings {
   devices: string[];
   /** binds, volumes and volumes-from; size-limited tmpfs mounts are not listed */
   mounts: PolicyMount[];
-  resources: { memoryMb: number; memorySwapMb: number; cpus: number; pids: number };
+  /** pids: the cgroup limit (runc); nproc: the hard RLIMIT_NPROC (gVisor counts it per sandbox); 0 = none */
+  resources: { memoryMb: number; memorySwapMb: number; cpus: number; pids: number; nproc: number };
+}
+
+/** One container of the scenario as the policy sees it (activities/container-spec.ts podMembers). */
+export interface PolicyService {
+  name: string;
+  role: 'service' | 'holder';
+  main: boolean;
+  required: boolean;
+  containerName: string;
+  isolation: IsolationSettings;
 }
 
 export interface PolicyInput {
@@ -66,7 +81,10 @@ export interface PolicyInput {
   plan: string;
   track: string;
   template: PolicyTemplate;
+  /** the main service's container */
   isolation: IsolationSettings;
+  /** every container the launch creates, in launch order (the namespace holder first, if any) */
+  services: PolicyService[];
 }
 
 /** What the plan lets the subject do inside the running scenario (policies/arbiter/spawn/access). */

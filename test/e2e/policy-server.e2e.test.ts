@@ -84,7 +84,7 @@ const cases: Case[] = [
   // allowed
   ['hello on the free intro track', base, true],
   ['a web template on the pro plan', withTemplate({ id: 'webapp', version: '2', tracks: ['web', 'forensics'] }, { plan: 'pro', track: 'web' }), true],
-  ['an agents template on the enterprise plan', withTemplate({ id: 'agent', tracks: ['agents'], limits: { memoryMb: 2048, cpus: 2, pids: 1024, ttlSeconds: 28800 } }, { plan: 'enterprise', track: 'agents', isolation: { ...base.isolation, resources: { memoryMb: 2048, memorySwapMb: 2048, cpus: 2, pids: 1024 } } }), true],
+  ['an agents template on the enterprise plan', withTemplate({ id: 'agent', tracks: ['agents'], limits: { memoryMb: 2048, cpus: 2, pids: 1024, ttlSeconds: 28800 } }, { plan: 'enterprise', track: 'agents', isolation: { ...base.isolation, resources: { memoryMb: 2048, memorySwapMb: 2048, cpus: 2, pids: 1024, nproc: 0 } } }), true],
   ['limits exactly at the plan ceiling', withTemplate({ limits: { memoryMb: 128, cpus: 0.5, pids: 64, ttlSeconds: 1800 } }), true],
   ['a read-only bind of a plain folder', withIsolation({ mounts: [roBind('/srv/fixtures', '/fixtures')] }), true],
   ['a sha256:-prefixed digest', withTemplate({ digest: `sha256:${'cd'.repeat(32)}` }), true],
@@ -96,7 +96,7 @@ const cases: Case[] = [
   ['a template without a digest', withTemplate({ digest: 'draft' }), false, /no published content digest/],
   ['a template asking for a network', withTemplate({ network: 'bridge' }), false, /asks for network "bridge"/],
   ['a template over every plan limit', withTemplate({ limits: { memoryMb: 129, cpus: 0.75, pids: 65, ttlSeconds: 1801 } }), false, /requests ttlSeconds 1801, above the 1800/],
-  ['applied limits of zero', withIsolation({ resources: { memoryMb: 0, memorySwapMb: 0, cpus: 0, pids: 0 } }), false, /memoryMb limit is 0/],
+  ['applied limits of zero', withIsolation({ resources: { memoryMb: 0, memorySwapMb: 0, cpus: 0, pids: 0, nproc: 0 } }), false, /memoryMb limit is 0/],
   ['a bridge network', withIsolation({ networkMode: 'bridge', networkDisabled: false }), false, /networking is enabled/],
   ['a writable root filesystem', withIsolation({ readonlyRootfs: false }), false, /root filesystem is writable/],
   ['a privileged container', withIsolation({ privileged: true }), false, /privileged/],
@@ -111,7 +111,7 @@ const cases: Case[] = [
   ['a writable bind', withIsolation({ mounts: [{ type: 'bind', source: '/srv', target: '/srv', readOnly: false }] }), false, /is writable/],
   ['a bind of /proc', withIsolation({ mounts: [roBind('/proc', '/p')] }), false, /kernel interfaces/],
   ['volumes of another container', withIsolation({ mounts: [{ type: 'volumes-from', source: 'other', target: '', readOnly: true }] }), false, /volumes-from/],
-  ['swap', withIsolation({ resources: { memoryMb: 64, memorySwapMb: 128, cpus: 0.5, pids: 32 } }), false, /may swap/],
+  ['swap', withIsolation({ resources: { memoryMb: 64, memorySwapMb: 128, cpus: 0.5, pids: 32, nproc: 0 } }), false, /may swap/],
   ['everything wrong at once', withIsolation({ privileged: true, user: 'root', devices: ['/dev/mem'] }, { plan: 'free', track: 'agents' }), false, /track "agents" is not in plan "free"/],
   // malformed
   ['an empty object', {}, false, /input\.plan must be a non-empty string/],

@@ -133,9 +133,20 @@ void describe('scenarioSpec: hardening', () => {
     assertHardened(scenario({ limits }), limits);
   });
 
-  void it('when a runtime is given, the spec uses it; when none is, the spec leaves the daemon default', () => {
-    assert.equal(scenario({ runtime: 'runsc' }).HostConfig?.Runtime, 'runsc');
-    assert.equal(scenario().HostConfig?.Runtime, undefined);
+  void it('when the template asks for runsc, the spec uses it and caps processes with gVisor\'s per-sandbox nproc instead of the cgroup pids limit', () => {
+    const spec = scenario({ template: { ...TEMPLATE, runtime: 'runsc' } });
+
+    assert.equal(spec.HostConfig?.Runtime, 'runsc');
+    assert.equal(spec.HostConfig?.PidsLimit, undefined);
+    assert.deepEqual(spec.HostConfig?.Ulimits?.find((u) => u.Name === 'nproc'), { Name: 'nproc', Soft: TEMPLATE.limits.pids, Hard: TEMPLATE.limits.pids });
+  });
+
+  void it('when the template names no runtime, the spec says runc, with the cgroup pids limit and no nproc ulimit', () => {
+    const spec = scenario();
+
+    assert.equal(spec.HostConfig?.Runtime, 'runc');
+    assert.ok((spec.HostConfig?.PidsLimit ?? 0) > 0);
+    assert.equal(spec.HostConfig?.Ulimits?.find((u) => u.Name === 'nproc'), undefined);
   });
 });
 
