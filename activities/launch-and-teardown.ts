@@ -4,12 +4,12 @@ import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
-import { scenarioContainerName, scenarioSpec, type EffectiveLimits } from './container-spec.ts';
-import { TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
+import { LABELS, podMembers, type EffectiveLimits, type PodMember } from './container-spec.ts';
+import { execInContainer } from '../infra/container-access.ts';
+import { HOLDER_IMAGE, TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
 
 export interface ContainerDeps {
   docker: Docker;
-  runtime?: string | undefined;
   /** labelled on every container this host creates, so its reconciler judges only its own */
   hostId: string;
 }
@@ -23,7 +23,23 @@ export interface LaunchRequest {
   templateDigest: string;
   limits: EffectiveLimits;
 }
+/** One container of a launched scenario. */
+export interface LaunchedService {
+  name: string;
+  role: 'service' | 'holder';
+  main: boolean;
+  required: boolean;
+  containerName: string;
+  containerId: string;
+  /** where relative paths of the subject's exec and file calls resolve */
+  workdir: string;
+}
+
+/** A required container found stopped by the launch: it stopped before anyone waited for it. */
+export interface StoppedService { service: string; containerName: string; exitCode: number; oomKilled: boolean }
+
 export interface LaunchedContainer {
+  /** the main service's container */
   containerName: string;
   containerId: string;
   imageId: string;
@@ -32,6 +48,10 @@ export interface LaunchedContainer {
   workdir?: string;
   /** set when the container had already run and stopped: its exit happened before anyone waited for it */
   exitCode?: number;
+  /** every container of the scenario, the namespace holder first when there is one */
+  services?: LaunchedService[];
+  /** the first required container found stopped (the main one reports its code in exitCode too) */
+  stopped?: StoppedService;
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -62,60 +82,119 @@ export async function pinnedImage(docker: Docker, tag: string, templateDigest: s
   return image;
 }
 
+const READINESS_POLL_MS = 100;
+
 export function createContainerActivities(deps: ContainerDeps) {
   const { docker } = deps;
 
-  async function launchContainer(req: LaunchRequest): Promise<LaunchedContainer> {
-    const name = scenarioContainerName(req.scenarioId);
-    const image = await pinnedImage(docker, req.template.image.tag, req.templateDigest);
+  /** The namespace holder's image: the same for every template, built by "arbiter images build". */
+  async function holderImage(): Promise<Docker.ImageInspectInfo> {
+    try {
+      return await docker.getImage(HOLDER_IMAGE).inspect();
+    } catch (err) {
+      if (isNotFound(err)) throw ApplicationFailure.nonRetryable(`image ${HOLDER_IMAGE} is not built on this host: run "arbiter images build"`, FailureTypes.imageMissing);
+      throw err;
+    }
+  }
+
+  /** The member's container, created unless an earlier attempt already did (its name is deterministic). */
+  async function ensureCreated(member: PodMember, image: Docker.ImageInspectInfo): Promise<{ info: Docker.ContainerInspectInfo; adopted: boolean }> {
+    const handle = docker.getContainer(member.containerName);
     let adopted = true;
     let info: Docker.ContainerInspectInfo;
     try {
-      info = await docker.getContainer(name).inspect();
+      info = await handle.inspect();
     } catch (err) {
       if (!isNotFound(err)) throw err;
       adopted = false;
-      // No secret goes into the container: the party inside is the one being judged. The scenario
-      // host asks the API for its completion token (POST /api/scenarios/:id/completion-token).
-      const spec = scenarioSpec({
-        scenarioId: req.scenarioId,
-        tenant: req.tenant,
-        template: req.template,
-        limits: req.limits,
-        runtime: deps.runtime,
-        hostId: deps.hostId,
-        env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`],
-      });
       try {
-        await docker.createContainer(spec);
+        await docker.createContainer(member.spec);
       } catch (createErr) {
         // Another attempt won the race to create it: adopt that one.
         if ((createErr as { statusCode?: number }).statusCode !== 409) throw createErr;
         adopted = true;
       }
-      info = await docker.getContainer(name).inspect();
+      info = await handle.inspect();
     }
     if (info.Image !== image.Id) {
-      throw ApplicationFailure.nonRetryable(`container ${name} runs image ${info.Image}, expected ${image.Id}`, FailureTypes.imageMissing);
+      throw ApplicationFailure.nonRetryable(`container ${member.containerName} runs image ${info.Image}, expected ${image.Id}`, FailureTypes.imageMissing);
     }
-    if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
-      // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
-      // it): starting it again would hide that, so report it with its exit code.
-      return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, workdir: info.Config.WorkingDir || '/', exitCode: info.State.ExitCode };
-    }
-    if (!info.State.Running) {
-      try {
-        await docker.getContainer(name).start();
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 304) throw err;
-      }
-    }
-    Context.current().log.info('container running', { scenarioId: req.scenarioId, containerName: name, adopted });
-    return { containerName: name, containerId: info.Id, imageId: info.Image, adopted, workdir: info.Config.WorkingDir || '/' };
+    return { info, adopted };
   }
 
-  async function teardownContainer(req: { containerName: string }): Promise<void> {
-    const container = docker.getContainer(req.containerName);
+  /** Runs the service's readiness command until it exits 0, at most its timeout after the start. */
+  async function awaitReady(member: PodMember): Promise<void> {
+    const readiness = member.service?.readiness;
+    if (!readiness) return;
+    const container = docker.getContainer(member.containerName);
+    const deadline = Date.now() + readiness.timeoutSeconds * 1000;
+    let last = '';
+    for (;;) {
+      const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+      const r = await execInContainer(container, { cmd: readiness.command, stdin: Buffer.alloc(0), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: left }, 4096);
+      if (r.exitCode === 0) return;
+      last = `exit ${r.exitCode ?? 'timed out'}${r.stderr.length ? `: ${r.stderr.toString('utf8').trim().slice(0, 200)}` : ''}`;
+      if (Date.now() >= deadline) break;
+      await new Promise((r2) => setTimeout(r2, READINESS_POLL_MS));
+    }
+    throw ApplicationFailure.nonRetryable(`service "${member.name}" was not ready within ${readiness.timeoutSeconds}s (its readiness command: ${last})`, FailureTypes.serviceNotReady);
+  }
+
+  async function launchContainer(req: LaunchRequest): Promise<LaunchedContainer> {
+    // No secret goes into any container: the party inside is the one being judged. The scenario
+    // host asks the API for its completion token (POST /api/scenarios/:id/completion-token).
+    const members = podMembers({
+      scenarioId: req.scenarioId,
+      tenant: req.tenant,
+      template: req.template,
+      limits: req.limits,
+      hostId: deps.hostId,
+      env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`],
+    });
+    const images = new Map<string, Docker.ImageInspectInfo>();
+    for (const m of members) {
+      const tag = m.spec.Image!;
+      if (!images.has(tag)) images.set(tag, m.role === 'holder' ? await holderImage() : await pinnedImage(docker, tag, req.templateDigest));
+    }
+    // Created first, all of them, then started in order: a worker killed anywhere in between is
+    // resumed by the retry with exactly one container per member (each name is deterministic).
+    const created = [];
+    for (const m of members) created.push({ member: m, ...(await ensureCreated(m, images.get(m.spec.Image!)!)) });
+    const services: LaunchedService[] = created.map(({ member: m, info }) => ({
+      name: m.name, role: m.role, main: m.main, required: m.required, containerName: m.containerName, containerId: info.Id, workdir: info.Config.WorkingDir || '/',
+    }));
+    const main = created.find((c) => c.member.main)!;
+    const result: LaunchedContainer = {
+      containerName: main.member.containerName,
+      containerId: main.info.Id,
+      imageId: main.info.Image,
+      adopted: created.every((c) => c.adopted),
+      workdir: main.info.Config.WorkingDir || '/',
+      ...(members.length > 1 ? { services } : {}),
+    };
+    for (const { member, info } of created) {
+      if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
+        // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
+        // it): starting it again would hide that, so report it with its exit code.
+        if (!member.required) continue;
+        const stopped = { service: member.name, containerName: member.containerName, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+        return { ...result, stopped, ...(member.main ? { exitCode: info.State.ExitCode } : {}) };
+      }
+      if (!info.State.Running) {
+        try {
+          await docker.getContainer(member.containerName).start();
+        } catch (err) {
+          if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+        }
+      }
+    }
+    for (const { member } of created) await awaitReady(member);
+    Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted });
+    return result;
+  }
+
+  async function stopAndRemove(containerName: string): Promise<void> {
+    const container = docker.getContainer(containerName);
     try {
       await container.stop({ t: 5 });
     } catch (err) {
@@ -128,6 +207,28 @@ export function createContainerActivities(deps: ContainerDeps) {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /**
+   * Removes the scenario's containers: the named one, and with `scenarioId` every container of
+   * the scenario this host created (a launch that stopped halfway leaves some that no result
+   * names), the services before their namespace holder.
+   */
+  async function teardownContainer(req: { containerName?: string; scenarioId?: string }): Promise<void> {
+    const names = new Set(req.containerName ? [req.containerName] : []);
+    let holders: string[] = [];
+    if (req.scenarioId) {
+      const found = await docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${req.scenarioId}`, `${LABELS.host}=${deps.hostId}`] } });
+      for (const c of found) {
+        const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+        const role = c.Labels[LABELS.role];
+        if (role === 'holder') holders.push(name);
+        else if (role === 'scenario') names.add(name);
+      }
+    }
+    await Promise.all([...names].map(stopAndRemove));
+    holders = [...new Set(holders)];
+    await Promise.all(holders.map(stopAndRemove));
   }
 
   return { launchContainer, teardownContainer };

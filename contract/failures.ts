@@ -11,6 +11,8 @@ export const FailureTypes = {
   invalidCompletion: 'InvalidCompletion',
   scorerFailed: 'ScorerFailed',
   imageMissing: 'ImageMissing',
+  /** a service's readiness command did not succeed within its bound */
+  serviceNotReady: 'ServiceNotReady',
   /** a published template version whose files changed, or an image not built from the pinned one */
   templateModified: 'TemplateModified',
   quotaExceeded: 'QuotaExceeded',

@@ -59,6 +59,23 @@ export interface ScenarioState {
   access?: AccessGrant;
   /** the main service's working directory: relative paths of exec and files resolve against it */
   workdir?: string;
+  /** the scenario's services (absent before multi-service scenarios existed: one, "main") */
+  services?: ServiceView[];
+  /** the required service whose exit ended the scenario (status failed, reason environment_reset) */
+  reset?: EnvironmentReset;
+}
+
+/** One service of a running scenario: what the access routes resolve `service` to. */
+export interface ServiceView { name: string; main: boolean; required: boolean; containerName: string; workdir: string }
+
+/** Which service stopped, how, and whether the kernel's OOM killer did it. */
+export interface EnvironmentReset { service: string; exitCode: number; oomKilled: boolean }
+
+export const ENVIRONMENT_RESET = 'environment_reset';
+
+/** The reason a scenario whose environment reset ends with: it names the service, its exit code and any OOM kill. */
+export function resetReason(r: EnvironmentReset): string {
+  return `${ENVIRONMENT_RESET}: service "${r.service}" exited (code ${r.exitCode}${r.oomKilled ? ', OOM-killed by the kernel' : ''}) before completion`;
 }
 
 export interface AdmissionResult { status: ScenarioStatus; reasons: string[]; policy?: PolicyDecision }
@@ -69,4 +86,6 @@ export const statusQuery = defineQuery<ScenarioState>('status');
 export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
 /** Sent by the container host's monitor when the scenario container stops on its own. */
-export const containerExitedSignal = defineSignal<[{ containerName: string; exitCode: number }]>('containerExited');
+export const containerExitedSignal = defineSignal<[ContainerExit]>('containerExited');
+/** `oomKilled` is the engine's word (State.OOMKilled); absent from monitors that predate it. */
+export interface ContainerExit { containerName: string; exitCode: number; oomKilled?: boolean }

@@ -9,3 +9,5 @@ export const COMPLETION_SHA256_PATCH = 'completion-digest-sha256';
 export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
 /** Scenarios started before it scheduled step 8 as `runScorer`; later ones as `score`, named by the step. */
 export const ACTIVITY_NAMES_BY_STEP_PATCH = 'activity-names-by-step';
+/** Scenarios started before it removed nothing after a failed launch (one container was never left halfway). */
+export const POD_TEARDOWN_PATCH = 'pod-teardown-after-failed-launch';

@@ -32,13 +32,16 @@ import {
   statusQuery,
   TERMINAL_STATUSES,
   type AdmissionResult,
+  resetReason,
   type CompletionAck,
   type CompletionRequest,
+  type ContainerExit,
+  type EnvironmentReset,
   type ScenarioInput,
   type ScenarioState,
   type ScenarioStatus,
 } from '../contract/scenario.ts';
-import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, POD_TEARDOWN_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
@@ -95,8 +98,14 @@ class Scenario {
   private exitCode: number | undefined;
   /** the wait for a completion is over (exit, TTL): later completions would miss the evidence */
   private waitOver = false;
-  /** The container to remove on every way out, until it has been removed. */
+  /** the required service whose exit ended the wait */
+  private reset: EnvironmentReset | undefined;
+  /** The containers to remove on every way out, until they have been removed. */
   private launched: { containerName: string; host: Host } | undefined;
+  /** Every container of a multi-service scenario, its namespace holder included (which is required too). */
+  private members: Array<{ name: string; containerName: string; required: boolean }> | undefined;
+  /** Where a launch that failed may have left containers (a pod launched halfway). */
+  private launchingOn: Host | undefined;
 
   constructor(private readonly input: ScenarioInput) {
     // Versioned changes, decided once, first thing: runs started before them replay as they ran.
@@ -123,11 +132,25 @@ class Scenario {
 
   // ---- message handlers ------------------------------------------------------------------------
 
-  containerExited({ containerName, exitCode }: { containerName: string; exitCode: number }): void {
-    // Only the scenario's own container counts, and only while it is the one we are waiting on.
-    if (containerName !== this.state.containerName || this.state.status !== 'running' || this.exitCode !== undefined) return;
+  containerExited({ containerName, exitCode, oomKilled }: ContainerExit): void {
+    // Only the scenario's own containers count, and only while we are waiting on them.
+    if (this.state.status !== 'running' || this.exitCode !== undefined) return;
+    const members = this.members;
+    const service = members ? members.find((s) => s.containerName === containerName) : (containerName === this.state.containerName ? { name: 'main', required: true } : undefined);
+    if (!service) return;
+    if (!members) {
+      // A single-container scenario, as it has always been recorded.
+      this.exitCode = exitCode;
+      this.reset = { service: service.name, exitCode, oomKilled: oomKilled === true };
+      this.audit('container-host', 'container.exited', { exitCode, ...(oomKilled !== undefined ? { oomKilled } : {}) });
+      return;
+    }
+    const data = { service: service.name, containerName, exitCode, oomKilled: oomKilled === true };
+    // A service the scenario does not depend on may stop; the record says so and it goes on.
+    if (!service.required) return this.audit('container-host', 'service.exited', data);
     this.exitCode = exitCode;
-    this.audit('container-host', 'container.exited', { exitCode });
+    this.reset = { service: service.name, exitCode, oomKilled: oomKilled === true };
+    this.audit('container-host', 'container.exited', data);
   }
 
   async admission(): Promise<AdmissionResult> {
@@ -189,7 +212,9 @@ class Scenario {
       // container. It fails with the exit code, its evidence says what was left, and the lease is
       // released (finally, below) so the subject can spawn again.
       if (ended === 'exited' && !this.completion) {
-        return await this.finish('failed', `the scenario container exited (code ${this.exitCode ?? '?'}) before completion`);
+        const reset = this.reset ?? { service: 'main', exitCode: this.exitCode ?? -1, oomKilled: false };
+        this.state.reset = reset;
+        return await this.finish('failed', resetReason(reset));
       }
       return await this.scoreAndSign(admission);
     } catch (err) {
@@ -260,16 +285,26 @@ class Scenario {
       templateDigest: entitlement.templateDigest,
       limits: entitlement.limits,
     };
+    this.launchingOn = host;
     const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));
+    this.launchingOn = undefined;
     this.launched = { containerName: launched.containerName, host };
     this.state.containerName = launched.containerName;
     if (launched.workdir) this.state.workdir = launched.workdir;
-    this.audit('arbiter', 'container.launched', { containerName: launched.containerName, imageId: launched.imageId, hostId: this.state.hostId });
+    const pod = launched.services?.filter((s) => s.role === 'service');
+    if (launched.services) this.members = launched.services.map((s) => ({ name: s.name, containerName: s.containerName, required: s.required }));
+    if (pod) this.state.services = pod.map((s) => ({ name: s.name, main: s.main, required: s.required, containerName: s.containerName, workdir: s.workdir }));
+    this.audit('arbiter', 'container.launched', {
+      containerName: launched.containerName, imageId: launched.imageId, hostId: this.state.hostId,
+      ...(launched.services ? { containers: launched.services.map((s) => ({ name: s.name, role: s.role, containerName: s.containerName, containerId: s.containerId })) } : {}),
+    });
     this.setStatus('running');
-    // The container had already stopped when the launch found it (the engine restarted mid-launch,
+    // A container had already stopped when the launch found it (the engine restarted mid-launch,
     // or it exited between create and record): its exit signal came while nobody was waiting for
     // it, so the launch's word is taken instead of waiting out the TTL.
-    if (launched.exitCode !== undefined && this.exitCode === undefined) {
+    if (launched.stopped && this.exitCode === undefined) {
+      this.containerExited(launched.stopped);
+    } else if (launched.exitCode !== undefined && this.exitCode === undefined) {
       this.exitCode = launched.exitCode;
       this.audit('container-host', 'container.exited', { exitCode: this.exitCode });
     }
@@ -287,7 +322,7 @@ class Scenario {
       entitlement,
       policy: decision,
     });
-    await CancellationScope.nonCancellable(() => host.teardownContainer({ containerName: launched.containerName }));
+    await CancellationScope.nonCancellable(() => host.teardownContainer(this.teardownRequest(launched.containerName)));
     this.audit('arbiter', 'container.removed', { containerName: launched.containerName });
     this.launched = undefined;
     return ended;
@@ -336,9 +371,18 @@ class Scenario {
    */
   private async finish(status: ScenarioStatus, reason: string): Promise<ScenarioState> {
     this.setStatus(status, reason);
-    if (this.launched) await this.launched.host.teardownContainer({ containerName: this.launched.containerName });
+    if (this.launched) await this.launched.host.teardownContainer(this.teardownRequest(this.launched.containerName));
+    // A launch that failed (a service never ready, a worker lost halfway) may have created some of
+    // the scenario's containers: they are found by the scenario's label. Histories from before
+    // pods did not do this.
+    else if (this.launchingOn && patched(POD_TEARDOWN_PATCH)) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
     await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
     return this.state;
+  }
+
+  /** Multi-service scenarios are torn down by label: every container of the scenario on its host. */
+  private teardownRequest(containerName: string): { containerName: string; scenarioId?: string } {
+    return this.state.services ? { containerName, scenarioId: this.input.scenarioId } : { containerName };
   }
 
   // ---- what readers see ------------------------------------------------------------------------
