@@ -14,6 +14,7 @@ import { sha256Hex } from '../infra/sha256.ts';
 import { redactSecrets } from '../infra/secret-redaction.ts';
 import { isNotFound } from './launch-and-teardown.ts';
 import { collectFromInside } from './evidence-inside.ts';
+import { podMembers } from './container-spec.ts';
 import type { Entitlement } from './check-entitlements.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
 import { copyTranscript, TranscriptLog, transcriptDir } from '../infra/transcript-log.ts';
@@ -103,6 +104,47 @@ async function takeTranscript(deps: { storageDir: string; access?: AccessRegistr
   return copyTranscript(transcriptDir(deps.storageDir, scenarioId), evidenceDir);
 }
 
+export const SERVICES_DIR = 'services';
+export const ENVIRONMENT_FILE = 'environment.json';
+
+/**
+ * One container's evidence into `where`: its log, inspect and isolation as the engine reports
+ * them, how it ended, what it changed, its declared paths and the isolation seen from inside.
+ * Answers how it ended (or that it is missing).
+ */
+async function collectContainer(docker: Docker, containerName: string, where: string, evidencePaths: string[]): Promise<Record<string, unknown>> {
+  const write = (name: string, data: string | Buffer) => writeFileSync(join(where, name), data, { mode: 0o644 });
+  const container = docker.getContainer(containerName);
+  let state: Record<string, unknown>;
+  try {
+    const info = await container.inspect();
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false });
+    let text = demuxDockerLog(logs);
+    const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
+    if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');
+    write('container.log', text);
+    write('inspect.json', canonicalJson(info));
+    write('isolation.json', canonicalJson(isolationReport(info)));
+    write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
+    // What the scenario changed in its container's filesystem (the engine answers null for no
+    // change); sorted, so the same changes always hash the same.
+    const changes = ((await container.changes()) as Array<{ Path: string; Kind: number }> | null) ?? [];
+    const kinds = ['modified', 'added', 'deleted'];
+    write('fs-diff.json', canonicalJson(changes
+      .map((c) => ({ path: c.Path, kind: kinds[c.Kind] ?? String(c.Kind) }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))));
+    state = { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, restartCount: info.RestartCount, startedAt: info.State.StartedAt };
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    write('container-missing.json', canonicalJson({ containerName }));
+    state = { missing: true };
+  }
+  // The declared paths and the in-container isolation view, read while it still runs.
+  // Cancellation reaches the activity with its next heartbeat (activities/heartbeat.ts).
+  await collectFromInside(container, evidencePaths, where, Context.current().cancellationSignal);
+  return state;
+}
+
 export function createEvidenceActivities(deps: { docker: Docker; storageDir: string; access?: AccessRegistry | undefined }) {
   async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
     const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
@@ -113,31 +155,17 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     // First, so that nothing the subject does after the wait ended is missing from what is bound.
     const interactions = await takeTranscript(deps, req.scenarioId, dir);
     if (interactions > 0) Context.current().log.info('transcript collected', { scenarioId: req.scenarioId, entries: interactions });
-    const container = deps.docker.getContainer(req.containerName);
-    try {
-      const info = await container.inspect();
-      const logs = await container.logs({ stdout: true, stderr: true, follow: false, timestamps: false });
-      let text = demuxDockerLog(logs);
-      const truncated = Buffer.byteLength(text) > LOG_CAP_BYTES;
-      if (truncated) text = Buffer.from(text).subarray(0, LOG_CAP_BYTES).toString('utf8');
-      write('container.log', text);
-      write('inspect.json', canonicalJson(info));
-      write('isolation.json', canonicalJson(isolationReport(info)));
-      write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
-      // What the scenario changed in its container's filesystem (the engine answers null for no
-      // change); sorted, so the same changes always hash the same.
-      const changes = ((await container.changes()) as Array<{ Path: string; Kind: number }> | null) ?? [];
-      const kinds = ['modified', 'added', 'deleted'];
-      write('fs-diff.json', canonicalJson(changes
-        .map((c) => ({ path: c.Path, kind: kinds[c.Kind] ?? String(c.Kind) }))
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      write('container-missing.json', canonicalJson({ containerName: req.containerName }));
+    // The main service's evidence stays where single-container scenarios always had it; every
+    // other service's goes under services/<name>/, and environment.json says how each one ended.
+    const members = podMembers({ scenarioId: req.scenarioId, tenant: '', template: req.template, limits: req.entitlement.limits, env: [] });
+    const environment = [];
+    for (const m of members) {
+      const where = m.main ? dir : join(dir, SERVICES_DIR, m.name);
+      mkdirSync(where, { recursive: true, mode: 0o755 });
+      const name = m.main ? req.containerName : m.containerName;
+      environment.push({ name: m.name, role: m.role, main: m.main, required: m.required, containerName: name, ...(await collectContainer(deps.docker, name, where, m.role === 'holder' ? [] : (m.service?.evidencePaths ?? []))) });
     }
-    // The template's declared paths and the in-container isolation view, read while it still runs.
-    // Cancellation reaches the activity with its next heartbeat (activities/heartbeat.ts).
-    await collectFromInside(container, req.template.evidencePaths, dir, Context.current().cancellationSignal);
+    if (members.length > 1) write(ENVIRONMENT_FILE, canonicalJson({ containers: environment }));
     write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
     write('entitlement.json', canonicalJson(req.entitlement));
     write('policy.json', canonicalJson(req.policy));

@@ -138,7 +138,9 @@ const OBSERVE = [
   'if touch /.arbiter-observe 2>/dev/null; then w=true; rm -f /.arbiter-observe; else w=false; fi',
   'c=""; n=""; s=""',
   'while read -r k v; do case $k in CapEff:) c=$v;; NoNewPrivs:) n=$v;; Seccomp:) s=$v;; esac; done < /proc/self/status',
-  'printf \'{"uid":%s,"interfaces":[%s],"rootWritable":%s,"capEff":"%s","noNewPrivs":%s,"seccomp":%s}\' "$(id -u)" "$i" "$w" "$c" "${n:-null}" "${s:-null}"',
+  // Which kernel answers: gVisor's own (it logs "Starting gVisor..." to its dmesg) or the host's.
+  'if dmesg 2>/dev/null | grep -q gVisor; then k=gvisor; else k=host; fi',
+  'printf \'{"uid":%s,"interfaces":[%s],"rootWritable":%s,"capEff":"%s","noNewPrivs":%s,"seccomp":%s,"kernel":"%s","kernelRelease":"%s"}\' "$(id -u)" "$i" "$w" "$c" "${n:-null}" "${s:-null}" "$k" "$(uname -r)"',
 ].join('\n');
 
 async function observeIsolation(container: Docker.Container, signal?: AbortSignal): Promise<Record<string, unknown>> {

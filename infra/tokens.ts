@@ -72,6 +72,8 @@ export const RelayClaimsSchema = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 64 }),
   act: Type.Union([Type.Literal('exec'), Type.Literal('files'), Type.Literal('terminal')]),
   svc: Type.String({ minLength: 1, maxLength: 64 }),
+  /** the service's container (absent: the scenario's main container) */
+  ctr: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   user: Type.String({ minLength: 1, maxLength: 64 }),
   /** bytes of each input and output kept in the transcript's recordings */
   rec: Type.Integer({ minimum: 0 }),

@@ -11,7 +11,8 @@ import { sha256Hex } from './canonical-json.ts';
 export const TRANSCRIPT_FILE = 'transcript.jsonl';
 export const ACCESS_DIR = 'access';
 
-export const TRANSCRIPT_EVENTS = ['exec', 'file.read', 'file.write', 'terminal'] as const;
+/** `oom`: the kernel OOM-killed a process of a service (recorded by the host, not a subject's call). */
+export const TRANSCRIPT_EVENTS = ['exec', 'file.read', 'file.write', 'terminal', 'oom'] as const;
 export type TranscriptEvent = (typeof TRANSCRIPT_EVENTS)[number];
 
 /**

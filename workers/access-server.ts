@@ -88,8 +88,13 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   }
 
   /** The scenario's container, running; its working directory for relative paths. */
-  async function runningContainer(scenarioId: string): Promise<{ container: Docker.Container; workdir: string }> {
-    const container = opts.docker.getContainer(scenarioContainerName(scenarioId));
+  async function runningContainer(scenarioId: string, claims: RelayClaims): Promise<{ container: Docker.Container; workdir: string }> {
+    // The API names the service's container; only one of this scenario's may be named (the main
+    // one's name is the scenario's, the others' extend it), so a relay token never reaches beyond.
+    const main = scenarioContainerName(scenarioId);
+    const name = claims.ctr ?? main;
+    if (name !== main && !name.startsWith(`${main}-svc-`)) throw new AccessError(400, 'unknown_service', `container ${name} is not one of scenario ${scenarioId}'s services`);
+    const container = opts.docker.getContainer(name);
     let info: Docker.ContainerInspectInfo;
     try {
       info = await container.inspect();
@@ -119,7 +124,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const claims = await authorize(request, 'exec');
     const s = open(request.params.id);
     const body = request.body;
-    const { container, workdir } = await runningContainer(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id, claims);
     const cwd = resolveIn(workdir, body.cwd ?? '.');
     const stdin = Buffer.from(body.input ?? '', 'base64');
     const timeoutSeconds = body.timeoutSeconds ?? ACCESS_LIMITS.defaultTimeoutSeconds;
@@ -169,7 +174,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   app.get('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
     const claims = await authorize(request, 'files');
     const s = open(request.params.id);
-    const { container, workdir } = await runningContainer(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
       let bytes: Buffer = Buffer.alloc(0);
@@ -183,7 +188,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   app.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string }; Body: Buffer }>, reply: FastifyReply) => {
     const claims = await authorize(request, 'files');
     const s = open(request.params.id);
-    const { container, workdir } = await runningContainer(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     return opts.registry.track(s, async (signal) => {
@@ -217,7 +222,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const s = opts.registry.of(request.params.id);
     if (s.log.isClosed()) throw notRunning();
     if (s.terminals.size >= claims.max) throw new AccessError(429, 'too_many_sessions', `at most ${claims.max} terminal session(s) at once`);
-    const { container, workdir } = await runningContainer(request.params.id);
+    const { container, workdir } = await runningContainer(request.params.id, claims);
     const cols = clampDim(request.query.cols, 80);
     const rows = clampDim(request.query.rows, 24);
     const startedAt = new Date();

@@ -1,11 +1,17 @@
 // Turns "a scenario container stopped on its own" into a signal to its workflow. One Docker event
 // stream per host replaces a long-running watch activity per scenario; a reconciliation pass at
 // start (and after every reconnect) covers events missed while the monitor was down.
+//
+// The kernel's OOM killer shows twice: as the engine's `oom` event (any process of the container's
+// cgroup, recorded in the scenario's transcript, since the subject's own command may be the one
+// killed and the scenario goes on), and as State.OOMKilled on the container that died of it (the
+// workflow's environment_reset names it).
 import type Docker from 'dockerode';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { LABELS } from '../activities/container-spec.ts';
 import { containerExitedSignal } from '../contract/scenario.ts';
+import type { AccessRegistry } from '../infra/access-registry.ts';
 
 const RECONNECT_DELAY_MS = 2_000;
 
@@ -13,28 +19,57 @@ interface DockerEvent { Type?: string; Action?: string; Actor?: { Attributes?: R
 
 export interface ContainerMonitor { stop(): Promise<void> }
 
-export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'> }): ContainerMonitor {
+/** The containers whose exit ends their scenario's wait: its services and its namespace holder. */
+const WATCHED_ROLES = new Set(['scenario', 'holder']);
+
+export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'>; access?: AccessRegistry }): ContainerMonitor {
   const { docker, client, log } = deps;
-  const scenarioLabels = [`${LABELS.managed}=true`, `${LABELS.role}=scenario`];
+  const managed = [`${LABELS.managed}=true`];
   let stopped = false;
   let stream: NodeJS.ReadableStream | undefined;
   let retry: NodeJS.Timeout | undefined;
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => { done = resolve; });
 
+  /** Whether the engine says the kernel OOM-killed the container's process (read after its death). */
+  async function oomKilled(containerName: string): Promise<boolean> {
+    try {
+      return (await docker.getContainer(containerName).inspect()).State.OOMKilled === true;
+    } catch {
+      return false;
+    }
+  }
+
   async function signal(scenarioId: string, containerName: string, exitCode: number) {
     try {
-      await client.workflow.getHandle(scenarioId).signal(containerExitedSignal, { containerName, exitCode });
-      log.info({ scenarioId, containerName, exitCode }, 'container exited: workflow signalled');
+      const oom = await oomKilled(containerName);
+      await client.workflow.getHandle(scenarioId).signal(containerExitedSignal, { containerName, exitCode, oomKilled: oom });
+      log.info({ scenarioId, containerName, exitCode, oomKilled: oom }, 'container exited: workflow signalled');
     } catch (err) {
       // The workflow already ended (it stopped the container itself): nothing to tell it.
       if (!(err instanceof WorkflowNotFoundError)) log.warn({ scenarioId, err: (err as Error).message }, 'could not signal container exit');
     }
   }
 
+  /** An OOM kill inside a scenario's service, appended to its transcript while it is open. */
+  async function recordOom(scenarioId: string, attrs: Record<string, string>) {
+    const access = deps.access?.of(scenarioId);
+    if (!access || access.log.isClosed()) return;
+    try {
+      await access.log.append({
+        event: 'oom', actor: 'container-host', time: new Date(), streams: [], capBytes: 0,
+        data: { service: attrs[LABELS.service] ?? 'main', containerName: attrs.name ?? '' },
+      });
+      log.info({ scenarioId, containerName: attrs.name }, 'OOM kill in a scenario: recorded in its transcript');
+    } catch (err) {
+      log.warn({ scenarioId, err: (err as Error).message }, 'could not record an OOM kill');
+    }
+  }
+
   async function reconcile() {
-    const exited = await docker.listContainers({ all: true, filters: { label: scenarioLabels, status: ['exited', 'dead'] } });
+    const exited = await docker.listContainers({ all: true, filters: { label: managed, status: ['exited', 'dead'] } });
     for (const c of exited) {
+      if (!WATCHED_ROLES.has(c.Labels[LABELS.role] ?? '')) continue;
       const scenarioId = c.Labels[LABELS.scenario];
       const exitCode = Number(/\((\d+)\)/.exec(c.Status)?.[1] ?? -1);
       if (scenarioId) await signal(scenarioId, (c.Names[0] ?? '').replace(/^\//, ''), exitCode);
@@ -44,7 +79,7 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
   async function connect() {
     if (stopped) return;
     try {
-      stream = await docker.getEvents({ filters: { type: ['container'], event: ['die'], label: scenarioLabels } });
+      stream = await docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: managed } });
       await reconcile();
       let buffered = '';
       stream.on('data', (chunk: Buffer) => {
@@ -57,7 +92,9 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
           const ev = JSON.parse(line) as DockerEvent;
           const attrs = ev.Actor?.Attributes ?? {};
           const scenarioId = attrs[LABELS.scenario];
-          if (scenarioId) void signal(scenarioId, attrs.name ?? '', Number(attrs.exitCode ?? -1));
+          if (!scenarioId || !WATCHED_ROLES.has(attrs[LABELS.role] ?? '')) continue;
+          if (ev.Action === 'oom') void recordOom(scenarioId, attrs);
+          else void signal(scenarioId, attrs.name ?? '', Number(attrs.exitCode ?? -1));
         }
       });
       stream.on('end', scheduleReconnect);

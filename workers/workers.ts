@@ -127,7 +127,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const relaySecret = config.secrets.RELAY_HMAC_SECRET;
   if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
-    const monitor = startContainerMonitor({ docker, client: opts.client, log });
+    const monitor = startContainerMonitor({ docker, client: opts.client, log, access });
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));

@@ -2,6 +2,8 @@
 // scenario. The API decides (who, which scenario, running, granted by the plan, which user) and
 // relays to the host that runs the container (api/services/access.ts), which does the work and
 // records it in the scenario's transcript before answering.
+import { serviceContainerName } from '../../contract/containers.ts';
+import { servicesOf } from '../../infra/template.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -19,7 +21,6 @@ import { ErrorBody, ScenarioParams } from '../schemas.ts';
 
 /** The bytes of each input and output a transcript keeps, unless the template says otherwise. */
 export const DEFAULT_RECORD_BYTES = 1024 * 1024;
-export const MAIN_SERVICE = 'main';
 /** Calls per scenario per minute, across all its callers: one scenario's burst is its own problem. */
 const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 /** How long a terminal's WebSocket may stay silent before its first (token) frame. */
@@ -62,7 +63,7 @@ const FileQuery = Type.Object({
 const ACCESS_CALLERS = ['sat', 'access', 'operator'] as const;
 type AccessKind = 'exec' | 'files' | 'terminal';
 
-interface Decided { target: RelayTarget; actor: string; user: string; recordBytes: number; sessions: number }
+interface Decided { target: RelayTarget; actor: string; user: string; relay: { svc: string; ctr?: string }; recordBytes: number; sessions: number }
 
 export interface AccessRouteOptions { config: Config; templatesDir: string }
 
@@ -91,17 +92,20 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     if (state.status !== 'running' || !state.hostId) throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
     const grant = state.access ?? NO_ACCESS;
     if (!grant[kind]) throw new ForbiddenError(`the plan "${state.plan}" does not grant ${kind} access`, 'access_not_granted');
-    if (ask.service !== undefined && ask.service !== MAIN_SERVICE) throw new BadRequestError(`scenario has no service "${ask.service}" (its one service is "${MAIN_SERVICE}")`, 'unknown_service');
     const template = templateOf(state);
+    const services = servicesOf(template);
+    const service = ask.service === undefined ? services[0]! : services.find((s) => s.name === ask.service);
+    if (!service) throw new BadRequestError(`scenario has no service "${ask.service}" (its services: ${services.map((s) => s.name).join(', ')})`, 'unknown_service');
     const users: Record<string, string> = { ...template.access?.users };
-    let user = template.user;
+    let user = service.user;
     if (ask.user !== undefined) {
-      const mapped = ask.user === template.user ? template.user : users[ask.user];
-      if (!mapped) throw new BadRequestError(`user "${ask.user}" is not one template ${template.id}@${template.version} allows (${[template.user, ...Object.keys(users)].join(', ')})`, 'user_not_allowed');
+      const mapped = ask.user === service.user ? service.user : users[ask.user];
+      if (!mapped) throw new BadRequestError(`user "${ask.user}" is not one template ${template.id}@${template.version} allows in service "${service.name}" (${[service.user, ...Object.keys(users)].join(', ')})`, 'user_not_allowed');
       user = mapped;
     }
     const actor = principal.kind === 'operator' ? `operator:${principal.sub}` : `subject:${(principal as { sub: string }).sub}`;
-    return { target: { scenarioId: id, hostId: state.hostId }, actor, user, recordBytes: template.access?.recordBytes ?? DEFAULT_RECORD_BYTES, sessions: grant.terminalSessions };
+    const relay = { svc: service.name, ...(service.main ? {} : { ctr: serviceContainerName(id, service) }) };
+    return { target: { scenarioId: id, hostId: state.hostId }, actor, user, relay, recordBytes: template.access?.recordBytes ?? DEFAULT_RECORD_BYTES, sessions: grant.terminalSessions };
   }
 
   const perScenario = {
@@ -134,7 +138,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
     const argvBytes = body.cmd.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
     if (argvBytes > ACCESS_LIMITS.argvBytes) throw new BadRequestError(`argv is ${argvBytes} bytes; at most ${ACCESS_LIMITS.argvBytes}`, 'argv_too_long');
-    const answer = await relay.call(d.target, { sub: d.actor, act: 'exec', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'exec', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'POST',
       path: `/v1/scenarios/${id}/exec`,
       contentType: 'application/json',
@@ -160,7 +164,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const { id } = request.params;
     if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
     const d = await decide(app, principal, id, 'files', request.query);
-    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'GET', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
     });
     const seq = String(answer.headers['x-arbiter-seq'] ?? '');
@@ -184,7 +188,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
     const d = await decide(app, principal, id, 'files', request.query);
     const bytes = body ?? Buffer.alloc(0);
-    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`, body: bytes,
     });
     const seq = String(answer.headers['x-arbiter-seq'] ?? '');
@@ -260,7 +264,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
           if (code === 4500) request.log.error({ err }, 'terminal failed');
           return refuse(code, (err as Error).message);
         }
-        const host = await relay.terminal(d.target, { sub: d.actor, act: 'terminal', svc: MAIN_SERVICE, user: d.user, rec: d.recordBytes, max: d.sessions }, { cols: dim(hello.cols, 80), rows: dim(hello.rows, 24) });
+        const host = await relay.terminal(d.target, { sub: d.actor, act: 'terminal', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, { cols: dim(hello.cols, 80), rows: dim(hello.rows, 24) });
         request.log.info({ scenarioId: id, actor: d.actor }, 'terminal opened');
         // Closing the browser ends the session on the host: its shell is killed and recorded.
         if (clientClosed) host.close();
