@@ -78,6 +78,8 @@ test_real_plan_data_is_loaded if {
 	data.plans.free.tracks == ["intro"]
 	"agents" in data.plans.enterprise.tracks
 	data.plans.free.limits.memoryMb == 128
+	data.plans.free.runtimes == ["runc", "runsc"]
+	data.plans.sandboxed.runtimes == ["runsc"]
 }
 
 # The rules read the plan catalogue from data, not from constants.
