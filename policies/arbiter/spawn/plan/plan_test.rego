@@ -105,3 +105,90 @@ test_a_plan_entry_that_is_not_an_object_is_unknown if {
 	plan.deny == {`unknown plan "free"`} with input as fx.allowed
 		with data.plans as {"free": ["intro"]}
 }
+
+runsc := {"runtime": "runsc", "resources": {"pids": 0, "nproc": 32}}
+
+outside(prefix, key, value, ceiling, plan) := concat("", [
+	prefix, "the container's ", key, " limit is ", value, ", outside 1..", ceiling, " for plan ", plan,
+])
+
+pod_cases := {
+	"the pod, the single-service and the runsc inputs are allowed": {
+		"inputs": [fx.pod, fx.single, fx.sandboxed],
+		"deny": set(),
+	},
+	"a runsc container's processes are capped by nproc": {
+		"inputs": [fx.patched(fx.sandboxed, "target", {"resources": {"nproc": 0}}), fx.patched(fx.sandboxed, "target", {"resources": {"pids": 64, "nproc": 0}})],
+		"deny": {outside("", "nproc", "0", "256", `"sandboxed"`)},
+	},
+	"a runsc container without nproc has no process cap": {
+		"inputs": [fx.with_patch({"plan": "sandboxed", "template": {"runtime": "runsc"}, "isolation": {"runtime": "runsc", "resources": {"pids": 0}}})],
+		"deny": {outside("", "nproc", "0", "256", `"sandboxed"`)},
+	},
+	"a runsc nproc above the plan's pids is denied": {
+		"inputs": [fx.patched(fx.sandboxed, "target", {"resources": {"nproc": 300}})],
+		"deny": {outside("", "nproc", "300", "256", `"sandboxed"`)},
+	},
+	"a runc container's processes are capped by pids, whatever its nproc": {
+		"inputs": [fx.with_isolation({"resources": {"pids": 65, "nproc": 64}}), fx.with_isolation({"runtime": "runc", "resources": {"pids": 65}})],
+		"deny": {outside("", "pids", "65", "64", `"free"`)},
+	},
+	"the main container's process cap is left to the shape package when its runtime or nproc is malformed": {
+		"inputs": [fx.with_isolation({"runtime": 5, "resources": {"pids": 1000}}), fx.with_isolation({"resources": {"pids": 1000, "nproc": "1"}})],
+		"deny": set(),
+	},
+}
+
+test_pods[name] if {
+	some name, tc in pod_cases
+	every x in tc.inputs {
+		plan.deny == tc.deny with input as x
+	}
+}
+
+runtime_cases := {
+	"a runsc template on a plan that allows it is allowed": {
+		"inputs": [fx.sandboxed, object.union(fx.sandboxed, {"plan": "free"})],
+		"deny": set(),
+	},
+	"a runc template on a plan that requires runsc is denied once": {
+		"inputs": [object.union(fx.allowed, {"plan": "sandboxed"}), object.union(fx.single, {"plan": "sandboxed"})],
+		"deny": {`plan "sandboxed" allows runtimes "runsc"; template "hello@1" asks for "runc"`},
+	},
+	"containers on a runtime the plan does not allow are denied once, each runtime named": {
+		"inputs": [fx.patched(fx.patched(object.union(fx.pod, {"plan": "sandboxed", "template": {"runtime": "runsc"}}), "db", {"runtime": "kata"}), "pod", runsc)],
+		"deny": {`plan "sandboxed" allows runtimes "runsc"; the scenario's containers would run on "kata", "runc"`},
+	},
+	"a runtime the template declares is not named again for its containers": {
+		"inputs": [fx.with_patch({"template": {"runtime": "kata"}, "isolation": {"runtime": "kata"}})],
+		"deny": {`plan "free" allows runtimes "runc", "runsc"; template "hello@1" asks for "kata"`},
+	},
+	"an unknown plan is not judged for runtimes": {
+		"inputs": [object.union(fx.sandboxed, {"plan": "gold"})],
+		"deny": {`unknown plan "gold"`},
+	},
+	"a malformed template runtime is left to the shape package": {
+		"inputs": [fx.with_template({"runtime": 7})],
+		"deny": set(),
+	},
+}
+
+test_runtimes[name] if {
+	some name, tc in runtime_cases
+	every x in tc.inputs {
+		plan.deny == tc.deny with input as x
+	}
+}
+
+# Plans written before runtimes existed run on the engine default only, and so does one
+# whose runtimes are not a list.
+test_a_plan_without_runtimes_allows_runc_only[name] if {
+	free := object.remove(data.plans.free, ["runtimes"])
+	some name, plans in {
+		"none": {"free": free},
+		"not a list": {"free": object.union(free, {"runtimes": "runsc"})},
+	}
+	plan.deny == set() with input as fx.allowed with data.plans as plans
+	plan.deny == {`plan "free" allows runtimes "runc"; template "hello@1" asks for "runsc"`} with input as object.union(fx.sandboxed, {"plan": "free"})
+		with data.plans as plans
+}
