@@ -55,6 +55,15 @@ cases := {
 			`the container runs on runtime "runc", but template "hello@1" declares "runsc"`,
 		],
 	},
+	"a weak sibling in a pod over the plan is denied by name, with the pod's total": {
+		"input": fx.patched(fx.pod, "db", {"privileged": true, "networkMode": "none", "resources": {"memoryMb": 500, "memorySwapMb": 500}}),
+		"allow": false,
+		"reasons": [
+			`service "db": the container is privileged`,
+			`services of one scenario must share the namespace holder's loopback, but service "db" does not join it (network mode "none")`,
+			`the scenario's 3 containers together ask for memoryMb 572, above the 512 plan "pro" allows`,
+		],
+	},
 	"a partial input is denied with a reason for each missing part": {
 		"input": {"subject": "user-1", "tenant": "acme", "plan": "free", "track": "intro", "template": fx.hello},
 		"allow": false,

@@ -108,9 +108,19 @@ test_a_plan_entry_that_is_not_an_object_is_unknown if {
 
 runsc := {"runtime": "runsc", "resources": {"pids": 0, "nproc": 32}}
 
+# Resources of one container.
+resources(memory, cpus, pids) := {"resources": {"memoryMb": memory, "memorySwapMb": memory, "cpus": cpus, "pids": pids}}
+
 outside(prefix, key, value, ceiling, plan) := concat("", [
 	prefix, "the container's ", key, " limit is ", value, ", outside 1..", ceiling, " for plan ", plan,
 ])
+
+together(n, key, total, ceiling) := concat("", [
+	"the scenario's ", n, " containers together ask for ", key, " ", total, ", above the ", ceiling, ` plan "pro" allows`,
+])
+
+# fx.pod with every container on runsc and capped by nproc.
+runsc_pod := fx.patched(fx.patched(fx.patched(fx.pod, "pod", runsc), "target", runsc), "db", runsc)
 
 pod_cases := {
 	"the pod, the single-service and the runsc inputs are allowed": {
@@ -135,6 +145,54 @@ pod_cases := {
 	},
 	"the main container's process cap is left to the shape package when its runtime or nproc is malformed": {
 		"inputs": [fx.with_isolation({"runtime": 5, "resources": {"pids": 1000}}), fx.with_isolation({"resources": {"pids": 1000, "nproc": "1"}})],
+		"deny": set(),
+	},
+	"every other container is held to the plan's limits, by name": {
+		"inputs": [fx.patched(fx.pod, "db", resources(0, 0, 0))],
+		"deny": {
+			outside(`service "db": `, "memoryMb", "0", "512", `"pro"`),
+			outside(`service "db": `, "cpus", "0", "1", `"pro"`),
+			outside(`service "db": `, "pids", "0", "256", `"pro"`),
+		},
+	},
+	"the holder is held to the plan's limits too": {
+		"inputs": [fx.patched(fx.pod, "pod", resources(8, 0.1, 0))],
+		"deny": {outside(`service "pod": `, "pids", "0", "256", `"pro"`)},
+	},
+	"another runsc container is capped by nproc": {
+		"inputs": [fx.patched(runsc_pod, "db", {"resources": {"nproc": 0}})],
+		"deny": {outside(`service "db": `, "nproc", "0", "256", `"pro"`)},
+	},
+	"containers exactly at the plan's limits together are allowed": {
+		"inputs": [fx.patched(fx.pod, "db", resources(440, 0.6, 216))],
+		"deny": set(),
+	},
+	"cpus with binary float noise do not tip the sum over the ceiling": {
+		"inputs": [fx.patched(fx.patched(fx.pod, "pod", {"resources": {"cpus": 0.30000000000000004}}), "db", {"resources": {"cpus": 0.4}})],
+		"deny": set(),
+	},
+	"containers each within the plan but above it together are denied": {
+		"inputs": [fx.patched(fx.pod, "db", resources(441, 0.7, 217))],
+		"deny": {
+			together("3", "memoryMb", "513", "512"),
+			together("3", "cpus", "1.1", "1"),
+			together("3", "pids", "257", "256"),
+		},
+	},
+	"a sum barely above the ceiling is denied, and shown as summed": {
+		"inputs": [fx.patched(fx.pod, "db", {"resources": {"cpus": 0.6000001}})],
+		"deny": {together("3", "cpus", "1.0000001", "1")},
+	},
+	"runsc containers sum their nproc": {
+		"inputs": [fx.patched(runsc_pod, "db", {"resources": {"nproc": 250}})],
+		"deny": {together("3", "pids", "314", "256")},
+	},
+	"one container is not summed, only held to the plan": {
+		"inputs": [fx.patched(fx.single, "target", resources(64, 0.5, 65))],
+		"deny": {outside("", "pids", "65", "64", `"free"`)},
+	},
+	"malformed services are left to the shape package": {
+		"inputs": [fx.patched(fx.pod, "db", {"resources": {"memoryMb": 1000, "cpus": "1"}})],
 		"deny": set(),
 	},
 }
