@@ -8,6 +8,7 @@ package arbiter.spawn
 import data.arbiter.spawn.access
 import data.arbiter.spawn.isolation
 import data.arbiter.spawn.plan
+import data.arbiter.spawn.runtime
 import data.arbiter.spawn.shape
 import data.arbiter.spawn.template
 
@@ -15,7 +16,7 @@ default allow := false
 
 allow if count(deny) == 0
 
-deny := ((shape.deny | plan.deny) | template.deny) | isolation.deny
+deny := (((shape.deny | plan.deny) | template.deny) | isolation.deny) | runtime.deny
 
 # Reasons are sorted so that identical inputs always record byte-identical decisions. The access
 # grants ride along (allowed or not), so what the subject may do is decided and recorded here.

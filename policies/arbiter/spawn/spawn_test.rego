@@ -34,6 +34,36 @@ cases := {
 			`template "hello@1" requests memoryMb 4096, above the 128 plan "free" allows`,
 		],
 	},
+	"a two-service pod on the pro plan is allowed": {
+		"input": fx.pod,
+		"allow": true,
+		"reasons": [],
+	},
+	"hello under gVisor on the sandboxed plan is allowed": {
+		"input": fx.sandboxed,
+		"allow": true,
+		"reasons": [],
+	},
+	"a pod on runsc is denied, with the plan's, the runtime's and each container's reasons": {
+		"input": object.union(fx.pod, {"plan": "sandboxed", "template": {"runtime": "runsc"}}),
+		"allow": false,
+		"reasons": [
+			`a scenario on runtime "runsc" must have exactly one service and no namespace holder, since gVisor gives each sandbox its own network stack and services could not share a holder's loopback (it has 2 services and a namespace holder)`,
+			`plan "sandboxed" allows runtimes "runsc"; the scenario's containers would run on "runc"`,
+			`service "db": the container runs on runtime "runc", but template "hello@1" declares "runsc"`,
+			`service "pod": the container runs on runtime "runc", but template "hello@1" declares "runsc"`,
+			`the container runs on runtime "runc", but template "hello@1" declares "runsc"`,
+		],
+	},
+	"a weak sibling in a pod over the plan is denied by name, with the pod's total": {
+		"input": fx.patched(fx.pod, "db", {"privileged": true, "networkMode": "none", "resources": {"memoryMb": 500, "memorySwapMb": 500}}),
+		"allow": false,
+		"reasons": [
+			`service "db": the container is privileged`,
+			`services of one scenario must share the namespace holder's loopback, but service "db" does not join it (network mode "none")`,
+			`the scenario's 3 containers together ask for memoryMb 572, above the 512 plan "pro" allows`,
+		],
+	},
 	"a partial input is denied with a reason for each missing part": {
 		"input": {"subject": "user-1", "tenant": "acme", "plan": "free", "track": "intro", "template": fx.hello},
 		"allow": false,

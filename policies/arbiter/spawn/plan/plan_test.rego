@@ -78,6 +78,8 @@ test_real_plan_data_is_loaded if {
 	data.plans.free.tracks == ["intro"]
 	"agents" in data.plans.enterprise.tracks
 	data.plans.free.limits.memoryMb == 128
+	data.plans.free.runtimes == ["runc", "runsc"]
+	data.plans.sandboxed.runtimes == ["runsc"]
 }
 
 # The rules read the plan catalogue from data, not from constants.
@@ -102,4 +104,149 @@ test_a_plan_without_a_ceiling_denies_instead_of_granting_everything if {
 test_a_plan_entry_that_is_not_an_object_is_unknown if {
 	plan.deny == {`unknown plan "free"`} with input as fx.allowed
 		with data.plans as {"free": ["intro"]}
+}
+
+runsc := {"runtime": "runsc", "resources": {"pids": 0, "nproc": 32}}
+
+# Resources of one container.
+resources(memory, cpus, pids) := {"resources": {"memoryMb": memory, "memorySwapMb": memory, "cpus": cpus, "pids": pids}}
+
+outside(prefix, key, value, ceiling, plan) := concat("", [
+	prefix, "the container's ", key, " limit is ", value, ", outside 1..", ceiling, " for plan ", plan,
+])
+
+together(n, key, total, ceiling) := concat("", [
+	"the scenario's ", n, " containers together ask for ", key, " ", total, ", above the ", ceiling, ` plan "pro" allows`,
+])
+
+# fx.pod with every container on runsc and capped by nproc.
+runsc_pod := fx.patched(fx.patched(fx.patched(fx.pod, "pod", runsc), "target", runsc), "db", runsc)
+
+pod_cases := {
+	"the pod, the single-service and the runsc inputs are allowed": {
+		"inputs": [fx.pod, fx.single, fx.sandboxed],
+		"deny": set(),
+	},
+	"a runsc container's processes are capped by nproc": {
+		"inputs": [fx.patched(fx.sandboxed, "target", {"resources": {"nproc": 0}}), fx.patched(fx.sandboxed, "target", {"resources": {"pids": 64, "nproc": 0}})],
+		"deny": {outside("", "nproc", "0", "256", `"sandboxed"`)},
+	},
+	"a runsc container without nproc has no process cap": {
+		"inputs": [fx.with_patch({"plan": "sandboxed", "template": {"runtime": "runsc"}, "isolation": {"runtime": "runsc", "resources": {"pids": 0}}})],
+		"deny": {outside("", "nproc", "0", "256", `"sandboxed"`)},
+	},
+	"a runsc nproc above the plan's pids is denied": {
+		"inputs": [fx.patched(fx.sandboxed, "target", {"resources": {"nproc": 300}})],
+		"deny": {outside("", "nproc", "300", "256", `"sandboxed"`)},
+	},
+	"a runc container's processes are capped by pids, whatever its nproc": {
+		"inputs": [fx.with_isolation({"resources": {"pids": 65, "nproc": 64}}), fx.with_isolation({"runtime": "runc", "resources": {"pids": 65}})],
+		"deny": {outside("", "pids", "65", "64", `"free"`)},
+	},
+	"the main container's process cap is left to the shape package when its runtime or nproc is malformed": {
+		"inputs": [fx.with_isolation({"runtime": 5, "resources": {"pids": 1000}}), fx.with_isolation({"resources": {"pids": 1000, "nproc": "1"}})],
+		"deny": set(),
+	},
+	"every other container is held to the plan's limits, by name": {
+		"inputs": [fx.patched(fx.pod, "db", resources(0, 0, 0))],
+		"deny": {
+			outside(`service "db": `, "memoryMb", "0", "512", `"pro"`),
+			outside(`service "db": `, "cpus", "0", "1", `"pro"`),
+			outside(`service "db": `, "pids", "0", "256", `"pro"`),
+		},
+	},
+	"the holder is held to the plan's limits too": {
+		"inputs": [fx.patched(fx.pod, "pod", resources(8, 0.1, 0))],
+		"deny": {outside(`service "pod": `, "pids", "0", "256", `"pro"`)},
+	},
+	"another runsc container is capped by nproc": {
+		"inputs": [fx.patched(runsc_pod, "db", {"resources": {"nproc": 0}})],
+		"deny": {outside(`service "db": `, "nproc", "0", "256", `"pro"`)},
+	},
+	"containers exactly at the plan's limits together are allowed": {
+		"inputs": [fx.patched(fx.pod, "db", resources(440, 0.6, 216))],
+		"deny": set(),
+	},
+	"cpus with binary float noise do not tip the sum over the ceiling": {
+		"inputs": [fx.patched(fx.patched(fx.pod, "pod", {"resources": {"cpus": 0.30000000000000004}}), "db", {"resources": {"cpus": 0.4}})],
+		"deny": set(),
+	},
+	"containers each within the plan but above it together are denied": {
+		"inputs": [fx.patched(fx.pod, "db", resources(441, 0.7, 217))],
+		"deny": {
+			together("3", "memoryMb", "513", "512"),
+			together("3", "cpus", "1.1", "1"),
+			together("3", "pids", "257", "256"),
+		},
+	},
+	"a sum barely above the ceiling is denied, and shown as summed": {
+		"inputs": [fx.patched(fx.pod, "db", {"resources": {"cpus": 0.6000001}})],
+		"deny": {together("3", "cpus", "1.0000001", "1")},
+	},
+	"runsc containers sum their nproc": {
+		"inputs": [fx.patched(runsc_pod, "db", {"resources": {"nproc": 250}})],
+		"deny": {together("3", "pids", "314", "256")},
+	},
+	"one container is not summed, only held to the plan": {
+		"inputs": [fx.patched(fx.single, "target", resources(64, 0.5, 65))],
+		"deny": {outside("", "pids", "65", "64", `"free"`)},
+	},
+	"malformed services are left to the shape package": {
+		"inputs": [fx.patched(fx.pod, "db", {"resources": {"memoryMb": 1000, "cpus": "1"}})],
+		"deny": set(),
+	},
+}
+
+test_pods[name] if {
+	some name, tc in pod_cases
+	every x in tc.inputs {
+		plan.deny == tc.deny with input as x
+	}
+}
+
+runtime_cases := {
+	"a runsc template on a plan that allows it is allowed": {
+		"inputs": [fx.sandboxed, object.union(fx.sandboxed, {"plan": "free"})],
+		"deny": set(),
+	},
+	"a runc template on a plan that requires runsc is denied once": {
+		"inputs": [object.union(fx.allowed, {"plan": "sandboxed"}), object.union(fx.single, {"plan": "sandboxed"})],
+		"deny": {`plan "sandboxed" allows runtimes "runsc"; template "hello@1" asks for "runc"`},
+	},
+	"containers on a runtime the plan does not allow are denied once, each runtime named": {
+		"inputs": [fx.patched(fx.patched(object.union(fx.pod, {"plan": "sandboxed", "template": {"runtime": "runsc"}}), "db", {"runtime": "kata"}), "pod", runsc)],
+		"deny": {`plan "sandboxed" allows runtimes "runsc"; the scenario's containers would run on "kata", "runc"`},
+	},
+	"a runtime the template declares is not named again for its containers": {
+		"inputs": [fx.with_patch({"template": {"runtime": "kata"}, "isolation": {"runtime": "kata"}})],
+		"deny": {`plan "free" allows runtimes "runc", "runsc"; template "hello@1" asks for "kata"`},
+	},
+	"an unknown plan is not judged for runtimes": {
+		"inputs": [object.union(fx.sandboxed, {"plan": "gold"})],
+		"deny": {`unknown plan "gold"`},
+	},
+	"a malformed template runtime is left to the shape package": {
+		"inputs": [fx.with_template({"runtime": 7})],
+		"deny": set(),
+	},
+}
+
+test_runtimes[name] if {
+	some name, tc in runtime_cases
+	every x in tc.inputs {
+		plan.deny == tc.deny with input as x
+	}
+}
+
+# Plans written before runtimes existed run on the engine default only, and so does one
+# whose runtimes are not a list.
+test_a_plan_without_runtimes_allows_runc_only[name] if {
+	free := object.remove(data.plans.free, ["runtimes"])
+	some name, plans in {
+		"none": {"free": free},
+		"not a list": {"free": object.union(free, {"runtimes": "runsc"})},
+	}
+	plan.deny == set() with input as fx.allowed with data.plans as plans
+	plan.deny == {`plan "free" allows runtimes "runc"; template "hello@1" asks for "runsc"`} with input as object.union(fx.sandboxed, {"plan": "free"})
+		with data.plans as plans
 }

@@ -97,6 +97,117 @@ cases := {
 	},
 }
 
+# The fields added with pods and runtimes: optional, and named when present but malformed.
+optional_cases := {
+	"the pod, single-service and runsc inputs are well-formed": {
+		"inputs": [fx.single, fx.pod, fx.sandboxed],
+		"deny": set(),
+	},
+	"explicit runtimes and a zero nproc are well-formed": {
+		"inputs": [fx.with_patch({"template": {"runtime": "runc"}, "isolation": {"runtime": "runc", "resources": {"nproc": 0}}})],
+		"deny": set(),
+	},
+	"an unknown runtime is well-formed (the plan and runtime packages judge it)": {
+		"inputs": [fx.with_patch({"template": {"runtime": "kata"}, "isolation": {"runtime": "kata"}})],
+		"deny": set(),
+	},
+	"present but malformed runtimes and nproc are named": {
+		"inputs": [
+			fx.with_patch({"template": {"runtime": ""}, "isolation": {"runtime": 7, "resources": {"nproc": -1}}}),
+			fx.with_patch({"template": {"runtime": null}, "isolation": {"runtime": ["runsc"], "resources": {"nproc": "32"}}}),
+			fx.with_patch({"template": {"runtime": false}, "isolation": {"runtime": false, "resources": {"nproc": null}}}),
+		],
+		"deny": {
+			"input.template.runtime must be a non-empty string",
+			"input.isolation.runtime must be a non-empty string",
+			"input.isolation.resources.nproc must be a non-negative number",
+		},
+	},
+	"services that are not an array are named once": {
+		"inputs": [
+			fx.with_patch({"services": "target"}),
+			fx.with_patch({"services": null}),
+			fx.replacing("services", {"a": fx.service("target", true, fx.hardened)}),
+		],
+		"deny": {"input.services must be an array of the scenario's containers"},
+	},
+	"services without a main container are named": {
+		"inputs": [fx.with_patch({"services": []}), fx.with_patch({"services": [fx.service("target", false, fx.hardened)]})],
+		"deny": {"input.services must have exactly one main container (it has 0)"},
+	},
+	"two main containers are named": {
+		"inputs": [fx.with_patch({"services": [fx.service("a", true, fx.hardened), fx.service("b", true, fx.hardened)]})],
+		"deny": {"input.services must have exactly one main container (it has 2)"},
+	},
+	"two holders are named": {
+		"inputs": [object.union(fx.pod, {"services": array.concat(fx.pod.services, [object.union(fx.holder, {"name": "pod2"})])})],
+		"deny": {`input.services must have at most one container of role "holder" (it has 2)`},
+	},
+	"a name used twice is named": {
+		"inputs": [object.union(fx.pod, {"services": array.concat(fx.pod.services, [fx.service("db", false, fx.hardened)])})],
+		"deny": {`input.services must name each container once ("db" is used 2 times)`},
+	},
+	"an entry that is not an object is named by its index": {
+		"inputs": [fx.with_patch({"services": array.concat(fx.single.services, ["db"])})],
+		"deny": {"input.services[1] must be an object"},
+	},
+	"every malformed field of an entry is named": {
+		"inputs": [fx.with_patch({"services": array.concat(fx.single.services, [{"name": "", "role": "sidecar", "main": 0, "containerName": 3, "isolation": "hardened"}])})],
+		"deny": {
+			"input.services[1].name must be a non-empty string",
+			`input.services[1].role must be "service" or "holder"`,
+			"input.services[1].main must be a boolean",
+			"input.services[1].containerName must be a non-empty string",
+			"input.services[1].isolation must be an object",
+		},
+	},
+	"a main entry that is not input.isolation, or not a service, is named": {
+		"inputs": [fx.with_patch({"services": [object.union(fx.holder, {"main": true})]})],
+		"deny": {
+			"input.services[0] is the main container, so its isolation must equal input.isolation",
+			`input.services[0] is the main container, so its role must be "service"`,
+		},
+	},
+	"mistyped resources and runtime of another entry are named": {
+		"inputs": [fx.patched(fx.pod, "db", {"runtime": "", "resources": {"memoryMb": "64", "memorySwapMb": null, "cpus": -1, "pids": true, "nproc": "8"}})],
+		"deny": {
+			"input.services[2].isolation.runtime must be a non-empty string",
+			"input.services[2].isolation.resources.memoryMb must be a non-negative number",
+			"input.services[2].isolation.resources.memorySwapMb must be a non-negative number",
+			"input.services[2].isolation.resources.cpus must be a non-negative number",
+			"input.services[2].isolation.resources.pids must be a non-negative number",
+			"input.services[2].isolation.resources.nproc must be a non-negative number",
+		},
+	},
+	"missing resources of another entry are named": {
+		"inputs": [fx.with_patch({"services": array.concat(fx.single.services, [fx.service("db", false, {})])})],
+		"deny": {
+			"input.services[1].isolation.resources.memoryMb must be a non-negative number",
+			"input.services[1].isolation.resources.memorySwapMb must be a non-negative number",
+			"input.services[1].isolation.resources.cpus must be a non-negative number",
+			"input.services[1].isolation.resources.pids must be a non-negative number",
+		},
+	},
+	"the main entry's resources are named once, as input.isolation's": {
+		"inputs": [fx.patched(fx.single, "target", {"resources": {"pids": "32"}})],
+		"deny": {"input.isolation.resources.pids must be a non-negative number"},
+	},
+}
+
+test_optional_fields[name] if {
+	some name, tc in optional_cases
+	every x in tc.inputs {
+		shape.deny == tc.deny with input as x
+	}
+}
+
+test_services_are_valid_only_when_well_formed if {
+	"services" in shape.valid with input as fx.pod
+	not "services" in shape.valid with input as fx.allowed
+	not "services" in shape.valid with input as fx.with_patch({"services": []})
+	not "services" in shape.valid with input as fx.patched(fx.pod, "db", {"resources": {"cpus": "1"}})
+}
+
 test_deny[name] if {
 	some name, tc in cases
 	shape.deny == tc.deny with input as tc.input
