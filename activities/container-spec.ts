@@ -56,7 +56,11 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
     User: req.user,
     Env: req.env ?? [],
     Labels: { ...req.labels, [LABELS.managed]: 'true' },
-    NetworkDisabled: true,
+    // In a pod, networking stays enabled (measured): the engine writes the /etc/hosts the services
+    // share only for a holder whose networking is enabled, and gives a container with networking
+    // disabled a namespace of its own instead of joining it to the holder's. The holder's mode
+    // "none" leaves that namespace with only lo all the same.
+    NetworkDisabled: req.extraHosts === undefined && req.joinNetworkOf === undefined,
     AttachStdin: false,
     Tty: false,
     HostConfig: {

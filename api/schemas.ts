@@ -69,6 +69,18 @@ export const ScenarioView = Type.Object({
   retention: Type.Optional(RetentionView),
   access: Type.Optional(Type.Object({ exec: Type.Boolean(), files: Type.Boolean(), terminal: Type.Boolean(), terminalSessions: Type.Integer() })),
   workdir: Type.Optional(Type.String({ description: 'the main service\'s working directory: relative exec cwd and file paths resolve against it' })),
+  services: Type.Optional(Type.Array(Type.Object({
+    name: Type.String(),
+    main: Type.Boolean({ description: 'the service exec, files and terminal use when no `service` is named' }),
+    required: Type.Boolean({ description: 'the scenario depends on it: its exit ends the scenario (environment_reset)' }),
+    containerName: Type.String(),
+    workdir: Type.String({ description: 'where its relative exec cwd and file paths resolve' }),
+  }), { description: 'a multi-service scenario\'s services (absent: one, the main one)' })),
+  reset: Type.Optional(Type.Object({
+    service: Type.String(),
+    exitCode: Type.Integer(),
+    oomKilled: Type.Boolean(),
+  }, { description: 'the required service whose exit ended the scenario (status failed, reason environment_reset)' })),
 });
 
 export const CompleteRequest = Type.Object({

@@ -56,7 +56,7 @@ cases := {
 		],
 	},
 	"a weak sibling in a pod over the plan is denied by name, with the pod's total": {
-		"input": fx.patched(fx.pod, "db", {"privileged": true, "networkMode": "none", "resources": {"memoryMb": 500, "memorySwapMb": 500}}),
+		"input": fx.patched(fx.pod, "db", {"privileged": true, "networkMode": "none", "networkDisabled": true, "resources": {"memoryMb": 500, "memorySwapMb": 500}}),
 		"allow": false,
 		"reasons": [
 			`service "db": the container is privileged`,

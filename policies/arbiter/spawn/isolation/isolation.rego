@@ -100,6 +100,9 @@ setting(s, name) := object.get(s, name, null)
 network(role, s) := set() if {
 	pod.network_off(s)
 } else := set() if {
+	role == "holder"
+	pod.holder_network_off(s)
+} else := set() if {
 	role == "service"
 	pod.joins_holder(s)
 } else := {join_problem(s)} if {
@@ -122,9 +125,7 @@ joins_a_container(s) if {
 
 join_problem(s) := concat("", ["network mode ", text.quote(s.networkMode), " joins a container that is not this scenario's namespace holder"]) if {
 	not in_holder_namespace(s)
-} else := concat("", ["network mode ", text.quote(s.networkMode), " joins a namespace holder that has a network of its own"]) if {
-	not pod.network_off(pod.holder.isolation)
-} else := concat("", ["networking is not disabled (network mode ", text.quote(s.networkMode), "); a container joined to the namespace holder must disable it"])
+} else := concat("", ["network mode ", text.quote(s.networkMode), " joins a namespace holder that has a network of its own"])
 
 non_root(s) if regex.match(`^[1-9][0-9]*:[1-9][0-9]*$`, setting(s, "user"))
 

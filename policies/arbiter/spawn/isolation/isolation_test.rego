@@ -262,7 +262,7 @@ pod_cases := {
 		},
 	},
 	"a service without a network, outside the holder, is cut off from its siblings": {
-		"inputs": [fx.patched(fx.pod, "db", {"networkMode": "none"})],
+		"inputs": [fx.patched(fx.pod, "db", {"networkMode": "none", "networkDisabled": true})],
 		"deny": {not_joined(`"db"`, `"none"`)},
 	},
 	"a service joined to a sibling instead of the holder is denied": {
@@ -279,9 +279,11 @@ pod_cases := {
 			not_joined(`"target"`, `"container:arbiter-scn-2-pod"`),
 		},
 	},
-	"a joined service with networking not disabled is denied": {
-		"inputs": [fx.patched(fx.pod, "db", {"networkDisabled": false})],
-		"deny": {`service "db": networking is not disabled (network mode "container:arbiter-scn-1-pod"); a container joined to the namespace holder must disable it`},
+	# The engine keeps a container whose networking is disabled out of the holder's namespace:
+	# it would be alone, not exposed; either way the service sees only a loopback.
+	"a joined service with networking enabled or disabled is allowed": {
+		"inputs": [fx.patched(fx.pod, "db", {"networkDisabled": false}), fx.patched(fx.pod, "db", {"networkDisabled": true})],
+		"deny": set(),
 	},
 	"a holder with a network is denied, and so is every service joined to it": {
 		"inputs": [fx.patched(fx.pod, "pod", {"networkMode": "bridge", "networkDisabled": false})],
@@ -291,13 +293,11 @@ pod_cases := {
 			`service "db": network mode "container:arbiter-scn-1-pod" joins a namespace holder that has a network of its own`,
 		},
 	},
-	"a holder with networking not disabled is denied": {
+	# The engine writes the /etc/hosts its services share only when the holder's networking
+	# is not disabled; mode "none" gives the namespace only lo either way.
+	"a holder with mode none but networking not disabled is allowed": {
 		"inputs": [fx.patched(fx.pod, "pod", {"networkDisabled": false})],
-		"deny": {
-			`service "pod": networking is enabled (network mode "none"); it must be "none" with networking disabled`,
-			`network mode "container:arbiter-scn-1-pod" joins a namespace holder that has a network of its own`,
-			`service "db": network mode "container:arbiter-scn-1-pod" joins a namespace holder that has a network of its own`,
-		},
+		"deny": set(),
 	},
 	"a holder that joins another container is denied": {
 		"inputs": [fx.patched(fx.pod, "pod", joined_to("arbiter-scn-1-svc-db"))],

@@ -51,10 +51,16 @@ network_off(s) if {
 	s.networkDisabled == true
 }
 
+# The holder owns a namespace with only lo: network mode "none". Its networking is not
+# disabled on purpose: only then does the engine write the /etc/hosts (service names to
+# 127.0.0.1) that its services share; with mode "none" the namespace has only lo either way.
+holder_network_off(s) if s.networkMode == "none"
+
 # Joined to this scenario's holder, which itself has no network: the only interface the
-# service then sees is the holder's loopback, shared with its sibling services.
+# service then sees is the holder's loopback, shared with its sibling services. Its
+# networking is not disabled: the engine gives a container with networking disabled a
+# namespace of its own instead of joining it to the holder's (measured).
 joins_holder(s) if {
-	s.networkDisabled == true
 	s.networkMode == holder_mode
-	network_off(holder.isolation)
+	holder_network_off(holder.isolation)
 }
