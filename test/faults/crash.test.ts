@@ -195,7 +195,7 @@ describe('crash: container worker killed right after the container is created', 
         return s.status === 'failed' || s.status === 'timed_out' || s.status === 'scored' ? s : undefined;
       }, 60_000);
       assert.equal(ended.status, 'failed', ended.reason);
-      assert.match(ended.reason ?? '', /container exited \(code 3\) before completion/);
+      assert.match(ended.reason ?? '', /^environment_reset: service "main" exited \(code 3\) before completion$/);
       await handle.result();
       assert.deepEqual(await containersOf(scenarioId), [], 'the stopped container was removed');
       worker.child.kill('SIGTERM');

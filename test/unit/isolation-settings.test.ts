@@ -67,12 +67,15 @@ void describe('isolationOf and the spawn policy', () => {
 
   function inputWith(spec: Docker.ContainerCreateOptions) {
     const base = policyInputFor({ scenarioId: 'scn-iso', subject: 'alice', tenant: 'acme', track: 'intro', entitlement: { plan: 'free', template: hello, templateDigest: digest, limits } });
-    return { ...base, isolation: isolationOf(spec) };
+    // The launch keeps the main entry of services equal to isolation: change both, as a spec would.
+    const isolation = isolationOf(spec);
+    return { ...base, isolation, services: base.services.map((s) => (s.main ? { ...s, isolation } : s)) };
   }
 
   void it('reads the hardened scenario spec as complete isolation', async () => {
     const spec = hardened();
     assert.deepEqual(isolationOf(spec), {
+      runtime: 'runc',
       networkMode: 'none',
       networkDisabled: true,
       readonlyRootfs: true,
@@ -86,7 +89,7 @@ void describe('isolationOf and the spawn policy', () => {
       devices: [],
       // size-limited tmpfs is not a host mount
       mounts: [],
-      resources: { memoryMb: 64, memorySwapMb: 64, cpus: 0.5, pids: 32 },
+      resources: { memoryMb: 64, memorySwapMb: 64, cpus: 0.5, pids: 32, nproc: 0 },
     });
     assert.deepEqual(await engine.evaluate(inputWith(spec)), { allow: true, reasons: [], policySha256: engine.sha256, access: { exec: true, files: true, terminal: true, terminalSessions: 1 } });
   });

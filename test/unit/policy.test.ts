@@ -35,7 +35,9 @@ function request(over: Partial<PolicyRequest> = {}): PolicyRequest {
 }
 
 function input(over: Partial<PolicyInput> = {}): PolicyInput {
-  return { ...policyInputFor(request()), ...over };
+  const base = { ...policyInputFor(request()), ...over };
+  // The launch keeps the main container's entry in services equal to isolation.
+  return over.isolation && !over.services ? { ...base, services: base.services.map((s) => (s.main ? { ...s, isolation: over.isolation! } : s)) } : base;
 }
 
 // node:test's describe/it return promises the runner tracks itself; `void` marks them
@@ -184,10 +186,13 @@ void describe('evaluatePolicy activity', () => {
       tracks: ['intro'],
       limits: { memoryMb: 64, cpus: 0.5, pids: 32, ttlSeconds: 1800 },
       network: 'none',
+      runtime: 'runc',
     });
     assert.equal(judged.isolation.networkMode, 'none');
     assert.equal(judged.isolation.user, hello.user);
-    assert.deepEqual(judged.isolation.resources, { memoryMb: 64, memorySwapMb: 64, cpus: 0.5, pids: 32 });
+    assert.deepEqual(judged.isolation.resources, { memoryMb: 64, memorySwapMb: 64, cpus: 0.5, pids: 32, nproc: 0 });
+    assert.deepEqual(judged.services.map((s) => [s.name, s.role, s.main, s.containerName]), [['main', 'service', true, 'arbiter-scn-policy-unit']]);
+    assert.deepEqual(judged.services[0]!.isolation, judged.isolation);
   });
 
   void it('refuses a template that declares a network, instead of running it without one', async () => {

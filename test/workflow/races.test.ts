@@ -217,7 +217,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     });
 
     assert.equal(final.status, 'failed');
-    assert.equal(final.reason, 'the scenario container exited (code 137) before completion');
+    assert.equal(final.reason, 'environment_reset: service "main" exited (code 137) before completion');
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
     assert.equal(ran(s, args, 'teardownContainer').length, 1, 'torn down once');
     assert.equal(ran(s, args, 'score').length, 0, 'not scored');
@@ -243,7 +243,7 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     assert.ok(refusal instanceof WorkflowUpdateFailedError, `refused: ${String(refusal)}`);
     assert.equal((refusal.cause as ApplicationFailure).type, FailureTypes.notRunning);
     assert.equal(final.status, 'failed');
-    assert.match(final.reason ?? '', /exited \(code 3\) before completion/);
+    assert.match(final.reason ?? '', /^environment_reset: service "main" exited \(code 3\) before completion$/);
     assert.deepEqual(ran(s, args, 'collectEvidence').map((c) => c.arg.completion), [null]);
     assert.equal(ran(s, args, 'score').length, 0, 'not scored');
     assert.ok(!auditOf(s, args).includes('completion.accepted'));

@@ -85,7 +85,7 @@ describe('scenario workflow (time-skipping)', () => {
     });
 
     assert.equal(final.status, 'failed');
-    assert.match(final.reason ?? '', /exited \(code 137\) before completion/);
+    assert.match(final.reason ?? '', /^environment_reset: service "main" exited \(code 137\) before completion$/);
     assert.equal(final.score, undefined);
     assert.deepEqual(await containersOf(args.scenarioId), []);
   });

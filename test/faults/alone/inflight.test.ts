@@ -309,7 +309,7 @@ describe('faults: 30 scenarios in flight through worker kills, a Temporal restar
     const cEnded = await allClosed(c, 'batch C ended after the engine restart', 120_000);
     for (const s of cEnded) {
       assert.equal(s.status, 'failed', `${s.scenarioId}: ${s.status} ${s.reason ?? ''}`);
-      assert.match(s.reason ?? '', /container exited \(code -?\d+\) before completion/);
+      assert.match(s.reason ?? '', /^environment_reset: service "main" exited \(code -?\d+(, OOM-killed by the kernel)?\) before completion$/);
     }
     phase(`batch C failed as designed: ${cEnded[0]!.reason ?? ''}`);
 
