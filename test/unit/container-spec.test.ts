@@ -4,14 +4,17 @@ import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import {
   hardenedSpec,
+  holderContainerName,
   LABELS,
+  podMembers,
   scenarioContainerName,
+  serviceContainerName,
   scenarioSpec,
   scorerContainerName,
   type EffectiveLimits,
   type SpecRequest,
 } from '../../activities/container-spec.ts';
-import type { Template } from '../../infra/template.ts';
+import { loadTemplate, type Template } from '../../infra/template.ts';
 
 const TEMPLATE: Template = {
   id: 'hello',
@@ -207,5 +210,60 @@ void describe('hardenedSpec: scorer and caller-supplied settings', () => {
 
   void it('when no env is given, the container gets an empty environment, not the daemon\'s', () => {
     assert.deepEqual(scorer().Env, []);
+  });
+});
+
+void describe('podMembers: a multi-service scenario', () => {
+  const webRecon = loadTemplate({ id: 'web-recon', version: '1' });
+  const members = podMembers({ scenarioId: 'scn-0042', tenant: 'acme', template: webRecon, limits: LIMITS, env: [], hostId: 'host-a' });
+
+  void it('when a template has two services, a namespace holder comes first, then the main service, then the other', () => {
+    assert.deepEqual(members.map((m) => [m.name, m.role, m.main, m.containerName]), [
+      ['pod', 'holder', false, holderContainerName('scn-0042')],
+      ['workstation', 'service', true, scenarioContainerName('scn-0042')],
+      ['target', 'service', false, serviceContainerName('scn-0042', { name: 'target', main: false })],
+    ]);
+  });
+
+  void it('when built, the holder owns a namespace with only lo and names every service as 127.0.0.1; every service joins it', () => {
+    const [holder, ...services] = members;
+    assert.equal(holder!.spec.HostConfig?.NetworkMode, 'none');
+    assert.deepEqual(holder!.spec.HostConfig?.ExtraHosts, ['workstation:127.0.0.1', 'target:127.0.0.1']);
+    for (const s of services) {
+      assert.equal(s.spec.HostConfig?.NetworkMode, `container:${holder!.containerName}`);
+      assert.equal(s.spec.HostConfig?.ExtraHosts, undefined, 'a joined container takes the holder\'s /etc/hosts');
+    }
+  });
+
+  void it('when built, every container is hardened like a single scenario container and carries the scenario\'s labels', () => {
+    for (const m of members) {
+      const h = m.spec.HostConfig!;
+      assert.equal(h.ReadonlyRootfs, true, m.name);
+      assert.deepEqual(h.CapDrop, ['ALL'], m.name);
+      assert.deepEqual(h.SecurityOpt, ['no-new-privileges:true'], m.name);
+      assert.equal(h.Privileged, false, m.name);
+      assert.ok((h.Memory ?? 0) > 0 && h.MemorySwap === h.Memory && (h.NanoCpus ?? 0) > 0 && (h.PidsLimit ?? 0) > 0, m.name);
+      assert.match(m.spec.User ?? '', /^[1-9][0-9]*:[1-9][0-9]*$/, m.name);
+      assert.equal(m.spec.Labels?.[LABELS.scenario], 'scn-0042', m.name);
+      assert.equal(m.spec.Labels?.[LABELS.host], 'host-a', m.name);
+      assert.equal(m.spec.Labels?.[LABELS.managed], 'true', m.name);
+    }
+    assert.deepEqual(members.map((m) => m.spec.Labels?.[LABELS.role]), ['holder', 'scenario', 'scenario']);
+    assert.deepEqual(members.map((m) => m.spec.Labels?.[LABELS.service]), [undefined, 'workstation', 'target']);
+  });
+
+  void it('when built, the main service gets the entitlement\'s limits and the others their own', () => {
+    const [, main, target] = members;
+    assert.equal(main!.spec.HostConfig?.Memory, LIMITS.memoryMb * 1024 * 1024);
+    assert.equal(target!.spec.HostConfig?.Memory, webRecon.services![0]!.limits.memoryMb * 1024 * 1024);
+    assert.equal(target!.spec.HostConfig?.PidsLimit, webRecon.services![0]!.limits.pids);
+  });
+
+  void it('when a template has one service, there is no holder and the one container is scenarioSpec\'s', () => {
+    const one = podMembers({ scenarioId: 'scn-0042', tenant: 'acme', template: TEMPLATE, limits: LIMITS, env: [] });
+    assert.equal(one.length, 1);
+    assert.deepEqual(one[0]!.spec, scenario({ env: [] }));
+    assert.equal(one[0]!.spec.HostConfig?.NetworkMode, 'none');
+    assert.equal(one[0]!.spec.NetworkDisabled, true);
   });
 });
