@@ -35,7 +35,7 @@ export interface Config {
   workflowCacheSize: number;
   /** container hosts the main worker spreads new scenarios over */
   hosts: string[];
-  /** OCI runtime of scenario and scorer containers; undefined leaves the engine's default */
+  /** OCI runtime of scorer containers (a scenario's run on its template's); undefined leaves the engine's default */
   runtime: 'runc' | 'runsc' | undefined;
   /** whether the API's /readyz checks the Docker engine (off where the API has no socket) */
   readyzDocker: boolean;

@@ -118,8 +118,10 @@ def test_config_forms(tmp_path: Any = None) -> None:
 class FakeArbiter:
     """Just enough of the API for the spawn and cleanup sequence."""
 
-    def __init__(self, refuse_spawns: int = 0) -> None:
+    def __init__(self, refuse_spawns: int = 0, services: list[dict[str, Any]] | None = None) -> None:
         self.refuse_spawns = refuse_spawns
+        self.services = services
+        self.exec_bodies: list[dict[str, Any]] = []
         self.sats: list[str] = []
         self.spawned_with: list[str] = []
         self.polls = 0
@@ -142,7 +144,13 @@ class FakeArbiter:
             return httpx.Response(202, json={"scenarioId": "sc-1", "status": "pending", "accessToken": "ACCESS"})
         if path == "/api/scenarios/sc-1":
             self.polls += 1
-            return httpx.Response(200, json={"scenarioId": "sc-1", "status": "running" if self.polls > 1 else "launching"})
+            view: dict[str, Any] = {"scenarioId": "sc-1", "status": "running" if self.polls > 1 else "launching"}
+            if self.services is not None:
+                view["services"] = self.services
+            return httpx.Response(200, json=view)
+        if path == "/api/scenarios/sc-1/exec":
+            self.exec_bodies.append(json.loads(req.content))
+            return httpx.Response(200, json={"exitCode": 0, "stdout": "", "stderr": "", "truncated": {"stdout": False, "stderr": False}, "timedOut": False, "durationMs": 1, "seq": 0})
         if path == "/api/scenarios/sc-1/files":
             return httpx.Response(200, content=self.file)
         if path == "/api/scenarios/sc-1/completion-token":
@@ -204,6 +212,26 @@ def test_interrupted_sample_is_cancelled_even_with_an_operator_token() -> None:
         env = await ArbiterSandboxEnvironment.spawn(ArbiterClient("http://arbiter", httpx.MockTransport(fake)), settings("OP"))
         await env.end(interrupted=True)
         assert fake.calls[-1][1] == "/api/scenarios/sc-1/cancel"
+
+    anyio.run(go)
+
+
+def test_a_multi_service_scenario_is_one_environment_per_service_and_only_default_ends_it() -> None:
+    fake = FakeArbiter(services=[
+        {"name": "workstation", "main": True, "required": True, "containerName": "c1", "workdir": "/work"},
+        {"name": "target", "main": False, "required": True, "containerName": "c2", "workdir": "/work"},
+    ])
+
+    async def go() -> None:
+        env = await ArbiterSandboxEnvironment.spawn(ArbiterClient("http://arbiter", httpx.MockTransport(fake)), settings())
+        envs = env.environments()
+        assert list(envs) == ["default", "target"]
+        await envs["default"].exec(["true"])
+        await envs["target"].exec(["true"])
+        assert [b.get("service") for b in fake.exec_bodies] == [None, "target"]
+        await ArbiterSandboxEnvironment.sample_cleanup("t", None, envs, False)
+        ends = [c for c in fake.calls if c[1].endswith(("/cancel", "/complete"))]
+        assert ends == [("POST", "/api/scenarios/sc-1/cancel", "ACCESS")], ends
 
     anyio.run(go)
 

@@ -52,6 +52,8 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
         scenario_id: str,
         access_token: str,
         sat: str,
+        service: str | None = None,
+        primary: bool = True,
     ) -> None:
         super().__init__()
         self._client = client
@@ -59,6 +61,11 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
         self.scenario_id = scenario_id
         self._token = access_token
         self._sat = sat
+        # The service this environment works in (None: the main one), and whether it is the
+        # scenario's own environment, which ends it; the others are views of the same scenario.
+        self._service = service if service is not None else settings.config.service
+        self._primary = primary
+        self._services: list[str] = []
         self._ended = False
 
     # --- configuration ------------------------------------------------------------------------
@@ -84,7 +91,16 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
             await client.aclose()
             raise
         env._record()
-        return {"default": env}
+        return env.environments()
+
+    def environments(self) -> dict[str, SandboxEnvironment]:
+        """This scenario's environments: "default" (the main service, or the one the config names)
+        and, in a multi-service scenario, one per further service, named by it (`sandbox("target")`)."""
+        envs: dict[str, SandboxEnvironment] = {"default": self}
+        for name in self._services:
+            if name != self._service and name not in envs:
+                envs[name] = type(self)(self._client, self._settings, self.scenario_id, self._token, self._sat, service=name, primary=False)
+        return envs
 
     @classmethod
     async def spawn(cls, client: ArbiterClient, settings: ArbiterSettings) -> "ArbiterSandboxEnvironment":
@@ -129,6 +145,8 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
                 raise ArbiterApiError(r.status_code, *_err(r), f"status of scenario {self.scenario_id}")
             status = r.json().get("status", "")
             if status == "running":
+                services = r.json().get("services") or []
+                self._services = [str(x["name"]) for x in services if not x.get("main")]
                 return
             if status in ENDED:
                 raise RuntimeError(f"scenario {self.scenario_id} ended before it ran: {status} ({r.json()})")
@@ -168,7 +186,7 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
         """Completes the scenario (so it is scored and signed) when an operator token is at hand
         and the sample was not interrupted; otherwise cancels it. Never raises: a sample's
         result must not be lost to a cleanup that failed; the scenario's TTL ends it anyway."""
-        if self._ended:
+        if self._ended or not self._primary:
             return
         self._ended = True
         try:
@@ -215,8 +233,8 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
     # --- subject access -----------------------------------------------------------------------
 
     def _params(self, **params: str) -> dict[str, str]:
-        if self._settings.config.service:
-            params["service"] = self._settings.config.service
+        if self._service:
+            params["service"] = self._service
         return params
 
     async def exec(
@@ -232,7 +250,7 @@ class ArbiterSandboxEnvironment(SandboxEnvironment):
     ) -> ExecResult[str]:
         # timeout_retry is not honoured: the timeout is enforced inside the scenario, which
         # kills the process tree, so a second try would only run the command again.
-        body = exec_body(cmd, input, cwd, env, user, timeout, self._settings.config.service)
+        body = exec_body(cmd, input, cwd, env, user, timeout, self._service)
         r = await self._client.send(
             "POST",
             f"/api/scenarios/{self.scenario_id}/exec",
