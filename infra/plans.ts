@@ -26,6 +26,8 @@ export const PlanSchema = Type.Object({
     terminal: Type.Boolean(),
     terminalSessions: Type.Integer({ minimum: 0 }),
   })),
+  /** OCI runtimes a scenario may run on (absent: runc only); decided by policies/arbiter/spawn/plan */
+  runtimes: Type.Optional(Type.Array(Type.Union([Type.Literal('runc'), Type.Literal('runsc')]), { minItems: 1 })),
 });
 export type Plan = Static<typeof PlanSchema>;
 export type PlanId = string;
