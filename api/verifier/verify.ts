@@ -405,7 +405,8 @@ function transcriptRow(e: AuditEntry, line: number): TranscriptRow {
   const d = isObject(e.data) ? e.data : {};
   const what = e.event === 'exec' && Array.isArray(d.cmd) ? d.cmd.map(quoted).join(' ')
     : typeof d.path === 'string' ? d.path
-      : e.event === 'terminal' ? `terminal session (${quoted(d.ended ?? '?')})` : '';
+      : e.event === 'terminal' ? `terminal session (${quoted(d.ended ?? '?')})`
+        : e.event === 'oom' ? `a process of service ${quoted(d.service ?? '?')} OOM-killed by the kernel` : '';
   const exitCode = typeof d.exitCode === 'number' ? String(d.exitCode) : e.event === 'exec' || e.event === 'terminal' ? '–' : quoted(d.outcome ?? '');
   return { line, seq: quoted(e.seq), event: quoted(e.event), actor: quoted(e.actor), what, exitCode };
 }
