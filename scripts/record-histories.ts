@@ -71,6 +71,22 @@ try {
   await until(exited, 'failed');
   await save('scenario-exited', exited);
 
+  // a pod (web-recon: a namespace holder and two services), scored
+  const podSat = await stack.sat(await stack.et('rec4', 'rec-tenant', 'pro'), 'web-recon', 'web');
+  const pod = await spawn(podSat);
+  await until(pod, 'running');
+  await stack.call('POST', `/api/scenarios/${pod}/complete`, await stack.completionToken(pod), { outcome: 'success', submission: {} });
+  await until(pod, 'scored');
+  await save('scenario-pod-scored', pod);
+
+  // a pod whose required service stopped: environment_reset
+  const resetSat = await stack.sat(await stack.et('rec5', 'rec-tenant', 'pro'), 'web-recon', 'web');
+  const reset = await spawn(resetSat);
+  await until(reset, 'running');
+  for (const k of await containersOf(reset)) if (k.Labels['io.arbiter.service'] === 'target') await docker.getContainer(k.Id).kill({ signal: 'SIGKILL' });
+  await until(reset, 'failed');
+  await save('scenario-pod-reset', reset);
+
   // the entities, mid-life (their histories so far)
   const billing = stack.t.config.secrets.BILLING_HMAC_SECRET!;
   const receipt = (await mintToken('receipt', { sub: 'rcpt-rec', tenant: 'rec-tenant', plan: 'enterprise' }, billing, { ttlSeconds: 600, jti: 'rcpt-rec' })).token;

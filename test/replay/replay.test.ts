@@ -51,6 +51,14 @@ describe('recorded histories replay against the current workflows', () => {
     assert.ok(scheduled.includes('score') && !scheduled.includes('runScorer'), JSON.stringify(scheduled));
   });
 
+  it('set 5-pods holds a multi-service scenario scored and one ended environment_reset by its target', () => {
+    const scored = readFileSync(join(DIR, '5-pods', 'scenario-pod-scored.pb'));
+    assert.ok(scored.includes('arbiter/web-recon-target:1') || scored.includes('-svc-target'), 'the pod\'s target service is in the history');
+    const reset = readFileSync(join(DIR, '5-pods', 'scenario-pod-reset.pb'));
+    // The reason is JSON inside the payload: its quotes are escaped there.
+    assert.match(reset.toString('latin1'), /environment_reset: service \\?"target\\?" exited/, 'the reset names the target service');
+  });
+
   for (const file of files) {
     it(`${file} replays without nondeterminism`, async () => {
       const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, file)));
