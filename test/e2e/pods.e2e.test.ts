@@ -236,6 +236,29 @@ describe('pods: web-recon, two services on one loopback', () => {
     assert.ok(kills.length >= 1, 'the evidence keeps it');
     for (const e of kills) assert.deepEqual(e.data, { service: 'workstation', containerName: `arbiter-${id}` });
   });
+
+  it('a service stopped after a command the subject ran in it was OOM-killed is not said to be OOM-killed', async () => {
+    const s = await spawnWebRecon('recon-oom-then-kill');
+    const { id } = s;
+    const hog = await exec(s, { service: 'target', cmd: ['sh', '-c', HOG] });
+    assert.equal(hog.json!.exitCode, 137, JSON.stringify(hog.json));
+    await waitFor('an oom entry in the transcript', async () => transcript(id).find((e) => e.event === 'oom' && e.data?.service === 'target'), 15_000);
+    assert.equal((await view(s)).status, 'running', 'httpd itself was not the one killed');
+    const pid = ((await exec(s, { service: 'target', cmd: ['pidof', 'httpd'] })).json!.stdout as string).trim();
+    assert.match(pid, /^[0-9]+$/);
+    assert.equal((await exec(s, { service: 'target', cmd: ['kill', pid] })).status, 200);
+    const end = await ended(s, 30_000);
+    assert.equal(end.status, 'failed', JSON.stringify(end));
+    // Killed by SIGTERM: the earlier OOM kill of another process of the container is not its cause.
+    assert.deepEqual(end.reset, { service: 'target', exitCode: 143, oomKilled: false });
+    assert.equal(end.reason, 'environment_reset: service "target" exited (code 143) before completion');
+    // The evidence says the same (inspect.json keeps the engine's own State.OOMKilled, which Docker
+    // 20.10 sets after the earlier kill: see diedOfOomKill).
+    const evidence = evidenceDir(id);
+    const target = readJson<{ containers: ContainerEnd[] }>(join(evidence, 'environment.json')).containers.find((c) => c.name === 'target');
+    assert.deepEqual([target?.exitCode, target?.oomKilled], [143, false]);
+    assert.equal(readJson<{ oomKilled: boolean }>(join(evidence, 'services', 'target', 'exit.json')).oomKilled, false);
+  });
 });
 
 describe('pods: a required service OOM-killed', () => {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import {
+  diedOfOomKill,
   hardenedSpec,
   LABELS,
   scenarioContainerName,
@@ -207,5 +208,16 @@ void describe('hardenedSpec: scorer and caller-supplied settings', () => {
 
   void it('when no env is given, the container gets an empty environment, not the daemon\'s', () => {
     assert.deepEqual(scorer().Env, []);
+  });
+});
+
+describe('diedOfOomKill: whether the OOM killer ended a container\'s main process', () => {
+  it('takes the engine\'s OOMKilled only with the exit of a SIGKILLed child of docker-init (137)', () => {
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 137 }), true);
+    // Docker 20.10 keeps OOMKilled from an earlier OOM kill of another process of the container.
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 143 }), false, 'stopped by SIGTERM');
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 0 }), false, 'exited by itself');
+    assert.equal(diedOfOomKill({ OOMKilled: false, ExitCode: 137 }), false, 'SIGKILLed by someone else');
+    assert.equal(diedOfOomKill({}), false);
   });
 });
