@@ -139,7 +139,7 @@ void describe('scenarioSpec: hardening', () => {
 
     assert.equal(spec.HostConfig?.Runtime, 'runsc');
     assert.equal(spec.HostConfig?.PidsLimit, undefined);
-    assert.deepEqual(spec.HostConfig?.Ulimits?.find((u) => u.Name === 'nproc'), { Name: 'nproc', Soft: TEMPLATE.limits.pids, Hard: TEMPLATE.limits.pids });
+    assert.deepEqual(spec.HostConfig?.Ulimits?.find((u) => u.Name === 'nproc'), { Name: 'nproc', Soft: LIMITS.pids, Hard: LIMITS.pids });
   });
 
   void it('when the template names no runtime, the spec says runc, with the cgroup pids limit and no nproc ulimit', () => {
