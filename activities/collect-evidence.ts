@@ -14,7 +14,7 @@ import { sha256Hex } from '../infra/sha256.ts';
 import { redactSecrets } from '../infra/secret-redaction.ts';
 import { isNotFound } from './launch-and-teardown.ts';
 import { collectFromInside } from './evidence-inside.ts';
-import { podMembers } from './container-spec.ts';
+import { diedOfOomKill, podMembers } from './container-spec.ts';
 import type { Entitlement } from './check-entitlements.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
 import { copyTranscript, TranscriptLog, transcriptDir } from '../infra/transcript-log.ts';
@@ -125,7 +125,10 @@ async function collectContainer(docker: Docker, containerName: string, where: st
     write('container.log', text);
     write('inspect.json', canonicalJson(info));
     write('isolation.json', canonicalJson(isolationReport(info)));
-    write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
+    // Whether the OOM killer ended its main process, as the reset says (inspect.json keeps the
+    // engine's own State.OOMKilled, which an OOM kill of any of its processes sets: diedOfOomKill).
+    const oomKilled = diedOfOomKill(info.State);
+    write('exit.json', canonicalJson({ running: info.State.Running, exitCode: info.State.ExitCode, oomKilled, logTruncated: truncated, logCapBytes: LOG_CAP_BYTES }));
     // What the scenario changed in its container's filesystem (the engine answers null for no
     // change); sorted, so the same changes always hash the same.
     const changes = ((await container.changes()) as Array<{ Path: string; Kind: number }> | null) ?? [];
@@ -133,7 +136,7 @@ async function collectContainer(docker: Docker, containerName: string, where: st
     write('fs-diff.json', canonicalJson(changes
       .map((c) => ({ path: c.Path, kind: kinds[c.Kind] ?? String(c.Kind) }))
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))));
-    state = { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, restartCount: info.RestartCount, startedAt: info.State.StartedAt };
+    state = { running: info.State.Running, exitCode: info.State.ExitCode, oomKilled, restartCount: info.RestartCount, startedAt: info.State.StartedAt };
   } catch (err) {
     if (!isNotFound(err)) throw err;
     write('container-missing.json', canonicalJson({ containerName }));

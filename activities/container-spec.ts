@@ -103,6 +103,20 @@ export function hardenedSpec(req: SpecRequest): Docker.ContainerCreateOptions {
   };
 }
 
+/** How docker-init (every container runs under it: Init) exits when its child died of SIGKILL: 128 + 9. */
+export const SIGKILL_EXIT_CODE = 137;
+
+/**
+ * Whether the kernel's OOM killer ended the container's main process. The engine's State.OOMKilled
+ * alone does not say so: Docker 20.10 sets it on a container whose cgroup saw an OOM kill at any
+ * time in its life (measured: a subject's exec'd command OOM-killed, then the main process stopped
+ * by SIGTERM, exit 143, reads OOMKilled true). The OOM killer sends SIGKILL, so a main process it
+ * killed exits 137; any other code means something else ended it.
+ */
+export function diedOfOomKill(state: { OOMKilled?: boolean; ExitCode?: number }): boolean {
+  return state.OOMKilled === true && state.ExitCode === SIGKILL_EXIT_CODE;
+}
+
 /** What the namespace holder may use: it only sleeps (under docker-init). */
 export const HOLDER_LIMITS = { memoryMb: 8, cpus: 0.05, pids: 8, tmpfsMb: 1 } as const;
 const HOLDER_USER = '65534:65534';

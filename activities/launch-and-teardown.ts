@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
-import { LABELS, podMembers, type EffectiveLimits, type PodMember } from './container-spec.ts';
+import { diedOfOomKill, LABELS, podMembers, type EffectiveLimits, type PodMember } from './container-spec.ts';
 import { execInContainer } from '../infra/container-access.ts';
 import { HOLDER_IMAGE, TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
 
@@ -177,7 +177,7 @@ export function createContainerActivities(deps: ContainerDeps) {
         // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
         // it): starting it again would hide that, so report it with its exit code.
         if (!member.required) continue;
-        const stopped = { service: member.name, containerName: member.containerName, exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled };
+        const stopped = { service: member.name, containerName: member.containerName, exitCode: info.State.ExitCode, oomKilled: diedOfOomKill(info.State) };
         return { ...result, stopped, ...(member.main ? { exitCode: info.State.ExitCode } : {}) };
       }
       if (!info.State.Running) {

@@ -87,5 +87,5 @@ export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
 /** Sent by the container host's monitor when the scenario container stops on its own. */
 export const containerExitedSignal = defineSignal<[ContainerExit]>('containerExited');
-/** `oomKilled` is the engine's word (State.OOMKilled); absent from monitors that predate it. */
+/** `oomKilled`: the kernel's OOM killer ended the container's main process (activities/container-spec.ts diedOfOomKill); absent from monitors that predate it. */
 export interface ContainerExit { containerName: string; exitCode: number; oomKilled?: boolean }

@@ -5,11 +5,11 @@
 // The kernel's OOM killer shows twice: as the engine's `oom` event (any process of the container's
 // cgroup, recorded in the scenario's transcript, since the subject's own command may be the one
 // killed and the scenario goes on), and as State.OOMKilled on the container that died of it (the
-// workflow's environment_reset names it).
+// workflow's environment_reset names it; see diedOfOomKill for why its exit code is checked too).
 import type Docker from 'dockerode';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { LABELS } from '../activities/container-spec.ts';
+import { diedOfOomKill, LABELS } from '../activities/container-spec.ts';
 import { containerExitedSignal } from '../contract/scenario.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
 
@@ -31,10 +31,12 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => { done = resolve; });
 
-  /** Whether the engine says the kernel OOM-killed the container's process (read after its death). */
+  /** Whether the kernel OOM-killed the container's main process (read after its death). */
   async function oomKilled(containerName: string): Promise<boolean> {
     try {
-      return (await docker.getContainer(containerName).inspect()).State.OOMKilled === true;
+      // Not State.OOMKilled alone: an earlier OOM kill of another process (the subject's own
+      // command) sets it too, and the service would be said OOM-killed whatever then stopped it.
+      return diedOfOomKill((await docker.getContainer(containerName).inspect()).State);
     } catch {
       return false;
     }

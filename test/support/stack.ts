@@ -41,7 +41,14 @@ export interface Stack {
 
 let runtimeInstalled = false;
 
-export async function startStack(opts: { env?: Record<string, string>; quotaTiming?: { reapIntervalSeconds: number; startGraceSeconds: number } } = {}): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  quotaTiming?: { reapIntervalSeconds: number; startGraceSeconds: number };
+  /** the templates the API and the main worker know (default: the repository's) */
+  templatesDir?: string;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
@@ -56,7 +63,8 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
   const t = await testConfig(opts.env);
   // The production bundle: with Arbiter's workflow interceptors (correlation id, activity summaries).
   const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
-  const { worker: main }: { worker: Worker } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle });
+  const templatesDir = opts.templatesDir ?? DEFAULT_TEMPLATES_DIR;
+  const { worker: main }: { worker: Worker } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
   const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
   let stopWorkers: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => { stopWorkers = resolve; });
@@ -69,7 +77,7 @@ export async function startStack(opts: { env?: Record<string, string>; quotaTimi
     config: t.config,
     temporal: env.client,
     plans: loadPlans(),
-    templatesDir: DEFAULT_TEMPLATES_DIR,
+    templatesDir,
     checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
     ...(opts.quotaTiming ? { quotaTiming: opts.quotaTiming } : {}),
     httpRateLimitPerMinute: t.config.httpRateLimitPerMinute,

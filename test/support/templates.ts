@@ -1,5 +1,6 @@
-// Test templates: copies of hello with a scorer script of the test's own, built into images with
-// tags of their own (never hello's, which other tests run) by the real image builder.
+// Test templates: copies of hello with a scorer script of the test's own (and, for a pod, further
+// services running hello's image with commands of the test's own), built into images with tags of
+// their own (never hello's, which other tests run) by the real image builder.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,15 @@ export interface TestTemplate {
   /** the scorer's /opt/scorer/score.sh */
   scorer: string;
   scorerTimeoutSeconds?: number;
+  /** further services (a pod), each on the template's own image with its own command */
+  services?: readonly TestService[];
+}
+
+export interface TestService {
+  name: string;
+  command: string[];
+  memoryMb: number;
+  required?: boolean;
 }
 
 /** A fresh templates folder holding one template per entry, every image built. */
@@ -25,6 +35,16 @@ export async function buildTestTemplates(templates: readonly TestTemplate[]): Pr
     template.image!.tag = `arbiter-test/${t.id}:1`;
     template.scorer!.tag = `arbiter-test/${t.id}-scorer:1`;
     if (t.scorerTimeoutSeconds) template.scorer!.timeoutSeconds = t.scorerTimeoutSeconds;
+    if (t.services) {
+      (template as Record<string, unknown>).services = t.services.map((s) => ({
+        name: s.name,
+        image: { context: 'image', tag: template.image!.tag, command: s.command },
+        user: '1000:1000',
+        limits: { memoryMb: s.memoryMb, cpus: 0.25, pids: 32, tmpfsMb: 4 },
+        evidencePaths: [],
+        ...(s.required !== undefined ? { required: s.required } : {}),
+      }));
+    }
     writeFileSync(file, JSON.stringify(template, null, 2));
     writeFileSync(join(dir, 'scorer', 'score.sh'), t.scorer);
   }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import {
+  diedOfOomKill,
   hardenedSpec,
   holderContainerName,
   LABELS,
@@ -265,5 +266,16 @@ void describe('podMembers: a multi-service scenario', () => {
     assert.deepEqual(one[0]!.spec, scenario({ env: [] }));
     assert.equal(one[0]!.spec.HostConfig?.NetworkMode, 'none');
     assert.equal(one[0]!.spec.NetworkDisabled, true);
+  });
+});
+
+void describe('diedOfOomKill: whether the OOM killer ended a container\'s main process', () => {
+  void it('takes the engine\'s OOMKilled only with the exit of a SIGKILLed child of docker-init (137)', () => {
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 137 }), true);
+    // Docker 20.10 keeps OOMKilled from an earlier OOM kill of another process of the container.
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 143 }), false, 'stopped by SIGTERM');
+    assert.equal(diedOfOomKill({ OOMKilled: true, ExitCode: 0 }), false, 'exited by itself');
+    assert.equal(diedOfOomKill({ OOMKilled: false, ExitCode: 137 }), false, 'SIGKILLed by someone else');
+    assert.equal(diedOfOomKill({}), false);
   });
 });
