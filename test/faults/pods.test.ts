@@ -203,6 +203,7 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
       off();
       gate.dropAll();
     }
+    assert.deepEqual(gate.held.map((h) => h.method), ['POST'], "the dead launch asked for the target's create once, and the engine never saw it");
   }
 
   // ---- the API, as a client uses it ------------------------------------------------------------

@@ -1,11 +1,12 @@
 // A pass-through proxy in front of a Docker engine's socket that holds the requests a test picks.
-// A worker pointed at it (DOCKER_SOCKET) reaches the real engine for everything else, streams and
-// upgraded (hijacked) connections included; a held request never reaches the engine. A fault test
+// A worker pointed at it (DOCKER_SOCKET) reaches the real engine for every other request, streamed
+// answers (/events) included; a held request never reaches the engine. Upgraded connections (exec,
+// attach) are not relayed: a worker behind the gate is killed before it runs any. A fault test
 // uses it to kill a worker between two engine calls that are milliseconds apart: the kill follows
 // the engine's own event for the first call while the second is held, so it cannot land after it
 // on a busy machine.
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 
 export interface HeldRequest {
@@ -62,18 +63,6 @@ export async function startDockerGate(opts: {
     held.push(h);
     pending.add(h);
     for (const l of listeners) l(h);
-  });
-  // Exec start and attach switch the connection to a raw stream ("Upgrade: tcp"): relayed as bytes.
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const upstream = connect(opts.engineSocket);
-    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length) upstream.write(head);
-    upstream.on('error', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-    upstream.pipe(socket);
-    socket.pipe(upstream);
   });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
