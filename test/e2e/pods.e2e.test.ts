@@ -274,6 +274,16 @@ describe('pods: a required service OOM-killed', () => {
         memoryMb: 32,
         command: ['/bin/sh', '-c', `trap 'exit 0' TERM; until [ -e /work/go ]; do sleep 1 & wait $!; done; ${HOG}`],
       }],
+    }, {
+      // late: its readiness command never succeeds (nothing ever writes /work/ready)
+      id: 'pod-never-ready',
+      scorer: readFileSync(join(REPO, 'templates', 'hello', '1', 'scorer', 'score.sh'), 'utf8'),
+      services: [{
+        name: 'late',
+        memoryMb: 32,
+        command: ['/bin/sh', '-c', 'trap \'exit 0\' TERM; while :; do sleep 1 & wait $!; done'],
+        readiness: { command: ['/bin/sh', '-c', 'echo "no /work/ready yet" >&2; test -e /work/ready'], timeoutSeconds: 2 },
+      }],
     }]);
     stack = await startStack({ templatesDir });
   });
@@ -307,6 +317,23 @@ describe('pods: a required service OOM-killed', () => {
     // The engine's oom event is in the transcript too (any OOM kill in a service is recorded).
     assert.ok(chain(join(evidence, TRANSCRIPT_FILE)).some((e) => e.event === 'oom' && e.data?.service === 'victim'), 'the transcript records the OOM kill');
     assert.deepEqual(await containersOf(id), []);
+    await waitFor('lease released', async () => ((await leases(sub)).includes(id) ? undefined : true), 10_000);
+  });
+
+  it('a service whose readiness command never succeeds fails the scenario naming it, and leaves no container behind', async () => {
+    const sub = 'never-ready';
+    const sat = await stack.sat(await stack.et(sub, 'acme', 'pro'), 'pod-never-ready', 'intro');
+    const spawned = await stack.call('POST', '/api/spawn', sat, {});
+    assert.equal(spawned.status, 202, JSON.stringify(spawned.json));
+    const id = spawned.json!.scenarioId as string;
+    const end = await waitFor(`${id} ended`, async () => {
+      const v = (await stack.call('GET', `/api/scenarios/${id}`, spawned.json!.accessToken as string)).json;
+      return v && ['failed', 'scored', 'cancelled', 'timed_out'].includes(v.status as string) ? v : undefined;
+    }, 60_000);
+    assert.equal(end.status, 'failed', JSON.stringify(end));
+    assert.match(end.reason as string, /^service "late" was not ready within 2s \(its readiness command: exit 1: no \/work\/ready yet\)$/);
+    // The launch that failed had created the holder and both services: all removed, by label.
+    await waitFor('no container left', async () => ((await containersOf(id)).length === 0 ? true : undefined), 30_000);
     await waitFor('lease released', async () => ((await leases(sub)).includes(id) ? undefined : true), 10_000);
   });
 });

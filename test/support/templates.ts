@@ -21,6 +21,7 @@ export interface TestService {
   command: string[];
   memoryMb: number;
   required?: boolean;
+  readiness?: { command: string[]; timeoutSeconds: number };
 }
 
 /** A fresh templates folder holding one template per entry, every image built. */
@@ -43,6 +44,7 @@ export async function buildTestTemplates(templates: readonly TestTemplate[]): Pr
         limits: { memoryMb: s.memoryMb, cpus: 0.25, pids: 32, tmpfsMb: 4 },
         evidencePaths: [],
         ...(s.required !== undefined ? { required: s.required } : {}),
+        ...(s.readiness ? { readiness: s.readiness } : {}),
       }));
     }
     writeFileSync(file, JSON.stringify(template, null, 2));
