@@ -58,6 +58,8 @@ export function isolationReport(info: Docker.ContainerInspectInfo): Record<strin
     memorySwap: hc.MemorySwap,
     nanoCpus: hc.NanoCpus,
     pidsLimit: hc.PidsLimit,
+    // under runsc the process cap is the nproc ulimit (no pids limit there)
+    ulimits: hc.Ulimits ?? [],
     ipcMode: hc.IpcMode,
     pidMode: hc.PidMode,
     init: hc.Init,

@@ -131,7 +131,7 @@ export function createContainerActivities(deps: ContainerDeps) {
     let last = '';
     for (;;) {
       const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-      const r = await execInContainer(container, { cmd: readiness.command, stdin: Buffer.alloc(0), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: left }, 4096);
+      const r = await execInContainer(container, { cmd: readiness.command, stdin: Buffer.alloc(0), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: left, runtime: member.spec.HostConfig?.Runtime }, 4096);
       if (r.exitCode === 0) return;
       last = `exit ${r.exitCode ?? 'timed out'}${r.stderr.length ? `: ${r.stderr.toString('utf8').trim().slice(0, 200)}` : ''}`;
       if (Date.now() >= deadline) break;

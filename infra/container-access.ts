@@ -4,6 +4,7 @@
 // (tmpfs) mounts apply; paths, `..` and symbolic links resolve inside the container, never on the
 // host. The engine's archive API is not used: it cannot see a tmpfs and refuses a read-only root.
 import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
 
 /** CONTRACT "Subject access": caps on what one call moves. */
@@ -34,6 +35,8 @@ export interface ExecOptions {
   timeoutSeconds: number;
   /** aborts the exec (the caller went away, the host is stopping): the process is killed */
   signal?: AbortSignal;
+  /** the container's OCI runtime (HostConfig.Runtime): under runsc a process is killed from inside */
+  runtime?: string | undefined;
 }
 
 export interface ExecOutcome {
@@ -62,6 +65,51 @@ export function killGroup(pid: number): void {
   }
 }
 
+/**
+ * Marks every process of one exec under gVisor, where the host cannot reach them: the PID the
+ * engine reports there is the host's `runsc exec` process, a member of the shim's process group
+ * (measured), so `killGroup` finds no group of that id and the sandboxed command ran on past its
+ * timeout (a 1 s timeout on an 8 s sleep answered after 8.4 s). Inside gVisor's kernel each exec'd
+ * process is a session and group leader (pgid = sid = pid, ppid 0; measured), and every process it
+ * starts inherits its environment, so the mark finds them all from inside the container.
+ */
+export const EXEC_MARK_ENV = 'ARBITER_EXEC';
+
+/** A mark per exec ("x…") or per terminal session ("tty-…"), unguessable, safe in a grep pattern. */
+function newMark(kind: 'x' | 'tty-'): string {
+  return `${kind}${randomBytes(12).toString('hex')}`;
+}
+
+/** Every terminal session's mark matches this (a host that restarted ends its predecessor's). */
+export const TERMINAL_MARKS = 'tty-[0-9a-f]*';
+
+// Run as the exec's own user with the image's busybox (read-only root, so the subject cannot
+// replace it): each process whose environment carries a matching mark is killed with its group
+// (it is a group leader when it is the exec'd process) and alone (a child that left the group).
+// A process that replaced its environment (exec env -i …) is out of reach, as a process that left
+// its group is under runc.
+const KILL_MARKED = `for d in /proc/[0-9]*; do
+  p=\${d#/proc/}
+  /bin/busybox tr '\\0' '\\n' 2>/dev/null < "$d/environ" | /bin/busybox grep -qx "${EXEC_MARK_ENV}=$1" || continue
+  kill -KILL -"$p" 2>/dev/null
+  kill -KILL "$p" 2>/dev/null
+done 2>/dev/null
+exit 0`;
+
+/** Kills, from inside a gVisor container, every process carrying a mark that matches `pattern`. */
+export async function killMarked(container: Docker.Container, pattern: string, user: string): Promise<void> {
+  await execInContainer(container, {
+    cmd: ['/bin/busybox', 'sh', '-c', KILL_MARKED, 'arbiter-kill', pattern], stdin: Buffer.alloc(0), cwd: '/', env: {}, user, timeoutSeconds: 10,
+  }, 4096).catch(() => undefined);
+}
+
+/** How one exec's processes are killed: by the host's group, or by its mark inside gVisor. */
+function killerOf(container: Docker.Container, runtime: string | undefined, user: string): { env: Record<string, string>; kill(pid: number): Promise<void> } {
+  if (runtime !== 'runsc') return { env: {}, kill: async (pid) => killGroup(pid) };
+  const mark = newMark('x');
+  return { env: { [EXEC_MARK_ENV]: mark }, kill: () => killMarked(container, mark, user) };
+}
+
 class CappedSink extends Writable {
   readonly chunks: Buffer[] = [];
   size = 0;
@@ -86,6 +134,7 @@ class CappedSink extends Writable {
 
 export async function execInContainer(container: Docker.Container, opts: ExecOptions, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<ExecOutcome> {
   opts.signal?.throwIfAborted();
+  const killer = killerOf(container, opts.runtime, opts.user);
   const exec = await container.exec({
     Cmd: opts.cmd,
     AttachStdin: true,
@@ -93,7 +142,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
     AttachStderr: true,
     Tty: false,
     WorkingDir: opts.cwd,
-    Env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries({ ...opts.env, ...killer.env }).map(([k, v]) => `${k}=${v}`),
     User: opts.user,
   });
   const startedAt = new Date();
@@ -113,7 +162,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
     for (let i = 0; i < 50; i++) {
       const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
       if (!info?.Running) return;
-      if (info.Pid) return killGroup(info.Pid);
+      if (info.Pid) return killer.kill(info.Pid);
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -142,7 +191,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
   if (info.Running) {
     // Its output closed but it runs on (it closed its stdout itself): the answer is taken, and
     // nothing it started may outlive the call.
-    killGroup(info.Pid);
+    await killer.kill(info.Pid);
   }
   opts.signal?.throwIfAborted();
   return {
@@ -200,12 +249,12 @@ function fileError(code: number | null, path: string, stderr: Buffer): AccessErr
   return new AccessError(409, 'file_transfer_failed', `${path}: the transfer did not complete (exit ${code ?? 'none'}): ${text.slice(0, 200)}`);
 }
 
-export interface FileOptions { path: string; cwd: string; user: string; signal?: AbortSignal }
+export interface FileOptions { path: string; cwd: string; user: string; signal?: AbortSignal; runtime?: string | undefined }
 
 export async function readContainerFile(container: Docker.Container, opts: FileOptions): Promise<Buffer> {
   const r = await execInContainer(container, {
     cmd: ['/bin/sh', '-c', READ_SCRIPT, 'arbiter-read', opts.path, String(ACCESS_LIMITS.fileBytes)],
-    stdin: Buffer.alloc(0), cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, ...(opts.signal ? { signal: opts.signal } : {}),
+    stdin: Buffer.alloc(0), cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
   }, ACCESS_LIMITS.fileBytes + 1);
   if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
   // It grew between the size check and the copy.
@@ -216,7 +265,7 @@ export async function readContainerFile(container: Docker.Container, opts: FileO
 export async function writeContainerFile(container: Docker.Container, opts: FileOptions & { bytes: Buffer }): Promise<void> {
   const r = await execInContainer(container, {
     cmd: ['/bin/sh', '-c', WRITE_SCRIPT, 'arbiter-write', opts.path],
-    stdin: opts.bytes, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, ...(opts.signal ? { signal: opts.signal } : {}),
+    stdin: opts.bytes, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
   }, 64 * 1024);
   if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
 }
@@ -230,7 +279,8 @@ export interface TtySession {
   kill(): Promise<void>;
 }
 
-export async function openTty(container: Docker.Container, opts: { cmd: string[]; cwd: string; user: string; cols: number; rows: number; env?: Record<string, string> }): Promise<TtySession> {
+export async function openTty(container: Docker.Container, opts: { cmd: string[]; cwd: string; user: string; cols: number; rows: number; env?: Record<string, string>; runtime?: string | undefined }): Promise<TtySession> {
+  const mark = opts.runtime === 'runsc' ? newMark('tty-') : undefined;
   const exec = await container.exec({
     Cmd: opts.cmd,
     AttachStdin: true,
@@ -239,7 +289,7 @@ export async function openTty(container: Docker.Container, opts: { cmd: string[]
     Tty: true,
     WorkingDir: opts.cwd,
     User: opts.user,
-    Env: Object.entries({ TERM: 'xterm-256color', ...opts.env }).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries({ TERM: 'xterm-256color', ...opts.env, ...(mark ? { [EXEC_MARK_ENV]: mark } : {}) }).map(([k, v]) => `${k}=${v}`),
   });
   const stream = await exec.start({ hijack: true, stdin: true, Tty: true });
   const resize = async (cols: number, rows: number) => {
@@ -259,7 +309,10 @@ export async function openTty(container: Docker.Container, opts: { cmd: string[]
     },
     kill: async () => {
       const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
-      if (info?.Running) killGroup(info.Pid);
+      if (info?.Running) {
+        if (mark) await killMarked(container, mark, opts.user);
+        else killGroup(info.Pid);
+      }
       stream.destroy();
     },
   };

@@ -137,8 +137,12 @@ else
 fi
 load_tools_env
 
-# --- Docker engine ------------------------------------------------------------------------------
+# --- Docker engine and gVisor ---------------------------------------------------------------------
+# runsc and its daemon.json entry come first, so an engine this script (or the docker.io package)
+# starts reads them; an engine that was already running without runsc is reloaded (SIGHUP).
+ensure_runsc
 ensure_dockerd
+ensure_runsc_registered
 
 # --- static busybox (the template images are built FROM scratch around it) ----------------------
 # ldd exits non-zero with "not a dynamic executable" for a static binary; `file` may be absent.

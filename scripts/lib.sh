@@ -11,6 +11,10 @@
 #   docker_server_version                        prints the engine's version if it answers
 #   ensure_dockerd                               uses the running engine, else installs/starts one
 #                                                with no bridge; never starts a second one
+#   ensure_runsc                                 installs gVisor's runsc (apt) and registers it in the
+#                                                engine's daemon.json; call it before ensure_dockerd
+#   ensure_runsc_registered                      the running engine lists runsc, else SIGHUP reloads
+#                                                its config; call it after ensure_dockerd
 
 ARBITER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARBITER_DATA_DIR="$ARBITER_ROOT/.data"
@@ -117,4 +121,149 @@ ensure_dockerd() {
     printf '✗ dockerd (pid %s, not started by us) did not answer within 60s: see its own log\n' "$pid" >&2
   fi
   exit 1
+}
+
+# --- gVisor (runsc), the second OCI runtime ------------------------------------------------------
+# Debian's runsc, registered with the engine as
+#   {"runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]}}}
+# (without --network=none it refuses to start a container here). The config is written before the
+# bootstrap may start an engine, so a fresh engine reads it; an engine already running without
+# runsc re-reads its runtimes on SIGHUP.
+RUNSC_PATH=/usr/bin/runsc
+RUNSC_NETWORK_ARG=--network=none
+DOCKER_PIDFILE=${DOCKER_PIDFILE:-/var/run/docker.pid}
+
+# The daemon config the running engine reads (its --config-file, when the pidfile's dockerd was
+# started with one), else DOCKER_DAEMON_JSON, else the engine's default /etc/docker/daemon.json.
+docker_daemon_config() {
+  local pid arg prev="" file=""
+  pid=$(cat "$DOCKER_PIDFILE" 2>/dev/null || true)
+  if [[ -n $pid && -r /proc/$pid/cmdline ]]; then
+    while IFS= read -r -d '' arg; do
+      case $prev/$arg in
+        --config-file/*) file=$arg ;;
+        */--config-file=*) file=${arg#--config-file=} ;;
+      esac
+      prev=$arg
+    done < "/proc/$pid/cmdline"
+  fi
+  printf '%s\n' "${file:-${DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}}"
+}
+
+# The engine's runtimes as JSON ({"runc":{...},"runsc":{...}}), if it answers.
+docker_runtimes() {
+  local -a host=()
+  [[ -n ${DOCKER_SOCKET:-} ]] && host=("DOCKER_HOST=unix://$DOCKER_SOCKET")
+  env "${host[@]}" timeout 5 docker info --format '{{json .Runtimes}}' 2>/dev/null
+}
+
+# Exit 0 when the JSON in $1 (an engine's runtimes, or a daemon.json's "runtimes") holds runsc
+# with --network=none among its arguments.
+runsc_in_runtimes() {
+  node -e '
+    let r; try { r = JSON.parse(process.argv[1] || "{}"); } catch { process.exit(1); }
+    const runsc = r && r.runsc;
+    process.exit(runsc && typeof runsc.path === "string" && (runsc.runtimeArgs || []).includes(process.argv[2]) ? 0 : 1);
+  ' "$1" "$RUNSC_NETWORK_ARG"
+}
+
+runsc_version() {
+  "$RUNSC_PATH" --version 2>/dev/null | sed -n 's/^runsc version //p' | head -n 1
+}
+
+# Merges runtimes.runsc into the daemon config $1, keeping every other key (and runsc's other
+# arguments, and its path when that is an executable); writes a temp file beside it and renames
+# it over, so the engine never reads half a file. Prints "unchanged", "created" or "updated".
+merge_runsc_config() {
+  node -e '
+    const fs = require("node:fs"), path = require("node:path");
+    const [file, runscPath, netArg] = process.argv.slice(1);
+    let text = null, config = {};
+    try { text = fs.readFileSync(file, "utf8"); } catch (err) { if (err.code !== "ENOENT") throw err; }
+    if (text !== null && text.trim() !== "") {
+      try { config = JSON.parse(text); } catch (err) { console.error(`${file} is not valid JSON (${err.message}): fix it by hand`); process.exit(3); }
+      if (!config || typeof config !== "object" || Array.isArray(config)) { console.error(`${file} does not hold a JSON object: fix it by hand`); process.exit(3); }
+    }
+    if (config.runtimes !== undefined && (typeof config.runtimes !== "object" || config.runtimes === null || Array.isArray(config.runtimes))) {
+      console.error(`${file}: "runtimes" is not an object: fix it by hand`); process.exit(3);
+    }
+    const old = config.runtimes && config.runtimes.runsc;
+    const usable = (p) => { try { fs.accessSync(p, fs.constants.X_OK); return true; } catch { return false; } };
+    const keptPath = old && typeof old.path === "string" && usable(old.path) ? old.path : runscPath;
+    const otherArgs = (old && Array.isArray(old.runtimeArgs) ? old.runtimeArgs : []).filter((a) => typeof a === "string" && !a.startsWith("--network"));
+    const runsc = { ...(old && typeof old === "object" ? old : {}), path: keptPath, runtimeArgs: [...otherArgs, netArg] };
+    if (JSON.stringify(old) === JSON.stringify(runsc)) { console.log("unchanged"); process.exit(0); }
+    config.runtimes = { ...(config.runtimes || {}), runsc };
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.arbiter-${process.pid}`);
+    let mode = 0o644;
+    try { mode = fs.statSync(file).mode & 0o777; } catch {}
+    const fd = fs.openSync(tmp, "w", mode);
+    try { fs.writeFileSync(fd, JSON.stringify(config, null, 2) + "\n"); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+    console.log(text === null ? "created" : "updated");
+  ' "$1" "$RUNSC_PATH" "$RUNSC_NETWORK_ARG"
+}
+
+ensure_runsc() {
+  local config state runtimes
+  if [[ -x $RUNSC_PATH ]]; then
+    say_ok "runsc $(runsc_version) (gVisor, already installed: $RUNSC_PATH)"
+  else
+    [[ $(id -u) -eq 0 ]] || die "gVisor's runsc is not installed: run 'sudo apt-get install -y runsc', then re-run"
+    say_do "installing runsc (apt: gVisor)"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null 2>&1; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null
+    fi
+    [[ -x $RUNSC_PATH ]] || die "runsc installed but $RUNSC_PATH is missing"
+    say_ok "runsc $(runsc_version) (installed: $RUNSC_PATH)"
+  fi
+
+  config=$(docker_daemon_config)
+  # Registered with the running engine some other way (dockerd --add-runtime with the argument):
+  # that is whoever started it's to configure, and the file is left as it is.
+  if ! grep -q '"runsc"' "$config" 2>/dev/null && runtimes=$(docker_runtimes) && runsc_in_runtimes "$runtimes"; then
+    say_ok "runsc runtime (registered with the running engine outside $config: left as is)"
+    return 0
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    state=$(merge_runsc_config "$config") || die "could not register runsc in $config (see above)"
+  elif runsc_in_runtimes "$(node -e 'try { console.log(JSON.stringify(JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).runtimes ?? {})); } catch { console.log("{}"); }' "$config")"; then
+    state=unchanged
+  else
+    die "$config does not register runsc and writing it needs root: add {\"runtimes\":{\"runsc\":{\"path\":\"$RUNSC_PATH\",\"runtimeArgs\":[\"$RUNSC_NETWORK_ARG\"]}}} to it as root, then re-run"
+  fi
+  case $state in
+    unchanged) say_ok "runsc runtime in $config ($RUNSC_NETWORK_ARG)" ;;
+    *) say_do "$state $config: runtime runsc ($RUNSC_PATH $RUNSC_NETWORK_ARG)" ;;
+  esac
+}
+
+# After ensure_dockerd: the engine must list runsc before the first scenario asks for it.
+ensure_runsc_registered() {
+  local runtimes pid deadline config
+  runtimes=$(docker_runtimes) || die "docker info did not answer: cannot tell whether the engine has the runsc runtime"
+  if runsc_in_runtimes "$runtimes"; then
+    say_ok "docker engine lists runtime runsc (gVisor)"
+    return 0
+  fi
+  config=$(docker_daemon_config)
+  pid=$(cat "$DOCKER_PIDFILE" 2>/dev/null || true)
+  if [[ -z $pid || $(cat "/proc/$pid/comm" 2>/dev/null) != dockerd ]]; then
+    die "the engine does not list runtime runsc and $DOCKER_PIDFILE names no running dockerd to reload: restart the engine so it reads $config"
+  fi
+  [[ $(id -u) -eq 0 ]] || die "the engine does not list runtime runsc; reloading dockerd (pid $pid) needs root: run 'sudo kill -HUP $pid', then re-run"
+  say_do "reloading dockerd (pid $pid, SIGHUP) so it reads runtime runsc from $config"
+  kill -HUP "$pid"
+  deadline=$((SECONDS + 10))
+  while ((SECONDS < deadline)); do
+    sleep 0.25
+    if runtimes=$(docker_runtimes) && runsc_in_runtimes "$runtimes"; then
+      say_ok "docker engine lists runtime runsc (gVisor, after a reload)"
+      return 0
+    fi
+  done
+  die "dockerd (pid $pid) still does not list runtime runsc 10 s after SIGHUP (it lists: ${runtimes:-nothing}); a config it cannot load is logged by the engine and ignored: check $config and the engine's log${DOCKER_SOCKET:+ (DOCKER_SOCKET=$DOCKER_SOCKET: is that engine the one $DOCKER_PIDFILE names?)}"
 }

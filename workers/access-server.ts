@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
-import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, openTty, readContainerFile, writeContainerFile, type TtySession } from '../infra/container-access.ts';
+import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
 import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
@@ -88,7 +88,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   }
 
   /** The scenario's container, running; its working directory for relative paths. */
-  async function runningContainer(scenarioId: string, claims: RelayClaims): Promise<{ container: Docker.Container; workdir: string }> {
+  async function runningContainer(scenarioId: string, claims: RelayClaims): Promise<{ container: Docker.Container; workdir: string; runtime: string | undefined }> {
     // The API names the service's container; only one of this scenario's may be named (the main
     // one's name is the scenario's, the others' extend it), so a relay token never reaches beyond.
     const main = scenarioContainerName(scenarioId);
@@ -103,7 +103,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       throw err;
     }
     if (!info.State.Running) throw notRunning();
-    return { container, workdir: info.Config.WorkingDir || '/' };
+    return { container, workdir: info.Config.WorkingDir || '/', runtime: info.HostConfig.Runtime };
   }
 
   function open(scenarioId: string): ScenarioAccess {
@@ -124,14 +124,14 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const claims = await authorize(request, 'exec');
     const s = open(request.params.id);
     const body = request.body;
-    const { container, workdir } = await runningContainer(request.params.id, claims);
+    const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const cwd = resolveIn(workdir, body.cwd ?? '.');
     const stdin = Buffer.from(body.input ?? '', 'base64');
     const timeoutSeconds = body.timeoutSeconds ?? ACCESS_LIMITS.defaultTimeoutSeconds;
     return opts.registry.track(s, async (signal) => {
       let r;
       try {
-        r = await execInContainer(container, { cmd: body.cmd, stdin, cwd, env: body.env ?? {}, user: claims.user, timeoutSeconds, signal });
+        r = await execInContainer(container, { cmd: body.cmd, stdin, cwd, env: body.env ?? {}, user: claims.user, timeoutSeconds, signal, runtime });
       } catch (err) {
         if (signal.aborted) throw notRunning();
         // The container went away under the call: the scenario ended.
@@ -174,12 +174,12 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   app.get('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
     const claims = await authorize(request, 'files');
     const s = open(request.params.id);
-    const { container, workdir } = await runningContainer(request.params.id, claims);
+    const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
       let bytes: Buffer = Buffer.alloc(0);
       const entry = await recordFileCall(s, claims, 'file.read', path, signal, async () => {
-        bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal });
+        bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal, runtime });
       }, () => bytes);
       return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', String(entry.seq)).send(bytes);
     });
@@ -188,11 +188,11 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   app.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string }; Body: Buffer }>, reply: FastifyReply) => {
     const claims = await authorize(request, 'files');
     const s = open(request.params.id);
-    const { container, workdir } = await runningContainer(request.params.id, claims);
+    const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     return opts.registry.track(s, async (signal) => {
-      const entry = await recordFileCall(s, claims, 'file.write', path, signal, () => writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal }), () => bytes);
+      const entry = await recordFileCall(s, claims, 'file.write', path, signal, () => writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal, runtime }), () => bytes);
       return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
     });
   });
@@ -222,7 +222,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const s = opts.registry.of(request.params.id);
     if (s.log.isClosed()) throw notRunning();
     if (s.terminals.size >= claims.max) throw new AccessError(429, 'too_many_sessions', `at most ${claims.max} terminal session(s) at once`);
-    const { container, workdir } = await runningContainer(request.params.id, claims);
+    const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const cols = clampDim(request.query.cols, 80);
     const rows = clampDim(request.query.rows, 24);
     const startedAt = new Date();
@@ -247,7 +247,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const since = () => Number(((Date.now() - startedAt.getTime()) / 1000).toFixed(6));
     let tty: TtySession;
     try {
-      tty = await openTty(container, { cmd: shell, cwd: workdir, user: claims.user, cols, rows });
+      tty = await openTty(container, { cmd: shell, cwd: workdir, user: claims.user, cols, rows, runtime });
     } catch (err) {
       closeSync(fd);
       rmSync(absolute, { force: true });
@@ -356,14 +356,18 @@ export async function endOrphanTerminals(docker: Docker, hostId: string, log: Pi
   const containers = await docker.listContainers({ filters: { label: [`${LABELS.host}=${hostId}`, `${LABELS.role}=scenario`], status: ['running'] } });
   for (const c of containers) {
     const info = await docker.getContainer(c.Id).inspect().catch(() => undefined);
+    const users = new Set<string>();
     for (const execId of info?.ExecIDs ?? []) {
       const e = await docker.getExec(execId).inspect().catch(() => undefined);
       const p = e?.ProcessConfig;
       if (!e?.Running || !p?.tty || p.entrypoint !== TERMINAL_SHELL[0] || p.arguments.join(' ') !== TERMINAL_SHELL.slice(1).join(' ')) continue;
-      killGroup(e.Pid);
+      // Under gVisor the engine's PID is not the shell's: every session's mark finds it inside.
+      if (info!.HostConfig.Runtime === 'runsc') users.add(p.user);
+      else killGroup(e.Pid);
       ended++;
       log.info({ container: c.Names[0], execId }, 'ended a terminal shell left by a previous run of this host');
     }
+    for (const user of users) await killMarked(docker.getContainer(c.Id), TERMINAL_MARKS, user);
   }
   return ended;
 }
