@@ -82,7 +82,8 @@ export async function pinnedImage(docker: Docker, tag: string, templateDigest: s
   return image;
 }
 
-const READINESS_POLL_MS = 100;
+/** How often a service's readiness command is run again until it exits 0. */
+export const READINESS_POLL_MS = 100;
 
 export function createContainerActivities(deps: ContainerDeps) {
   const { docker } = deps;

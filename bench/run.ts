@@ -15,6 +15,7 @@ import { runApiLatency } from './api-latency.ts';
 import { runThroughput } from './throughput.ts';
 import { runOpenScenarios } from './open-scenarios.ts';
 import { runAccess } from './access.ts';
+import { runPods } from './pods.ts';
 
 interface Ctx { stack: () => Promise<BenchStack>; quick: boolean; log: (line: string) => void }
 interface Bench { name: string; what: string; run(ctx: Ctx): Promise<BenchResult> }
@@ -32,6 +33,10 @@ const BENCHES: Bench[] = [
       fileSamples: c.quick ? [{ bytes: 1024 * 1024, samples: 5 }, { bytes: 50 * 1024 * 1024, samples: 2 }] : [{ bytes: 1024 * 1024, samples: 30 }, { bytes: 50 * 1024 * 1024, samples: 8 }],
       keystrokes: c.quick ? 30 : 100, log: c.log,
     }),
+  },
+  {
+    name: 'pods', what: 'web-recon spawn → all services ready vs a raw pod; runsc vs runc, raw and through the stack',
+    run: async (c) => runPods(await c.stack(), { podSamples: c.quick ? 3 : 10, runtimeSamples: c.quick ? 4 : 15, stackRuntimeSamples: c.quick ? 3 : 8, warmup: 1, log: c.log }),
   },
 ];
 
