@@ -71,8 +71,9 @@ export async function buildTemplateImages(docker: Docker, opts: BuildTemplateIma
 }
 
 /** The namespace holder's image (activities/container-spec.ts podMembers): the same for every template. */
+// Spelled from the repository's root so that it resolves from infra/ and from the CLI bundle in dist/ alike.
 export const HOLDER_IMAGE = 'arbiter/holder:1';
-const HOLDER_CONTEXT = fileURLToPath(new URL('./holder-image', import.meta.url));
+const HOLDER_CONTEXT = fileURLToPath(new URL('../infra/holder-image', import.meta.url));
 
 async function buildOne(
   docker: Docker,

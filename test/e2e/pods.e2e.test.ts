@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { transcriptDir } from '../../infra/transcript-log.ts';
 import { verifyChainText, type AuditEntry } from '../../lib/audit-chain.ts';
@@ -110,6 +111,29 @@ describe('pods: web-recon, two services on one loopback', () => {
     const environment = readJson<{ containers: ContainerEnd[] }>(join(evidenceDir(id), 'environment.json'));
     assert.deepEqual(environment.containers.map((c) => `${c.role}:${c.name}`), ['holder:pod', 'service:workstation', 'service:target']);
     await waitFor('containers removed', async () => ((await containersOf(id)).length === 0 ? true : undefined));
+  });
+
+  it('a terminal opens in the service its first frame names, and its session is recorded with that service', async () => {
+    const s = await spawnWebRecon('recon-terminal');
+    const ws = new WebSocket(`${stack.base.replace(/^http/, 'ws')}/api/scenarios/${s.id}/terminal`);
+    let out = '';
+    let exit: unknown;
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      if (binary) out += data.toString('utf8');
+      else exit = (JSON.parse(data.toString('utf8')) as { exit?: unknown }).exit ?? exit;
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ token: s.access, service: 'target' }));
+    // Only the target has the web root in its image: the shell runs there, not on the workstation.
+    ws.send(Buffer.from('ls /opt/target/www/cgi-bin; exit 7\n'), { binary: true });
+    await waitFor('the shell exited', async () => (exit !== undefined ? true : undefined), 20_000);
+    assert.match(out, /lookup/);
+    assert.equal(exit, 7);
+    const session = await waitFor('the session is in the transcript', async () => transcript(s.id).find((e) => e.event === 'terminal'), 10_000);
+    assert.equal(session.data?.service, 'target');
   });
 
   it('every service sees only lo and no route, and the API\'s port on 127.0.0.1 is refused there: nothing of the host\'s loopback', async () => {
