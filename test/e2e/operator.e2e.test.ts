@@ -270,7 +270,7 @@ describe('operator view: Temporal UI, correlated logs, metrics, worker health', 
     const fromWorkflow = ofScenario.filter((l) => l.sdkComponent === 'workflow');
     const fromActivities = ofScenario.filter((l) => l.sdkComponent === 'activity');
     assert.ok(fromWorkflow.some((l) => l.msg === 'scenario status' && l.status === 'running'), JSON.stringify(fromWorkflow));
-    assert.ok(fromActivities.some((l) => l.activityType === 'launchContainer' && l.msg === 'container running'), JSON.stringify(fromActivities));
+    assert.ok(fromActivities.some((l) => l.activityType === 'launchContainer' && l.msg === 'scenario running'), JSON.stringify(fromActivities));
     assert.ok(fromActivities.some((l) => l.activityType === 'score' && l.msg === 'scored'), JSON.stringify(fromActivities));
     const without = ofScenario.filter((l) => l.correlationId !== correlationId);
     assert.deepEqual(without, [], 'every worker line of the scenario carries its correlation id');

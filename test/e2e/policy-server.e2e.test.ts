@@ -67,11 +67,21 @@ const base: PolicyInput = policyInputFor({
   entitlement: { plan: 'free', template: hello, templateDigest: 'cd'.repeat(32), limits: { memoryMb: 64, cpus: 0.5, pids: 32, ttlSeconds: 1800, tmpfsMb: 16 } },
 });
 
+/** The launch keeps the main container's entry in services equal to isolation: so does every case. */
+function synced(input: PolicyInput): PolicyInput {
+  return { ...input, services: input.services.map((s) => (s.main ? { ...s, isolation: input.isolation } : s)) };
+}
 function withTemplate(patch: Partial<PolicyInput['template']>, over: Partial<PolicyInput> = {}): PolicyInput {
-  return { ...base, ...over, template: { ...base.template, ...patch } };
+  return synced({ ...base, ...over, template: { ...base.template, ...patch } });
 }
 function withIsolation(patch: Partial<PolicyInput['isolation']>, over: Partial<PolicyInput> = {}): PolicyInput {
-  return { ...base, ...over, isolation: { ...base.isolation, ...patch } };
+  return synced({ ...base, ...over, isolation: { ...base.isolation, ...patch } });
+}
+/** What the launch would ask for `id` on `plan`, as policyInputFor builds it. */
+function inputFor(id: string, plan: string, track: string): PolicyInput {
+  const template = loadTemplate({ id, version: '1' });
+  const limits = { memoryMb: template.limits.memoryMb, cpus: template.limits.cpus, pids: template.limits.pids, ttlSeconds: 1800, tmpfsMb: template.limits.tmpfsMb };
+  return policyInputFor({ scenarioId: 'scn-differential', subject: 'alice', tenant: 'acme', track, entitlement: { plan, template, templateDigest: 'cd'.repeat(32), limits } });
 }
 const roBind = (source: string, target: string) => ({ type: 'bind', source, target, readOnly: true });
 
@@ -88,6 +98,13 @@ const cases: Case[] = [
   ['limits exactly at the plan ceiling', withTemplate({ limits: { memoryMb: 128, cpus: 0.5, pids: 64, ttlSeconds: 1800 } }), true],
   ['a read-only bind of a plain folder', withIsolation({ mounts: [roBind('/srv/fixtures', '/fixtures')] }), true],
   ['a sha256:-prefixed digest', withTemplate({ digest: `sha256:${'cd'.repeat(32)}` }), true],
+  ['a two-service pod (web-recon) on the pro plan', inputFor('web-recon', 'pro', 'web'), true],
+  ['hello under gVisor on the plan that requires it', inputFor('hello-gvisor', 'sandboxed', 'intro'), true],
+  ['hello on runc under the plan that requires gVisor', inputFor('hello', 'sandboxed', 'intro'), false, /plan "sandboxed" allows runtimes "runsc"; template "hello@1" asks for "runc"/],
+  ['a pod whose service joins another container', (() => {
+    const pod = inputFor('web-recon', 'pro', 'web');
+    return { ...pod, services: pod.services.map((x) => (x.name === 'target' ? { ...x, isolation: { ...x.isolation, networkMode: 'container:elsewhere' } } : x)) };
+  })(), false, /service "target": network mode "container:elsewhere" joins a container that is not this scenario's namespace holder/],
   ['extra fields the policy does not read', { ...base, note: 'ignored', template: { ...base.template, description: 'x' } }, true],
   // each deny kind
   ['a track outside the plan', withTemplate({ tracks: ['intro', 'web'] }, { track: 'web' }), false, /track "web" is not in plan "free"/],

@@ -81,6 +81,9 @@ describe('scenario workflow (time-skipping)', () => {
       await waitFor('the scenario to be running', async () => ((await handle.query(statusQuery)).status === 'running' ? true : undefined));
       const [container] = await containersOf(args.scenarioId);
       await docker.getContainer(container!.Id).kill({ signal: 'SIGKILL' });
+      // Awaiting the result lets the time-skipping server jump to the TTL at once: first wait for
+      // the host's monitor to have told the workflow (its signal is in the history).
+      await waitFor('the exit signalled', async () => ((await handle.fetchHistory()).events ?? []).some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'containerExited') ? true : undefined);
       return handle.result() as Promise<ScenarioState>;
     });
 
