@@ -162,6 +162,7 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     if (interactions > 0) Context.current().log.info('transcript collected', { scenarioId: req.scenarioId, entries: interactions });
     // The main service's evidence stays where single-container scenarios always had it; every
     // other service's goes under services/<name>/, and environment.json says how each one ended.
+    // Only each member's name, role and container are read here, not its create options.
     const members = podMembers({ scenarioId: req.scenarioId, tenant: '', template: req.template, limits: req.entitlement.limits, env: [] });
     const environment = [];
     for (const m of members) {

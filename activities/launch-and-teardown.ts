@@ -217,19 +217,18 @@ export function createContainerActivities(deps: ContainerDeps) {
    */
   async function teardownContainer(req: { containerName?: string; scenarioId?: string }): Promise<void> {
     const names = new Set(req.containerName ? [req.containerName] : []);
-    let holders: string[] = [];
+    const holders = new Set<string>();
     if (req.scenarioId) {
       const found = await docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${req.scenarioId}`, `${LABELS.host}=${deps.hostId}`] } });
       for (const c of found) {
         const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
         const role = c.Labels[LABELS.role];
-        if (role === 'holder') holders.push(name);
+        if (role === 'holder') holders.add(name);
         else if (role === 'scenario') names.add(name);
       }
     }
     await Promise.all([...names].map(stopAndRemove));
-    holders = [...new Set(holders)];
-    await Promise.all(holders.map(stopAndRemove));
+    await Promise.all([...holders].map(stopAndRemove));
   }
 
   return { launchContainer, teardownContainer };
