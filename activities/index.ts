@@ -18,6 +18,10 @@ import { createVerdictActivities } from './sign-verdict.ts';
 import { createReconcileActivities } from './reconcile-containers.ts';
 import { keepHeartbeating } from './heartbeat.ts';
 import { createHostPickActivities } from './pick-host.ts';
+import { createAdmitActivities } from './admit.ts';
+import { createSealActivities } from './seal-scenario.ts';
+import { createConcludeActivities } from './conclude.ts';
+import type { Removals } from '../infra/removals.ts';
 
 export type { Entitlement } from './check-entitlements.ts';
 export type { LaunchedContainer } from './launch-and-teardown.ts';
@@ -34,13 +38,19 @@ export interface MainDeps {
 
 export function createMainActivities(deps: MainDeps) {
   if (deps.hostIds.length === 0) throw new Error('at least one container host id is required');
+  const entitlements = createEntitlementActivities(deps);
+  const policy = createPolicyActivities(deps);
+  const hosts = createHostPickActivities(deps);
+  const verdicts = createVerdictActivities(deps);
   return {
-    ...createEntitlementActivities(deps),
+    ...entitlements,
     ...createLeaseActivities(deps),
-    ...createVerdictActivities(deps),
+    ...verdicts,
     ...createRetentionActivities(deps),
-    ...createPolicyActivities(deps),
-    ...createHostPickActivities(deps),
+    ...policy,
+    ...hosts,
+    ...createAdmitActivities({ ...entitlements, ...policy, ...hosts }),
+    ...createSealActivities({ temporal: deps.temporal, signVerdict: verdicts.signVerdict }),
   };
 }
 
@@ -54,16 +64,22 @@ export interface HostDeps {
   temporal: Client;
   /** the host's live subject access, closed per scenario before its evidence is taken */
   access?: AccessRegistry;
+  /** shared with the host's monitor: containers teardown removes are not reported as exits */
+  removals?: Removals;
 }
 
 export function createHostActivities(deps: HostDeps) {
   // Every host activity heartbeats while it runs, so a worker that dies mid-activity (a crashed
   // container host) is noticed within the heartbeat timeout, not the start-to-close timeout.
+  const containers = createContainerActivities(deps);
+  const evidence = createEvidenceActivities(deps);
+  const scoring = createScoringActivities(deps);
   return keepHeartbeating({
-    ...createContainerActivities(deps),
-    ...createEvidenceActivities(deps),
-    ...createScoringActivities(deps),
+    ...containers,
+    ...evidence,
+    ...scoring,
     ...createReconcileActivities(deps),
+    ...createConcludeActivities({ docker: deps.docker, storageDir: deps.storageDir, ...containers, ...evidence, score: scoring.score }),
   });
 }
 

@@ -7,11 +7,14 @@ import { FailureTypes } from '../contract/failures.ts';
 import { diedOfOomKill, LABELS, podMembers, type EffectiveLimits, type PodMember } from './container-spec.ts';
 import { execInContainer } from '../infra/container-access.ts';
 import { HOLDER_IMAGE, TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
+import type { Removals } from '../infra/removals.ts';
 
 export interface ContainerDeps {
   docker: Docker;
   /** labelled on every container this host creates, so its reconciler judges only its own */
   hostId: string;
+  /** told of every container teardown removes, so the host's monitor does not report its stop */
+  removals?: Removals;
 }
 
 export interface LaunchRequest {
@@ -195,6 +198,7 @@ export function createContainerActivities(deps: ContainerDeps) {
   }
 
   async function stopAndRemove(containerName: string): Promise<void> {
+    deps.removals?.add(containerName);
     const container = docker.getContainer(containerName);
     try {
       await container.stop({ t: 5 });

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { diedOfOomKill, LABELS } from '../activities/container-spec.ts';
 import { containerExitedSignal } from '../contract/scenario.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
+import type { Removals } from '../infra/removals.ts';
 
 const RECONNECT_DELAY_MS = 2_000;
 
@@ -22,7 +23,7 @@ export interface ContainerMonitor { stop(): Promise<void> }
 /** The containers whose exit ends their scenario's wait: its services and its namespace holder. */
 const WATCHED_ROLES = new Set(['scenario', 'holder']);
 
-export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'>; access?: AccessRegistry }): ContainerMonitor {
+export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'>; access?: AccessRegistry; removals?: Removals }): ContainerMonitor {
   const { docker, client, log } = deps;
   const managed = [`${LABELS.managed}=true`];
   let stopped = false;
@@ -43,6 +44,8 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
   }
 
   async function signal(scenarioId: string, containerName: string, exitCode: number) {
+    // This host stopped it itself (teardown), after its scenario stopped waiting for it.
+    if (deps.removals?.has(containerName)) return;
     try {
       const oom = await oomKilled(containerName);
       await client.workflow.getHandle(scenarioId).signal(containerExitedSignal, { containerName, exitCode, oomKilled: oom });

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
 import { buildAccessServer, endOrphanTerminals, listenAccessServer } from './access-server.ts';
 import { AccessRegistry } from '../infra/access-registry.ts';
+import { Removals } from '../infra/removals.ts';
 import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
 import { loadSigner, publishJwks } from '../infra/keys.ts';
@@ -105,6 +106,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const { config } = opts;
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const access = new AccessRegistry(config.storageDir);
+  const removals = new Removals();
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
@@ -116,6 +118,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
       hostId: config.hostId,
       temporal: opts.client,
       access,
+      removals,
     }),
     // Host activities heartbeat every few seconds; sending them that often (instead of at 80% of
     // the heartbeat timeout) leaves a wide margin before a busy but live worker looks dead.
@@ -127,7 +130,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const relaySecret = config.secrets.RELAY_HMAC_SECRET;
   if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
-    const monitor = startContainerMonitor({ docker, client: opts.client, log, access });
+    const monitor = startContainerMonitor({ docker, client: opts.client, log, access, removals });
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));

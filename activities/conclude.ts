@@ -1,0 +1,59 @@
+// Steps 6-8 on the container host as one activity: collect the evidence, remove the scenario's
+// containers, score. The three always run on the same host, one after the other; as separate
+// activities each cost three history events and a workflow task (bench/history.ts). Together
+// they keep their order and their idempotence: a retried attempt whose predecessor already
+// removed the containers keeps the evidence that predecessor collected instead of recollecting
+// from containers that are gone.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import { resultsDir, RESULTS } from '../infra/results.ts';
+import type { ScoreResult } from '../infra/verdict.ts';
+import type { Template } from '../infra/template.ts';
+import type { EvidenceRequest } from './collect-evidence.ts';
+import { isNotFound } from './launch-and-teardown.ts';
+
+export interface ConcludeRequest {
+  evidence: EvidenceRequest;
+  teardown: { containerName?: string; scenarioId?: string };
+  /** present when a completion was accepted: the scorer runs over the evidence */
+  score?: { scenarioId: string; template: Template; templateDigest: string };
+}
+
+export interface Concluded {
+  evidence: { manifestSha256: string; files: number } | { kept: true };
+  scored?: { score: ScoreResult; scoreSha256: string };
+}
+
+export function createConcludeActivities(deps: {
+  docker: Docker;
+  storageDir: string;
+  collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }>;
+  teardownContainer(req: { containerName?: string; scenarioId?: string }): Promise<void>;
+  score(req: { scenarioId: string; template: Template; templateDigest: string }): Promise<{ score: ScoreResult; scoreSha256: string }>;
+}) {
+  /** An earlier attempt collected the evidence and went on to remove the container. */
+  async function collectedBefore(req: EvidenceRequest): Promise<boolean> {
+    const manifest = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir, MANIFEST_FILE);
+    if (!existsSync(manifest)) return false;
+    try {
+      await deps.docker.getContainer(req.containerName).inspect();
+      return false;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
+  }
+
+  return {
+    async concludeScenario(req: ConcludeRequest): Promise<Concluded> {
+      const kept = Context.current().info.attempt > 1 && await collectedBefore(req.evidence);
+      const evidence = kept ? { kept: true as const } : await deps.collectEvidence(req.evidence);
+      await deps.teardownContainer(req.teardown);
+      if (!req.score) return { evidence };
+      return { evidence, scored: await deps.score(req.score) };
+    },
+  };
+}
