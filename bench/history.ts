@@ -17,12 +17,14 @@ export interface HistoryProfile {
   workflowTaskPickupMs: number;
   workflowTaskRunMs: number;
   workflowTasks: number;
+  /** every event of the history, Temporal's bookkeeping included */
+  events: number;
 }
 
 export function profileHistory(history: History): HistoryProfile {
   const events = history.events ?? [];
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
-  const profile: HistoryProfile = { totalMs: 0, activityMs: {}, activityPickupMs: 0, workflowTaskPickupMs: 0, workflowTaskRunMs: 0, workflowTasks: 0 };
+  const profile: HistoryProfile = { totalMs: 0, activityMs: {}, activityPickupMs: 0, workflowTaskPickupMs: 0, workflowTaskRunMs: 0, workflowTasks: 0, events: events.length };
   if (events.length) profile.totalMs = eventTimeMs(events.at(-1)!) - eventTimeMs(events[0]!);
   for (const e of events) {
     const started = e.activityTaskStartedEventAttributes;
@@ -57,6 +59,7 @@ export function medianProfile(profiles: readonly HistoryProfile[]): Record<strin
   const out: Record<string, number> = {
     totalMs: med(profiles.map((p) => p.totalMs)),
     workflowTasks: med(profiles.map((p) => p.workflowTasks)),
+    events: med(profiles.map((p) => p.events)),
     workflowTaskPickupMs: med(profiles.map((p) => p.workflowTaskPickupMs)),
     workflowTaskRunMs: med(profiles.map((p) => p.workflowTaskRunMs)),
     activityPickupMs: med(profiles.map((p) => p.activityPickupMs)),

@@ -89,3 +89,19 @@ export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('
 export const containerExitedSignal = defineSignal<[ContainerExit]>('containerExited');
 /** `oomKilled`: the kernel's OOM killer ended the container's main process (activities/container-spec.ts diedOfOomKill); absent from monitors that predate it. */
 export interface ContainerExit { containerName: string; exitCode: number; oomKilled?: boolean }
+
+/** A scenario's state before its first step: what the API puts in its memo at start. */
+export function initialState(input: ScenarioInput): ScenarioState {
+  return {
+    scenarioId: input.scenarioId,
+    status: 'pending',
+    tenant: input.tenant,
+    subject: input.subject,
+    template: input.template.id,
+    templateVersion: input.template.version,
+    track: input.track,
+    plan: input.plan,
+    createdAt: input.createdAt,
+    updatedAt: input.createdAt,
+  };
+}

@@ -11,3 +11,10 @@ export const ADMISSION_LOCAL_PATCH = 'admission-as-local-activities';
 export const ACTIVITY_NAMES_BY_STEP_PATCH = 'activity-names-by-step';
 /** Scenarios started before it removed nothing after a failed launch (one container was never left halfway). */
 export const POD_TEARDOWN_PATCH = 'pod-teardown-after-failed-launch';
+/**
+ * Scenarios started before it recorded every earlier patch one by one, ran admission as three
+ * local activities, evidence, teardown and scoring as three host activities, and started retention
+ * and released the lease from the workflow. It implies every patch above: a scenario that has it
+ * asks for none of them.
+ */
+export const LEAN_HISTORY_PATCH = 'lean-history';

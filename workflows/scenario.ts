@@ -33,6 +33,7 @@ import {
   TERMINAL_STATUSES,
   type AdmissionResult,
   resetReason,
+  initialState,
   type CompletionAck,
   type CompletionRequest,
   type ContainerExit,
@@ -41,7 +42,7 @@ import {
   type ScenarioState,
   type ScenarioStatus,
 } from '../contract/scenario.ts';
-import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, POD_TEARDOWN_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, LEAN_HISTORY_PATCH, POD_TEARDOWN_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
@@ -53,10 +54,13 @@ const main = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds'
 // Admission (entitlements, policy, host) is short, idempotent and read-only: as local activities
 // the three run inside the workflow task that started the scenario, instead of costing three
 // round trips through the server before the container is launched (bench/spawn-latency.ts).
-const localAdmission = proxyLocalActivities<Pick<MainActivities, 'checkEntitlements' | 'evaluatePolicy' | 'pickHost'>>({
+const localAdmission = proxyLocalActivities<Pick<MainActivities, 'checkEntitlements' | 'evaluatePolicy' | 'pickHost' | 'admit'>>({
   startToCloseTimeout: '30 seconds',
   retry: MAIN_RETRY,
 });
+// Signing, retention's start and the lease's release run on this worker too: as a local activity
+// they cost the history one marker instead of an activity, a child workflow and a signal.
+const localSeal = proxyLocalActivities<Pick<MainActivities, 'sealScenario'>>({ startToCloseTimeout: '30 seconds', retry: MAIN_RETRY });
 
 function hostActivities(taskQueue: string) {
   return proxyActivities<HostActivities>({
@@ -87,6 +91,10 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
 class Scenario {
   readonly state: ScenarioState;
   private readonly stateInMemo: boolean;
+  /** one activity per phase, one marker per patch: see LEAN_HISTORY_PATCH */
+  private readonly lean: boolean;
+  /** the scenario released its quota lease itself (sealScenario), so the way out need not */
+  private leaseReleased = false;
   private readonly admissionSteps: typeof localAdmission;
   private readonly fingerprint: (req: CompletionRequest) => string;
   /** step 8's activity type: `runScorer` in histories from before it was named by its step */
@@ -95,6 +103,7 @@ class Scenario {
   private admitted = false;
   private completion: CompletionRequest | undefined;
   private acceptedDigest: string | undefined;
+  private firstAck: CompletionAck | undefined;
   private exitCode: number | undefined;
   /** the wait for a completion is over (exit, TTL): later completions would miss the evidence */
   private waitOver = false;
@@ -104,29 +113,25 @@ class Scenario {
   private launched: { containerName: string; host: Host } | undefined;
   /** Every container of a multi-service scenario, its namespace holder included (which is required too). */
   private members: Array<{ name: string; containerName: string; required: boolean }> | undefined;
+  /** What the host's conclusion scored (lean histories score in the same activity as the teardown). */
+  private scored: { score: { score: number; maxScore: number; passed: boolean }; scoreSha256: string } | undefined;
   /** Where a launch that failed may have left containers (a pod launched halfway). */
   private launchingOn: Host | undefined;
 
   constructor(private readonly input: ScenarioInput) {
     // Versioned changes, decided once, first thing: runs started before them replay as they ran.
-    this.stateInMemo = patched(STATE_IN_MEMO_PATCH);
-    this.admissionSteps = patched(ADMISSION_LOCAL_PATCH) ? localAdmission : main;
-    this.fingerprint = patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
-    this.scoreActivity = patched(ACTIVITY_NAMES_BY_STEP_PATCH) ? 'score' : 'runScorer';
-    this.state = {
-      scenarioId: input.scenarioId,
-      status: 'pending',
-      tenant: input.tenant,
-      subject: input.subject,
-      template: input.template.id,
-      templateVersion: input.template.version,
-      track: input.track,
-      plan: input.plan,
-      createdAt: input.createdAt,
-      updatedAt: input.createdAt,
-    };
-    upsertSearchAttributes(initialSearchAttributes(input));
-    this.publish();
+    // The lean patch implies all the others: asked first, so a scenario that has it records no other.
+    const lean = this.lean = patched(LEAN_HISTORY_PATCH);
+    this.stateInMemo = lean || patched(STATE_IN_MEMO_PATCH);
+    this.admissionSteps = lean || patched(ADMISSION_LOCAL_PATCH) ? localAdmission : main;
+    this.fingerprint = lean || patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
+    this.scoreActivity = lean || patched(ACTIVITY_NAMES_BY_STEP_PATCH) ? 'score' : 'runScorer';
+    this.state = initialState(input);
+    // The API starts the scenario with these attributes and this state in its memo already.
+    if (!lean) {
+      upsertSearchAttributes(initialSearchAttributes(input));
+      this.publish();
+    }
     setCurrentDetails(currentDetails(this.state));
   }
 
@@ -159,12 +164,17 @@ class Scenario {
   }
 
   complete(req: CompletionRequest): CompletionAck {
+    // The same completion again is answered as the first was (CONTRACT): lean histories publish
+    // "scoring" in the task that accepted it, so the status now may already be past "running".
+    if (this.completion && this.lean && this.firstAck) return this.firstAck;
     if (!this.completion) {
       this.completion = req;
       this.acceptedDigest = this.fingerprint(req);
       this.state.completionDigest = this.acceptedDigest;
       this.audit(req.actor, 'completion.accepted', { outcome: req.outcome });
-      this.publish();
+      // Lean: published with the status "scoring" the wait's end sets in this same workflow task.
+      if (!this.lean) this.publish();
+      this.firstAck = { status: this.state.status };
     }
     return { status: this.state.status };
   }
@@ -228,7 +238,7 @@ class Scenario {
       // Every way out releases the quota lease (termination cannot run this: the quota entity's
       // holder check frees those).
       const quotaId = input.quotaWorkflowId;
-      if (quotaId) {
+      if (quotaId && !this.leaseReleased) {
         await CancellationScope.nonCancellable(() =>
           getExternalWorkflowHandle(quotaId).signal(releaseLeaseSignal, { scenarioId: input.scenarioId }).catch(() => undefined));
       }
@@ -237,6 +247,14 @@ class Scenario {
 
   /** Steps 1-3: entitlements, policy, host. Admitted, or denied with the reasons. */
   private async admit(): Promise<Admission | { denied: string[] }> {
+    if (this.lean) {
+      const outcome = await localAdmission.admit(this.input);
+      if ('refused' in outcome) return { denied: [outcome.refused] };
+      this.entitled(outcome.entitlement);
+      this.decided(outcome.decision);
+      if (!outcome.decision.allow || !outcome.host) return { denied: outcome.decision.reasons };
+      return { entitlement: outcome.entitlement, decision: outcome.decision, host: this.launchOn(outcome.host) };
+    }
     const { input } = this;
     let entitlement: Entitlement;
     try {
@@ -248,9 +266,7 @@ class Scenario {
       if (type !== FailureTypes.unknownPlan && type !== FailureTypes.unknownTemplate && type !== FailureTypes.templateModified) throw err;
       return { denied: [failureMessage(err)] };
     }
-    this.state.plan = entitlement.plan;
-    this.state.ttlSeconds = entitlement.limits.ttlSeconds;
-    this.audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
+    this.entitled(entitlement);
 
     const decision = await this.admissionSteps.evaluatePolicy({
       scenarioId: input.scenarioId,
@@ -259,21 +275,36 @@ class Scenario {
       track: input.track,
       entitlement,
     });
-    this.state.policySha256 = decision.policySha256;
-    if (decision.access) this.state.access = decision.access;
-    this.audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
+    this.decided(decision);
     if (!decision.allow) return { denied: decision.reasons };
 
     const picked = await this.admissionSteps.pickHost(input.scenarioId);
+    return { entitlement, decision, host: this.launchOn(picked) };
+  }
+
+  private entitled(entitlement: Entitlement): void {
+    this.state.plan = entitlement.plan;
+    this.state.ttlSeconds = entitlement.limits.ttlSeconds;
+    this.audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
+  }
+
+  private decided(decision: PolicyDecision): void {
+    this.state.policySha256 = decision.policySha256;
+    if (decision.access) this.state.access = decision.access;
+    this.audit('arbiter', 'policy.decided', { allow: decision.allow, reasons: decision.reasons, policySha256: decision.policySha256 });
+  }
+
+  /** Admitted: the scenario is launching on the picked host. */
+  private launchOn(picked: { hostId: string; taskQueue: string }): Host {
     this.state.hostId = picked.hostId;
-    const host = hostActivities(picked.taskQueue);
     this.setStatus('launching');
     this.admitted = true;
-    return { entitlement, decision, host };
+    return hostActivities(picked.taskQueue);
   }
 
   /** Steps 4-7: launch, wait, collect evidence, tear down. Says how the wait ended. */
-  private async runContainer({ entitlement, decision, host }: Admission): Promise<Ended> {
+  private async runContainer(admission: Admission): Promise<Ended> {
+    const { entitlement, host } = admission;
     const { input } = this;
     // Not cancellable: a cancel that arrives mid-launch waits for the container to exist, so the
     // cleanup (finish) knows it and removes it, instead of racing a launch still under way.
@@ -313,6 +344,7 @@ class Scenario {
     const inTime = await condition(() => this.completion !== undefined || this.exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
     this.waitOver = true;
     const ended: Ended = this.completion ? 'completed' : inTime ? 'exited' : 'timed_out';
+    if (this.lean) return this.conclude(admission, ended);
 
     await host.collectEvidence({
       scenarioId: input.scenarioId,
@@ -320,7 +352,7 @@ class Scenario {
       template: entitlement.template,
       completion: this.completion ?? null,
       entitlement,
-      policy: decision,
+      policy: admission.decision,
     });
     await CancellationScope.nonCancellable(() => host.teardownContainer(this.teardownRequest(launched.containerName)));
     this.audit('arbiter', 'container.removed', { containerName: launched.containerName });
@@ -328,11 +360,36 @@ class Scenario {
     return ended;
   }
 
+  /**
+   * Lean steps 6-8: one host activity collects the evidence, removes the containers and, after a
+   * completion, scores. "scoring" is published with the completion, in the workflow task that
+   * accepted it.
+   */
+  private async conclude({ entitlement, decision, host }: Admission, ended: Ended): Promise<Ended> {
+    const { input } = this;
+    const { containerName } = this.launched!;
+    if (ended === 'completed') this.setStatus('scoring');
+    // Cancellable, as evidence and scoring always were (a cancel stops a scorer at once): the
+    // containers stay in this.launched until it returns, so a cancel's cleanup removes them.
+    const concluded = await host.concludeScenario({
+      evidence: { scenarioId: input.scenarioId, containerName, template: entitlement.template, completion: this.completion ?? null, entitlement, policy: decision },
+      teardown: this.teardownRequest(containerName),
+      ...(ended === 'completed' ? { score: { scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest } } : {}),
+    });
+    this.audit('arbiter', 'container.removed', { containerName });
+    this.launched = undefined;
+    this.scored = concluded.scored;
+    return ended;
+  }
+
   /** Steps 8-11: score, sign the verdict, scored, start retention. */
   private async scoreAndSign({ entitlement, decision, host }: Admission): Promise<ScenarioState> {
     const { input, state } = this;
-    this.setStatus('scoring');
-    const scored = await host[this.scoreActivity]({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
+    let scored = this.scored;
+    if (!scored) {
+      this.setStatus('scoring');
+      scored = await host[this.scoreActivity]({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
+    }
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     this.audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
 
@@ -340,27 +397,27 @@ class Scenario {
     // exists, so a status of scored always has a verdict to fetch.
     const scoredAt = new Date().toISOString();
     this.audit('arbiter', 'status.scored');
-    const signed = await main.signVerdict({
-      input,
-      entitlement,
-      policy: decision,
-      outcome: this.completion!.outcome,
-      status: 'scored',
-      issuedAt: scoredAt,
-      events: this.events,
-    });
-    state.status = 'scored';
-    state.updatedAt = scoredAt;
-    state.verdictKeyId = signed.keyId;
-    await startRetention({
+    const sign = { input, entitlement, policy: decision, outcome: this.completion!.outcome, status: 'scored' as const, issuedAt: scoredAt, events: this.events };
+    const retention = {
       scenarioId: input.scenarioId,
       correlationId: input.correlationId,
       tenant: input.tenant,
       subject: input.subject,
       plan: entitlement.plan,
       retentionDays: entitlement.retentionDays,
-      scoredAt: state.updatedAt,
-    });
+      scoredAt,
+    };
+    let keyId: string;
+    if (this.lean) {
+      ({ keyId } = await localSeal.sealScenario({ sign, retention, ...(input.quotaWorkflowId ? { quotaWorkflowId: input.quotaWorkflowId } : {}) }));
+      this.leaseReleased = true;
+    } else {
+      ({ keyId } = await main.signVerdict(sign));
+    }
+    state.status = 'scored';
+    state.updatedAt = scoredAt;
+    state.verdictKeyId = keyId;
+    if (!this.lean) await startRetention(retention);
     this.showState();
     return state;
   }
@@ -375,7 +432,7 @@ class Scenario {
     // A launch that failed (a service never ready, a worker lost halfway) may have created some of
     // the scenario's containers: they are found by the scenario's label. Histories from before
     // pods did not do this.
-    else if (this.launchingOn && patched(POD_TEARDOWN_PATCH)) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
+    else if (this.launchingOn && (this.lean || patched(POD_TEARDOWN_PATCH))) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
     await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
     return this.state;
   }

@@ -16,7 +16,7 @@ import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../
 import { readMemo } from '../../infra/read-model.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
-import { admissionUpdate, completeUpdate, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
+import { admissionUpdate, completeUpdate, initialState, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
 import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../../contract/queues.ts';
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../../lib/operator-view.ts';
@@ -48,7 +48,8 @@ export class ScenarioService {
       // A SAT's jti is the workflow id: Temporal itself refuses the second start, open or closed.
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { correlationId: input.correlationId },
+      // The read model from the first moment: the workflow publishes only what changes after.
+      memo: { correlationId: input.correlationId, [MEMO.scenarioState]: initialState(input) },
       // What the Temporal UI shows from the first moment: filterable attributes, who/what/plan.
       typedSearchAttributes: initialSearchAttributes(input),
       staticSummary: staticSummary(input),

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { buildApp } from '../../api/app.ts';
@@ -51,7 +52,11 @@ describe('retention (time-skipping)', () => {
     ]);
     await ts.startWorkers(templatesDir);
     // The sweep judges deadlines by the test server's clock, which runs 30 days ahead of the wall's.
-    app = await buildApp({ config: t.config, temporal: env.client, plans: loadPlans(), templatesDir, checks: {}, retentionClock: () => env.currentTimeMs() });
+    // Not env.client: the sweep awaits the result of a retention it restarts, and a time-skipping
+    // client awaiting a result lets the server skip to the next timer anywhere: with retention
+    // workflows started by the scenario (not as its children), that is the test server's default
+    // ten-year execution timeout of the held one. Here time moves only where the test says so.
+    app = await buildApp({ config: t.config, temporal: new Client({ connection: env.connection, namespace: env.namespace ?? 'default' }), plans: loadPlans(), templatesDir, checks: {}, retentionClock: () => env.currentTimeMs() });
     operator = (await mintToken('operator', { sub: 'olga', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 3600 })).token;
     subjectEt = (await mintToken('et', { sub: 'alice', tenant: 'acme', plan: 'pro' }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 3600 })).token;
 
