@@ -50,7 +50,7 @@ export function createMainActivities(deps: MainDeps) {
     ...policy,
     ...hosts,
     ...createAdmitActivities({ ...entitlements, ...policy, ...hosts }),
-    ...createSealActivities({ temporal: deps.temporal, signVerdict: verdicts.signVerdict }),
+    ...createSealActivities({ temporal: deps.temporal, ...verdicts }),
   };
 }
 

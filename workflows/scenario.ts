@@ -60,7 +60,7 @@ const localAdmission = proxyLocalActivities<Pick<MainActivities, 'checkEntitleme
 });
 // Signing, retention's start and the lease's release run on this worker too: as a local activity
 // they cost the history one marker instead of an activity, a child workflow and a signal.
-const localSeal = proxyLocalActivities<Pick<MainActivities, 'sealScenario'>>({ startToCloseTimeout: '30 seconds', retry: MAIN_RETRY });
+const localSeal = proxyLocalActivities<Pick<MainActivities, 'sealScenario' | 'endScenario'>>({ startToCloseTimeout: '30 seconds', retry: MAIN_RETRY });
 
 function hostActivities(taskQueue: string) {
   return proxyActivities<HostActivities>({
@@ -433,7 +433,12 @@ class Scenario {
     // the scenario's containers: they are found by the scenario's label. Histories from before
     // pods did not do this.
     else if (this.launchingOn && (this.lean || patched(POD_TEARDOWN_PATCH))) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
-    await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
+    if (this.lean) {
+      await localSeal.endScenario({ scenarioId: this.input.scenarioId, events: this.events, ...(this.input.quotaWorkflowId ? { quotaWorkflowId: this.input.quotaWorkflowId } : {}) });
+      this.leaseReleased = true;
+    } else {
+      await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
+    }
     return this.state;
   }
 

@@ -12,7 +12,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
-import { ACTIVITY_NAMES_BY_STEP_PATCH, COMPLETION_SHA256_PATCH } from '../../workflows/patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, COMPLETION_SHA256_PATCH, LEAN_HISTORY_PATCH } from '../../workflows/patches.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
 const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -34,21 +34,34 @@ describe('recorded histories replay against the current workflows', () => {
     }
   });
 
-  it('the newest set runs admission as local activities (the versioned path, not only the old one)', () => {
-    const newest = sets.at(-1)!;
-    const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, newest, 'scenario-scored.pb')));
+  it('set 2 runs admission as three local activities (the versioned path, not only the old one)', () => {
+    const set = '2-local-admission-state-in-memo';
+    const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, set, 'scenario-scored.pb')));
     const markers = (history.events ?? []).map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
-    assert.ok(markers.includes('core_patch'), `no patch marker in ${newest}/scenario-scored.pb`);
+    assert.ok(markers.includes('core_patch'), `no patch marker in ${set}/scenario-scored.pb`);
     assert.equal(markers.filter((m) => m === 'core_local_activity').length, 3, 'entitlements, policy and host as local activities');
   });
 
-  it('the newest set took every versioned path: completions fingerprinted by sha256, step 8 scheduled as "score"', () => {
-    const newest = sets.at(-1)!;
-    const bytes = readFileSync(join(DIR, newest, 'scenario-scored.pb'));
-    for (const patch of [COMPLETION_SHA256_PATCH, ACTIVITY_NAMES_BY_STEP_PATCH]) assert.ok(bytes.includes(patch), `no ${patch} patch in ${newest}/scenario-scored.pb`);
+  it('set 4 took every versioned path of its time: completions fingerprinted by sha256, step 8 scheduled as "score"', () => {
+    const bytes = readFileSync(join(DIR, '4-activity-names-by-step', 'scenario-scored.pb'));
+    for (const patch of [COMPLETION_SHA256_PATCH, ACTIVITY_NAMES_BY_STEP_PATCH]) assert.ok(bytes.includes(patch), `no ${patch} patch in set 4`);
     const history = temporal.api.history.v1.History.decode(bytes);
     const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
     assert.ok(scheduled.includes('score') && !scheduled.includes('runScorer'), JSON.stringify(scheduled));
+  });
+
+  it('the newest set is lean: one patch, admission and the seal as one local activity each, one host activity after the launch, at most 40 events', () => {
+    const newest = sets.at(-1)!;
+    assert.ok(newest >= '6-lean-history', newest);
+    const bytes = readFileSync(join(DIR, newest, 'scenario-scored.pb'));
+    assert.ok(bytes.includes(LEAN_HISTORY_PATCH), `no ${LEAN_HISTORY_PATCH} patch in ${newest}/scenario-scored.pb`);
+    const events = temporal.api.history.v1.History.decode(bytes).events ?? [];
+    const markers = events.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
+    assert.deepEqual(markers, ['core_patch', 'core_local_activity', 'core_local_activity'], 'the patch, admit, sealScenario');
+    const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    assert.deepEqual(scheduled, ['launchContainer', 'concludeScenario']);
+    assert.ok(!events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes || e.signalExternalWorkflowExecutionInitiatedEventAttributes), 'no child, no external signal');
+    assert.ok(events.length <= 40, `${events.length} events`);
   });
 
   it('set 5-pods holds a multi-service scenario scored and one ended environment_reset by its target', () => {

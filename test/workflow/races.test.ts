@@ -96,6 +96,10 @@ function stubs(closed: { launch?: boolean; evidence?: boolean } = {}) {
       record('sealScenario', { quotaWorkflowId: req.quotaWorkflowId }, req.retention.scenarioId);
       return main.signVerdict(req.sign);
     },
+    async endScenario(req: { scenarioId: string; events: AuditEvent[]; quotaWorkflowId?: string }) {
+      record('endScenario', { quotaWorkflowId: req.quotaWorkflowId }, req.scenarioId);
+      return main.writeAudit(req);
+    },
   };
 
   // Wrapped as the real ones are, so a gated stub stays alive past the heartbeat timeout.
@@ -179,15 +183,15 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
   }
 
   /**
-   * The scenario released its lease once: a scored one through its seal (a local activity), any
-   * other by signalling its quota entity from the workflow (in its history).
+   * The scenario released its lease once: through its last local activity (sealScenario,
+   * endScenario), or, in histories from before them, by signalling its quota entity from the workflow.
    */
   async function assertLeaseReleased(handle: WorkflowHandle, args: ScenarioInput, s: Stubs) {
     const { events } = await handle.fetchHistory();
     const signalled = (events ?? [])
       .map((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)
       .filter((a) => a?.signalName === releaseLeaseSignal.name && a.workflowExecution?.workflowId === args.quotaWorkflowId);
-    const sealed = ran(s, args, 'sealScenario').filter((c) => c.arg.quotaWorkflowId === args.quotaWorkflowId);
+    const sealed = [...ran(s, args, 'sealScenario'), ...ran(s, args, 'endScenario')].filter((c) => c.arg.quotaWorkflowId === args.quotaWorkflowId);
     assert.equal(signalled.length + Math.min(sealed.length, 1), 1, 'one lease release to the quota entity');
   }
 
