@@ -22,6 +22,7 @@ export const activityInterceptors: ActivityInterceptorsFactory = (ctx) => {
           outcome = 'completed';
           if (info.activityType === 'launchContainer') launchDuration.observe((Date.now() - info.scheduledTimestampMs) / 1000);
           if (info.activityType === 'evaluatePolicy' && (result as { allow?: unknown } | undefined)?.allow === false) policyDenies.inc();
+          if (info.activityType === 'admit' && (result as { decision?: { allow?: unknown } } | undefined)?.decision?.allow === false) policyDenies.inc();
           return result;
         } finally {
           activityDuration.observe({ activity: info.activityType, outcome }, (performance.now() - started) / 1000);

@@ -25,6 +25,7 @@ export function activitySummary(activityType: string, args: unknown[]): string {
     case 'checkEntitlements': return `resolve the plan and limits of ${String(a.subject)}@${String(a.tenant)}`;
     case 'evaluatePolicy': return `OPA policy: may ${String(a.subject)} (plan ${String(a.plan)}) run${tpl} on track ${String(a.track)}?`;
     case 'pickHost': return 'choose a container host';
+    case 'admit': return `entitlements, OPA policy and host: may ${String(a.subject)}@${String(a.tenant)} run${tpl}?`;
     case 'launchContainer': return `start the hardened container for${tpl}`;
     case 'collectEvidence': return `collect evidence from ${String(a.containerName)}`;
     case 'teardownContainer': return `stop and remove ${String(a.containerName)}`;
@@ -32,6 +33,9 @@ export function activitySummary(activityType: string, args: unknown[]): string {
     case 'runScorer': return `score the evidence in a fresh scorer container${tpl}`;
     case 'signVerdict': return 'sign the verdict (Ed25519, DSSE)';
     case 'writeAudit': return 'write the hash-chained audit log';
+    case 'concludeScenario': return a.score ? 'collect evidence, remove the containers, score in a fresh scorer container' : 'collect evidence, remove the containers';
+    case 'sealScenario': return 'sign the verdict (Ed25519, DSSE), start retention, release the lease';
+    case 'endScenario': return 'write the hash-chained audit log, release the lease';
     default: return activityType;
   }
 }

@@ -48,7 +48,9 @@ describe('a bounded workflow cache', () => {
       }, 120_000);
       assert.deepEqual(final.score, { score: 2, maxScore: 2, passed: true });
       const history = (await stack.env.client.workflow.getHandle(s.id).fetchHistory()).events ?? [];
-      assert.equal(history.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'signVerdict').length, 1, `${s.id}: signed once`);
+      // Two local activities: admission and the seal (signing); evidence, teardown and scoring in one host activity.
+      assert.equal(history.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length, 2, `${s.id}: admitted once, sealed once`);
+      assert.equal(history.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'concludeScenario').length, 1, `${s.id}: scored once`);
       const check = await verifyResults(resultsDir(stack.t.config.storageDir, s.id), jwks);
       assert.ok(check.ok, JSON.stringify(check));
       assert.deepEqual(await containersOf(s.id), [], `${s.id}: no container left`);
