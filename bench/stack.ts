@@ -39,6 +39,8 @@ export interface BenchStack {
   cpu: CpuMeter;
   children: { temporal: Child; mainWorker: Child; containerWorker: Child; api: Child };
   logsDir: string;
+  /** the stack's ARBITER_STORAGE_DIR (results, claim records) */
+  storageDir: string;
   /** where the container host's access server listens (a Unix socket the API relays to) */
   accessSocketDir: string;
   /** the Unix socket of this host's access server */
@@ -191,7 +193,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       }
     };
     const stack: BenchStack = {
-      runId, base, hostId, docker, temporal: client, events, logsDir, accessSocketDir, spawned, retried,
+      runId, base, hostId, docker, temporal: client, events, logsDir, storageDir: join(dir, 'storage'), accessSocketDir, spawned, retried,
       accessSocket: join(accessSocketDir, `${hostId}.sock`),
       relayToken: async (scenarioId, act, user) => (await mintToken('relay', {
         sub: 'subject:bench-access', scn: scenarioId, host: hostId, act, svc: 'main', user, rec: 1024 * 1024, max: 4,
