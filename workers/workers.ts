@@ -7,6 +7,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
+import { createPoolKeeper, type PoolKeeper } from './pool-keeper.ts';
 import { buildAccessServer, endOrphanTerminals, listenAccessServer } from './access-server.ts';
 import { AccessRegistry } from '../infra/access-registry.ts';
 import { activityInterceptors } from './interceptors.ts';
@@ -88,6 +89,10 @@ export interface HostWorkerOptions {
   client: Client;
   docker?: Docker;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** the templates whose pools this host keeps (default: the repository's) */
+  templatesDir?: string;
+  /** how often the pool keeper looks again (default POOL_TICK_MS) */
+  poolTickMs?: number;
   extra?: Partial<WorkerOptions>;
 }
 
@@ -97,6 +102,8 @@ export interface HostWorkerOptions {
  */
 export interface HostWorker {
   worker: Worker;
+  /** the host's warm pools, kept while the worker runs */
+  pools: PoolKeeper;
   run(): Promise<void>;
   runUntil<R>(fn: Promise<R> | (() => Promise<R>)): Promise<R>;
 }
@@ -105,6 +112,19 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const { config } = opts;
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const access = new AccessRegistry(config.storageDir);
+  const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
+  const pools = createPoolKeeper({
+    docker,
+    hostId: config.hostId,
+    templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
+    policyDir: config.policyDir,
+    policySha256: config.policySha256,
+    overrides: config.pools,
+    off: config.poolsOff,
+    capacity: config.hostCapacity,
+    log,
+    ...(opts.poolTickMs ? { tickMs: opts.poolTickMs } : {}),
+  });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
@@ -116,6 +136,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
       hostId: config.hostId,
       temporal: opts.client,
       access,
+      pools,
     }),
     // Host activities heartbeat every few seconds; sending them that often (instead of at 80% of
     // the heartbeat timeout) leaves a wide margin before a busy but live worker looks dead.
@@ -123,11 +144,11 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     interceptors: { activity: [activityInterceptors] },
     ...opts.extra,
   });
-  const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
   const relaySecret = config.secrets.RELAY_HMAC_SECRET;
   if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
-    const monitor = startContainerMonitor({ docker, client: opts.client, log, access });
+    const monitor = startContainerMonitor({ docker, client: opts.client, log, access, onPooledExit: () => pools.trigger('die') });
+    pools.start();
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
@@ -141,10 +162,12 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     } finally {
       await server?.close();
       await monitor.stop();
+      await pools.stop();
     }
   };
   return {
     worker,
+    pools,
     run: () => withMonitor(() => worker.run()),
     runUntil: (fn) => withMonitor(() => worker.runUntil(fn)),
   };

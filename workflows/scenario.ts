@@ -284,6 +284,7 @@ class Scenario {
       template: entitlement.template,
       templateDigest: entitlement.templateDigest,
       limits: entitlement.limits,
+      policySha256: decision.policySha256,
     };
     this.launchingOn = host;
     const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));
