@@ -54,23 +54,33 @@ export function newFlag(): string {
   return `ARB{${randomBytes(16).toString('hex')}}`;
 }
 
-// Written beside the target with the mode it must have from its creation on, then renamed over it
-// (a retry replaces a 0400 file the same way). Run as the service's own user, in its /work tmpfs.
-const INJECT_SCRIPT = `p=$1
-d=$(dirname -- "$p")
-mkdir -p -- "$d" || exit 73
-t="$d/.arbiter-inject.$$"
-rm -f -- "$t"
-(umask "$2"; cat > "$t") || { rm -f -- "$t"; exit 76; }
-mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }`;
+// Each file is written beside its target with the mode it must have from its creation on, then
+// renamed over it (a retry replaces a 0400 file the same way). Run as the service's own user, in
+// its /work tmpfs, one exec per container: the files' bytes follow one another on stdin, and each
+// file's path, umask and length are arguments. dd reads exactly its count a byte at a time
+// (busybox's head -c reads ahead from a pipe, measured: a second file got nothing); the files are
+// small.
+const INJECT_SCRIPT = `while [ $# -ge 3 ]; do
+  p=$1; m=$2; n=$3; shift 3
+  d=$(dirname -- "$p")
+  mkdir -p -- "$d" || exit 73
+  t="$d/.arbiter-inject.$$"
+  rm -f -- "$t"
+  (umask "$m"; dd bs=1 count="$n" of="$t" 2>/dev/null) || { rm -f -- "$t"; exit 76; }
+  [ "$(wc -c < "$t")" -eq "$n" ] || { rm -f -- "$t"; exit 76; }
+  mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }
+done`;
 
-async function injectFile(docker: Docker, member: PodMember, path: string, bytes: Buffer, umask: string): Promise<void> {
+interface InjectedFile { path: string; bytes: Buffer; umask: string }
+
+async function injectFiles(docker: Docker, member: PodMember, files: readonly InjectedFile[]): Promise<void> {
+  if (files.length === 0) return;
   const r = await execInContainer(docker.getContainer(member.containerName), {
-    cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject', path, umask],
-    stdin: bytes, cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: 30, runtime: member.spec.HostConfig?.Runtime,
+    cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject', ...files.flatMap((f) => [f.path, f.umask, String(f.bytes.length)])],
+    stdin: Buffer.concat(files.map((f) => f.bytes)), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: 30, runtime: member.spec.HostConfig?.Runtime,
   }, 4096);
   if (r.exitCode !== 0) {
-    throw ApplicationFailure.nonRetryable(`could not write ${path} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`, FailureTypes.serviceNotReady);
+    throw ApplicationFailure.nonRetryable(`could not write ${files.map((f) => f.path).join(', ')} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`, FailureTypes.serviceNotReady);
   }
 }
 
@@ -106,10 +116,12 @@ export async function injectScenario(docker: Docker, req: InjectionRequest): Pro
     },
   };
   writeClaimRecord(req.storageDir, req.scenarioId, record);
+  const files = new Map<PodMember, InjectedFile[]>();
+  const add = (m: PodMember, f: InjectedFile) => files.set(m, [...(files.get(m) ?? []), f]);
   if (inject?.identity) {
-    const identity = Buffer.from(`${JSON.stringify({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`);
-    await injectFile(docker, mainMember, inject.identity, identity, '0333');
+    add(mainMember, { path: inject.identity, bytes: Buffer.from(`${JSON.stringify({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`), umask: '0333' });
   }
-  if (record.injected.flag && flagMember) await injectFile(docker, flagMember, record.injected.flag.path, Buffer.from(`${value}\n`), '0377');
+  if (record.injected.flag && flagMember) add(flagMember, { path: record.injected.flag.path, bytes: Buffer.from(`${value}\n`), umask: '0377' });
+  for (const [member, list] of files) await injectFiles(docker, member, list);
   return record;
 }

@@ -149,7 +149,7 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
       const left = await Promise.all([aInfo.Id, bInfo.Id].map((id) => docker.getContainer(id).inspect().then(() => id, () => undefined)));
       return left.every((x) => x === undefined) ? true : undefined;
     });
-    console.log(`claim (renames, readiness, injection): pooled ${claimA.claimMs} ms, ${claimOf(b.id).claimMs} ms`);
+    console.log(`launch up to injection (claim, readiness): pooled ${claimA.claimMs} ms, ${claimOf(b.id).claimMs} ms`);
 
     // The keeper's state, as the container worker's /readyz and /metrics show it.
     const ops = await startOpsServer({ host: '127.0.0.1', port: 0, checks: {}, log: { warn: () => undefined }, details: () => ({ pools: stack.host.pools.status() }) });
@@ -198,6 +198,6 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     const claim = claimOf(s.id);
     assert.equal(claim.pooled, false);
     assert.equal(claim.poolKey, undefined);
-    console.log(`cold launch (create, start, readiness, injection): ${claim.claimMs} ms`);
+    console.log(`cold launch up to injection (create, start, readiness): ${claim.claimMs} ms`);
   });
 });
