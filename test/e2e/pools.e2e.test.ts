@@ -29,6 +29,8 @@ function copyTemplate(): string {
   const root = mkdtempSync(join(tmpdir(), 'arbiter-test-pools-'));
   const dir = join(root, ID, '1');
   cpSync(join(REPO, 'templates', 'pooled-flag', '1'), dir, { recursive: true });
+  // web-recon as it is (same folder, same digest, its images already built): a pooled pod.
+  cpSync(join(REPO, 'templates', 'web-recon', '1'), join(root, 'web-recon', '1'), { recursive: true });
   const file = join(dir, 'template.json');
   const t = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
   (t as Record<string, unknown>).id = ID;
@@ -38,7 +40,7 @@ function copyTemplate(): string {
   return root;
 }
 
-interface Pooled { key: string; entry: string; id: string; name: string }
+interface Pooled { key: string; entry: string; id: string; name: string; template: string }
 
 describe('warm pools: pooled-flag served from the pool, refilled, drained on a new digest, cold when empty', () => {
   let stack: Stack;
@@ -46,7 +48,7 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
   before(async () => {
     root = copyTemplate();
     await buildTemplateImages(docker, { templatesDir: root });
-    stack = await startStack({ templatesDir: root, env: { ARBITER_POOLS: `${TEMPLATE}=${MIN}:3` } });
+    stack = await startStack({ templatesDir: root, env: { ARBITER_POOLS: `${TEMPLATE}=${MIN}:3,web-recon@1=1:1` } });
   });
   after(async () => {
     await stack?.host.pools.stop();
@@ -59,14 +61,14 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  /** The host's pooled (unclaimed) main containers, complete and running. */
-  async function pooled(): Promise<Pooled[]> {
+  /** The host's pooled (unclaimed) main containers of this test's pooled-flag copy, running. */
+  async function pooled(template = TEMPLATE): Promise<Pooled[]> {
     const found = await docker.listContainers({ all: true, filters: { label: [LABELS.pool, `${LABELS.host}=${stack.t.config.hostId}`] } });
     return found.flatMap((c) => {
       const key = c.Labels[LABELS.pool]!;
       const entry = c.Labels[LABELS.poolEntry]!;
       const name = (c.Names[0] ?? '').replace(/^\//, '');
-      return name === entryPrefix(key, entry) && c.State === 'running' ? [{ key, entry, id: c.Id, name }] : [];
+      return name === entryPrefix(key, entry) && c.State === 'running' && c.Labels[LABELS.template] === template ? [{ key, entry, id: c.Id, name, template }] : [];
     });
   }
   const poolAtMin = (what: string, ok: (p: Pooled[]) => boolean = () => true) => waitFor(what, async () => {
@@ -74,8 +76,8 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     return p.length === MIN && ok(p) ? p : undefined;
   }, 90_000);
 
-  async function spawn(sub: string): Promise<{ id: string; access: string }> {
-    const sat = await stack.sat(await stack.et(sub, 'acme', 'free'), ID, 'intro');
+  async function spawn(sub: string, template = ID, track = 'intro', plan = 'free'): Promise<{ id: string; access: string }> {
+    const sat = await stack.sat(await stack.et(sub, 'acme', plan), template, track);
     const r = await stack.call('POST', '/api/spawn', sat, {});
     assert.equal(r.status, 202, JSON.stringify(r.json));
     const id = r.json!.scenarioId as string;
@@ -102,6 +104,7 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     }, 120_000);
   }
   const evidence = (id: string) => join(resultsDir(stack.t.config.storageDir, id), RESULTS.evidenceDir);
+  const claimOfHost = (id: string) => JSON.parse(readFileSync(join(stack.t.config.storageDir, 'scenarios', id, 'claim.json'), 'utf8')) as ClaimRecord;
   const claimOf = (id: string) => JSON.parse(readFileSync(join(evidence(id), 'claim.json'), 'utf8')) as ClaimRecord;
 
   it('a spawn gets a pooled container, the pool refills, a second spawn gets another, each with its own flag that the scorer checks', async () => {
@@ -155,7 +158,8 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     const ops = await startOpsServer({ host: '127.0.0.1', port: 0, checks: {}, log: { warn: () => undefined }, details: () => ({ pools: stack.host.pools.status() }) });
     try {
       const ready = await (await fetch(`${ops.url}/readyz`)).json() as { pools: Array<Record<string, unknown>> };
-      assert.deepEqual(ready.pools.map((p) => ({ template: p.template, key: p.key, min: p.min, max: p.max })), [{ template: TEMPLATE, key, min: MIN, max: 3 }]);
+      assert.deepEqual(ready.pools.map((p) => ({ template: p.template, min: p.min, max: p.max })), [{ template: TEMPLATE, min: MIN, max: 3 }, { template: 'web-recon@1', min: 1, max: 1 }]);
+      assert.equal(ready.pools[0]!.key, key);
       const metrics = await (await fetch(`${ops.url}/metrics`)).text();
       assert.match(metrics, new RegExp(`arbiter_pool_hits_total\\{template="${TEMPLATE}"\\} [2-9]`));
       assert.match(metrics, /arbiter_pool_refills_total\{template="pool-e2e@1"\} [1-9]/);
@@ -164,6 +168,29 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     } finally {
       await ops.close();
     }
+  });
+
+  it('a pod (web-recon: holder, workstation, target) is pooled whole, claimed whole, and works: the workstation reaches the target by name', async () => {
+    const [entry] = await waitFor('a pooled web-recon pod', async () => {
+      const p = await pooled('web-recon@1');
+      return p.length === 1 ? p : undefined;
+    }, 90_000);
+    const members = await docker.listContainers({ all: true, filters: { label: [`${LABELS.poolEntry}=${entry!.entry}`] } });
+    const before = members.map((c) => c.Id).sort();
+    assert.equal(before.length, 3);
+    const s = await spawn('pool-pod', 'web-recon', 'web', 'pro');
+    const names = [scenarioContainerName(s.id), `${scenarioContainerName(s.id)}-pod`, `${scenarioContainerName(s.id)}-svc-target`];
+    const ids = (await Promise.all(names.map((n) => docker.getContainer(n).inspect()))).map((i) => i.Id).sort();
+    assert.deepEqual(ids, before, 'the whole pooled pod, renamed to the scenario');
+    const robots = await exec(s, ['wget', '-q', '-O', '-', 'http://target:8080/robots.txt']);
+    assert.match(robots.stdout, /Disallow: \/notes\//);
+    const r = await stack.call('POST', `/api/scenarios/${s.id}/cancel`, s.access);
+    assert.equal(r.status, 202, JSON.stringify(r.json));
+    await waitFor('the claimed pod removed, never back in the pool', async () => {
+      const left = await Promise.all(before.map((id) => docker.getContainer(id).inspect().then(() => id, () => undefined)));
+      return left.every((x) => x === undefined) ? true : undefined;
+    });
+    assert.equal(claimOfHost(s.id).pooled, true);
   });
 
   it('a new template digest drains the pool: the old entries are removed and the new key is filled', async () => {
