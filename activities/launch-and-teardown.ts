@@ -237,7 +237,9 @@ export function createContainerActivities(deps: ContainerDeps) {
         }
       }
     }
-    for (const { member } of created) await awaitReady(docker, member);
+    // A pooled entry is claimable only once all its members were ready (pool-logic WARMING_SUFFIX):
+    // a fresh claim skips the readiness commands; a retry that adopts runs them again.
+    if (!claim || claim.adopted) for (const { member } of created) await awaitReady(docker, member);
     const claimMs = Date.now() - startedAt;
     const record: ClaimRecord = await injectScenario(docker, {
       storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { LABELS, podMembers, type PodMember } from '../activities/container-spec.ts';
 import { awaitReady, pinnedImage, type HostPools } from '../activities/launch-and-teardown.ts';
 import { memberSuffixes, poolKey, poolScenarioId } from '../activities/pool/pool-key.ts';
-import { entryPrefix, isComplete, PoolLogic, type DesiredPool } from '../activities/pool/pool-logic.ts';
+import { entryPrefix, isComplete, PoolLogic, WARMING_SUFFIX, type DesiredPool } from '../activities/pool/pool-logic.ts';
 import { dockerPoolEngine } from '../activities/pool/docker-pool-engine.ts';
 import type { PoolOverride } from '../infra/config.ts';
 import { HOLDER_IMAGE } from '../infra/images.ts';
@@ -59,20 +59,21 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
   let statuses: PoolStatus[] = [];
   const failedUntil = new Map<string, number>();
 
+  /** A new entry's members, the main by its warming name (it takes its pooled name once all are ready). */
   function membersOf(key: string, entry: string): { pool: KeptPool; members: PodMember[] } {
     const pool = current.find((p) => p.key === key);
     if (!pool) throw new Error(`pool ${key} is not kept by this host any more`);
     const members = podMembers({
       scenarioId: poolScenarioId(key, entry), tenant: '', template: pool.template, limits: { ...pool.template.limits }, env: [], hostId: opts.hostId, pool: { key, entry },
-    });
+    }).map((m) => (m.main ? { ...m, containerName: m.containerName + WARMING_SUFFIX, spec: { ...m.spec, name: m.containerName + WARMING_SUFFIX } } : m));
     return { pool, members };
   }
 
   const engine = dockerPoolEngine(docker, {
-    async createMember(key, entry, suffix) {
+    async createMember(key, entry, suffix, name) {
       const { pool, members } = membersOf(key, entry);
-      const member = members.find((m) => m.containerName === entryPrefix(key, entry) + suffix);
-      if (!member) throw new Error(`pool ${key} has no member ${suffix || '(main)'}`);
+      const member = members.find((m) => m.containerName === name);
+      if (!member || (suffix === '') !== member.main) throw new Error(`pool ${key} has no member ${name} (${suffix || 'main'})`);
       // Exactly the image a launch of this template version would check for.
       if (member.role === 'holder') await docker.getImage(HOLDER_IMAGE).inspect();
       else await pinnedImage(docker, member.spec.Image!, pool.digest);

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import type { EngineContainer, PoolEngine, RenameOutcome } from './pool-logic.ts';
 
 export interface EntryMaker {
-  createMember(key: string, entry: string, suffix: string): Promise<void>;
+  createMember(key: string, entry: string, suffix: string, name: string): Promise<void>;
   startEntry(key: string, entry: string): Promise<void>;
 }
 
@@ -53,7 +53,7 @@ export function dockerPoolEngine(docker: Docker, maker?: EntryMaker): PoolEngine
         if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
       }
     },
-    createMember: (key, entry, suffix) => (maker ? maker.createMember(key, entry, suffix) : noMaker()),
+    createMember: (key, entry, suffix, name) => (maker ? maker.createMember(key, entry, suffix, name) : noMaker()),
     startEntry: (key, entry) => (maker ? maker.startEntry(key, entry) : noMaker()),
   };
 }

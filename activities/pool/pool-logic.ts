@@ -37,9 +37,9 @@ export interface PoolEngine {
   rename(nameOrId: string, to: string): Promise<RenameOutcome>;
   /** force-removes; a container already gone is not an error */
   remove(nameOrId: string): Promise<void>;
-  /** creates (does not start) the member of a new entry whose name ends with `suffix` */
-  createMember(key: string, entry: string, suffix: string): Promise<void>;
-  /** starts every member of the entry in launch order and waits until each is ready */
+  /** creates (does not start), named `name`, the member of a new entry whose pooled name ends with `suffix` */
+  createMember(key: string, entry: string, suffix: string, name: string): Promise<void>;
+  /** starts every member of the entry in launch order (the main by its warming name) and waits until each is ready */
   startEntry(key: string, entry: string): Promise<void>;
 }
 
@@ -67,6 +67,13 @@ export interface PoolEntryView {
 export function entryPrefix(key: string, entry: string): string {
   return scenarioContainerName(poolScenarioId(key, entry));
 }
+
+/**
+ * What a new entry's main is named until every member of the entry is ready: an entry is claimable
+ * only once its main carries the pooled name, so a claim never needs to wait for readiness, and an
+ * entry whose making stopped halfway is never claimed (the keeper drains it).
+ */
+export const WARMING_SUFFIX = '-warming';
 
 export function newEntryId(): string {
   return randomBytes(4).toString('hex');
@@ -208,17 +215,19 @@ export class PoolLogic {
   }
 
   /**
-   * Removes an unclaimed entry: its main first, under the lock (so no claim can take it after),
-   * then the rest, its namespace holder last. False when a claim took it first.
+   * Removes an unclaimed entry: its main first (pooled or still warming), under the lock (so no
+   * claim can take it after, and a warming main cannot become claimable), then the rest, its
+   * namespace holder last. False when a claim took it first.
    */
   async removeEntry(key: string, entry: string): Promise<boolean> {
     const prefix = entryPrefix(key, entry);
     const mine = await this.lock.run(async () => {
       const members = await this.engine.list([`${LABELS.poolEntry}=${entry}`, this.hostLabel]);
       if (members.some((m) => !m.name.startsWith(prefix))) return undefined;
-      const main = members.find((m) => m.name === prefix);
-      if (main) await this.engine.remove(main.id);
-      return members.filter((m) => m !== main);
+      // The main, or the main still warming (which would take the pooled name once ready).
+      const mains = members.filter((m) => m.name === prefix || m.name === prefix + WARMING_SUFFIX);
+      for (const m of mains) await this.engine.remove(m.id);
+      return members.filter((m) => !mains.includes(m));
     });
     if (!mine) return false;
     const holders = mine.filter((m) => m.name === `${prefix}-pod`);
@@ -239,9 +248,12 @@ export class PoolLogic {
       let ready = entries.filter((e) => e.key === pool.key && isComplete(e, pool.suffixes)).length;
       while (ready < Math.min(pool.min, pool.max) && pooled + busy < capacity) {
         const entry = newEntryId();
+        const prefix = entryPrefix(pool.key, entry);
         pooled++;
-        for (const suffix of pool.suffixes) await this.engine.createMember(pool.key, entry, suffix);
+        for (const suffix of pool.suffixes) await this.engine.createMember(pool.key, entry, suffix, prefix + (suffix === '' ? WARMING_SUFFIX : suffix));
         await this.engine.startEntry(pool.key, entry);
+        // Drained while it was being made (a drain not serialized with this refill): the next pass refills.
+        if ((await this.lock.run(() => this.engine.rename(prefix + WARMING_SUFFIX, prefix))) !== 'renamed') break;
         ready++;
         created++;
       }

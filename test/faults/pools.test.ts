@@ -193,7 +193,8 @@ describe('faults: warm pools through worker kills mid-claim and mid-refill, an e
     const warm = await poolFull('the pool filled');
     phase(`pool full: ${warm.length} entries`);
 
-    const claimRename = next((e) => e.action === 'rename' && /^\/?arbiter-pool-/.test(e.attributes.oldName ?? ''));
+    // A claim: a pooled name renamed to a scenario's (not a new entry's main taking its pooled name).
+    const claimRename = next((e) => e.action === 'rename' && /^\/?arbiter-pool-/.test(e.attributes.oldName ?? '') && (e.attributes.name ?? '').startsWith('arbiter-scn-'));
     scenarios.push(...await Promise.all(['a', 'b', 'c'].map((x) => spawn(`pools-${x}`))));
     await claimRename;
     await killHost('the engine reported the first rename of a pooled container');
