@@ -17,6 +17,9 @@ import { MANIFEST_FILE } from '../../infra/evidence-manifest.ts';
 import { buildTemplateImages } from '../../infra/images.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { startOpsServer } from '../../workers/ops-server.ts';
+import { randomUUID } from 'node:crypto';
+import { MAIN_TASK_QUEUE, RECONCILE_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import type { ReconcileReport } from '../../contract/reconcile.ts';
 import { docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -152,7 +155,7 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
       const left = await Promise.all([aInfo.Id, bInfo.Id].map((id) => docker.getContainer(id).inspect().then(() => id, () => undefined)));
       return left.every((x) => x === undefined) ? true : undefined;
     });
-    console.log(`launch up to injection (claim, readiness): pooled ${claimA.claimMs} ms, ${claimOf(b.id).claimMs} ms`);
+    console.log(`launch up to injection (claim; a fresh claim runs no readiness): pooled ${claimA.claimMs} ms, ${claimOf(b.id).claimMs} ms`);
 
     // The keeper's state, as the container worker's /readyz and /metrics show it.
     const ops = await startOpsServer({ host: '127.0.0.1', port: 0, checks: {}, log: { warn: () => undefined }, details: () => ({ pools: stack.host.pools.status() }) });
@@ -191,6 +194,21 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
       return left.every((x) => x === undefined) ? true : undefined;
     });
     assert.equal(claimOfHost(s.id).pooled, true);
+  });
+
+  it('the reconciler removes a claimed container whose workflow is gone (its name says whose it is) and keeps the pool\'s entries', async () => {
+    const warm = await poolAtMin('the pool at its min');
+    const s = await spawn('pool-orphan');
+    const info = await docker.getContainer(scenarioContainerName(s.id)).inspect();
+    assert.equal(info.Config.Labels[LABELS.scenario], undefined);
+    await stack.env.client.workflow.getHandle(s.id).terminate('test: a workflow gone before its cleanup');
+    const report = await stack.env.client.workflow.execute(RECONCILE_WORKFLOW_TYPE, { taskQueue: MAIN_TASK_QUEUE, workflowId: `reconcile-${randomUUID()}`, args: [] }) as ReconcileReport;
+    const mine = report.hosts.find((h) => h.hostId === stack.t.config.hostId);
+    assert.ok(mine && !mine.error, JSON.stringify(report));
+    assert.deepEqual(mine.removed.filter((r) => r.scenarioId === s.id).map((r) => `${r.containerName}:${r.workflowStatus}`), [`${scenarioContainerName(s.id)}:TERMINATED`]);
+    await assert.rejects(docker.getContainer(info.Id).inspect(), (err: { statusCode?: number }) => err.statusCode === 404);
+    const unclaimed = warm.filter((p) => p.id !== info.Id);
+    for (const p of unclaimed) assert.equal((await docker.getContainer(p.id).inspect()).Name, `/${p.name}`, `pooled entry ${p.name} kept`);
   });
 
   it('a new template digest drains the pool: the old entries are removed and the new key is filled', async () => {
