@@ -194,7 +194,8 @@ export function createContainerActivities(deps: ContainerDeps) {
     const startedAt = Date.now();
     let claim: Claimed | undefined;
     if (req.policySha256) {
-      const key = poolKey({ templateDigest: req.templateDigest, policySha256: req.policySha256, runtime: runtimeOf(req.template), members });
+      const imageIds = Object.fromEntries([...images].map(([tag, image]) => [tag, image.Id]));
+      const key = poolKey({ templateDigest: req.templateDigest, policySha256: req.policySha256, runtime: runtimeOf(req.template), members, images: imageIds });
       claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId));
       const template = `${req.template.id}@${req.template.version}`;
       if (claim) {

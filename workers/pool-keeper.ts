@@ -58,6 +58,14 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
   let current: KeptPool[] = [];
   let statuses: PoolStatus[] = [];
   const failedUntil = new Map<string, number>();
+  // A template that cannot be pooled says so once per reason, not on every pass.
+  const warned = new Set<string>();
+  const warnOnce = (fields: Record<string, unknown>, msg: string) => {
+    const id = `${msg}:${JSON.stringify(fields)}`;
+    if (warned.has(id)) return;
+    warned.add(id);
+    log.warn(fields, msg);
+  };
 
   /** A new entry's members, the main by its warming name (it takes its pooled name once all are ready). */
   function membersOf(key: string, entry: string): { pool: KeptPool; members: PodMember[] } {
@@ -110,13 +118,24 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
         if (!bounds || bounds.max === 0) continue;
         digest = pinTemplate(ref, opts.templatesDir).digest;
       } catch (err) {
-        log.warn({ template: refText, err: (err as Error).message }, 'pool: template skipped');
+        warnOnce({ template: refText, err: (err as Error).message }, 'pool: template skipped');
         continue;
       }
       const bounds = (override ?? template.pool)!;
       const probe = podMembers({ scenarioId: 'pool-probe', tenant: '', template, limits: { ...template.limits }, env: [], hostId: opts.hostId });
+      // The images a launch would check for (built from this digest): none, no entry can be made.
+      const images: Record<string, string> = {};
+      try {
+        for (const m of probe) {
+          const tag = m.spec.Image!;
+          images[tag] ??= (m.role === 'holder' ? await docker.getImage(HOLDER_IMAGE).inspect() : await pinnedImage(docker, tag, digest)).Id;
+        }
+      } catch (err) {
+        warnOnce({ template: refText, err: (err as Error).message }, 'pool: template skipped (its images are not built from this version)');
+        continue;
+      }
       pools.push({
-        key: poolKey({ templateDigest: digest, policySha256, runtime: runtimeOf(template), members: probe }),
+        key: poolKey({ templateDigest: digest, policySha256, runtime: runtimeOf(template), members: probe, images }),
         min: bounds.min, max: bounds.max, suffixes: memberSuffixes(probe, 'pool-probe'), template, ref: refText, digest,
       });
     }

@@ -13,11 +13,18 @@ export interface PoolKeyInput {
   policySha256: string;
   runtime: string;
   members: readonly PodMember[];
+  /**
+   * The image id each tag resolves to on this host: a tag rebuilt from the same template version
+   * (another busybox in its context) is another image, and a pooled container of the old one
+   * must not serve a launch that checks for the new one.
+   */
+  images?: Readonly<Record<string, string>>;
 }
 
 /** A member's create options with everything per scenario taken out (see the file's header). */
-export function hardeningOf(member: PodMember): Record<string, unknown> {
+export function hardeningOf(member: PodMember, images: Readonly<Record<string, string>> = {}): Record<string, unknown> {
   const { name: _name, Labels: _labels, Env: _env, ...rest } = member.spec;
+  if (rest.Image !== undefined && images[rest.Image] !== undefined) rest.Image = images[rest.Image];
   const hc = rest.HostConfig ?? {};
   // A service joins its pod's holder by the holder's name, which is per scenario.
   const networkMode = hc.NetworkMode?.startsWith('container:') ? 'container:<holder>' : hc.NetworkMode;
@@ -30,7 +37,7 @@ export function poolKey(input: PoolKeyInput): string {
     templateDigest: input.templateDigest,
     policySha256: input.policySha256,
     runtime: input.runtime,
-    hardening: input.members.map(hardeningOf),
+    hardening: input.members.map((m) => hardeningOf(m, input.images)),
   })).slice(0, 16);
 }
 

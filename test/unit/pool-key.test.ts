@@ -37,6 +37,10 @@ describe('pool key', () => {
     assert.notEqual(key({ ...single, runtime: 'runsc' }), k);
     assert.notEqual(key(single, { limits: { ...limitsOf(single), memoryMb: 32 } }), k);
     assert.notEqual(key(single, { limits: { ...limitsOf(single), tmpfsMb: 8 } }), k);
+    // The tag rebuilt into another image (same template version, another busybox in its context).
+    const members = podMembers({ scenarioId: 'scn-aaaaaaaa', tenant: 'acme', template: single, limits: limitsOf(single), env: [], hostId: 'h1' });
+    const withImage = (id: string) => poolKey({ templateDigest: 'd'.repeat(64), policySha256: 'p'.repeat(64), runtime: 'runc', members, images: { [single.image.tag]: id } });
+    assert.notEqual(withImage('sha256:1'), withImage('sha256:2'));
   });
 
   it('a pooled member carries the pool and entry labels and no scenario or tenant; names follow the entry', () => {
