@@ -1,6 +1,6 @@
 // Evidence is taken from the scenario container after it ends and before it is removed: what the
 // scorer sees and what the verdict binds. Re-running the collection rewrites the same files.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
@@ -19,6 +19,7 @@ import type { Entitlement } from './check-entitlements.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
 import { copyTranscript, TranscriptLog, transcriptDir } from '../infra/transcript-log.ts';
 import { ACCESS_DIR, TRANSCRIPT_FILE } from '../lib/transcript.ts';
+import { CLAIM_FILE, claimRecordPath } from './scenario-injection.ts';
 
 export const LOG_CAP_BYTES = 1024 * 1024;
 
@@ -175,6 +176,10 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     write('submission.json', canonicalJson(req.completion ?? { outcome: 'none', submission: {} }));
     write('entitlement.json', canonicalJson(req.entitlement));
     write('policy.json', canonicalJson(req.policy));
+    // How the scenario got its containers (a warm pool's entry or a cold start) and what was
+    // injected into them: bound by the manifest, so by the verdict; the scorer reads the flag here.
+    const claim = claimRecordPath(deps.storageDir, req.scenarioId);
+    if (existsSync(claim)) copyFileSync(claim, join(dir, CLAIM_FILE));
     const redacted = redactEvidence(dir);
     if (redacted > 0) Context.current().log.warn('secrets redacted from evidence', { scenarioId: req.scenarioId, redacted });
     const manifest = buildManifest(dir);

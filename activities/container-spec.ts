@@ -21,6 +21,10 @@ export const LABELS = {
   service: 'io.arbiter.service',
   /** "true" when the scenario depends on the service staying up */
   required: 'io.arbiter.required',
+  /** a warm pool's key (activities/pool/pool-key.ts) on each member of a pooled entry; kept once claimed */
+  pool: 'io.arbiter.pool',
+  /** the pooled entry (a whole pod) a container belongs to; kept once claimed */
+  poolEntry: 'io.arbiter.pool-entry',
 } as const;
 
 export const LOG_MAX_SIZE = '1m';
@@ -133,7 +137,20 @@ export interface PodMember {
   service?: ServiceDef;
 }
 
-export interface PodRequest { scenarioId: string; tenant: string; template: Template; limits: EffectiveLimits; env: string[]; hostId?: string }
+export interface PodRequest {
+  scenarioId: string;
+  tenant: string;
+  template: Template;
+  limits: EffectiveLimits;
+  env: string[];
+  hostId?: string;
+  /**
+   * A warm pool's entry, created before any scenario exists: `scenarioId` names it
+   * (pool-<key>-<entry>), and it is labelled with its pool and entry instead of a scenario and a
+   * tenant (labels are immutable, and neither is known until a scenario claims it).
+   */
+  pool?: { key: string; entry: string };
+}
 
 /**
  * Every container a scenario is made of, in launch order. One service: its container owns a
@@ -146,8 +163,7 @@ export function podMembers(req: PodRequest): PodMember[] {
   const runtime: Runtime = runtimeOf(template);
   const services = servicesOf(template);
   const baseLabels = {
-    [LABELS.scenario]: scenarioId,
-    [LABELS.tenant]: req.tenant,
+    ...(req.pool ? { [LABELS.pool]: req.pool.key, [LABELS.poolEntry]: req.pool.entry } : { [LABELS.scenario]: scenarioId, [LABELS.tenant]: req.tenant }),
     [LABELS.template]: `${template.id}@${template.version}`,
     ...(req.hostId ? { [LABELS.host]: req.hostId } : {}),
   };

@@ -10,6 +10,7 @@ import { createEntitlementActivities } from './check-entitlements.ts';
 import { createLeaseActivities } from './lease-holders.ts';
 import { createEvidenceActivities } from './collect-evidence.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
+import type { HostPools } from './launch-and-teardown.ts';
 import type { PolicyEngine } from '../infra/policy/wasm-engine.ts';
 import { createPolicyActivities } from './evaluate-policy.ts';
 import { createRetentionActivities } from './delete-artifacts.ts';
@@ -66,6 +67,8 @@ export interface HostDeps {
   access?: AccessRegistry;
   /** shared with the host's monitor: containers teardown removes are not reported as exits */
   removals?: Removals;
+  /** the host's warm pools (workers/pool-keeper.ts); without, launches still claim what is pooled */
+  pools?: HostPools;
 }
 
 export function createHostActivities(deps: HostDeps) {

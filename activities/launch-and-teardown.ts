@@ -8,6 +8,21 @@ import { diedOfOomKill, LABELS, podMembers, type EffectiveLimits, type PodMember
 import { execInContainer } from '../infra/container-access.ts';
 import { HOLDER_IMAGE, TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
 import type { Removals } from '../infra/removals.ts';
+import { runtimeOf } from '../infra/template.ts';
+import { poolClaimSeconds, poolHits, poolMisses } from '../infra/metrics.ts';
+import { memberSuffixes, poolKey } from './pool/pool-key.ts';
+import { PoolLogic, type Claimed } from './pool/pool-logic.ts';
+import { dockerPoolEngine } from './pool/docker-pool-engine.ts';
+import { injectScenario, type ClaimRecord } from './scenario-injection.ts';
+
+/** The host's warm pools, as the launch and the teardown see them (workers/pool-keeper.ts). */
+export interface HostPools {
+  logic: PoolLogic;
+  /** a claim took an entry: refill in the background */
+  claimed(): void;
+  /** the reconciler's pass over pooled entries: those that no longer fit are removed */
+  reconcile(): Promise<void>;
+}
 
 export interface ContainerDeps {
   docker: Docker;
@@ -15,6 +30,10 @@ export interface ContainerDeps {
   hostId: string;
   /** told of every container teardown removes, so the host's monitor does not report its stop */
   removals?: Removals;
+  /** where the claim record (claim.json) of each scenario is written */
+  storageDir: string;
+  /** the host's pool keeper; without one, launches still claim entries a keeper made */
+  pools?: HostPools | undefined;
 }
 
 export interface LaunchRequest {
@@ -25,6 +44,8 @@ export interface LaunchRequest {
   /** the template version digest the entitlement pinned: the image must have been built from it */
   templateDigest: string;
   limits: EffectiveLimits;
+  /** the policy bundle that admitted the scenario: part of the pool key (absent: never pooled) */
+  policySha256?: string;
 }
 /** One container of a launched scenario. */
 export interface LaunchedService {
@@ -55,6 +76,8 @@ export interface LaunchedContainer {
   services?: LaunchedService[];
   /** the first required container found stopped (the main one reports its code in exitCode too) */
   stopped?: StoppedService;
+  /** whether a warm pool's entry was claimed for it (absent before pools existed) */
+  pooled?: boolean;
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -88,8 +111,33 @@ export async function pinnedImage(docker: Docker, tag: string, templateDigest: s
 /** How often a service's readiness command is run again until it exits 0. */
 export const READINESS_POLL_MS = 100;
 
+/** Runs the service's readiness command until it exits 0, at most its timeout after the start. */
+export async function awaitReady(docker: Docker, member: PodMember): Promise<void> {
+  const readiness = member.service?.readiness;
+  if (!readiness) return;
+  const container = docker.getContainer(member.containerName);
+  const deadline = Date.now() + readiness.timeoutSeconds * 1000;
+  let last = '';
+  for (;;) {
+    const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const r = await execInContainer(container, { cmd: readiness.command, stdin: Buffer.alloc(0), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: left, runtime: member.spec.HostConfig?.Runtime }, 4096);
+    if (r.exitCode === 0) return;
+    last = `exit ${r.exitCode ?? 'timed out'}${r.stderr.length ? `: ${r.stderr.toString('utf8').trim().slice(0, 200)}` : ''}`;
+    if (Date.now() >= deadline) break;
+    await new Promise((r2) => setTimeout(r2, READINESS_POLL_MS));
+  }
+  throw ApplicationFailure.nonRetryable(`service "${member.name}" was not ready within ${readiness.timeoutSeconds}s (its readiness command: ${last})`, FailureTypes.serviceNotReady);
+}
+
+/** Without a keeper (a host that keeps no pools): claims still work, and every unclaimed entry is drained. */
+export function defaultPools(docker: Docker, hostId: string): HostPools {
+  const logic = new PoolLogic(dockerPoolEngine(docker), hostId);
+  return { logic, claimed: () => undefined, reconcile: async () => { await logic.drain([]); } };
+}
+
 export function createContainerActivities(deps: ContainerDeps) {
   const { docker } = deps;
+  const pools: HostPools = deps.pools ?? defaultPools(docker, deps.hostId);
 
   /** The namespace holder's image: the same for every template, built by "arbiter images build". */
   async function holderImage(): Promise<Docker.ImageInspectInfo> {
@@ -126,24 +174,6 @@ export function createContainerActivities(deps: ContainerDeps) {
     return { info, adopted };
   }
 
-  /** Runs the service's readiness command until it exits 0, at most its timeout after the start. */
-  async function awaitReady(member: PodMember): Promise<void> {
-    const readiness = member.service?.readiness;
-    if (!readiness) return;
-    const container = docker.getContainer(member.containerName);
-    const deadline = Date.now() + readiness.timeoutSeconds * 1000;
-    let last = '';
-    for (;;) {
-      const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-      const r = await execInContainer(container, { cmd: readiness.command, stdin: Buffer.alloc(0), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: left, runtime: member.spec.HostConfig?.Runtime }, 4096);
-      if (r.exitCode === 0) return;
-      last = `exit ${r.exitCode ?? 'timed out'}${r.stderr.length ? `: ${r.stderr.toString('utf8').trim().slice(0, 200)}` : ''}`;
-      if (Date.now() >= deadline) break;
-      await new Promise((r2) => setTimeout(r2, READINESS_POLL_MS));
-    }
-    throw ApplicationFailure.nonRetryable(`service "${member.name}" was not ready within ${readiness.timeoutSeconds}s (its readiness command: ${last})`, FailureTypes.serviceNotReady);
-  }
-
   async function launchContainer(req: LaunchRequest): Promise<LaunchedContainer> {
     // No secret goes into any container: the party inside is the one being judged. The scenario
     // host asks the API for its completion token (POST /api/scenarios/:id/completion-token).
@@ -153,12 +183,30 @@ export function createContainerActivities(deps: ContainerDeps) {
       template: req.template,
       limits: req.limits,
       hostId: deps.hostId,
-      env: [`ARBITER_SCENARIO_ID=${req.scenarioId}`],
+      // Nothing per scenario in the environment: a pooled container, made before its scenario
+      // existed, must be the same as a cold one (what is per scenario is injected below).
+      env: [],
     });
     const images = new Map<string, Docker.ImageInspectInfo>();
     for (const m of members) {
       const tag = m.spec.Image!;
       if (!images.has(tag)) images.set(tag, m.role === 'holder' ? await holderImage() : await pinnedImage(docker, tag, req.templateDigest));
+    }
+    // A warm pool's entry of exactly this hardening, template digest, policy and runtime, claimed
+    // by renaming it to the scenario's names; then the cold path below adopts it by those names.
+    const startedAt = Date.now();
+    let claim: Claimed | undefined;
+    if (req.policySha256) {
+      const imageIds = Object.fromEntries([...images].map(([tag, image]) => [tag, image.Id]));
+      const key = poolKey({ templateDigest: req.templateDigest, policySha256: req.policySha256, runtime: runtimeOf(req.template), members, images: imageIds });
+      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId));
+      const template = `${req.template.id}@${req.template.version}`;
+      if (claim) {
+        if (!claim.adopted) poolHits.inc({ template });
+        pools.claimed();
+      } else {
+        poolMisses.inc({ template });
+      }
     }
     // Created first, all of them, then started in order: a worker killed anywhere in between is
     // resumed by the retry with exactly one container per member (each name is deterministic).
@@ -175,6 +223,7 @@ export function createContainerActivities(deps: ContainerDeps) {
       adopted: created.every((c) => c.adopted),
       workdir: main.info.Config.WorkingDir || '/',
       ...(members.length > 1 ? { services } : {}),
+      pooled: claim !== undefined,
     };
     for (const { member, info } of created) {
       if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
@@ -192,8 +241,17 @@ export function createContainerActivities(deps: ContainerDeps) {
         }
       }
     }
-    for (const { member } of created) await awaitReady(member);
-    Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted });
+    // A pooled entry is claimable only once all its members were ready (pool-logic WARMING_SUFFIX):
+    // a fresh claim skips the readiness commands; a retry that adopts runs them again.
+    if (!claim || claim.adopted) for (const { member } of created) await awaitReady(docker, member);
+    const claimMs = Date.now() - startedAt;
+    const record: ClaimRecord = await injectScenario(docker, {
+      storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,
+      pooled: claim ? { key: claim.key, entry: claim.entry } : undefined, claimMs,
+      containers: created.map(({ member, info }) => ({ name: member.containerName, id: info.Id })),
+    });
+    if (claim && !claim.adopted) poolClaimSeconds.observe({ template: `${req.template.id}@${req.template.version}` }, (Date.now() - startedAt) / 1000);
+    Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted, pooled: record.pooled, ...(claim ? { poolKey: claim.key, entry: claim.entry } : {}), claimMs });
     return result;
   }
 
@@ -222,6 +280,16 @@ export function createContainerActivities(deps: ContainerDeps) {
   async function teardownContainer(req: { containerName?: string; scenarioId?: string }): Promise<void> {
     const names = new Set(req.containerName ? [req.containerName] : []);
     const holders = new Set<string>();
+    // Claimed from a pool, its containers carry no scenario label: they are found by the
+    // scenario's names, and by the pooled entry its main was claimed from (a claim stopped halfway
+    // left some under their pooled names). A container that served a scenario never goes back.
+    const scenarioId = req.scenarioId ?? (req.containerName?.startsWith('arbiter-') ? req.containerName.slice('arbiter-'.length) : undefined);
+    if (scenarioId) {
+      for (const c of await pools.logic.scenarioContainers(scenarioId)) {
+        if (c.labels[LABELS.role] === 'holder') holders.add(c.name);
+        else names.add(c.name);
+      }
+    }
     if (req.scenarioId) {
       const found = await docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${req.scenarioId}`, `${LABELS.host}=${deps.hostId}`] } });
       for (const c of found) {

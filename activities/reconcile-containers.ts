@@ -8,9 +8,10 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { HostReconcileResult, ReconciledContainer } from '../contract/reconcile.ts';
 import { LABELS } from './container-spec.ts';
-import { isNotFound } from './launch-and-teardown.ts';
+import { defaultPools, isNotFound, type HostPools } from './launch-and-teardown.ts';
+import { poolStateOf } from './pool/pool-logic.ts';
 
-export interface ReconcileDeps { docker: Docker; temporal: Client; hostId: string }
+export interface ReconcileDeps { docker: Docker; temporal: Client; hostId: string; pools?: HostPools | undefined }
 
 /** "RUNNING", "COMPLETED", … as Temporal names it, or "UNKNOWN" when no such workflow exists. */
 async function workflowStatus(temporal: Client, workflowId: string): Promise<string> {
@@ -24,7 +25,11 @@ async function workflowStatus(temporal: Client, workflowId: string): Promise<str
 }
 
 export function createReconcileActivities(deps: ReconcileDeps) {
+  const pools = deps.pools ?? defaultPools(deps.docker, deps.hostId);
   async function reconcileContainers(): Promise<HostReconcileResult> {
+    // Pooled entries (no scenario yet) are judged by the pool rules: a key this host no longer
+    // keeps, an incomplete or stopped entry, or no pool configured at all, and they go.
+    await pools.reconcile();
     const containers = await deps.docker.listContainers({
       all: true,
       filters: { label: [`${LABELS.managed}=true`, `${LABELS.host}=${deps.hostId}`] },
@@ -34,7 +39,10 @@ export function createReconcileActivities(deps: ReconcileDeps) {
     const statuses = new Map<string, string>();
     for (const c of containers) {
       Context.current().heartbeat();
-      const scenarioId = c.Labels[LABELS.scenario] ?? '';
+      // Claimed from a pool, a container has no scenario label: its name says whose it is.
+      const pool = poolStateOf((c.Names[0] ?? '').replace(/^\//, ''), c.Labels);
+      if (pool.kind === 'pooled') continue;
+      const scenarioId = c.Labels[LABELS.scenario] ?? (pool.kind === 'claimed' ? pool.scenarioId : undefined) ?? '';
       let status = 'UNKNOWN';
       if (scenarioId) {
         status = statuses.get(scenarioId) ?? await workflowStatus(deps.temporal, scenarioId);

@@ -55,8 +55,20 @@ export interface Config {
     endpoints: Record<string, string>;
     socketDir: string;
   };
+  /** warm pools this host keeps (ARBITER_POOLS), over what template versions declare */
+  pools: PoolOverride[];
+  /** ARBITER_POOLS=none: this host keeps no pool at all, whatever templates declare */
+  poolsOff: boolean;
+  /** pooled entries plus running scenarios on this host never exceed it (ARBITER_HOST_CAPACITY) */
+  hostCapacity: number;
   warnings: string[];
 }
+
+/** One `templateId@version=min:max` of ARBITER_POOLS. */
+export interface PoolOverride { template: string; version: string; min: number; max: number }
+
+/** A pool's bounds, as a template declares them and ARBITER_POOLS overrides them. */
+export const MAX_POOL_SIZE = 32;
 
 /**
  * The ops settings as given. A port left unset takes the worker kind's default (workerOps), since
@@ -190,6 +202,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     opa: remotePolicy(env.OPA_URL, env.OPA_TIMEOUT_MS),
     workerOps: workerOpsSettings(env),
     access: accessSettings(env, hostId, resolve(path('ARBITER_ACCESS_SOCKET_DIR', '/run/arbiter/access'))),
+    pools: env.ARBITER_POOLS?.trim() === 'none' ? [] : poolOverrides(env.ARBITER_POOLS),
+    poolsOff: env.ARBITER_POOLS?.trim() === 'none',
+    hostCapacity: positiveInt('ARBITER_HOST_CAPACITY', 32),
     warnings,
   });
 }
@@ -260,6 +275,20 @@ function hostList(raw: string | undefined, hostId: string): string[] {
   const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
   if (twice) throw new ConfigError(`ARBITER_HOSTS lists "${twice}" more than once`);
   return hosts;
+}
+
+/** ARBITER_POOLS: a comma list of `templateId@version=min:max`, 0 <= min <= max <= 32. */
+export function poolOverrides(raw: string | undefined): PoolOverride[] {
+  const pools: PoolOverride[] = [];
+  for (const item of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z][a-z0-9-]{0,62})@([0-9]+)=([0-9]{1,2}):([0-9]{1,2})$/.exec(item);
+    if (!m) throw new ConfigError(`ARBITER_POOLS entries are templateId@version=min:max, got "${item}"`);
+    const [min, max] = [Number(m[3]), Number(m[4])];
+    if (min > max || max > MAX_POOL_SIZE) throw new ConfigError(`ARBITER_POOLS "${item}": 0 <= min <= max <= ${MAX_POOL_SIZE}`);
+    if (pools.some((p) => p.template === m[1] && p.version === m[2])) throw new ConfigError(`ARBITER_POOLS names ${m[1]}@${m[2]} more than once`);
+    pools.push({ template: m[1]!, version: m[2]!, min, max });
+  }
+  return pools;
 }
 
 function containerRuntime(raw: string | undefined): Config['runtime'] {

@@ -2,7 +2,7 @@
 // its port, each worker on its ops port). Code anywhere increments them by importing this module:
 //   import { quotaRejections } from './metrics.ts'; quotaRejections.inc({ reason: 'quota' });
 // Label values are bounded sets (routes, statuses, activity types): never a tenant, subject or id.
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -40,6 +40,44 @@ export const quotaRejections = new Counter({
 export const policyDenies = new Counter({
   name: 'arbiter_policy_denies_total',
   help: 'Spawns the OPA policy denied',
+  registers: [registry],
+});
+
+// Warm pools (workers/pool-keeper.ts), on the container worker. The key is a pool's, a bounded
+// set (one per template version, policy bundle and hardening the host keeps).
+export const poolReady = new Gauge({
+  name: 'arbiter_pool_ready',
+  help: 'Ready (complete, running, unclaimed) entries of each warm pool on this host',
+  labelNames: ['template', 'key'] as const,
+  registers: [registry],
+});
+
+export const poolHits = new Counter({
+  name: 'arbiter_pool_hits_total',
+  help: 'Launches that claimed a warm pool entry',
+  labelNames: ['template'] as const,
+  registers: [registry],
+});
+
+export const poolMisses = new Counter({
+  name: 'arbiter_pool_misses_total',
+  help: 'Launches that found no warm pool entry of their key and started cold',
+  labelNames: ['template'] as const,
+  registers: [registry],
+});
+
+export const poolClaimSeconds = new Histogram({
+  name: 'arbiter_pool_claim_seconds',
+  help: 'A pooled launch, from the claim (renames) through readiness and injection',
+  labelNames: ['template'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+export const poolRefills = new Counter({
+  name: 'arbiter_pool_refills_total',
+  help: 'Warm pool entries created by the pool keeper',
+  labelNames: ['template'] as const,
   registers: [registry],
 });
 

@@ -72,6 +72,24 @@ export const TemplateSchema = Type.Object({
   readiness: Type.Optional(ReadinessSchema),
   /** further services, sharing the main service's loopback (and nothing else) through a namespace holder */
   services: Type.Optional(Type.Array(ServiceSchema, { minItems: 1, maxItems: 8 })),
+  /** a warm pool of this version's containers on each host (ARBITER_POOLS overrides it per host) */
+  pool: Type.Optional(Type.Object({
+    min: Type.Integer({ minimum: 0, maximum: 32 }),
+    max: Type.Integer({ minimum: 0, maximum: 32 }),
+  }, { additionalProperties: false })),
+  /**
+   * What the host writes into the scenario's containers once it is claimed (or cold started):
+   * nothing per subject is baked into a container at create, so pooled and cold ones are alike.
+   */
+  inject: Type.Optional(Type.Object({
+    /** an absolute path under the main service's /work: {scenarioId, tenant, subject} as JSON */
+    identity: Type.Optional(Type.String({ pattern: '^/work/[A-Za-z0-9._/-]+$' })),
+    /** a per-scenario random flag ARB{32 hex}, mode 0400 owned by the service's user */
+    flag: Type.Optional(Type.Object({
+      service: Type.Optional(ServiceName),
+      path: Type.String({ pattern: '^/work/[A-Za-z0-9._/-]+$' }),
+    }, { additionalProperties: false })),
+  }, { additionalProperties: false })),
   /** subject access (CONTRACT "Subject access"); absent: the defaults */
   access: Type.Optional(Type.Object({
     /** bytes of each exec input/output and file kept in the transcript (default 1 MiB; 0 keeps only digests) */
@@ -101,6 +119,12 @@ export function loadTemplate(ref: TemplateRef, root = DEFAULT_TEMPLATES_DIR): Te
   const names = serviceNames(raw);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice !== undefined) throw new Error(`template ${file} names service "${twice}" twice`);
+  if (raw.pool && raw.pool.min > raw.pool.max) throw new Error(`template ${file}: pool.min ${raw.pool.min} is above pool.max ${raw.pool.max}`);
+  const flagService = raw.inject?.flag?.service;
+  if (flagService !== undefined && !names.includes(flagService)) throw new Error(`template ${file}: inject.flag.service "${flagService}" is not one of its services`);
+  for (const p of [raw.inject?.identity, raw.inject?.flag?.path]) {
+    if (p !== undefined && p.split('/').some((seg) => seg === '..' || seg === '.')) throw new Error(`template ${file}: inject path ${p} must not contain . or ..`);
+  }
   if (raw.id !== ref.id || raw.version !== ref.version) {
     throw new Error(`template ${file} declares ${raw.id}@${raw.version}, not ${ref.id}@${ref.version}`);
   }

@@ -11,6 +11,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { diedOfOomKill, LABELS } from '../activities/container-spec.ts';
 import { containerExitedSignal } from '../contract/scenario.ts';
+import { poolStateOf } from '../activities/pool/pool-logic.ts';
 import type { AccessRegistry } from '../infra/access-registry.ts';
 import type { Removals } from '../infra/removals.ts';
 
@@ -23,7 +24,17 @@ export interface ContainerMonitor { stop(): Promise<void> }
 /** The containers whose exit ends their scenario's wait: its services and its namespace holder. */
 const WATCHED_ROLES = new Set(['scenario', 'holder']);
 
-export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'>; access?: AccessRegistry; removals?: Removals }): ContainerMonitor {
+/**
+ * The scenario a container serves: its label, or, claimed from a warm pool (made before any
+ * scenario, so unlabelled), its name. Undefined for a pooled container (`onPooledExit` hears of it).
+ */
+function scenarioOf(name: string, labels: Record<string, string>): string | undefined {
+  if (labels[LABELS.scenario]) return labels[LABELS.scenario];
+  const pool = poolStateOf(name, labels);
+  return pool.kind === 'claimed' ? pool.scenarioId : undefined;
+}
+
+export function startContainerMonitor(deps: { docker: Docker; client: Client; log: Pick<Logger, 'info' | 'warn'>; access?: AccessRegistry; removals?: Removals; onPooledExit?: (containerName: string) => void }): ContainerMonitor {
   const { docker, client, log } = deps;
   const managed = [`${LABELS.managed}=true`];
   let stopped = false;
@@ -75,9 +86,10 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
     const exited = await docker.listContainers({ all: true, filters: { label: managed, status: ['exited', 'dead'] } });
     for (const c of exited) {
       if (!WATCHED_ROLES.has(c.Labels[LABELS.role] ?? '')) continue;
-      const scenarioId = c.Labels[LABELS.scenario];
+      const name = (c.Names[0] ?? '').replace(/^\//, '');
+      const scenarioId = scenarioOf(name, c.Labels);
       const exitCode = Number(/\((\d+)\)/.exec(c.Status)?.[1] ?? -1);
-      if (scenarioId) await signal(scenarioId, (c.Names[0] ?? '').replace(/^\//, ''), exitCode);
+      if (scenarioId) await signal(scenarioId, name, exitCode);
     }
   }
 
@@ -96,8 +108,12 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
           if (!line.trim()) continue;
           const ev = JSON.parse(line) as DockerEvent;
           const attrs = ev.Actor?.Attributes ?? {};
-          const scenarioId = attrs[LABELS.scenario];
-          if (!scenarioId || !WATCHED_ROLES.has(attrs[LABELS.role] ?? '')) continue;
+          if (!WATCHED_ROLES.has(attrs[LABELS.role] ?? '')) continue;
+          const scenarioId = scenarioOf(attrs.name ?? '', attrs);
+          if (!scenarioId) {
+            if (ev.Action === 'die' && poolStateOf(attrs.name ?? '', attrs).kind === 'pooled') deps.onPooledExit?.(attrs.name ?? '');
+            continue;
+          }
           if (ev.Action === 'oom') void recordOom(scenarioId, attrs);
           else void signal(scenarioId, attrs.name ?? '', Number(attrs.exitCode ?? -1));
         }

@@ -12,5 +12,5 @@ await runWorkerProcess('arbiter-container-worker', [], async (config, connection
   const docker = new Docker({ socketPath: config.dockerSocket });
   const host = await createHostWorker({ config, connection, client, docker, log });
   const checks = readinessChecks({ config, temporal: connection, docker, signingKey: false });
-  return { worker: host.worker, checks, run: () => host.run().finally(() => client.connection.close()) };
+  return { worker: host.worker, checks, details: () => ({ pools: host.pools.status() }), run: () => host.run().finally(() => client.connection.close()) };
 }, { httpPort: 9092, sdkMetricsPort: 9192 });

@@ -22,6 +22,8 @@ export interface OpsServerOptions {
   /** the SDK's Prometheus endpoint, appended to /metrics when given */
   sdkMetricsUrl?: string | undefined;
   log: Pick<Logger, 'warn'>;
+  /** more of the worker's state in /readyz's answer (the container worker's warm pools) */
+  details?: (() => Record<string, unknown>) | undefined;
 }
 
 export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer> {
@@ -38,7 +40,8 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
       case '/readyz': {
         const { ready, checks, failing } = await runReadiness(opts.checks);
         if (!ready) opts.log.warn({ failing, checks }, 'not ready');
-        return ready ? json(res, 200, { status: 'ready', checks }) : json(res, 503, { status: 'not_ready', checks, failing });
+        const details = opts.details?.() ?? {};
+        return ready ? json(res, 200, { status: 'ready', checks, ...details }) : json(res, 503, { status: 'not_ready', checks, failing, ...details });
       }
       case '/metrics': {
         const { contentType, body } = await metricsText();

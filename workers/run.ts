@@ -15,6 +15,8 @@ export interface BuiltWorker {
   run(): Promise<void>;
   /** readiness checks of what this worker depends on; its own state is always checked too */
   checks?: Record<string, ReadinessCheck>;
+  /** more of the worker's state in /readyz's answer */
+  details?: () => Record<string, unknown>;
 }
 
 export async function runWorkerProcess(
@@ -51,7 +53,7 @@ export async function runWorkerProcess(
       worker: async () => (built.worker.getState() === 'RUNNING' ? true : `failing: worker is ${built.worker.getState()}`),
     };
     const server = ops.http
-      ? await startOpsServer({ ...ops.http, checks, sdkMetricsUrl: ops.sdkMetricsAddress && sdkMetricsUrl(ops.sdkMetricsAddress), log })
+      ? await startOpsServer({ ...ops.http, checks, sdkMetricsUrl: ops.sdkMetricsAddress && sdkMetricsUrl(ops.sdkMetricsAddress), log, details: built.details })
       : undefined;
     if (server) log.info({ url: server.url, sdkMetrics: ops.sdkMetricsAddress }, 'ops endpoints: /healthz /readyz /metrics');
     try {

@@ -7,6 +7,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
+import { createPoolKeeper, type PoolKeeper } from './pool-keeper.ts';
 import { buildAccessServer, endOrphanTerminals, listenAccessServer } from './access-server.ts';
 import { AccessRegistry } from '../infra/access-registry.ts';
 import { Removals } from '../infra/removals.ts';
@@ -89,6 +90,10 @@ export interface HostWorkerOptions {
   client: Client;
   docker?: Docker;
   log?: Pick<Logger, 'info' | 'warn'>;
+  /** the templates whose pools this host keeps (default: the repository's) */
+  templatesDir?: string;
+  /** how often the pool keeper looks again (default POOL_TICK_MS) */
+  poolTickMs?: number;
   extra?: Partial<WorkerOptions>;
 }
 
@@ -98,6 +103,8 @@ export interface HostWorkerOptions {
  */
 export interface HostWorker {
   worker: Worker;
+  /** the host's warm pools, kept while the worker runs */
+  pools: PoolKeeper;
   run(): Promise<void>;
   runUntil<R>(fn: Promise<R> | (() => Promise<R>)): Promise<R>;
 }
@@ -107,6 +114,19 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const access = new AccessRegistry(config.storageDir);
   const removals = new Removals();
+  const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
+  const pools = createPoolKeeper({
+    docker,
+    hostId: config.hostId,
+    templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
+    policyDir: config.policyDir,
+    policySha256: config.policySha256,
+    overrides: config.pools,
+    off: config.poolsOff,
+    capacity: config.hostCapacity,
+    log,
+    ...(opts.poolTickMs ? { tickMs: opts.poolTickMs } : {}),
+  });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporalNamespace,
@@ -119,6 +139,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
       temporal: opts.client,
       access,
       removals,
+      pools,
     }),
     // Host activities heartbeat every few seconds; sending them that often (instead of at 80% of
     // the heartbeat timeout) leaves a wide margin before a busy but live worker looks dead.
@@ -126,11 +147,11 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     interceptors: { activity: [activityInterceptors] },
     ...opts.extra,
   });
-  const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
   const relaySecret = config.secrets.RELAY_HMAC_SECRET;
   if (!relaySecret) log.warn('RELAY_HMAC_SECRET is not set: this host serves no subject access (exec, files, terminal)');
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
-    const monitor = startContainerMonitor({ docker, client: opts.client, log, access, removals });
+    const monitor = startContainerMonitor({ docker, client: opts.client, log, access, removals, onPooledExit: () => pools.trigger('die') });
+    pools.start();
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
@@ -144,10 +165,12 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     } finally {
       await server?.close();
       await monitor.stop();
+      await pools.stop();
     }
   };
   return {
     worker,
+    pools,
     run: () => withMonitor(() => worker.run()),
     runUntil: (fn) => withMonitor(() => worker.runUntil(fn)),
   };

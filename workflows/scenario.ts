@@ -315,6 +315,7 @@ class Scenario {
       template: entitlement.template,
       templateDigest: entitlement.templateDigest,
       limits: entitlement.limits,
+      policySha256: admission.decision.policySha256,
     };
     this.launchingOn = host;
     const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));

@@ -30,6 +30,19 @@ export async function openPolicy(opts: { dir?: string | undefined; expectedSha25
   return loadPolicy(opts.dir ?? DEFAULT_POLICY_DIR, opts.expectedSha256 !== undefined ? { expectedSha256: opts.expectedSha256 } : {});
 }
 
+function bundleSha256(wasm: Buffer, data: Buffer): string {
+  return createHash('sha256').update(wasm).update(data).digest('hex');
+}
+
+/**
+ * The sha256 a policy engine loaded from `dir` reports (and so every decision it makes carries),
+ * without loading it: what a container host keys its warm pools on.
+ */
+export async function policyBundleSha256(dir: string = DEFAULT_POLICY_DIR): Promise<string> {
+  const [wasm, data] = await Promise.all([readFile(join(dir, 'policy.wasm')), readFile(join(dir, 'data.json'))]);
+  return bundleSha256(wasm, data);
+}
+
 /**
  * The in-process engine. Its sha256 is taken over the bytes of policy.wasm immediately
  * followed by the bytes of data.json, exactly as they sit on disk: reproducible with
@@ -44,7 +57,7 @@ export async function loadPolicy(
   const dataPath = join(dir, 'data.json');
   const [wasm, dataBytes] = await Promise.all([readFile(wasmPath), readFile(dataPath)]);
 
-  const sha256 = createHash('sha256').update(wasm).update(dataBytes).digest('hex');
+  const sha256 = bundleSha256(wasm, dataBytes);
   // Checked before the module is instantiated, so an unexpected bundle is never run.
   if (opts.expectedSha256 !== undefined && opts.expectedSha256.toLowerCase() !== sha256) {
     throw new Error(

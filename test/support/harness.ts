@@ -42,6 +42,8 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Test
     ARBITER_STORAGE_DIR: join(dir, 'storage'),
     ARBITER_KEYS_DIR: join(dir, 'keys'),
     ARBITER_HOST_ID: `t${randomBytes(3).toString('hex')}`,
+    // No warm pool unless a test asks for one: a pooled entry would outlive the test's host id.
+    ARBITER_POOLS: 'none',
     ...env,
   }, ['ET_HMAC_SECRET', 'SAT_HMAC_SECRET', 'OPERATOR_HMAC_SECRET', 'COMPLETION_HMAC_SECRET', 'BILLING_HMAC_SECRET', 'RELAY_HMAC_SECRET']);
   await generateKey(config.keysDir);

@@ -166,7 +166,9 @@ export interface WorkerProcess extends Proc {
 export function startWorker(kind: WorkerKind, env: Record<string, string>, logDir: string, name: string = kind): WorkerProcess {
   const proc = startProc(process.execPath, ['--import', 'tsx', join(REPO, 'workers', `${kind}.ts`)], {
     log: join(logDir, `${name}.log`),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    // No warm pool unless the test asks for one (ARBITER_POOLS): its entries would be created in
+    // the test's engine beside the containers it counts.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ARBITER_POOLS: 'none', ...env },
   });
   return {
     ...proc,

@@ -13,7 +13,7 @@ import { loadPolicy } from '../../infra/policy/wasm-engine.ts';
 import { loadPlans } from '../../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../../infra/template.ts';
 import { mintToken, type ClaimsOf } from '../../infra/tokens.ts';
-import { bundleWorkflows, createHostWorker, createMainWorker } from '../../workers/workers.ts';
+import { bundleWorkflows, createHostWorker, createMainWorker, type HostWorker } from '../../workers/workers.ts';
 import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
 
@@ -24,6 +24,8 @@ export interface Stack {
   t: TestConfig;
   /** the main worker (workflows, admission and verdict activities) */
   mainWorker: Worker;
+  /** the container worker (its warm pools: host.pools) */
+  host: HostWorker;
   /** stops the main worker before the stack, as if it had died; the container worker runs on */
   stopMainWorker(): Promise<void>;
   app: FastifyInstance;
@@ -65,7 +67,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
   const templatesDir = opts.templatesDir ?? DEFAULT_TEMPLATES_DIR;
   const { worker: main }: { worker: Worker } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
-  const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client });
+  const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client, templatesDir });
   let stopWorkers: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => { stopWorkers = resolve; });
   let mainStoppedEarly = false;
@@ -97,7 +99,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const secrets = t.config.secrets;
   const stack: Stack = {
-    env, t, app, base, call, mainWorker: main,
+    env, t, app, base, call, mainWorker: main, host,
     stopMainWorker: async () => {
       mainStoppedEarly = true;
       main.shutdown();

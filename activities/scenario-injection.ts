@@ -1,0 +1,127 @@
+// What is per scenario goes into its containers only once they are the scenario's: after a warm
+// pool's entry was claimed, or after a cold start, the same way both times, so that a pooled
+// container and a cold one are made identically. The host first records what it is about to do
+// (<storageDir>/scenarios/<id>/claim.json: pooled or not, from which entry, the containers, where
+// it injects what), then injects: a retried launch reads the record back and writes the very same
+// flag, so a scenario has one flag whatever happened to the worker. The record goes into the
+// evidence (claim.json), so the manifest and the signed verdict bind it, and the scorer reads the
+// flag there.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { ApplicationFailure } from '@temporalio/activity';
+import { execInContainer } from '../infra/container-access.ts';
+import { scenarioDir } from '../infra/results.ts';
+import type { Template } from '../infra/template.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import type { PodMember } from './container-spec.ts';
+
+export const CLAIM_FILE = 'claim.json';
+
+export interface ClaimRecord {
+  pooled: boolean;
+  poolKey?: string;
+  entry?: string;
+  claimedAt: string;
+  /** how long the claim took (the renames), or the cold create and start */
+  claimMs: number;
+  containers: Array<{ name: string; id: string }>;
+  injected: {
+    identityPath?: string;
+    flag?: { service: string; path: string; sha256: string; value: string };
+  };
+}
+
+export function claimRecordPath(storageDir: string, scenarioId: string): string {
+  return join(scenarioDir(storageDir, scenarioId), CLAIM_FILE);
+}
+
+export function readClaimRecord(storageDir: string, scenarioId: string): ClaimRecord | undefined {
+  const file = claimRecordPath(storageDir, scenarioId);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClaimRecord) : undefined;
+}
+
+function writeClaimRecord(storageDir: string, scenarioId: string, record: ClaimRecord): void {
+  const file = claimRecordPath(storageDir, scenarioId);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** A scenario's flag: ARB{32 hex}. */
+export function newFlag(): string {
+  return `ARB{${randomBytes(16).toString('hex')}}`;
+}
+
+// Each file is written beside its target with the mode it must have from its creation on, then
+// renamed over it (a retry replaces a 0400 file the same way). Run as the service's own user, in
+// its /work tmpfs, one exec per container: the files' bytes follow one another on stdin, and each
+// file's path, umask and length are arguments. dd reads exactly its count a byte at a time
+// (busybox's head -c reads ahead from a pipe, measured: a second file got nothing); the files are
+// small.
+const INJECT_SCRIPT = `while [ $# -ge 3 ]; do
+  p=$1; m=$2; n=$3; shift 3
+  d=$(dirname -- "$p")
+  mkdir -p -- "$d" || exit 73
+  t="$d/.arbiter-inject.$$"
+  rm -f -- "$t"
+  (umask "$m"; dd bs=1 count="$n" of="$t" 2>/dev/null) || { rm -f -- "$t"; exit 76; }
+  [ "$(wc -c < "$t")" -eq "$n" ] || { rm -f -- "$t"; exit 76; }
+  mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }
+done`;
+
+interface InjectedFile { path: string; bytes: Buffer; umask: string }
+
+async function injectFiles(docker: Docker, member: PodMember, files: readonly InjectedFile[]): Promise<void> {
+  if (files.length === 0) return;
+  const r = await execInContainer(docker.getContainer(member.containerName), {
+    cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject', ...files.flatMap((f) => [f.path, f.umask, String(f.bytes.length)])],
+    stdin: Buffer.concat(files.map((f) => f.bytes)), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: 30, runtime: member.spec.HostConfig?.Runtime,
+  }, 4096);
+  if (r.exitCode !== 0) {
+    throw ApplicationFailure.nonRetryable(`could not write ${files.map((f) => f.path).join(', ')} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`, FailureTypes.serviceNotReady);
+  }
+}
+
+export interface InjectionRequest {
+  storageDir: string;
+  scenarioId: string;
+  tenant: string;
+  subject: string;
+  template: Template;
+  members: readonly PodMember[];
+  pooled: { key: string; entry: string } | undefined;
+  claimMs: number;
+  containers: Array<{ name: string; id: string }>;
+}
+
+/** Records the claim, then writes what the template asks for into the scenario's containers. */
+export async function injectScenario(docker: Docker, req: InjectionRequest): Promise<ClaimRecord> {
+  const earlier = readClaimRecord(req.storageDir, req.scenarioId);
+  const sameClaim = earlier !== undefined && earlier.pooled === (req.pooled !== undefined) && earlier.entry === req.pooled?.entry;
+  const inject = req.template.inject;
+  const flagMember = inject?.flag ? req.members.find((m) => m.role === 'service' && (inject.flag!.service === undefined ? m.main : m.name === inject.flag!.service)) : undefined;
+  const mainMember = req.members.find((m) => m.main)!;
+  const value = earlier?.injected.flag?.value ?? newFlag();
+  const record: ClaimRecord = {
+    pooled: req.pooled !== undefined,
+    ...(req.pooled ? { poolKey: req.pooled.key, entry: req.pooled.entry } : {}),
+    claimedAt: sameClaim ? earlier.claimedAt : new Date().toISOString(),
+    claimMs: sameClaim ? earlier.claimMs : req.claimMs,
+    containers: req.containers,
+    injected: {
+      ...(inject?.identity ? { identityPath: inject.identity } : {}),
+      ...(inject?.flag && flagMember ? { flag: { service: flagMember.name, path: inject.flag.path, sha256: createHash('sha256').update(value).digest('hex'), value } } : {}),
+    },
+  };
+  writeClaimRecord(req.storageDir, req.scenarioId, record);
+  const files = new Map<PodMember, InjectedFile[]>();
+  const add = (m: PodMember, f: InjectedFile) => files.set(m, [...(files.get(m) ?? []), f]);
+  if (inject?.identity) {
+    add(mainMember, { path: inject.identity, bytes: Buffer.from(`${JSON.stringify({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`), umask: '0333' });
+  }
+  if (record.injected.flag && flagMember) add(flagMember, { path: record.injected.flag.path, bytes: Buffer.from(`${value}\n`), umask: '0377' });
+  for (const [member, list] of files) await injectFiles(docker, member, list);
+  return record;
+}
