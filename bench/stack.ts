@@ -20,6 +20,7 @@ import { LABELS } from '../activities/container-spec.ts';
 import { CpuMeter } from './cpu.ts';
 import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
 import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
+import { processEntry, type ProcessBundle } from '../bin/cli-bundle.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 // RELAY_HMAC_SECRET: the API signs its relays to the container host's access server with it
@@ -143,18 +144,26 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     writeFileSync(bundle, (await bundleWorkflows(new DefaultLogger('WARN'))).code);
     // BENCH_CPU_PROF=<dir>: each Arbiter process writes a V8 CPU profile there when it stops.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const tsx = [...profile, '--import', 'tsx'];
-    const mainWorker = startChild('main worker', process.execPath, [...tsx, 'workers/main.ts'], {
+    // The bundles (scripts/build-workers.ts) as scripts/stack.sh runs them, when they match the
+    // sources; else the sources through tsx, whose loader adds about 40 MB to each process.
+    // BENCH_MAIN_NODE_FLAGS: node flags for the main worker only (e.g. "--max-semi-space-size=4").
+    const entry = (name: ProcessBundle, flags: string[] = []) => {
+      const e = processEntry(REPO, name);
+      opts.log(e.bundled ? `${name}: ${e.args[0]}` : `${name}: sources through tsx (${e.reason}; npm run build:workers)`);
+      return [...profile, ...flags, ...e.args];
+    };
+    const mainFlags = process.env.BENCH_MAIN_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const mainWorker = startChild('main worker', process.execPath, entry('main-worker', mainFlags), {
       cwd: REPO, log: join(logsDir, 'worker-main.log'),
       env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle }),
     });
     started.push(mainWorker);
-    const containerWorker = startChild('container worker', process.execPath, [...tsx, 'workers/container.ts'], {
+    const containerWorker = startChild('container worker', process.execPath, entry('container-worker'), {
       cwd: REPO, log: join(logsDir, 'worker-container.log'),
       env: childEnv({ ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
     });
     started.push(containerWorker);
-    const api = startChild('api', process.execPath, [...tsx, 'api/server.ts'], {
+    const api = startChild('api', process.execPath, entry('api-server'), {
       cwd: REPO, log: join(logsDir, 'api.log'),
       env: childEnv({ ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
     });
