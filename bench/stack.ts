@@ -152,10 +152,13 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       opts.log(e.bundled ? `${name}: ${e.args[0]}` : `${name}: sources through tsx (${e.reason}; npm run build:workers)`);
       return [...profile, ...flags, ...e.args];
     };
+    // BENCH_MAIN_ENV: variables for the main worker only (e.g. "ARBITER_WORKFLOW_CACHE_SIZE=50").
     const mainFlags = process.env.BENCH_MAIN_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const mainEnv = Object.fromEntries((process.env.BENCH_MAIN_ENV?.split(' ').filter(Boolean) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    if (mainFlags.length || Object.keys(mainEnv).length) opts.log(`main worker: ${[...mainFlags, ...Object.entries(mainEnv).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
     const mainWorker = startChild('main worker', process.execPath, entry('main-worker', mainFlags), {
       cwd: REPO, log: join(logsDir, 'worker-main.log'),
-      env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle }),
+      env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle, ...mainEnv }),
     });
     started.push(mainWorker);
     const containerWorker = startChild('container worker', process.execPath, entry('container-worker'), {
