@@ -148,27 +148,32 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     // sources; else the sources through tsx, whose loader adds about 40 MB to each process.
     // BENCH_MAIN_NODE_FLAGS: node flags for the main worker only (e.g. "--max-semi-space-size=4").
     const entry = (name: ProcessBundle, flags: string[] = []) => {
-      const e = processEntry(REPO, name);
-      opts.log(e.bundled ? `${name}: ${e.args[0]}` : `${name}: sources through tsx (${e.reason}; npm run build:workers)`);
-      return [...profile, ...flags, ...e.args];
+      // The bench's own environment reaches the children only through childEnv (ARBITER_SOURCES=1: the sources).
+      const e = processEntry(REPO, name, { ARBITER_SOURCES: process.env.ARBITER_SOURCES });
+      opts.log(e.bundled ? `${name}: ${e.args.join(' ')}` : `${name}: sources through tsx (${e.reason}; npm run build:workers)`);
+      // flags last before the script, so that they win over the process's own (PROCESS_BUNDLES)
+      return { args: [...profile, ...e.args.slice(0, -1), ...flags, e.args.at(-1)!], env: e.env };
     };
     // BENCH_MAIN_ENV: variables for the main worker only (e.g. "ARBITER_WORKFLOW_CACHE_SIZE=50").
     const mainFlags = process.env.BENCH_MAIN_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
     const mainEnv = Object.fromEntries((process.env.BENCH_MAIN_ENV?.split(' ').filter(Boolean) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     if (mainFlags.length || Object.keys(mainEnv).length) opts.log(`main worker: ${[...mainFlags, ...Object.entries(mainEnv).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
-    const mainWorker = startChild('main worker', process.execPath, entry('main-worker', mainFlags), {
+    const main = entry('main-worker', mainFlags);
+    const mainWorker = startChild('main worker', process.execPath, main.args, {
       cwd: REPO, log: join(logsDir, 'worker-main.log'),
-      env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle, ...mainEnv }),
+      env: childEnv({ ...main.env, ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle, ...mainEnv }),
     });
     started.push(mainWorker);
-    const containerWorker = startChild('container worker', process.execPath, entry('container-worker'), {
+    const container = entry('container-worker');
+    const containerWorker = startChild('container worker', process.execPath, container.args, {
       cwd: REPO, log: join(logsDir, 'worker-container.log'),
-      env: childEnv({ ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
+      env: childEnv({ ...container.env, ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
     });
     started.push(containerWorker);
-    const api = startChild('api', process.execPath, entry('api-server'), {
+    const apiEntry = entry('api-server');
+    const api = startChild('api', process.execPath, apiEntry.args, {
       cwd: REPO, log: join(logsDir, 'api.log'),
-      env: childEnv({ ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
+      env: childEnv({ ...apiEntry.env, ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
     });
     started.push(api);
     const ready = (url: string) => async () => (await fetch(url)).status === 200;

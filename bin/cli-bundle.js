@@ -15,11 +15,22 @@ export function bundleFiles(name) {
 
 export const { bundle: BUNDLE, inputs: INPUTS } = bundleFiles('cli');
 
-/** The long-running processes' bundles (scripts/build-workers.ts) and the entry point of each. */
+/**
+ * The long-running processes' bundles (scripts/build-workers.ts): the entry point of each, and
+ * the variables its process gets wherever it is started (scripts/stack.sh, the bench;
+ * deploy/Dockerfile repeats them). A variable already set in the environment wins.
+ */
 export const PROCESS_BUNDLES = {
-  'main-worker': 'workers/main.ts',
-  'container-worker': 'workers/container.ts',
-  'api-server': 'api/server.ts',
+  'main-worker': {
+    source: 'workers/main.ts',
+    // glibc gives each thread that allocates (the Temporal core's Tokio threads, libuv's pool,
+    // the workflow thread) an arena of its own, up to 8 per core, and keeps what each one freed:
+    // the main worker's RSS with ~480 open scenarios was 405 MB with the default and 331 MB with
+    // two arenas, at the same CPU (bench/open-scenarios.ts, README "Performance").
+    env: { MALLOC_ARENA_MAX: '2' },
+  },
+  'container-worker': { source: 'workers/container.ts', env: {} },
+  'api-server': { source: 'api/server.ts', env: {} },
 };
 
 /**
@@ -56,14 +67,15 @@ export function freshBundle(root, name = 'cli') {
 }
 
 /**
- * The node arguments that run one of PROCESS_BUNDLES: its bundle when fresh, else its source
- * through tsx. `ARBITER_SOURCES=1` always runs the sources.
+ * How to run one of PROCESS_BUNDLES: node's arguments (its bundle when fresh, else its source
+ * through tsx; `ARBITER_SOURCES=1` always runs the sources) and the variables to add.
  */
 export function processEntry(root, name, env = process.env) {
-  const source = PROCESS_BUNDLES[name];
-  if (!source) throw new Error(`unknown bundle ${name} (known: ${Object.keys(PROCESS_BUNDLES).join(', ')})`);
+  const known = PROCESS_BUNDLES[name];
+  if (!known) throw new Error(`unknown bundle ${name} (known: ${Object.keys(PROCESS_BUNDLES).join(', ')})`);
   const found = env.ARBITER_SOURCES === '1' ? { fresh: false, reason: 'ARBITER_SOURCES=1' } : freshBundle(root, name);
+  const extra = Object.fromEntries(Object.entries(known.env).filter(([k]) => env[k] === undefined));
   return found.fresh
-    ? { args: [found.path], bundled: true }
-    : { args: ['--import', 'tsx', join(root, source)], bundled: false, reason: found.reason };
+    ? { args: [found.path], env: extra, bundled: true }
+    : { args: ['--import', 'tsx', join(root, known.source)], env: extra, bundled: false, reason: found.reason };
 }

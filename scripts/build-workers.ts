@@ -44,7 +44,7 @@ function sourceUrls(outDir: string): Plugin {
 
 export async function buildProcessBundles(root = ROOT): Promise<void> {
   mkdirSync(join(root, 'dist'), { recursive: true });
-  for (const [name, entry] of Object.entries(PROCESS_BUNDLES)) {
+  for (const [name, { source: entry }] of Object.entries(PROCESS_BUNDLES)) {
     const { bundle, inputs } = bundleFiles(name);
     const outfile = join(root, bundle);
     const result = await build({
