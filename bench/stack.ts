@@ -20,6 +20,7 @@ import { LABELS } from '../activities/container-spec.ts';
 import { CpuMeter } from './cpu.ts';
 import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
 import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
+import { processEntry, type ProcessBundle } from '../bin/cli-bundle.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 // RELAY_HMAC_SECRET: the API signs its relays to the container host's access server with it
@@ -145,20 +146,36 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     writeFileSync(bundle, (await bundleWorkflows(new DefaultLogger('WARN'))).code);
     // BENCH_CPU_PROF=<dir>: each Arbiter process writes a V8 CPU profile there when it stops.
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    const tsx = [...profile, '--import', 'tsx'];
-    const mainWorker = startChild('main worker', process.execPath, [...tsx, 'workers/main.ts'], {
+    // The bundles (scripts/build-workers.ts) as scripts/stack.sh runs them, when they match the
+    // sources; else the sources through tsx, whose loader adds about 40 MB to each process.
+    // BENCH_MAIN_NODE_FLAGS: node flags for the main worker only (e.g. "--max-semi-space-size=4").
+    const entry = (name: ProcessBundle, flags: string[] = []) => {
+      // The bench's own environment reaches the children only through childEnv (ARBITER_SOURCES=1: the sources).
+      const e = processEntry(REPO, name, { ARBITER_SOURCES: process.env.ARBITER_SOURCES });
+      opts.log(e.bundled ? `${name}: ${e.args.join(' ')}` : `${name}: sources through tsx (${e.reason}; npm run build:workers)`);
+      // flags last before the script, so that they win over the process's own (PROCESS_BUNDLES)
+      return { args: [...profile, ...e.args.slice(0, -1), ...flags, e.args.at(-1)!], env: e.env };
+    };
+    // BENCH_MAIN_ENV: variables for the main worker only (e.g. "ARBITER_WORKFLOW_CACHE_SIZE=50").
+    const mainFlags = process.env.BENCH_MAIN_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const mainEnv = Object.fromEntries((process.env.BENCH_MAIN_ENV?.split(' ').filter(Boolean) ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    if (mainFlags.length || Object.keys(mainEnv).length) opts.log(`main worker: ${[...mainFlags, ...Object.entries(mainEnv).map(([k, v]) => `${k}=${v}`)].join(' ')}`);
+    const main = entry('main-worker', mainFlags);
+    const mainWorker = startChild('main worker', process.execPath, main.args, {
       cwd: REPO, log: join(logsDir, 'worker-main.log'),
-      env: childEnv({ ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle }),
+      env: childEnv({ ...main.env, ...common, WORKER_HTTP_PORT: String(mainOps), TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_WORKFLOW_BUNDLE: bundle, ...mainEnv }),
     });
     started.push(mainWorker);
-    const containerWorker = startChild('container worker', process.execPath, [...tsx, 'workers/container.ts'], {
+    const container = entry('container-worker');
+    const containerWorker = startChild('container worker', process.execPath, container.args, {
       cwd: REPO, log: join(logsDir, 'worker-container.log'),
-      env: childEnv({ ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
+      env: childEnv({ ...container.env, ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
     });
     started.push(containerWorker);
-    const api = startChild('api', process.execPath, [...tsx, 'api/server.ts'], {
+    const apiEntry = entry('api-server');
+    const api = startChild('api', process.execPath, apiEntry.args, {
       cwd: REPO, log: join(logsDir, 'api.log'),
-      env: childEnv({ ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
+      env: childEnv({ ...apiEntry.env, ...common, PORT: String(apiPort), HOST: '127.0.0.1' }),
     });
     started.push(api);
     const ready = (url: string) => async () => (await fetch(url)).status === 200;

@@ -202,6 +202,19 @@ else
   node --import tsx scripts/build-cli.ts
 fi
 
+# --- worker and API bundles -------------------------------------------------------------------------
+# scripts/stack.sh and the bench run dist/main-worker.mjs, dist/container-worker.mjs and
+# dist/api-server.mjs with plain node while they match the sources (bin/cli-bundle.js), else tsx.
+stale_bundles=$(node --input-type=module -e "
+  import { freshBundle, PROCESS_BUNDLES } from './bin/cli-bundle.js';
+  for (const name of Object.keys(PROCESS_BUNDLES)) { const b = freshBundle(process.cwd(), name); if (!b.fresh) console.log(name + ': ' + b.reason); }")
+if [[ -z "$stale_bundles" ]]; then
+  say_ok "worker and API bundles (dist/main-worker.mjs, dist/container-worker.mjs, dist/api-server.mjs, up to date)"
+else
+  say_do "building the worker and API bundles ($(echo "$stale_bundles" | paste -sd ';' | sed 's/;/; /g'))"
+  node --import tsx scripts/build-workers.ts
+fi
+
 # --- template images ----------------------------------------------------------------------------
 # rebuilds only images whose context digest changed; prints one line per image
 node bin/arbiter.js images build

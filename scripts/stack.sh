@@ -41,12 +41,25 @@ say_do "starting Temporal dev server (db .data/temporal/temporal.db)"
 pids+=($!)
 wait_for temporal "$TEMPORAL_BIN" operator cluster health --address "$TEMPORAL_ADDRESS"
 
+# The bundles the bootstrap built (dist/*.mjs) with plain node while they match the sources, else
+# the sources through tsx (ARBITER_SOURCES=1 forces that), with the variables each process gets
+# (MALLOC_ARENA_MAX for the main worker): bin/cli-bundle.js decides.
+entry() { # bundle name: the arguments of `env` that run it, one per line
+  node --input-type=module -e "import { processEntry } from './bin/cli-bundle.js'; const e = processEntry(process.cwd(), '$1');
+    if (!e.bundled) console.error('$1: running the sources through tsx (' + e.reason + ')');
+    console.log([...Object.entries(e.env).map(([k, v]) => k + '=' + v), process.execPath, ...e.args].join('\n'))"
+}
+mapfile -t main_entry < <(entry main-worker)
+mapfile -t container_entry < <(entry container-worker)
+mapfile -t api_entry < <(entry api-server)
+((${#main_entry[@]} && ${#container_entry[@]} && ${#api_entry[@]})) || die "could not tell which code to run (bin/cli-bundle.js)"
+
 say_do "starting workers and API (logs in .data/logs/)"
-WORKER_HTTP_PORT=9091 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9191 node --import tsx workers/main.ts >.data/logs/worker-main.log 2>&1 &
+WORKER_HTTP_PORT=9091 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9191 env "${main_entry[@]}" >.data/logs/worker-main.log 2>&1 &
 pids+=($!)
-WORKER_HTTP_PORT=9092 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9192 node --import tsx workers/container.ts >.data/logs/worker-container.log 2>&1 &
+WORKER_HTTP_PORT=9092 TEMPORAL_METRICS_ADDRESS=127.0.0.1:9192 env "${container_entry[@]}" >.data/logs/worker-container.log 2>&1 &
 pids+=($!)
-node --import tsx api/server.ts >.data/logs/api.log 2>&1 &
+env "${api_entry[@]}" >.data/logs/api.log 2>&1 &
 pids+=($!)
 wait_for api curl -fsS "http://127.0.0.1:$PORT/healthz"
 
