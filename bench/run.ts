@@ -16,6 +16,7 @@ import { runThroughput } from './throughput.ts';
 import { runOpenScenarios } from './open-scenarios.ts';
 import { runAccess } from './access.ts';
 import { runPods } from './pods.ts';
+import { runPools } from './pools.ts';
 
 interface Ctx { stack: () => Promise<BenchStack>; quick: boolean; log: (line: string) => void }
 interface Bench { name: string; what: string; run(ctx: Ctx): Promise<BenchResult> }
@@ -24,6 +25,7 @@ const BENCHES: Bench[] = [
   { name: 'verdicts', what: 'Ed25519 sign/verify and `arbiter verify` over 1,000 folders', run: (c) => runVerdicts({ log: c.log, folders: c.quick ? 200 : 1000 }) },
   { name: 'spawn', what: 'spawn → running vs raw create+start', run: async (c) => runSpawnLatency(await c.stack(), { samples: c.quick ? 5 : 25, warmup: 2, log: c.log }) },
   { name: 'api', what: 'API accept latency at 50 req/s', run: async (c) => runApiLatency(await c.stack(), { seconds: c.quick ? 5 : 30, rate: 50, log: c.log }) },
+  { name: 'pools', what: 'spawn → running from a warm pool and cold vs raw create+start', run: async (c) => runPools(await c.stack(), { samples: c.quick ? 5 : 20, warmup: 2, log: c.log }) },
   { name: 'throughput', what: 'completed scenarios per minute at concurrency 1, 8, 16', run: async (c) => runThroughput(await c.stack(), { levels: c.quick ? [[1, 2], [8, 8], [16, 16]] : [[1, 6], [8, 24], [16, 48]], log: c.log }) },
   { name: 'open', what: 'worker RSS and engine memory with 100…500 open scenarios', run: async (c) => runOpenScenarios(await c.stack(), { levels: c.quick ? [20, 40] : [100, 250, 500], rawLevel: c.quick ? 20 : 100, rampBudgetSeconds: c.quick ? 120 : 330, log: c.log }) },
   {

@@ -109,6 +109,8 @@ void describe('the worker and API bundles', () => {
         ARBITER_KEYS_DIR: join(dir, 'keys'),
         ARBITER_ACCESS_SOCKET_DIR: join(dir, 'access'),
         ARBITER_HOST_ID: `bundles-${randomBytes(3).toString('hex')}`,
+        // No warm pool: its entries would outlive the test (pooled-flag declares one).
+        ARBITER_POOLS: 'none',
         DOCKER_SOCKET: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
         TEMPORAL_METRICS_ADDRESS: 'off',
         LOG_LEVEL: 'warn',

@@ -97,6 +97,8 @@ describe('faults: subject access while the container worker is killed', () => {
       ARBITER_ACCESS_SOCKET_DIR: t.config.access.socketDir,
       ARBITER_STORAGE_DIR: t.config.storageDir,
       ARBITER_HOST_ID: t.config.hostId,
+      // No warm pool: its entries would outlive the test (pooled-flag declares one).
+      ARBITER_POOLS: 'none',
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: t.config.temporalNamespace,
       DOCKER_SOCKET: t.config.dockerSocket,

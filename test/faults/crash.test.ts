@@ -63,6 +63,8 @@ describe('crash: container worker killed right after the container is created', 
         COMPLETION_HMAC_SECRET: completionSecret,
         ARBITER_STORAGE_DIR: t.config.storageDir,
         ARBITER_HOST_ID: t.config.hostId,
+        // No warm pool: its entries would outlive the test (pooled-flag declares one).
+        ARBITER_POOLS: 'none',
         TEMPORAL_ADDRESS: env.address,
         TEMPORAL_NAMESPACE: t.config.temporalNamespace,
         DOCKER_SOCKET: t.config.dockerSocket,

@@ -141,6 +141,8 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
       ARBITER_STORAGE_DIR: t.config.storageDir,
       ARBITER_KEYS_DIR: t.config.keysDir,
       ARBITER_HOST_ID: t.config.hostId,
+      // No warm pool: its entries would outlive the test (pooled-flag declares one).
+      ARBITER_POOLS: 'none',
       DOCKER_SOCKET: dockerSocket,
       LOG_LEVEL: 'info',
       // No ops ports: a stack or another test on this machine may hold the defaults.
