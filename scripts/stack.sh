@@ -23,6 +23,14 @@ stop() {
   say_do "stopping the stack"
   # reverse start order: nothing is left talking to a server that is already gone
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
+  # Warm pool entries nobody claimed (still named arbiter-pool-…) go with the stack; scenarios
+  # keep their containers and resume at the next start, as always.
+  local pooled
+  pooled=$(docker -H "unix://${DOCKER_SOCKET:-/var/run/docker.sock}" ps -aq --filter "label=io.arbiter.host=${ARBITER_HOST_ID:-local}" --filter name=arbiter-pool- 2>/dev/null || true)
+  if [[ -n $pooled ]]; then
+    # shellcheck disable=SC2086 # one id per word
+    docker -H "unix://${DOCKER_SOCKET:-/var/run/docker.sock}" rm -f $pooled >/dev/null 2>&1 || true
+  fi
   say_ok "stack stopped"
 }
 trap stop INT TERM EXIT
