@@ -6,7 +6,8 @@ import { Command, Option } from 'commander';
 import { verifyChainText } from '../lib/audit-chain.ts';
 import { loadConfig } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { generateKey, publicJwks, publishJwks } from '../infra/keys.ts';
+import { publicJwks } from '../infra/keys.ts';
+import { openKeyStore, publishKeys } from '../infra/signer.ts';
 import { unsignedAuditWarning, verifyResults } from '../infra/results.ts';
 import { KeySourceError, resolveVerifyKeys } from '../infra/verify-keys.ts';
 import { mintToken } from '../infra/tokens.ts';
@@ -196,26 +197,31 @@ for (const verb of ['hold', 'release'] as const) {
     });
 }
 
-const keys = program.command('keys').description('verdict signing keys');
+const keys = program.command('keys').description('verdict signing keys (in the keys directory, or the PKCS#11 token ARBITER_SIGNER=pkcs11 names)');
 for (const verb of ['generate', 'rotate'] as const) {
   keys.command(verb).description(verb === 'generate' ? 'create a signing key if none exists' : 'make a new current key; old keys keep verifying')
     .action(async () => {
       const config = loadConfig(process.env);
-      const { hasKey } = await import('../infra/keys.ts');
-      if (verb === 'generate' && hasKey(config.keysDir)) {
-        const jwks = await publishJwks(config.keysDir, config.storageDir);
-        return out(`✓ signing key present (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
+      const store = await openKeyStore(config);
+      try {
+        if (verb === 'generate' && await store.hasKey()) {
+          const jwks = await publishKeys(store, config);
+          return out(`✓ signing key present in the ${store.description} (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
+        }
+        const jwk = await store.generate();
+        await publishKeys(store, config);
+        await recordOperatorAction(config.storageDir, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid, signer: config.signer.kind } });
+        out(`→ new signing key ${jwk.kid} in the ${store.description} (public keys in ${config.storageDir}/keys/jwks.json)`, jwk);
+      } finally {
+        await store.close();
       }
-      const jwk = await generateKey(config.keysDir);
-      await publishJwks(config.keysDir, config.storageDir);
-      await recordOperatorAction(config.storageDir, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid } });
-      out(`→ new signing key ${jwk.kid} (public keys in ${config.storageDir}/keys/jwks.json)`, jwk);
     });
 }
-keys.command('list').action(async () => {
-  const jwks = await publicJwks(loadConfig(process.env).keysDir);
-  out(jwks.keys.map((k) => k.kid).join('\n'), jwks);
-});
+keys.command('list').description('every public key of the deployment\'s key store, current and retired')
+  .action(async () => {
+    const jwks = await publicJwks(loadConfig(process.env).keysDir);
+    out(jwks.keys.map((k) => k.kid).join('\n'), jwks);
+  });
 
 const templatesOption = () => new Option('--templates <dir>', 'templates folder').default(DEFAULT_TEMPLATES_DIR);
 

@@ -61,8 +61,18 @@ export interface Config {
   poolsOff: boolean;
   /** pooled entries plus running scenarios on this host never exceed it (ARBITER_HOST_CAPACITY) */
   hostCapacity: number;
+  /** where verdicts are signed (ARBITER_SIGNER): key files in keysDir, or a PKCS#11 token */
+  signer: SignerSettings;
   warnings: string[];
 }
+
+/**
+ * The verdict signer. `pin` is read here but only required where a token is opened (the main
+ * worker, `arbiter keys`): the API and the container workers never need it.
+ */
+export type SignerSettings =
+  | { kind: 'file' }
+  | { kind: 'pkcs11'; module: string; token: string; pin: string | undefined };
 
 /** One `templateId@version=min:max` of ARBITER_POOLS. */
 export interface PoolOverride { template: string; version: string; min: number; max: number }
@@ -205,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     pools: env.ARBITER_POOLS?.trim() === 'none' ? [] : poolOverrides(env.ARBITER_POOLS),
     poolsOff: env.ARBITER_POOLS?.trim() === 'none',
     hostCapacity: positiveInt('ARBITER_HOST_CAPACITY', 32),
+    signer: signerSettings(env),
     warnings,
   });
 }
@@ -289,6 +300,20 @@ export function poolOverrides(raw: string | undefined): PoolOverride[] {
     pools.push({ template: m[1]!, version: m[2]!, min, max });
   }
   return pools;
+}
+
+function signerSettings(env: NodeJS.ProcessEnv): SignerSettings {
+  const kind = env.ARBITER_SIGNER?.trim() || 'file';
+  if (kind === 'file') return { kind };
+  if (kind !== 'pkcs11') throw new ConfigError(`ARBITER_SIGNER must be "file" or "pkcs11", got "${kind}"`);
+  const module = env.ARBITER_PKCS11_MODULE?.trim();
+  if (!module) throw new ConfigError('ARBITER_PKCS11_MODULE is required when ARBITER_SIGNER=pkcs11: the path of the PKCS#11 library (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so)');
+  const token = env.ARBITER_PKCS11_TOKEN ?? '';
+  // PKCS#11 token labels are 32 bytes, blank-padded: trailing blanks are not part of a label.
+  if (token.trim() === '' || Buffer.byteLength(token.trimEnd()) > 32) {
+    throw new ConfigError(`ARBITER_PKCS11_TOKEN is required when ARBITER_SIGNER=pkcs11: the label of the token (1 to 32 bytes), got "${token}"`);
+  }
+  return { kind, module, token: token.trimEnd(), pin: env.ARBITER_PKCS11_PIN || undefined };
 }
 
 function containerRuntime(raw: string | undefined): Config['runtime'] {

@@ -1,6 +1,9 @@
-// Verdict signing keys: Ed25519 through @noble/ed25519, identified by their RFC 7638 JWK
-// thumbprint and published as an RFC 8037 JWKS. Private keys live in the keys directory
-// (mode 0600); only public JWKs are ever written under storage/.
+// Verdict signing keys: Ed25519, identified by their RFC 7638 JWK thumbprint and published as an
+// RFC 8037 JWKS. The file key store keeps private keys in the keys directory (mode 0600), signing
+// through @noble/ed25519; a PKCS#11 token keeps them itself (infra/pkcs11-keys.ts) and the keys
+// directory then holds only their public halves, so the deployment's key store (what
+// `arbiter verify` and the API's JWKS read) still lists every key. Only public JWKs are ever
+// written under storage/.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicKey, verify as opensslVerify, type KeyObject } from 'node:crypto';
@@ -17,7 +20,27 @@ export interface Signer {
   sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
+/**
+ * Where a deployment's signing keys live. The file store and a PKCS#11 token both implement it;
+ * configuration picks one (infra/signer.ts).
+ */
+export interface KeyStore {
+  /** for messages: "keys directory /x", "PKCS#11 token \"arbiter-dev\"" */
+  readonly description: string;
+  /** whether there is a current key */
+  hasKey(): Promise<boolean>;
+  /** creates a new key and makes it current; older keys stay for verification */
+  generate(now?: Date): Promise<PublicJwk>;
+  /** the current key's signer; fails when there is none */
+  signer(): Promise<Signer>;
+  /** every key of the store, current and retired */
+  list(): Promise<PublicJwk[]>;
+  close(): Promise<void>;
+}
+
 interface StoredKey { kid: string; x: string; d: string; createdAt: string }
+/** The public half of a key held elsewhere (a token), recorded so the key store lists it. */
+interface RecordedPublicKey { kid: string; x: string; heldBy: string; recordedAt: string }
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString('base64url');
 const fromB64u = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'));
@@ -56,15 +79,48 @@ export async function loadSigner(keysDir: string): Promise<Signer> {
   return { keyId: kid, publicJwk, sign: (message) => ed.signAsync(message, secret) };
 }
 
-/** Every key ever generated here, current and retired: retired keys still verify old verdicts. */
+export function fileKeyStore(keysDir: string): KeyStore {
+  return {
+    description: `keys directory ${keysDir}`,
+    hasKey: () => Promise.resolve(hasKey(keysDir)),
+    generate: (now) => generateKey(keysDir, now),
+    signer: () => loadSigner(keysDir),
+    list: async () => (await publicJwks(keysDir)).keys.filter((k) => existsSync(join(keysDir, `${k.kid}.key.json`))),
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Records the public half of keys another store holds (a token), once each: the keys directory
+ * then lists them for `arbiter verify` and the API even after the token is gone or replaced.
+ */
+export function recordPublicKeys(keysDir: string, keys: readonly PublicJwk[], heldBy: string, now = new Date()): string[] {
+  mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+  const recorded: string[] = [];
+  for (const k of keys) {
+    const file = join(keysDir, `${k.kid}.pub.json`);
+    if (existsSync(file) || existsSync(join(keysDir, `${k.kid}.key.json`))) continue;
+    const record: RecordedPublicKey = { kid: k.kid, x: k.x, heldBy, recordedAt: now.toISOString() };
+    writeFileSync(`${file}.tmp`, JSON.stringify(record), { mode: 0o644 });
+    renameSync(`${file}.tmp`, file);
+    recorded.push(k.kid);
+  }
+  return recorded;
+}
+
+/**
+ * Every key ever generated here or recorded from a token, current and retired: retired keys
+ * still verify old verdicts. Each kid is recomputed from the public key, never taken as written.
+ */
 export async function publicJwks(keysDir: string): Promise<Jwks> {
   if (!existsSync(keysDir)) return { keys: [] };
-  const keys: PublicJwk[] = [];
-  for (const f of readdirSync(keysDir).filter((n) => n.endsWith('.key.json')).sort()) {
-    const stored = JSON.parse(readFileSync(join(keysDir, f), 'utf8')) as StoredKey;
-    keys.push(await publicJwkOf(fromB64u(stored.x)));
+  const byKid = new Map<string, PublicJwk>();
+  for (const f of readdirSync(keysDir).filter((n) => n.endsWith('.key.json') || n.endsWith('.pub.json')).sort()) {
+    const stored = JSON.parse(readFileSync(join(keysDir, f), 'utf8')) as Pick<StoredKey, 'x'>;
+    const jwk = await publicJwkOf(fromB64u(stored.x));
+    byKid.set(jwk.kid, jwk);
   }
-  return { keys };
+  return { keys: [...byKid.values()].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0)) };
 }
 
 export async function publishJwks(keysDir: string, storageDir: string): Promise<Jwks> {

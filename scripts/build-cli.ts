@@ -1,6 +1,7 @@
 // npm run build:cli: bundles the `arbiter` command into dist/cli.mjs (run by the bootstrap), with
 // dist/cli.inputs.json listing the sources it came from, so bin/arbiter.js uses it only while
-// none of them has changed. dockerode and tar-fs stay outside (loaded only by `images build`).
+// none of them has changed. dockerode and tar-fs stay outside (loaded only by `images build`), and
+// so does pkcs11js, a native module (loaded only with ARBITER_SIGNER=pkcs11).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['dockerode', 'tar-fs'],
+  external: ['dockerode', 'tar-fs', 'pkcs11js'],
   // CommonJS dependencies inside an ES module bundle still call require.
   banner: { js: "import { createRequire as __arbiterCreateRequire } from 'node:module'; const require = __arbiterCreateRequire(import.meta.url);" },
   metafile: true,

@@ -19,17 +19,24 @@ export interface BuiltWorker {
   details?: () => Record<string, unknown>;
 }
 
-export async function runWorkerProcess(
+export async function runWorkerProcess<Opened = undefined>(
   name: string,
   needs: SecretName[],
-  build: (config: Config, connection: NativeConnection, log: pino.Logger) => Promise<BuiltWorker>,
+  build: (config: Config, connection: NativeConnection, log: pino.Logger, opened: Opened) => Promise<BuiltWorker>,
   /** default ops ports (WORKER_HTTP_PORT, TEMPORAL_METRICS_ADDRESS), distinct per worker kind */
   opsPorts: { httpPort: number; sdkMetricsPort: number } = { httpPort: 9091, sdkMetricsPort: 9191 },
+  /**
+   * What the worker opens before it connects anywhere (the signing key's store): a ConfigError
+   * there stops the process at start like a malformed variable.
+   */
+  open?: (config: Config) => Promise<Opened>,
 ): Promise<void> {
   let config: Config;
+  let opened: Opened;
   try {
     // The relay secret is loaded where set: a container host without it serves no subject access.
     config = loadConfig(process.env, needs, ['RELAY_HMAC_SECRET']);
+    opened = open ? await open(config) : (undefined as Opened);
   } catch (err) {
     if (err instanceof ConfigError) {
       // LOG_LEVEL itself may be what is wrong, so this line ignores it; stderr, as a process that
@@ -46,7 +53,7 @@ export async function runWorkerProcess(
   Runtime.install(runtimeOptions(log, ops));
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
-    const built = await build(config, connection, log);
+    const built = await build(config, connection, log, opened);
     log.info({ taskQueue: built.worker.options.taskQueue, temporal: config.temporalAddress }, `${name} started`);
     const checks: Record<string, ReadinessCheck> = {
       ...built.checks,

@@ -13,7 +13,8 @@ import { AccessRegistry } from '../infra/access-registry.ts';
 import { Removals } from '../infra/removals.ts';
 import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
-import { loadSigner, publishJwks } from '../infra/keys.ts';
+import type { KeyStore, Signer } from '../infra/keys.ts';
+import { openKeyStore, publishKeys } from '../infra/signer.ts';
 import { loadPlans } from '../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
@@ -49,6 +50,8 @@ export interface MainWorkerOptions {
   hostIds?: string[];
   templatesDir?: string;
   workflowBundle?: { code: string };
+  /** the key store opened already and its current signer (default: opened here, as config says) */
+  signing?: { store: KeyStore; signer: Signer };
   extra?: Partial<WorkerOptions>;
 }
 
@@ -56,8 +59,9 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
   const { config } = opts;
   // The Wasm bundle, or the OPA server at OPA_URL; either way pinned by ARBITER_POLICY_SHA256.
   const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: config.opa });
-  const signer = await loadSigner(config.keysDir);
-  await publishJwks(config.keysDir, config.storageDir);
+  const store = opts.signing?.store ?? await openKeyStore(config);
+  const signer = opts.signing?.signer ?? await store.signer();
+  await publishKeys(store, config);
   const activities = createMainActivities({
     plans: loadPlans(),
     templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
