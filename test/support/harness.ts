@@ -16,7 +16,7 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export function tools(): { TEMPORAL_BIN: string; TEMPORAL_TEST_SERVER_BIN: string; OPA_BIN: string; INSPECT_PYTHON?: string } {
   const file = join(REPO, '.data', 'tools.env');
   const vars = Object.fromEntries(
-    readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   ) as Record<string, string>;
   for (const k of ['TEMPORAL_BIN', 'TEMPORAL_TEST_SERVER_BIN', 'OPA_BIN']) {
     if (!vars[k]) throw new Error(`${k} missing from ${file}: run scripts/bootstrap.sh`);
