@@ -460,7 +460,40 @@ const ROWS: Row[] = [
     good: [['100000000', 100000000]],
     bad: ['', '0', 'unlimited'],
   },
+  {
+    name: 'ARBITER_SIGNER',
+    base: { ARBITER_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', ARBITER_PKCS11_TOKEN: 'arbiter' },
+    read: (c) => c.signer.kind,
+    unset: 'file',
+    good: [['file', 'file'], ['pkcs11', 'pkcs11']],
+    bad: ['hsm', 'PKCS11', 'kms'],
+  },
 ];
+
+void describe('loadConfig: the verdict signer', () => {
+  const PKCS11 = { ARBITER_SIGNER: 'pkcs11', ARBITER_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', ARBITER_PKCS11_TOKEN: 'arbiter-dev' };
+
+  void it('when ARBITER_SIGNER=pkcs11, the module, the token label and the PIN are read; trailing blanks of the label are not part of it', () => {
+    const config = loadConfig({ ...PKCS11, ARBITER_PKCS11_TOKEN: 'arbiter-dev  ', ARBITER_PKCS11_PIN: '1234' });
+
+    assert.deepEqual(config.signer, { kind: 'pkcs11', module: '/usr/lib/softhsm/libsofthsm2.so', token: 'arbiter-dev', pin: '1234' });
+  });
+
+  void it('when ARBITER_SIGNER=pkcs11 lacks the module or the token label, it throws a ConfigError naming the one missing', () => {
+    throwsNaming({ ...PKCS11, ARBITER_PKCS11_MODULE: undefined }, [], 'ARBITER_PKCS11_MODULE');
+    throwsNaming({ ...PKCS11, ARBITER_PKCS11_MODULE: ' ' }, [], 'ARBITER_PKCS11_MODULE');
+    throwsNaming({ ...PKCS11, ARBITER_PKCS11_TOKEN: undefined }, [], 'ARBITER_PKCS11_TOKEN');
+    throwsNaming({ ...PKCS11, ARBITER_PKCS11_TOKEN: 'x'.repeat(33) }, [], 'ARBITER_PKCS11_TOKEN');
+  });
+
+  void it('when the PIN is not set, the configuration still loads (the API and the container workers never open the token); the signer is left to refuse', () => {
+    assert.equal((loadConfig(PKCS11).signer as { pin?: string }).pin, undefined);
+  });
+
+  void it('when ARBITER_SIGNER is file, the PKCS#11 variables are not read', () => {
+    assert.deepEqual(loadConfig({ ARBITER_PKCS11_TOKEN: 'x'.repeat(40) }).signer, { kind: 'file' });
+  });
+});
 
 void describe('loadConfig: one row per variable', () => {
   for (const row of ROWS) {
