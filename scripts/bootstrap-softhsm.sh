@@ -44,21 +44,6 @@ else
 fi
 export SOFTHSM2_CONF=$conf
 
-# --- tools.env: one line per key, replaced if it says something else, added if missing --------------
-record_tool() { # KEY VALUE
-  touch "$ARBITER_TOOLS_ENV"
-  if grep -qxF "$1=$2" "$ARBITER_TOOLS_ENV"; then
-    say_ok ".data/tools.env has $1"
-  else
-    local tmp
-    tmp=$(mktemp "$ARBITER_TOOLS_ENV.XXXXXX")
-    grep -v "^$1=" "$ARBITER_TOOLS_ENV" > "$tmp" || true
-    echo "$1=$2" >> "$tmp"
-    chmod 644 "$tmp"
-    mv -f "$tmp" "$ARBITER_TOOLS_ENV"
-    say_do "recorded $1 in .data/tools.env"
-  fi
-}
 record_tool SOFTHSM2_CONF "$conf"
 record_tool SOFTHSM2_MODULE "$module"
 

@@ -126,6 +126,9 @@ tools_tmp=$(mktemp .data/tools.env.XXXXXX)
   echo "TEMPORAL_TEST_SERVER_BIN=$test_server_bin"
   echo "OPA_BIN=$opa_bin"
   echo "INSPECT_PYTHON=$inspect_python"
+  # Lines the scripts/bootstrap-*.sh steps own (SOFTHSM2_CONF, …) are kept as they are: they
+  # rewrite their own when what they record changes.
+  grep -vE '^(#|TEMPORAL_BIN=|TEMPORAL_TEST_SERVER_BIN=|OPA_BIN=|INSPECT_PYTHON=)' .data/tools.env 2>/dev/null || true
 } > "$tools_tmp"
 if cmp -s "$tools_tmp" .data/tools.env; then
   rm -f "$tools_tmp"

@@ -6,6 +6,8 @@
 #   say_ok / say_do / say_warn / say_skip MSG   one status line per step, same look everywhere
 #   die MSG                                      message on stderr, exit 1
 #   resolve_bin NAME                             absolute path of the real executable, not a shim
+#   record_tool KEY VALUE                        sets KEY=VALUE in .data/tools.env (for the
+#                                                scripts/bootstrap-*.sh steps), other lines kept
 #   load_tools_env                               exports TEMPORAL_BIN, TEMPORAL_TEST_SERVER_BIN,
 #                                                OPA_BIN from .data/tools.env (bootstrap writes it)
 #   docker_server_version                        prints the engine's version if it answers
@@ -48,6 +50,22 @@ resolve_bin() {
     [[ -n $found ]] && { printf '%s\n' "$found"; return 0; }
   fi
   return 1
+}
+
+# One line per key in tools.env: replaced if it says something else, added if missing.
+record_tool() { # KEY VALUE
+  touch "$ARBITER_TOOLS_ENV"
+  if grep -qxF "$1=$2" "$ARBITER_TOOLS_ENV"; then
+    say_ok ".data/tools.env has $1"
+  else
+    local tmp
+    tmp=$(mktemp "$ARBITER_TOOLS_ENV.XXXXXX")
+    grep -v "^$1=" "$ARBITER_TOOLS_ENV" > "$tmp" || true
+    echo "$1=$2" >> "$tmp"
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$ARBITER_TOOLS_ENV"
+    say_do "recorded $1 in .data/tools.env"
+  fi
 }
 
 load_tools_env() {
