@@ -250,4 +250,7 @@ rm -f .data/dev.env.added
 # keeps an existing key; publishes the public JWKS under storage/keys either way
 node bin/arbiter.js keys generate
 
+# --- cluster shape: Temporal server on PostgreSQL (scripts/cluster.sh) -------------------------
+bash scripts/bootstrap-cluster.sh
+
 say_ok "bootstrap complete"
