@@ -307,9 +307,17 @@ engine_start() {
     mkdir -p "$dir/exec" "$dir/data"
     rm -f "$sock"
     say_do "starting engine $host (unix://$sock, data root $dir/data, log $dir/dockerd.log)"
-    # as scripts/lib.sh starts the shared engine (no bridge, no iptables, no forwarding), plus
-    # live-restore: an engine restart (an upgrade) leaves running scenarios running
-    setsid nohup dockerd --bridge=none --iptables=false --ip-forward=false --live-restore \
+    # A config file of its own (not the shared engine's /etc/docker/daemon.json): live-restore, so
+    # an engine restart (an upgrade) leaves running scenarios running, and gVisor's runsc when
+    # installed, registered as scripts/lib.sh registers it with the shared engine.
+    node -e '
+      const fs = require("node:fs"), [file, runsc, arg] = process.argv.slice(1);
+      const config = { "live-restore": true };
+      if (fs.existsSync(runsc)) config.runtimes = { runsc: { path: runsc, runtimeArgs: [arg] } };
+      fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+    ' "$dir/daemon.json" "$RUNSC_PATH" "$RUNSC_NETWORK_ARG"
+    # as scripts/lib.sh starts the shared engine: no bridge, no iptables, no forwarding
+    setsid nohup dockerd --config-file "$dir/daemon.json" --bridge=none --iptables=false --ip-forward=false \
       --host "unix://$sock" --pidfile "$dir/docker.pid" --exec-root "$dir/exec" --data-root "$dir/data" \
       >>"$dir/dockerd.log" 2>&1 </dev/null &
     pid=$!

@@ -64,7 +64,7 @@ describe('cluster shape: the Temporal server and PostgreSQL restart under 16 sce
   }
 
   // Read through Temporal, retried by waitFor while a server or the database is coming back.
-  const statuses = async (ids: string[]) => Promise.all(ids.map((id) => stack.env.client.workflow.getHandle(id).query(statusQuery) as Promise<ScenarioState>));
+  const statuses = async (ids: string[]) => Promise.all(ids.map((id) => stack.env.client.workflow.getHandle(id).query<ScenarioState>(statusQuery)));
   async function allReach(ids: string[], wanted: ScenarioStatus, what: string, timeoutMs = 240_000): Promise<void> {
     await waitFor(what, async () => {
       const states = await statuses(ids);

@@ -30,6 +30,8 @@ export interface ClusterEnv {
   /** the container hosts' engines, in cluster.sh's order (host-a, host-b) */
   engines: Array<{ name: string; socket: string }>;
   pgPort: number;
+  /** PostgreSQL's data directory (its postmaster.pid names the server) */
+  pgData: string;
 }
 
 export function clusterEnv(): ClusterEnv {
@@ -45,12 +47,13 @@ export function clusterEnv(): ClusterEnv {
     temporalAddress: need('TEMPORAL_ADDRESS'),
     engines: [{ name: 'host-a', socket: need('ARBITER_CLUSTER_ENGINE_HOST_A') }, { name: 'host-b', socket: need('ARBITER_CLUSTER_ENGINE_HOST_B') }],
     pgPort: Number(need('ARBITER_CLUSTER_PG_PORT')),
+    pgData: need('ARBITER_CLUSTER_PG_DATA'),
   };
 }
 
 /** A fresh namespace with Arbiter's search attributes, usable when this returns. */
-export async function createTestNamespace(address: string): Promise<string> {
-  const namespace = `e2e-${randomBytes(5).toString('hex')}`;
+export async function createTestNamespace(address: string, prefix = 'e2e'): Promise<string> {
+  const namespace = `${prefix}-${randomBytes(5).toString('hex')}`;
   const connection = await Connection.connect({ address });
   try {
     await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
