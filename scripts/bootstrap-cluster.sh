@@ -68,7 +68,7 @@ set_tool TEMPORAL_SCHEMA_DIR "$schema_dir"
 # --- PostgreSQL ---------------------------------------------------------------------------------
 pg_bin="/usr/lib/postgresql/$PG_MAJOR/bin"
 if [[ -x $pg_bin/initdb && -x $pg_bin/pg_ctl && -x $pg_bin/psql ]]; then
-  say_ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') (already installed: $pg_bin)"
+  say_ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') (already installed: $pg_bin)"
 else
   [[ $(id -u) -eq 0 ]] || die "PostgreSQL $PG_MAJOR is not installed: run 'sudo apt-get install -y postgresql-$PG_MAJOR', then re-run"
   say_do "installing PostgreSQL $PG_MAJOR (apt: postgresql-$PG_MAJOR)"
@@ -79,7 +79,7 @@ else
   [[ -x $pg_bin/initdb ]] || die "postgresql-$PG_MAJOR installed but $pg_bin/initdb is missing"
   # The package starts a cluster of its own on 5432; Arbiter's runs on its own port and data dir
   # (scripts/cluster.sh), so the package's is left as the package set it up.
-  say_ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') (installed: $pg_bin)"
+  say_ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') (installed: $pg_bin)"
 fi
 set_tool PG_BIN_DIR "$pg_bin"
 
