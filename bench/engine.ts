@@ -24,23 +24,26 @@ export const BENCH_LABEL = 'io.arbiter.bench';
 export class EngineEvents {
   private readonly seen = new Map<string, EngineEvent>();
   private readonly waiters = new Map<string, (e: EngineEvent) => void>();
-  private buffered = '';
 
-  private constructor(private readonly stream: Readable) {
-    stream.on('data', (chunk: Buffer) => {
-      this.buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl).trim();
-        this.buffered = this.buffered.slice(nl + 1);
-        if (line) this.deliver(JSON.parse(line) as EngineEvent);
-      }
-    });
+  /** One stream per engine (the cluster shape's hosts each have their own). */
+  private constructor(private readonly streams: Readable[]) {
+    for (const stream of streams) {
+      let buffered = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) this.deliver(JSON.parse(line) as EngineEvent);
+        }
+      });
+    }
   }
 
-  static async open(docker: Docker): Promise<EngineEvents> {
-    const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die', 'destroy'] } })) as unknown as Readable;
-    return new EngineEvents(stream);
+  static async open(...engines: Docker[]): Promise<EngineEvents> {
+    const streams = await Promise.all(engines.map(async (docker) => (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die', 'destroy'] } })) as unknown as Readable));
+    return new EngineEvents(streams);
   }
 
   private deliver(e: EngineEvent): void {
@@ -77,7 +80,7 @@ export class EngineEvents {
   }
 
   close(): void {
-    this.stream.destroy();
+    for (const stream of this.streams) stream.destroy();
   }
 }
 

@@ -19,7 +19,7 @@ interface Sample { open: number; rss: Record<string, number>; workersMb: number;
 function processRss(stack: BenchStack): Record<string, number> {
   const mb = (pid: number | undefined) => (pid === undefined ? Number.NaN : (rssBytes(pid) ?? Number.NaN) / MB);
   const { mainWorker, containerWorker, api, temporal } = stack.children;
-  return { mainWorker: mb(mainWorker.proc.pid), containerWorker: mb(containerWorker.proc.pid), api: mb(api.proc.pid), temporal: mb(temporal.proc.pid) };
+  return { mainWorker: mb(mainWorker.proc.pid), containerWorker: mb(containerWorker.proc.pid), api: mb(api.proc.pid), temporal: mb(temporal?.proc.pid) };
 }
 
 const engineTotalMb = (e: EngineMemory) => (e.daemonsBytes + e.shimsBytes + e.containersBytes) / MB;

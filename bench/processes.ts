@@ -2,7 +2,7 @@
 // to its own log file and is stopped by the runner, gracefully first, and killed when the runner
 // itself dies so nothing outlives it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Child {
@@ -69,6 +69,31 @@ export function cpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+/**
+ * CPU time of a process and its children: its own, its exited children's (reaped: cutime and
+ * cstime) and its live children's. A child that exits between two readings moves from the last
+ * sum to the second, so differences stay right.
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  const fieldsOf = (p: number | string): string[] | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      return undefined;
+    }
+  };
+  const root = fieldsOf(pid);
+  if (!root) return undefined;
+  let total = (Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14])) / CLOCK_TICKS;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = fieldsOf(d);
+    if (f && Number(f[1]) === pid) total += (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  }
+  return total;
+}
+
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const CLOCK_TICKS = 100;
 

@@ -2,6 +2,7 @@
 // order below), prints one table of every figure against its same-run baseline, and writes
 // bench/results/<time>.json; a full run also writes bench/results/latest.{json,md}. Whatever it
 // started (the stack's processes, containers, scenarios) is stopped even when a bench fails.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,14 @@ const BENCHES: Bench[] = [
   { name: 'spawn', what: 'spawn → running vs raw create+start', run: async (c) => runSpawnLatency(await c.stack(), { samples: c.quick ? 5 : 25, warmup: 2, log: c.log }) },
   { name: 'api', what: 'API accept latency at 50 req/s', run: async (c) => runApiLatency(await c.stack(), { seconds: c.quick ? 5 : 30, rate: 50, log: c.log }) },
   { name: 'pools', what: 'spawn → running from a warm pool and cold vs raw create+start', run: async (c) => runPools(await c.stack(), { samples: c.quick ? 5 : 20, warmup: 2, log: c.log }) },
-  { name: 'throughput', what: 'completed scenarios per minute at concurrency 1, 8, 16', run: async (c) => runThroughput(await c.stack(), { levels: c.quick ? [[1, 2], [8, 8], [16, 16]] : [[1, 6], [8, 24], [16, 48]], log: c.log }) },
+  {
+    name: 'throughput', what: 'completed scenarios per minute at concurrency 1, 8, 16 on the dev server; at 16 on the cluster shape (Temporal on PostgreSQL, two hosts)',
+    run: async (c) => {
+      const dev = await runThroughput(await c.stack(), { levels: c.quick ? [[1, 2], [8, 8], [16, 16]] : [[1, 6], [8, 24], [16, 48]], log: c.log });
+      const cluster = await withClusterStack(c, (stack) => runThroughput(stack, { levels: c.quick ? [[16, 16]] : [[16, 48]], log: c.log, shapeLabel: 'cluster: Temporal on PostgreSQL, 2 hosts' }));
+      return { figures: [...dev.figures, ...cluster.figures], details: { dev: dev.details, cluster: cluster.details } };
+    },
+  },
   { name: 'open', what: 'worker RSS and engine memory with 100…500 open scenarios', run: async (c) => runOpenScenarios(await c.stack(), { levels: c.quick ? [20, 40] : [100, 250, 500], rawLevel: c.quick ? 20 : 100, rampBudgetSeconds: c.quick ? 120 : 330, log: c.log }) },
   {
     name: 'access', what: 'exec, 1 and 50 MiB file transfers and terminal echo vs raw docker exec / archive API',
@@ -41,6 +49,28 @@ const BENCHES: Bench[] = [
     run: async (c) => runPods(await c.stack(), { podSamples: c.quick ? 3 : 10, runtimeSamples: c.quick ? 4 : 15, stackRuntimeSamples: c.quick ? 3 : 8, warmup: 1, log: c.log }),
   },
 ];
+
+/**
+ * The same bench on the cluster shape: `scripts/cluster.sh up` (taken down again afterwards if
+ * this run brought it up), a bench stack on it, stopped when the bench is done.
+ */
+async function withClusterStack(c: Ctx, body: (stack: BenchStack) => Promise<BenchResult>): Promise<BenchResult> {
+  const cluster = (...args: string[]) => execFileSync('bash', [join(REPO, 'scripts', 'cluster.sh'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const wasUp = /Temporal server: serving/.test(cluster('status'));
+  c.log(wasUp ? 'cluster shape: already up (scripts/cluster.sh)' : 'cluster shape: bash scripts/cluster.sh up');
+  if (!wasUp) c.log(cluster('up').trim().split('\n').join('; '));
+  let stack: BenchStack | undefined;
+  try {
+    stack = await startBenchStack({ temporalBin: temporalBin(), log: c.log, shape: 'cluster' });
+    return await body(stack);
+  } finally {
+    await stack?.stop();
+    if (!wasUp) {
+      c.log('cluster shape: bash scripts/cluster.sh down --remove-containers');
+      cluster('down', '--remove-containers');
+    }
+  }
+}
 
 function temporalBin(): string {
   const file = join(REPO, '.data', 'tools.env');

@@ -2,9 +2,14 @@
 // (SQLite file), the main worker, the container worker and the API, all on 127.0.0.1 ports picked
 // for this run, with fresh secrets, storage and keys in a temp dir. The bench talks to the API
 // over loopback like any client; it has its own Temporal client only to wait for results.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+//
+// shape 'cluster' runs it as `npm run stack -- --cluster` does instead: on the Temporal server on
+// PostgreSQL that `scripts/cluster.sh up` started (a namespace of this run's own), with two
+// container workers, each on one of the cluster's engines; the CPU meter then counts the Temporal
+// server, PostgreSQL (postmaster and backends) and both engines' daemons.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -21,6 +26,7 @@ import { CpuMeter } from './cpu.ts';
 import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
 import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
 import { processEntry, type ProcessBundle } from '../bin/cli-bundle.js';
+import { clusterEnv, createTestNamespace, deleteTestNamespace } from '../test/support/cluster.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 // RELAY_HMAC_SECRET: the API signs its relays to the container host's access server with it
@@ -38,7 +44,9 @@ export interface BenchStack {
   events: EngineEvents;
   /** CPU seconds of the stack's processes, the engine's daemons and the bench */
   cpu: CpuMeter;
-  children: { temporal: Child; mainWorker: Child; containerWorker: Child; api: Child };
+  /** temporal: the dev server this run started (absent in the cluster shape: cluster.sh's server is not the bench's) */
+  children: { temporal?: Child; mainWorker: Child; containerWorker: Child; api: Child };
+  shape: BenchShape;
   logsDir: string;
   /** the stack's ARBITER_STORAGE_DIR (results, claim records) */
   storageDir: string;
@@ -70,6 +78,16 @@ export interface BenchStack {
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
 
+/** The first line of a pidfile as a number, if it names a process. */
+function pidIn(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function ring(secret: string): SecretRing {
   return { current: Buffer.from(secret, 'utf8'), previous: [] };
 }
@@ -85,45 +103,61 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export async function startBenchStack(opts: { temporalBin: string; log: (line: string) => void }): Promise<BenchStack> {
+export type BenchShape = 'dev' | 'cluster';
+
+export async function startBenchStack(opts: { temporalBin: string; log: (line: string) => void; shape?: BenchShape }): Promise<BenchStack> {
+  const shape = opts.shape ?? 'dev';
   const runId = randomBytes(4).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), `arbiter-bench-${runId}-`));
   const logsDir = join(dir, 'logs');
   mkdirSync(logsDir);
   const hostId = `bench-${runId}`;
+  const cluster = shape === 'cluster' ? clusterEnv() : undefined;
+  // In the cluster shape: two hosts, the first of them `hostId` (the one the access bench would use)
+  const hosts = cluster ? [hostId, `${hostId}-b`].map((id, i) => ({ id, socket: cluster.engines[i]!.socket })) : [{ id: hostId, socket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' }];
   const secrets = Object.fromEntries(SECRETS.map((n) => [n, randomBytes(32).toString('base64url')])) as Record<(typeof SECRETS)[number], string>;
   const keysDir = join(dir, 'keys');
   const accessSocketDir = join(dir, 'access');
   await generateKey(keysDir);
   const [grpc, http, metrics, apiPort, mainOps, containerOps] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const temporalAddress = `127.0.0.1:${grpc}`;
-  const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
+  const temporalAddress = cluster ? cluster.temporalAddress : `127.0.0.1:${grpc}`;
+  const engines = hosts.map((h) => new Docker({ socketPath: h.socket }));
+  const docker = engines[0]!;
+  const extraOps = await Promise.all(hosts.slice(1).map(() => freePort()));
 
   const started: Child[] = [];
   let temporal: Client | undefined;
   let events: EngineEvents | undefined;
+  let namespace: string | undefined;
   const teardown = async () => {
     events?.close();
     await temporal?.connection.close().catch(() => undefined);
     for (const c of [...started].reverse()) await stopChild(c);
-    await removeLabelled(docker, LABELS.host, hostId);
+    for (const [i, h] of hosts.entries()) await removeLabelled(engines[i]!, LABELS.host, h.id);
     await removeLabelled(docker, BENCH_LABEL, runId);
+    if (cluster && namespace) await deleteTestNamespace(cluster.temporalAddress, namespace).catch(() => undefined);
   };
 
   try {
-    opts.log(`starting the stack (run ${runId}, logs in ${logsDir})`);
-    const server = startChild('temporal', opts.temporalBin, [
-      'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
-      '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
-      ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ], { cwd: dir, env: childEnv({}), log: join(logsDir, 'temporal.log') });
-    started.push(server);
-    await until('the Temporal dev server', async () => {
-      const c = await Connection.connect({ address: temporalAddress, connectTimeout: 1000 });
-      await c.close();
-      return true;
-    }, { timeoutMs: 60_000, child: server });
-    temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }) });
+    opts.log(`starting the stack (${shape} shape, run ${runId}, logs in ${logsDir})`);
+    let server: Child | undefined;
+    if (cluster) {
+      namespace = await createTestNamespace(cluster.temporalAddress, 'bench');
+    } else {
+      server = startChild('temporal', opts.temporalBin, [
+        'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
+        '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+      ], { cwd: dir, env: childEnv({}), log: join(logsDir, 'temporal.log') });
+      started.push(server);
+      const devServer = server;
+      await until('the Temporal dev server', async () => {
+        const c = await Connection.connect({ address: temporalAddress, connectTimeout: 1000 });
+        await c.close();
+        return true;
+      }, { timeoutMs: 60_000, child: devServer });
+    }
+    temporal = new Client({ connection: await Connection.connect({ address: temporalAddress }), ...(namespace ? { namespace } : {}) });
 
     const common = {
       ARBITER_MODE: 'production',
@@ -132,7 +166,9 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       ARBITER_KEYS_DIR: keysDir,
       ARBITER_HOST_ID: hostId,
       TEMPORAL_ADDRESS: temporalAddress,
-      DOCKER_SOCKET: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+      ...(namespace ? { TEMPORAL_NAMESPACE: namespace } : {}),
+      ARBITER_HOSTS: hosts.map((h) => h.id).join(','),
+      DOCKER_SOCKET: hosts[0]!.socket,
       LOG_LEVEL: 'info',
       // The limiter still runs on every request; its cap is raised because the whole bench is
       // one client on 127.0.0.1.
@@ -167,11 +203,15 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     });
     started.push(mainWorker);
     const container = entry('container-worker');
-    const containerWorker = startChild('container worker', process.execPath, container.args, {
-      cwd: REPO, log: join(logsDir, 'worker-container.log'),
-      env: childEnv({ ...container.env, ...common, WORKER_HTTP_PORT: String(containerOps), TEMPORAL_METRICS_ADDRESS: 'off' }),
+    const containerWorkers = hosts.map((h, i) => {
+      const w = startChild(i === 0 ? 'container worker' : `container worker ${h.id}`, process.execPath, container.args, {
+        cwd: REPO, log: join(logsDir, i === 0 ? 'worker-container.log' : `worker-container-${h.id}.log`),
+        env: childEnv({ ...container.env, ...common, ARBITER_HOST_ID: h.id, DOCKER_SOCKET: h.socket, WORKER_HTTP_PORT: String(i === 0 ? containerOps : extraOps[i - 1]!), TEMPORAL_METRICS_ADDRESS: 'off' }),
+      });
+      started.push(w);
+      return w;
     });
-    started.push(containerWorker);
+    const containerWorker = containerWorkers[0]!;
     const apiEntry = entry('api-server');
     const api = startChild('api', process.execPath, apiEntry.args, {
       cwd: REPO, log: join(logsDir, 'api.log'),
@@ -181,10 +221,12 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     const ready = (url: string) => async () => (await fetch(url)).status === 200;
     const base = `http://127.0.0.1:${apiPort}`;
     await until('the main worker', ready(`http://127.0.0.1:${mainOps}/readyz`), { timeoutMs: 180_000, child: mainWorker });
-    await until('the container worker', ready(`http://127.0.0.1:${containerOps}/readyz`), { timeoutMs: 120_000, child: containerWorker });
+    for (const [i, w] of containerWorkers.entries()) {
+      await until(`the container worker of ${hosts[i]!.id}`, ready(`http://127.0.0.1:${i === 0 ? containerOps : extraOps[i - 1]!}/readyz`), { timeoutMs: 120_000, child: w });
+    }
     await until('the API', ready(`${base}/readyz`), { timeoutMs: 120_000, child: api });
-    events = await EngineEvents.open(docker);
-    opts.log(`stack up: API ${base}, Temporal ${temporalAddress}, host ${hostId}`);
+    events = await EngineEvents.open(...engines);
+    opts.log(`stack up: API ${base}, Temporal ${temporalAddress}${namespace ? ` (namespace ${namespace})` : ''}, hosts ${hosts.map((h) => h.id).join(', ')}`);
 
     const call: BenchStack['call'] = async (method, path, token, body) => {
       const headers: Record<string, string> = {};
@@ -215,8 +257,17 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       relayToken: async (scenarioId, act, user) => (await mintToken('relay', {
         sub: 'subject:bench-access', scn: scenarioId, host: hostId, act, svc: 'main', user, rec: 1024 * 1024, max: 4,
       }, ring(secrets.RELAY_HMAC_SECRET), { ttlSeconds: 3600 })).token,
-      cpu: new CpuMeter({ temporal: server.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
-      children: { temporal: server, mainWorker, containerWorker, api },
+      cpu: cluster
+        ? new CpuMeter({
+          temporal: pidIn(join(REPO, '.data', 'cluster', 'temporal.pid')), mainWorker: mainWorker.proc.pid,
+          ...Object.fromEntries(containerWorkers.map((w, i) => [`containerWorker${i ? `-${i + 1}` : ''}`, w.proc.pid])), api: api.proc.pid,
+        }, {
+          engines: cluster.engines.map((e) => ({ pidFile: join(dirname(e.socket), 'docker.pid'), suffix: `-${e.name}` })),
+          trees: { postgres: pidIn(join(cluster.pgData, 'postmaster.pid')) },
+        })
+        : new CpuMeter({ temporal: server?.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
+      children: { ...(server ? { temporal: server } : {}), mainWorker, containerWorker, api },
+      shape,
       call,
       et: async (sub, plan = 'enterprise') => (await mintToken('et', { sub, tenant: 'bench', plan }, ring(secrets.ET_HMAC_SECRET), { ttlSeconds: 3600 })).token,
       sat: async (et, template = 'hello', track = 'intro') => {

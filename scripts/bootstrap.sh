@@ -253,6 +253,10 @@ rm -f .data/dev.env.added
 # keeps an existing key; publishes the public JWKS under storage/keys either way
 node bin/arbiter.js keys generate
 
+# --- PKCS#11 dev token (SoftHSM2) ----------------------------------------------------------------
 bash scripts/bootstrap-softhsm.sh
+
+# --- cluster shape: Temporal server on PostgreSQL (scripts/cluster.sh) -------------------------
+bash scripts/bootstrap-cluster.sh
 
 say_ok "bootstrap complete"

@@ -53,9 +53,17 @@ resolve_bin() {
 }
 
 # One line per key in tools.env: replaced if it says something else, added if missing.
-record_tool() { # KEY VALUE
+record_tool() { # KEY VALUE (an empty VALUE removes KEY's line)
   touch "$ARBITER_TOOLS_ENV"
-  if grep -qxF "$1=$2" "$ARBITER_TOOLS_ENV"; then
+  if [[ -z $2 ]]; then
+    grep -q "^$1=" "$ARBITER_TOOLS_ENV" || return 0
+    local tmp
+    tmp=$(mktemp "$ARBITER_TOOLS_ENV.XXXXXX")
+    grep -v "^$1=" "$ARBITER_TOOLS_ENV" > "$tmp" || true
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$ARBITER_TOOLS_ENV"
+    say_do "removed $1 from .data/tools.env"
+  elif grep -qxF "$1=$2" "$ARBITER_TOOLS_ENV"; then
     say_ok ".data/tools.env has $1"
   else
     local tmp

@@ -37,12 +37,33 @@ say_do "fault suite (alone)"
 alone_status=0
 node --import tsx --test test/faults/alone/*.test.ts | tee .data/test-alone.out || alone_status=${PIPESTATUS[0]}
 
-# One closing line for both runs, so the total is what a reader (or CI) sees last.
+# The production shape (scripts/cluster.sh: the Temporal server on PostgreSQL, two container hosts
+# on engines of their own): the e2e files that run on it as they run on the dev server (same tests,
+# other fixture: ARBITER_E2E_SHAPE=cluster), then the cluster's own tests (spread over both hosts;
+# Temporal and PostgreSQL restarted under load). One file at a time: they share the one server.
+# The cluster goes down afterwards whatever happened.
+CLUSTER_E2E=(test/e2e/scenario.e2e.test.ts)
+say_do "cluster shape: ${CLUSTER_E2E[*]} and test/cluster/ (scripts/cluster.sh)"
+cluster_status=0
+: >.data/test-cluster.out
+trap 'bash scripts/cluster.sh down --remove-containers >/dev/null 2>&1 || true' EXIT
+cluster_started=$SECONDS
+if bash scripts/cluster.sh up; then
+  ARBITER_E2E_SHAPE=cluster node --import tsx --test --test-concurrency=1 "${CLUSTER_E2E[@]}" test/cluster/*.test.ts \
+    | tee .data/test-cluster.out || cluster_status=${PIPESTATUS[0]}
+else
+  cluster_status=1
+fi
+bash scripts/cluster.sh down --remove-containers || true
+trap - EXIT
+say_ok "cluster shape step: $((SECONDS - cluster_started)) s"
+
+# One closing line for all runs, so the total is what a reader (or CI) sees last.
 count() { local n; n=$(sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$2" 2>/dev/null | tail -n 1); echo "${n:-0}"; }
-passed=$(( $(count pass .data/test-main.out) + $(count pass .data/test-alone.out) ))
-failed=$(( $(count fail .data/test-main.out) + $(count fail .data/test-alone.out) ))
+passed=$(( $(count pass .data/test-main.out) + $(count pass .data/test-alone.out) + $(count pass .data/test-cluster.out) ))
+failed=$(( $(count fail .data/test-main.out) + $(count fail .data/test-alone.out) + $(count fail .data/test-cluster.out) ))
 echo
 echo "tests: $passed passed, $failed failed"
-if ((main_status != 0 || alone_status != 0)); then
-  die "tests failed (main run: exit $main_status, fault suite: exit $alone_status)"
+if ((main_status != 0 || alone_status != 0 || cluster_status != 0)); then
+  die "tests failed (main run: exit $main_status, fault suite: exit $alone_status, cluster shape: exit $cluster_status)"
 fi

@@ -235,7 +235,7 @@ describe('one scenario end to end over loopback', () => {
     // The workflow refuses it too, for an update sent past the API: the temporal CLI passes the
     // JSON text through as it is, so the workflow parses 1e400 into Infinity.
     const cli = await run(tools().TEMPORAL_BIN, [
-      'workflow', 'update', 'execute', '--address', stack.env.address, '--workflow-id', id, '--name', 'complete',
+      'workflow', 'update', 'execute', '--address', stack.env.address, '--namespace', stack.t.config.temporalNamespace, '--workflow-id', id, '--name', 'complete',
       '--input', '{"outcome":"success","submission":{"n":1e400},"actor":"operator:cli"}',
     ]).then(() => undefined, (err: { code: number; stderr: string; stdout: string }) => err);
     assert.ok(cli, 'the update was refused');

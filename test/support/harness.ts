@@ -9,6 +9,7 @@ import Docker from 'dockerode';
 import { loadConfig, type Config } from '../../infra/config.ts';
 import { generateKey } from '../../infra/keys.ts';
 import { LABELS } from '../../activities/container-spec.ts';
+import { clusterEnv, e2eShape, spanEngines } from './cluster.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,9 +51,16 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Test
   return { config, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export const docker = new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
+/**
+ * The engine the tests look at: DOCKER_SOCKET's (the shared one) in the dev shape; in the cluster
+ * shape (test/support/cluster.ts) both container hosts' engines, a container's methods going to
+ * the engine that holds it.
+ */
+export const docker: Docker = e2eShape() === 'cluster'
+  ? spanEngines(clusterEnv().engines.map((e) => new Docker({ socketPath: e.socket })))
+  : new Docker({ socketPath: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock' });
 
-/** Every container, running or not, that Arbiter created for this scenario. */
+/** Every container, running or not, that Arbiter created for this scenario (on every engine the tests look at). */
 export async function containersOf(scenarioId: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${scenarioId}`] } });
 }

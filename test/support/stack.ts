@@ -2,6 +2,11 @@
 // (the `temporal` CLI binary), both workers in-process, the Docker engine, the OPA Wasm bundle
 // and the API listening on 127.0.0.1. Every scenario a test spawns is cancelled and its
 // containers are gone before the stack stops.
+//
+// ARBITER_E2E_SHAPE=cluster runs the same tests on the production shape instead
+// (test/support/cluster.ts): the Temporal server on PostgreSQL that `scripts/cluster.sh up`
+// started (a namespace of this stack's own on it) and two container hosts, each a host worker on
+// its own Docker engine; the main worker spreads scenarios over both.
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +21,7 @@ import { mintToken, type ClaimsOf } from '../../infra/tokens.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker, type HostWorker } from '../../workers/workers.ts';
 import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
+import { clusterEnv, createTestNamespace, deleteTestNamespace, e2eShape } from './cluster.ts';
 
 export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }
 
@@ -24,8 +30,10 @@ export interface Stack {
   t: TestConfig;
   /** the main worker (workflows, admission and verdict activities) */
   mainWorker: Worker;
-  /** the container worker (its warm pools: host.pools) */
+  /** the container worker (its warm pools: host.pools); in the cluster shape, the first host's */
   host: HostWorker;
+  /** every container host: one in the dev shape, two in the cluster shape (each on its own engine) */
+  hosts: Array<{ hostId: string; dockerSocket: string; worker: HostWorker }>;
   /** stops the main worker before the stack, as if it had died; the container worker runs on */
   stopMainWorker(): Promise<void>;
   app: FastifyInstance;
@@ -55,26 +63,57 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
-      ip: '127.0.0.1',
-      extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    },
+  const shape = e2eShape();
+  const cluster = shape === 'cluster' ? clusterEnv() : undefined;
+  const namespace = cluster ? await createTestNamespace(cluster.temporalAddress) : undefined;
+  const env = cluster
+    ? await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: namespace! })
+    : await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
+        ip: '127.0.0.1',
+        extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+      },
+    });
+  // In the cluster shape: two hosts, each on one of the cluster's engines; ids of this stack's own,
+  // so that nothing a host reconciles on its engine belongs to another stack.
+  const hostIds = cluster ? ['a', 'b'].map((h) => `${namespace!.slice(4, 12)}-${h}`) : [];
+  const t = await testConfig({
+    ...(cluster ? {
+      TEMPORAL_ADDRESS: cluster.temporalAddress,
+      TEMPORAL_NAMESPACE: namespace!,
+      ARBITER_HOST_ID: hostIds[0]!,
+      ARBITER_HOSTS: hostIds.join(','),
+      DOCKER_SOCKET: cluster.engines[0]!.socket,
+    } : {}),
+    ...opts.env,
   });
-  const t = await testConfig(opts.env);
   // The production bundle: with Arbiter's workflow interceptors (correlation id, activity summaries).
   const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
   const templatesDir = opts.templatesDir ?? DEFAULT_TEMPLATES_DIR;
   const { worker: main }: { worker: Worker } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, templatesDir });
-  const host = await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client, templatesDir });
+  // The second host differs from the first in its id, its engine and its access socket only.
+  const hostConfigs = cluster
+    ? hostIds.map((hostId, i) => Object.freeze({
+      ...t.config,
+      hostId,
+      dockerSocket: cluster.engines[i]!.socket,
+      access: { ...t.config.access, listen: `unix:${join(t.config.access.socketDir, `${hostId}.sock`)}` },
+    }))
+    : [t.config];
+  const hosts = await Promise.all(hostConfigs.map(async (config) => ({
+    hostId: config.hostId,
+    dockerSocket: config.dockerSocket,
+    worker: await createHostWorker({ config, connection: env.nativeConnection, client: env.client, templatesDir }),
+  })));
+  const host = hosts[0]!.worker;
   let stopWorkers: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolve) => { stopWorkers = resolve; });
   let mainStoppedEarly = false;
   const mainDone = main.runUntil(stopSignal).catch((err: unknown) => {
     if (!mainStoppedEarly) throw err;
   });
-  const workersDone = Promise.all([mainDone, host.runUntil(stopSignal)]);
+  const workersDone = Promise.all([mainDone, ...hosts.map((h) => h.worker.runUntil(stopSignal))]);
   const app = await buildApp({
     config: t.config,
     temporal: env.client,
@@ -99,7 +138,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const secrets = t.config.secrets;
   const stack: Stack = {
-    env, t, app, base, call, mainWorker: main, host,
+    env, t, app, base, call, mainWorker: main, host, hosts,
     stopMainWorker: async () => {
       mainStoppedEarly = true;
       main.shutdown();
@@ -137,6 +176,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       stopWorkers();
       await workersDone;
       await env.teardown();
+      // the server deletes the namespace's workflows in the background
+      if (cluster && namespace) await deleteTestNamespace(cluster.temporalAddress, namespace).catch(() => undefined);
       t.cleanup();
     },
   };

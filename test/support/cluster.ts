@@ -1,0 +1,130 @@
+// The cluster shape for the end-to-end tests (ARBITER_E2E_SHAPE=cluster): the Temporal server on
+// PostgreSQL and the two Docker engines that `bash scripts/cluster.sh up` started, once for the
+// whole run (its .data/cluster/cluster.env says where they answer). Each stack gets a namespace of
+// its own on that server, so files that follow one another never see each other's workflows, task
+// queues or quota entities.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { registerSearchAttributes, missingSearchAttributes } from '../../infra/search-attributes.ts';
+import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const CLUSTER_ENV_FILE = join(REPO, '.data', 'cluster', 'cluster.env');
+
+export type E2eShape = 'dev' | 'cluster';
+
+/** dev (default): a Temporal dev server per stack and the shared engine; cluster: scripts/cluster.sh's. */
+export function e2eShape(): E2eShape {
+  const raw = process.env.ARBITER_E2E_SHAPE ?? 'dev';
+  if (raw !== 'dev' && raw !== 'cluster') throw new Error(`ARBITER_E2E_SHAPE must be dev or cluster, got "${raw}"`);
+  return raw;
+}
+
+export interface ClusterEnv {
+  temporalAddress: string;
+  /** the container hosts' engines, in cluster.sh's order (host-a, host-b) */
+  engines: Array<{ name: string; socket: string }>;
+  pgPort: number;
+  /** PostgreSQL's data directory (its postmaster.pid names the server) */
+  pgData: string;
+}
+
+export function clusterEnv(): ClusterEnv {
+  if (!existsSync(CLUSTER_ENV_FILE)) throw new Error(`${CLUSTER_ENV_FILE} is missing: run \`bash scripts/cluster.sh up\` before tests with ARBITER_E2E_SHAPE=cluster`);
+  const vars = Object.fromEntries(readFileSync(CLUSTER_ENV_FILE, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) as Record<string, string | undefined>;
+  const need = (k: string): string => {
+    const v = vars[k];
+    if (!v) throw new Error(`${k} missing from ${CLUSTER_ENV_FILE}: run \`bash scripts/cluster.sh up\` again`);
+    return v;
+  };
+  return {
+    temporalAddress: need('TEMPORAL_ADDRESS'),
+    engines: [{ name: 'host-a', socket: need('ARBITER_CLUSTER_ENGINE_HOST_A') }, { name: 'host-b', socket: need('ARBITER_CLUSTER_ENGINE_HOST_B') }],
+    pgPort: Number(need('ARBITER_CLUSTER_PG_PORT')),
+    pgData: need('ARBITER_CLUSTER_PG_DATA'),
+  };
+}
+
+/** A fresh namespace with Arbiter's search attributes, usable when this returns. */
+export async function createTestNamespace(address: string, prefix = 'e2e'): Promise<string> {
+  const namespace = `${prefix}-${randomBytes(5).toString('hex')}`;
+  const connection = await Connection.connect({ address });
+  try {
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    await registerSearchAttributes(connection, namespace, SEARCH_ATTRIBUTES);
+    // The frontend's namespace cache and the visibility store's attribute mapping catch up within
+    // a few seconds: wait until both answer for this namespace.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await connection.workflowService.describeNamespace({ namespace })
+        .then(async () => (await missingSearchAttributes(connection, namespace, SEARCH_ATTRIBUTES)).length === 0
+          && (await connection.workflowService.countWorkflowExecutions({ namespace, query: "ArbiterTenant = 'none'" }), true))
+        .catch(() => false);
+      if (ready) return namespace;
+      if (Date.now() > deadline) throw new Error(`namespace ${namespace} on ${address} was not usable within 60 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Deletes a test namespace and its workflows (the server does it in the background). */
+export async function deleteTestNamespace(address: string, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    await connection.operatorService.deleteNamespace({ namespace });
+  } finally {
+    await connection.close();
+  }
+}
+
+const NOT_FOUND = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+
+/**
+ * One Docker client over several engines, for the tests' look-ups: listContainers answers every
+ * engine's containers, and a container's methods go to the engine that has it (a 404 on one
+ * engine tries the next). Everything else (info, createContainer, images) is the first engine's.
+ */
+export function spanEngines(engines: Docker[]): Docker {
+  const [first] = engines;
+  if (!first) throw new Error('spanEngines: no engine');
+  const containerOnAny = (id: string): Docker.Container => {
+    const onFirst = first.getContainer(id);
+    return new Proxy(onFirst, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          let last: unknown;
+          for (const engine of engines) {
+            const c = engine.getContainer(id) as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>;
+            try {
+              return await c[prop]!(...args);
+            } catch (err) {
+              if (!NOT_FOUND(err)) throw err;
+              last = err;
+            }
+          }
+          throw last;
+        };
+      },
+    });
+  };
+  return new Proxy(first, {
+    get(target, prop) {
+      if (prop === 'listContainers') {
+        return async (opts?: Docker.ContainerListOptions) => (await Promise.all(engines.map((e) => e.listContainers(opts ?? {})))).flat();
+      }
+      if (prop === 'getContainer') return containerOnAny;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
