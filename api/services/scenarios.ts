@@ -35,7 +35,7 @@ export class ScenarioService {
   constructor(
     private readonly client: Client,
     private readonly storageDir: string,
-    /** consulted for scored scenarios: "expired" lives in the retention workflow, not here */
+    /** consulted for ended scenarios: "expired" lives in the retention workflow, not here */
     private readonly retention?: RetentionService,
   ) {}
 
@@ -136,7 +136,9 @@ export class ScenarioService {
     const dir = resultsDir(this.storageDir, state.scenarioId);
     const file = join(dir, RESULTS.envelope);
     if (state.status !== 'scored' || !existsSync(file)) {
-      if (state.status === 'expired') throw new NotFoundError('the verdict was deleted by retention');
+      // A scenario that expired without ever being scored never had one: as before it expired.
+      if (state.status === 'expired' && state.verdictKeyId) throw new NotFoundError('the verdict was deleted by retention');
+      if (state.status === 'expired') throw new ConflictError('scenario expired without ever being scored: there was never a verdict', 'not_scored');
       throw new ConflictError(`scenario is ${state.status}: there is no verdict yet`, 'not_scored');
     }
     const envelope = JSON.parse(readFileSync(file, 'utf8')) as DsseEnvelope;
