@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import { appendEvent, serializeChain, verifyChainText, type AuditEntry, type AuditEvent } from '../lib/audit-chain.ts';
+import { auditedEnd } from '../lib/audited-end.ts';
 import { sha256Hex } from '../infra/sha256.ts';
 import { recordOperatorAction, type OperatorAction } from '../infra/operator-audit.ts';
 import { resultsDir, RESULTS, scenarioDir } from '../infra/results.ts';
@@ -76,7 +77,8 @@ export function createRetentionActivities(deps: { storageDir: string }) {
       if (tomb.auditHead) return tomb;
     } else {
       const removed = existsSync(results) ? readdirSync(results).filter((n) => n !== RESULTS.audit).sort() : [];
-      tomb = { scenarioId: req.scenarioId, deletedAt: req.time, actor: req.actor, reason: req.reason, verdict: verdictDigests(results), removed };
+      const endedAs = auditedEnd(readChain(join(results, RESULTS.audit)))?.status;
+      tomb = { scenarioId: req.scenarioId, deletedAt: req.time, actor: req.actor, reason: req.reason, ...(endedAs ? { endedAs } : {}), verdict: verdictDigests(results), removed };
       mkdirSync(scenarioDir(deps.storageDir, req.scenarioId), { recursive: true });
       // First the tombstone, then the deletion: a crash in between leaves a record of what went.
       writeAtomic(tombFile, JSON.stringify(tomb, null, 2) + '\n');
@@ -93,6 +95,16 @@ export function createRetentionActivities(deps: { storageDir: string }) {
   }
 
   return { recordRetentionEvents, expireScenario };
+}
+
+/** The entries of an audit log, [] when there is none; a damaged one stops the deletion later, in appendToScenarioAudit. */
+function readChain(file: string): AuditEntry[] {
+  if (!existsSync(file)) return [];
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+  } catch {
+    return [];
+  }
 }
 
 function verdictDigests(results: string): Tombstone['verdict'] {

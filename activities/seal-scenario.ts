@@ -1,8 +1,9 @@
 // The end of a scenario as one local activity. Scored: sign the verdict, start the retention of its
-// artifacts, release the quota lease. Any other end: write the audit log, release the lease. Each of the last two was a command of the scenario workflow
-// (a child workflow start, an external signal), recorded in its history with the workflow task
-// that followed; from here they cost the scenario's history nothing. All three are idempotent,
-// so a retried attempt changes nothing the first one did.
+// artifacts, release the quota lease. Any other end (denied, failed, timed out, cancelled): write
+// the audit log, start the retention of what it left, release the lease. The retention start and
+// the release were commands of the scenario workflow (a child workflow start, an external signal),
+// recorded in its history with the workflow task that followed; from here they cost the scenario's
+// history nothing. Every step is idempotent, so a retried attempt changes nothing the first did.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { MAIN_TASK_QUEUE, RETENTION_WORKFLOW_TYPE } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
@@ -14,6 +15,14 @@ export interface SealRequest {
   sign: SignRequest;
   retention: RetentionInput;
   /** the quota entity holding the scenario's lease, when it took one */
+  quotaWorkflowId?: string;
+}
+
+export interface EndRequest {
+  scenarioId: string;
+  events: AuditEvent[];
+  /** the retention of what the scenario left: its period counts from the end (endedAt) */
+  retention: RetentionInput;
   quotaWorkflowId?: string;
 }
 
@@ -32,28 +41,36 @@ export function createSealActivities(deps: {
     }
   }
 
+  async function startRetention(retention: RetentionInput): Promise<void> {
+    try {
+      // Not a child: the scenario closes as what it ended as right away, and its retention outlives it.
+      await deps.temporal.workflow.start(RETENTION_WORKFLOW_TYPE, {
+        workflowId: retentionWorkflowId(retention.scenarioId),
+        taskQueue: MAIN_TASK_QUEUE,
+        args: [retention],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      // An earlier attempt started it.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
   return {
-    /** Every other way a scenario ends (denied, failed, timed out, cancelled): its audit log written, its lease released. */
-    async endScenario(req: { scenarioId: string; events: AuditEvent[]; quotaWorkflowId?: string }): Promise<{ head: string }> {
+    /**
+     * Every other way a scenario ends (denied, failed, timed out, cancelled): its audit log written,
+     * the retention of its audit log and evidence started, its lease released.
+     */
+    async endScenario(req: EndRequest): Promise<{ head: string }> {
       const written = await deps.writeAudit({ scenarioId: req.scenarioId, events: req.events });
+      await startRetention(req.retention);
       await releaseLease(req.quotaWorkflowId, req.scenarioId);
       return written;
     },
 
     async sealScenario(req: SealRequest): Promise<{ keyId: string; auditHead: string; statementSha256: string }> {
       const signed = await deps.signVerdict(req.sign);
-      try {
-        // Not a child: the scenario closes as "scored" right away, and its retention outlives it.
-        await deps.temporal.workflow.start(RETENTION_WORKFLOW_TYPE, {
-          workflowId: retentionWorkflowId(req.retention.scenarioId),
-          taskQueue: MAIN_TASK_QUEUE,
-          args: [req.retention],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
-      } catch (err) {
-        // An earlier attempt started it.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
+      await startRetention(req.retention);
       await releaseLease(req.quotaWorkflowId, req.retention.scenarioId);
       return signed;
     },

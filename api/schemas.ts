@@ -38,7 +38,7 @@ export const SpawnResponse = Type.Object({
 export const ScenarioParams = Type.Object({ id: Type.String({ pattern: SCENARIO_ID_PATTERN }) });
 export type ScenarioParams = Static<typeof ScenarioParams>;
 
-/** A scored scenario's retention: when its artifacts go, whether an operator holds them. */
+/** An ended scenario's retention: when its artifacts go, whether an operator holds them. */
 export const RetentionView = Type.Object({
   status: Type.Union([Type.Literal('retained'), Type.Literal('held'), Type.Literal('expired')]),
   deleteAfter: Type.String(),

@@ -1,17 +1,26 @@
-// The retention workflow's contract: one workflow per scored scenario, started by it and left
-// running when it closes.
+// The retention workflow's contract: one workflow per ended scenario (scored, denied, failed, timed
+// out or cancelled), started as it ends and left running when it closes.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const retentionWorkflowId = (scenarioId: string): string => `retention-${scenarioId}`;
 export interface RetentionInput {
   scenarioId: string;
   correlationId: string;
+  /** '' when a sweep restarted it after Temporal forgot the scenario (a never-scored scenario's audit log does not name it) */
   tenant: string;
   subject: string;
   plan: string;
   retentionDays: number;
-  /** when the verdict was issued: the retention period counts from here */
-  scoredAt: string;
+  /**
+   * When the scenario ended (its verdict's issue time when it was scored): the retention period
+   * counts from here. Absent in inputs from before retention covered every end: those have scoredAt.
+   */
+  endedAt?: string;
+  /**
+   * When the verdict was issued, only for a scored scenario (equal to endedAt then). Inputs from
+   * before endedAt existed carry only this, and workers from then read only this.
+   */
+  scoredAt?: string;
 }
 /** A hold or a release; every field optional so an operator can send it bare from the Temporal UI. */
 export interface HoldRequest { actor?: string; reason?: string }
@@ -20,7 +29,12 @@ export interface Tombstone {
   deletedAt: string;
   actor: string;
   reason: string;
-  /** sha256 of verdict.dsse.json and of verdict.json as they were, null when there was none */
+  /**
+   * The status the scenario ended with, from the last status in its audit log (absent in
+   * tombstones written before every end was retained: those were all scored).
+   */
+  endedAs?: string;
+  /** sha256 of verdict.dsse.json and of verdict.json as they were, null when there was none (never scored) */
   verdict: { envelopeSha256: string; statementSha256: string | null; keyId: string | null } | null;
   removed: string[];
   /** the scenario audit chain's head once the deletion is recorded in it */

@@ -1,10 +1,11 @@
-// Retention of one scored scenario's artifacts. The scenario workflow starts this one as a child
-// it abandons, so the scenario's own result stays "scored" while this one runs a durable timer for
-// the plan's retention days. A hold (signal, also from the Temporal UI) stops the deletion until it
+// Retention of one ended scenario's artifacts (scored, denied, failed, timed out or cancelled). The
+// scenario's end starts it (the seal's local activity; histories before lean-history: as a child it
+// abandons), so the scenario's own result stays what it ended as while this one runs a durable
+// timer for the plan's retention days, counted from the end. A hold (signal, also from the Temporal UI) stops the deletion until it
 // is released; the timer keeps counting meanwhile, so a release after the deadline deletes at once.
 // Its status query is where "expired" is read from once the artifacts are gone.
 import { allHandlersFinished, ApplicationFailure, condition, log, patched, proxyActivities, setHandler, startChild, upsertMemo } from '@temporalio/workflow';
-import { retentionDeadline } from '../lib/retention-deadline.ts';
+import { retentionDeadline, retentionStart } from '../lib/retention-deadline.ts';
 import type { MainActivities } from '../activities/index.ts';
 import type { RetentionEvent } from '../activities/delete-artifacts.ts';
 import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type HoldRequest, type RetentionInput, type RetentionState } from '../contract/retention.ts';
@@ -19,7 +20,7 @@ const acts = proxyActivities<MainActivities>({
 });
 
 export async function retentionWorkflow(input: RetentionInput): Promise<RetentionState> {
-  const deleteAfterMs = retentionDeadline(input.scoredAt, input.retentionDays);
+  const deleteAfterMs = retentionDeadline(retentionStart(input), input.retentionDays);
   const state: RetentionState = {
     scenarioId: input.scenarioId,
     status: 'retained',
@@ -28,7 +29,7 @@ export async function retentionWorkflow(input: RetentionInput): Promise<Retentio
     held: false,
   };
   const stateInMemo = patched(STATE_IN_MEMO_PATCH);
-  // Read by the API (GET /api/scenarios/:id of a scored scenario) without a query.
+  // Read by the API (GET /api/scenarios/:id of an ended scenario) without a query.
   const publish = () => {
     if (stateInMemo) upsertMemo({ [MEMO.retentionState]: state });
   };

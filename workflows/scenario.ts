@@ -48,6 +48,7 @@ import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
 import { currentDetails, currentSearchAttributes, initialSearchAttributes } from '../lib/operator-view.ts';
 import { startRetention } from './retention.ts';
+import type { RetentionInput } from '../contract/retention.ts';
 
 const MAIN_RETRY = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: [FailureTypes.unknownPlan, FailureTypes.unknownTemplate] };
 const main = proxyActivities<MainActivities>({ startToCloseTimeout: '30 seconds', retry: MAIN_RETRY });
@@ -117,6 +118,11 @@ class Scenario {
   private scored: { score: { score: number; maxScore: number; passed: boolean }; scoreSha256: string } | undefined;
   /** Where a launch that failed may have left containers (a pod launched halfway). */
   private launchingOn: Host | undefined;
+  /**
+   * How long what the scenario leaves is kept: the plan's days once entitlements are resolved, the
+   * SAT's claim before (a scenario denied for an unknown plan, or failed before admission).
+   */
+  private retentionDays: number;
 
   constructor(private readonly input: ScenarioInput) {
     // Versioned changes, decided once, first thing: runs started before them replay as they ran.
@@ -127,6 +133,7 @@ class Scenario {
     this.fingerprint = lean || patched(COMPLETION_SHA256_PATCH) ? completionDigest : legacyCompletionForm;
     this.scoreActivity = lean || patched(ACTIVITY_NAMES_BY_STEP_PATCH) ? 'score' : 'runScorer';
     this.state = initialState(input);
+    this.retentionDays = input.retentionDays;
     // The API starts the scenario with these attributes and this state in its memo already.
     if (!lean) {
       upsertSearchAttributes(initialSearchAttributes(input));
@@ -285,6 +292,7 @@ class Scenario {
   private entitled(entitlement: Entitlement): void {
     this.state.plan = entitlement.plan;
     this.state.ttlSeconds = entitlement.limits.ttlSeconds;
+    this.retentionDays = entitlement.retentionDays;
     this.audit('arbiter', 'entitlements.resolved', { plan: entitlement.plan, source: entitlement.source, limits: entitlement.limits });
   }
 
@@ -399,15 +407,7 @@ class Scenario {
     const scoredAt = new Date().toISOString();
     this.audit('arbiter', 'status.scored');
     const sign = { input, entitlement, policy: decision, outcome: this.completion!.outcome, status: 'scored' as const, issuedAt: scoredAt, events: this.events };
-    const retention = {
-      scenarioId: input.scenarioId,
-      correlationId: input.correlationId,
-      tenant: input.tenant,
-      subject: input.subject,
-      plan: entitlement.plan,
-      retentionDays: entitlement.retentionDays,
-      scoredAt,
-    };
+    const retention = { ...this.retentionInput(scoredAt), plan: entitlement.plan, retentionDays: entitlement.retentionDays, scoredAt };
     let keyId: string;
     if (this.lean) {
       ({ keyId } = await localSeal.sealScenario({ sign, retention, ...(input.quotaWorkflowId ? { quotaWorkflowId: input.quotaWorkflowId } : {}) }));
@@ -425,7 +425,8 @@ class Scenario {
 
   /**
    * Every way a scenario ends without a verdict: its status, its container removed if a failure
-   * or a cancel left one, its audit log written.
+   * or a cancel left one, its audit log written, and (lean histories) the retention of what it
+   * left started, counted from now as a verdict's is from its issue time.
    */
   private async finish(status: ScenarioStatus, reason: string): Promise<ScenarioState> {
     this.setStatus(status, reason);
@@ -435,12 +436,33 @@ class Scenario {
     // pods did not do this.
     else if (this.launchingOn && (this.lean || patched(POD_TEARDOWN_PATCH))) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
     if (this.lean) {
-      await localSeal.endScenario({ scenarioId: this.input.scenarioId, events: this.events, ...(this.input.quotaWorkflowId ? { quotaWorkflowId: this.input.quotaWorkflowId } : {}) });
+      // The retention input is the local activity's argument, which its marker does not record:
+      // histories from before every end was retained replay unchanged.
+      await localSeal.endScenario({
+        scenarioId: this.input.scenarioId,
+        events: this.events,
+        retention: this.retentionInput(this.state.updatedAt),
+        ...(this.input.quotaWorkflowId ? { quotaWorkflowId: this.input.quotaWorkflowId } : {}),
+      });
       this.leaseReleased = true;
     } else {
       await main.writeAudit({ scenarioId: this.input.scenarioId, events: this.events });
     }
     return this.state;
+  }
+
+  /** What the retention workflow of this scenario is started with, its period counted from `endedAt`. */
+  private retentionInput(endedAt: string): RetentionInput {
+    const { input } = this;
+    return {
+      scenarioId: input.scenarioId,
+      correlationId: input.correlationId,
+      tenant: input.tenant,
+      subject: input.subject,
+      plan: this.state.plan,
+      retentionDays: this.retentionDays,
+      endedAt,
+    };
   }
 
   /** Multi-service scenarios are torn down by label: every container of the scenario on its host. */

@@ -1,6 +1,7 @@
-// Retention as the API sees it: holds and releases go to a scenario's retention workflow as
+// Retention as the API sees it: holds and releases go to an ended scenario's retention workflow as
 // signals; its state is where "expired" is read from (the scenario workflow is closed by then and
-// its own status stays "scored"); the sweep catches up what the timers did not cover.
+// its own status stays what it ended as: scored, denied, failed, timed_out or cancelled); the
+// sweep catches up what the timers did not cover.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
@@ -11,11 +12,13 @@ import { readMemo, readState } from '../../infra/read-model.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
 import { tombstonePath } from '../../infra/retention-storage.ts';
-import { retentionDeadline } from '../../lib/retention-deadline.ts';
+import { retentionDeadline, retentionStart } from '../../lib/retention-deadline.ts';
+import { verifyChainText, type AuditEntry } from '../../lib/audit-chain.ts';
+import { auditedEnd } from '../../lib/audited-end.ts';
 import { expireUpdate, holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type RetentionInput, type RetentionState, type Tombstone } from '../../contract/retention.ts';
 import { MAIN_TASK_QUEUE, MEMO, RETENTION_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { RetentionFailureTypes } from '../../contract/failures.ts';
-import { SCENARIO_ID_PATTERN, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
+import { SCENARIO_ID_PATTERN, statusQuery, TERMINAL_STATUSES, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
 import { realService } from './index.ts';
 
 export interface RetentionView { status: RetentionState['status']; deleteAfter: string; held: boolean; hold?: RetentionState['hold']; deletedAt?: string }
@@ -32,7 +35,7 @@ export class RetentionService {
     private readonly now: Clock = async () => Date.now(),
   ) {}
 
-  /** The retention workflow's state, or undefined when the scenario has none (not scored). */
+  /** The retention workflow's state, or undefined when the scenario has none (not ended, or ended before every end was retained and not swept since). */
   async of(scenarioId: string): Promise<RetentionState | undefined> {
     try {
       return await readState(this.client, retentionWorkflowId(scenarioId), MEMO.retentionState, retentionQuery);
@@ -42,9 +45,12 @@ export class RetentionService {
     }
   }
 
-  /** A scored scenario whose artifacts retention deleted reads "expired"; its retention is shown. */
+  /**
+   * An ended scenario whose artifacts retention deleted reads "expired"; before, its retention is
+   * shown beside the status it ended with. A scenario never scored keeps, in its reason, how it ended.
+   */
   async view<S extends ScenarioState>(state: S): Promise<S & { retention?: RetentionView }> {
-    if (state.status !== 'scored') return state;
+    if (!RETAINED_ENDS.includes(state.status)) return state;
     let r: RetentionState | undefined;
     try {
       r = await this.of(state.scenarioId);
@@ -54,12 +60,12 @@ export class RetentionService {
       const tomb = tombstonePath(this.storageDir, state.scenarioId);
       if (!existsSync(tomb)) throw err;
       const { deletedAt } = JSON.parse(readFileSync(tomb, 'utf8')) as Tombstone;
-      return { ...state, status: 'expired', updatedAt: deletedAt, reason: 'artifacts deleted by retention' };
+      return { ...state, status: 'expired', updatedAt: deletedAt, reason: expiredReason(state) };
     }
     if (!r) return state;
     const retention: RetentionView = { status: r.status, deleteAfter: r.deleteAfter, held: r.held, ...(r.hold ? { hold: r.hold } : {}), ...(r.deletedAt ? { deletedAt: r.deletedAt } : {}) };
     if (r.status !== 'expired') return { ...state, retention };
-    return { ...state, status: 'expired', updatedAt: r.deletedAt ?? state.updatedAt, reason: 'artifacts deleted by retention', retention };
+    return { ...state, status: 'expired', updatedAt: r.deletedAt ?? state.updatedAt, reason: expiredReason(state), retention };
   }
 
   async hold(scenarioId: string, actor: string, reason?: string): Promise<void> {
@@ -79,8 +85,10 @@ export class RetentionService {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`scenario ${scenarioId} does not exist`);
       throw err;
     }
+    if (!RETAINED_ENDS.includes(scenario.status)) throw new ConflictError(`scenario is ${scenario.status}: its artifacts are retained once it ends`, 'not_retained');
     const r = await this.of(scenarioId);
-    if (!r) throw new ConflictError(`scenario is ${scenario.status}: only a scored scenario's artifacts are retained`, 'not_retained');
+    // Ended before every end was retained: the sweep starts its retention.
+    if (!r) throw new ConflictError(`scenario ended ${scenario.status} and its retention is not running: run a retention sweep`, 'not_retained');
     if (r.status === 'expired') throw new ConflictError('the artifacts were already deleted by retention', 'expired');
     const handle = this.client.workflow.getHandle(retentionWorkflowId(scenarioId));
     try {
@@ -93,15 +101,17 @@ export class RetentionService {
   }
 
   /**
-   * Every stored verdict whose artifacts are still there: held ones are listed and left; due ones
-   * are deleted (listed only, with dryRun); the rest are kept. A verdict without a running
-   * retention workflow (terminated from the UI, storage restored from a backup) gets one again,
-   * timed from its verdict's issue time and its plan's retention days.
+   * Every ended scenario whose artifacts are still there (a stored verdict, or the audit log of a
+   * scenario that ended without one): held ones are listed and left; due ones are deleted (listed
+   * only, with dryRun); the rest are kept. One without a running retention workflow (terminated
+   * from the UI, storage restored from a backup, or ended before every end was retained) gets one,
+   * timed from its end (a verdict's issue time, else the end its audit log records) and its plan's
+   * retention days.
    */
   async sweep(dryRun: boolean, actor: string, correlationId: string): Promise<SweepResult> {
     const result: SweepResult = { dryRun, deleted: [], held: [], kept: [] };
     const now = await this.now();
-    for (const id of this.storedVerdicts()) {
+    for (const id of this.endedScenarios()) {
       const handle = this.client.workflow.getHandle(retentionWorkflowId(id));
       const read = await readMemo<RetentionState>(this.client, retentionWorkflowId(id), MEMO.retentionState).catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) return undefined;
@@ -115,12 +125,15 @@ export class RetentionService {
         else result[await this.expireNow(id, actor)].push(id);
         continue;
       }
-      const input = this.orphanInput(id, correlationId);
+      const input = await this.orphanInput(id, correlationId);
+      // Not ended after all (its log ends in "scored" but its verdict is not written yet): the
+      // scenario's own seal is still under way, and it starts the retention.
+      if (input === 'not-ended') continue;
       if (!input) {
         result.kept.push(id);
         continue;
       }
-      const due = retentionDeadline(input.scoredAt, input.retentionDays) <= now;
+      const due = retentionDeadline(retentionStart(input), input.retentionDays) <= now;
       result[due ? 'deleted' : 'kept'].push(id);
       if (dryRun) continue;
       const started = await this.client.workflow.start(RETENTION_WORKFLOW_TYPE, {
@@ -148,30 +161,76 @@ export class RetentionService {
     }
   }
 
-  /** Scenario ids with a verdict on disk and no tombstone. */
-  private storedVerdicts(): string[] {
+  /**
+   * Scenario ids with no tombstone and a verdict or an audit log on disk. The audit log is written
+   * as a scenario ends (a running one has none yet), so these are the ended ones, and those whose
+   * seal is under way.
+   */
+  private endedScenarios(): string[] {
     const root = join(this.storageDir, 'scenarios');
     if (!existsSync(root)) return [];
     const pattern = new RegExp(SCENARIO_ID_PATTERN);
+    const has = (id: string, name: string) => existsSync(join(resultsDir(this.storageDir, id), name));
     return readdirSync(root)
       .filter((id) => pattern.test(id))
-      .filter((id) => existsSync(join(resultsDir(this.storageDir, id), RESULTS.envelope)) && !existsSync(tombstonePath(this.storageDir, id)))
+      .filter((id) => (has(id, RESULTS.envelope) || has(id, RESULTS.audit)) && !existsSync(tombstonePath(this.storageDir, id)))
       .sort();
   }
 
-  /** What a retention workflow needs, from the signed statement; undefined when it cannot be read or its plan is unknown. */
-  private orphanInput(id: string, correlationId: string): RetentionInput | undefined {
+  /**
+   * What a retention workflow needs: a scored scenario's from its signed statement, any other's
+   * from its audit log. Undefined when they cannot be read, the log's chain is broken or the plan
+   * is unknown (never guess a deadline: the artifacts are kept); 'not-ended' when the log records
+   * no end without a verdict.
+   */
+  private async orphanInput(id: string, correlationId: string): Promise<RetentionInput | 'not-ended' | undefined> {
+    if (!existsSync(join(resultsDir(this.storageDir, id), RESULTS.envelope))) return this.unscoredInput(id, correlationId);
     try {
       const envelope = JSON.parse(readFileSync(join(resultsDir(this.storageDir, id), RESULTS.envelope), 'utf8')) as DsseEnvelope;
       const p = (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement).predicate;
       const plan = this.plans[p.plan];
       // Never guess a deadline: an unknown plan or a bad date keeps the artifacts.
       if (!plan || p.scenarioId !== id || Number.isNaN(Date.parse(p.issuedAt))) return undefined;
-      return { scenarioId: id, correlationId, tenant: p.tenant, subject: p.subject, plan: p.plan, retentionDays: plan.retentionDays, scoredAt: p.issuedAt };
+      return { scenarioId: id, correlationId, tenant: p.tenant, subject: p.subject, plan: p.plan, retentionDays: plan.retentionDays, endedAt: p.issuedAt, scoredAt: p.issuedAt };
     } catch {
       return undefined;
     }
   }
+
+  private async unscoredInput(id: string, correlationId: string): Promise<RetentionInput | 'not-ended' | undefined> {
+    let entries: AuditEntry[];
+    try {
+      const text = readFileSync(join(resultsDir(this.storageDir, id), RESULTS.audit), 'utf8');
+      if (!verifyChainText(text).ok) return undefined;
+      entries = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
+    } catch {
+      return undefined;
+    }
+    const end = auditedEnd(entries);
+    if (!end || end.status === 'scored') return 'not-ended';
+    const plan = end.plan !== undefined ? this.plans[end.plan] : undefined;
+    if (!plan || end.plan === undefined || Number.isNaN(Date.parse(end.at))) return undefined;
+    // The audit log does not name the tenant: the scenario's read model does while Temporal keeps it.
+    const scenario = await readMemo<ScenarioState>(this.client, id, MEMO.scenarioState).then((r) => r.value, () => undefined);
+    return {
+      scenarioId: id,
+      correlationId,
+      tenant: scenario?.tenant ?? '',
+      subject: scenario?.subject ?? end.subject ?? '',
+      plan: end.plan,
+      retentionDays: plan.retentionDays,
+      endedAt: end.at,
+    };
+  }
+}
+
+/** The statuses a scenario ends with, each retained: every terminal one but retention's own. */
+const RETAINED_ENDS: readonly ScenarioStatus[] = TERMINAL_STATUSES.filter((s) => s !== 'expired');
+
+/** An expired scenario's reason; one never scored keeps how it ended, which "expired" replaces. */
+function expiredReason(state: ScenarioState): string {
+  if (state.status === 'scored') return 'artifacts deleted by retention';
+  return `artifacts deleted by retention; it had ended ${state.status}${state.reason ? `: ${state.reason}` : ''}`;
 }
 
 export interface RetentionServiceOptions { temporal: Client; storageDir: string; plans: Plans; clock?: Clock }

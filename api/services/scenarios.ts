@@ -21,6 +21,8 @@ import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } fr
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../../lib/operator-view.ts';
 import type { RetentionService } from './retention.ts';
+import { tombstonePath } from '../../infra/retention-storage.ts';
+import type { Tombstone } from '../../contract/retention.ts';
 import { realService } from './index.ts';
 
 /** How long a status read of a workflow without a read model waits for a worker before falling back to visibility. */
@@ -35,7 +37,7 @@ export class ScenarioService {
   constructor(
     private readonly client: Client,
     private readonly storageDir: string,
-    /** consulted for scored scenarios: "expired" lives in the retention workflow, not here */
+    /** consulted for ended scenarios: "expired" lives in the retention workflow, not here */
     private readonly retention?: RetentionService,
   ) {}
 
@@ -136,7 +138,11 @@ export class ScenarioService {
     const dir = resultsDir(this.storageDir, state.scenarioId);
     const file = join(dir, RESULTS.envelope);
     if (state.status !== 'scored' || !existsSync(file)) {
-      if (state.status === 'expired') throw new NotFoundError('the verdict was deleted by retention');
+      if (state.status === 'expired') {
+        // A scenario that expired without ever being scored never had one: as before it expired.
+        if (!hadVerdict(this.storageDir, state)) throw new ConflictError('scenario expired without ever being scored: there was never a verdict', 'not_scored');
+        throw new NotFoundError('the verdict was deleted by retention');
+      }
       throw new ConflictError(`scenario is ${state.status}: there is no verdict yet`, 'not_scored');
     }
     const envelope = JSON.parse(readFileSync(file, 'utf8')) as DsseEnvelope;
@@ -144,6 +150,15 @@ export class ScenarioService {
     if (!sig) throw new NotFoundError('verdict has no signature');
     const verdict = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
     return { verdict, signature: sig.sig, keyId: sig.keyid, envelope };
+  }
+}
+
+/** Whether an expired scenario had a verdict: its tombstone says so (its state does too, when a worker answered). */
+function hadVerdict(storageDir: string, state: ScenarioState): boolean {
+  try {
+    return (JSON.parse(readFileSync(tombstonePath(storageDir, state.scenarioId), 'utf8')) as Tombstone).verdict !== null;
+  } catch {
+    return state.verdictKeyId !== undefined;
   }
 }
 

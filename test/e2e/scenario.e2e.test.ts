@@ -11,6 +11,8 @@ import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
+import { retentionWorkflowId } from '../../contract/retention.ts';
+import type { RetentionView } from '../../api/services/retention.ts';
 import { initialSearchAttributes } from '../../lib/operator-view.ts';
 import { containersOf, docker, REPO, tools, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -272,5 +274,29 @@ describe('one scenario end to end over loopback', () => {
     });
     assert.equal(final.status, 'cancelled');
     await waitFor('no container', async () => ((await containersOf(id)).length === 0 ? true : undefined));
+  });
+
+  it('a cancelled scenario keeps what it left for its plan\'s retention days: its retention workflow runs, the API shows it, an operator holds it and the sweep lists it', async () => {
+    const satToken = await sat(await et('erin'));
+    const id = (await call('POST', '/api/spawn', satToken, {})).json!.scenarioId as string;
+    await waitFor('running', async () => ((await call('GET', `/api/scenarios/${id}`, satToken)).json?.status === 'running' ? true : undefined));
+    assert.equal((await call('POST', `/api/scenarios/${id}/cancel`, satToken)).status, 202);
+    const final = await waitFor('cancelled, with its retention', async () => {
+      const s = (await call('GET', `/api/scenarios/${id}`, satToken)).json as (ScenarioState & { retention?: RetentionView }) | undefined;
+      return s?.status === 'cancelled' && s.retention ? s : undefined;
+    });
+    assert.equal(final.retention!.status, 'retained');
+    assert.equal(Date.parse(final.retention!.deleteAfter) - Date.parse(final.updatedAt), 7 * 24 * 3600 * 1000, 'the free plan\'s 7 days from the cancel');
+    assert.equal((await stack.env.client.workflow.getHandle(retentionWorkflowId(id)).describe()).status.name, 'RUNNING');
+    assert.ok(readdirSync(resultsDir(stack.t.config.storageDir, id)).includes(RESULTS.audit), 'its audit log is kept');
+
+    const operator = await stack.operator();
+    assert.equal((await call('POST', `/api/scenarios/${id}/hold`, operator, { reason: 'e2e' })).status, 204);
+    await waitFor('held', async () => ((await call('GET', `/api/scenarios/${id}`, satToken)).json?.retention as RetentionView | undefined)?.held ? true : undefined);
+    const sweep = await call('POST', '/api/retention/sweep', operator, { dryRun: true });
+    assert.ok((sweep.json!.held as string[]).includes(id), JSON.stringify(sweep.json));
+    assert.equal((await call('DELETE', `/api/scenarios/${id}/hold`, operator)).status, 204);
+    await waitFor('released', async () => ((await call('GET', `/api/scenarios/${id}`, satToken)).json?.retention as RetentionView | undefined)?.held === false ? true : undefined);
+    assert.equal((await call('GET', `/api/scenarios/${id}`, satToken)).json!.status, 'cancelled', 'retained, not expired');
   });
 });

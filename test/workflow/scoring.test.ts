@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { completeUpdate, statusQuery, type ScenarioState } from '../../contract/scenario.ts';
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
-import { retentionWorkflowId } from '../../contract/retention.ts';
+import { retentionQuery, retentionWorkflowId } from '../../contract/retention.ts';
 import { resultsDir, RESULTS, verifyResults } from '../../infra/results.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import { sha256Hex } from '../../lib/canonical-json.ts';
@@ -75,7 +74,10 @@ describe('scoring robustness and evidence (time-skipping)', () => {
     assert.ok(verifyChainText(audit).ok);
     assert.doesNotMatch(audit, /score\.computed/);
     assert.match(audit, /status\.failed/);
-    await assert.rejects(env.client.workflow.getHandle(retentionWorkflowId(final.scenarioId)).describe(), WorkflowNotFoundError, 'nothing to retain');
+    // What it left (evidence, audit log) is retained as a scored scenario's would be, from its end.
+    const retention = await env.client.workflow.getHandle(retentionWorkflowId(final.scenarioId)).query(retentionQuery);
+    assert.equal(retention.status, 'retained');
+    assert.equal(Date.parse(retention.deleteAfter) - Date.parse(final.updatedAt), 7 * 24 * 3600 * 1000, 'the free plan\'s 7 days from the end');
     assert.deepEqual(await containersOf(final.scenarioId), [], 'scenario and scorer containers are gone');
   }
 
