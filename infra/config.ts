@@ -61,6 +61,8 @@ export interface Config {
   poolsOff: boolean;
   /** pooled entries plus running scenarios on this host never exceed it (ARBITER_HOST_CAPACITY) */
   hostCapacity: number;
+  /** a host whose reports stopped this long ago is lost: its open scenarios end (ARBITER_HOST_LOST_SECONDS) */
+  hostLostSeconds: number;
   warnings: string[];
 }
 
@@ -205,6 +207,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     pools: env.ARBITER_POOLS?.trim() === 'none' ? [] : poolOverrides(env.ARBITER_POOLS),
     poolsOff: env.ARBITER_POOLS?.trim() === 'none',
     hostCapacity: positiveInt('ARBITER_HOST_CAPACITY', 32),
+    // Under it an engine restart (live-restore keeps containers running) or a worker upgrade could
+    // end scenarios that would have gone on; the report comes every 2 s.
+    hostLostSeconds: atLeast(10, 'ARBITER_HOST_LOST_SECONDS', positiveInt('ARBITER_HOST_LOST_SECONDS', 60)),
     warnings,
   });
 }

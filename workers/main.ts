@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { createMainWorker } from './workers.ts';
 import { ensureReconcileSchedule } from './reconcile-schedule.ts';
+import { startHostWatch } from './host-watch.ts';
 import { runWorkerProcess } from './run.ts';
 import { readinessChecks } from '../infra/readiness.ts';
 import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
@@ -20,5 +21,6 @@ await runWorkerProcess('arbiter-main-worker', [], async (config, connection, log
     policy: { sha256: policySha256 },
     searchAttributes: { connection, namespace: config.temporalNamespace, wanted: SEARCH_ATTRIBUTES },
   });
-  return { worker, checks, run: () => worker.run().finally(() => client.connection.close()) };
+  const watch = startHostWatch({ client, storageDir: config.storageDir, hosts: config.hosts, lostAfterMs: config.hostLostSeconds * 1000, log });
+  return { worker, checks, run: () => worker.run().finally(() => watch.stop()).finally(() => client.connection.close()) };
 });
