@@ -1,17 +1,57 @@
 // Step 3: which container host a scenario runs on. The later host activities run on that host's
-// own task queue.
-import { createHash } from 'node:crypto';
+// own task queue. Hosts are ranked by the free capacity they report (infra/host-reports.ts); one
+// whose report stopped coming gets no new scenarios.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { hostTaskQueue } from '../contract/queues.ts';
+import { FailureTypes } from '../contract/failures.ts';
+import { chooseHost, type HostReport } from './host-choice.ts';
+import { HOST_ANSWER_WITHIN_MS, readHostReports } from '../infra/host-reports.ts';
 
-export function createHostPickActivities(deps: { hostIds: string[] }) {
+/** How long a pick waits for some host to answer before the scenario fails for want of one. */
+export const NO_HOST_WAIT_MS = 20_000;
+/** A pick counts against its host's free capacity this long, until the host's report shows it. */
+const PENDING_MS = 5_000;
+
+export interface HostPickDeps {
+  hostIds: string[];
+  storageDir: string;
+  /** tests: the reports, instead of the storage folder */
+  reports?: () => Map<string, HostReport>;
+  noHostWaitMs?: number;
+}
+
+export function createHostPickActivities(deps: HostPickDeps) {
+  const reports = deps.reports ?? (() => readHostReports(deps.storageDir, deps.hostIds));
+  // This worker's recent picks per host: a burst of spawns between two reports would otherwise
+  // all see the same free capacity and go to the same host.
+  const picks = new Map<string, number[]>();
+  const pending = (now: number) => {
+    const counts = new Map<string, number>();
+    for (const [hostId, times] of picks) {
+      const recent = times.filter((t) => now - t < PENDING_MS);
+      picks.set(hostId, recent);
+      counts.set(hostId, recent.length);
+    }
+    return counts;
+  };
   return {
-    /** Spreads scenarios over the hosts by a stable hash, so a retry picks the same host. */
+    /**
+     * The answering host with the most free capacity. With no host answering it waits a little
+     * (a host restarting), then fails for good with the reason: the scenario ends `failed`.
+     */
     async pickHost(scenarioId: string): Promise<{ hostId: string; taskQueue: string }> {
-      const n = createHash('sha256').update(scenarioId).digest().readUInt32BE(0) % deps.hostIds.length;
-      const hostId = deps.hostIds[n];
-      if (!hostId) throw ApplicationFailure.nonRetryable('no container host configured');
-      return { hostId, taskQueue: hostTaskQueue(hostId) };
+      const deadline = Date.now() + (deps.noHostWaitMs ?? NO_HOST_WAIT_MS);
+      for (;;) {
+        const now = Date.now();
+        const choice = chooseHost({ scenarioId, hosts: deps.hostIds, reports: reports(), pending: pending(now), now, answerWithinMs: HOST_ANSWER_WITHIN_MS });
+        if ('hostId' in choice) {
+          picks.set(choice.hostId, [...(picks.get(choice.hostId) ?? []), now]);
+          return { hostId: choice.hostId, taskQueue: hostTaskQueue(choice.hostId) };
+        }
+        if (now >= deadline) throw ApplicationFailure.nonRetryable(choice.none, FailureTypes.noHostAvailable);
+        await sleep(500);
+      }
     },
     /** Every container host, for work that visits each of them (the reconciler). */
     async listHosts(): Promise<Array<{ hostId: string; taskQueue: string }>> {

@@ -18,6 +18,10 @@ export const FailureTypes = {
   quotaExceeded: 'QuotaExceeded',
   rateLimited: 'RateLimited',
   staleGrant: 'StaleGrant',
+  /** no container host answered (activities/pick-host.ts): the scenario fails with the reason */
+  noHostAvailable: 'NoHostAvailable',
+  /** the scenario's host stopped answering while it ran (workflows/scenario.ts): it ends failed, host_lost */
+  hostLost: 'HostLost',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 

@@ -78,6 +78,20 @@ export function resetReason(r: EnvironmentReset): string {
   return `${ENVIRONMENT_RESET}: service "${r.service}" exited (code ${r.exitCode}${r.oomKilled ? ', OOM-killed by the kernel' : ''}) before completion`;
 }
 
+export const HOST_LOST = 'host_lost';
+
+/**
+ * Sent by the main worker's host watch (workers/host-watch.ts) to the open scenarios of a host
+ * whose reports stopped: its worker and engine are gone, and whatever the scenario had there with
+ * them. `lastReportAt` is when the host last said it was alive (ISO 8601).
+ */
+export interface HostLost { hostId: string; lastReportAt: string }
+
+/** The reason a scenario whose host was lost ends with. */
+export function hostLostReason(h: HostLost): string {
+  return `${HOST_LOST}: container host "${h.hostId}" stopped answering (last report ${h.lastReportAt}); its containers and whatever the scenario did in them are out of reach`;
+}
+
 export interface AdmissionResult { status: ScenarioStatus; reasons: string[]; policy?: PolicyDecision }
 export interface CompletionAck { status: ScenarioStatus }
 
@@ -87,6 +101,8 @@ export const admissionUpdate = defineUpdate<AdmissionResult>('admission');
 export const completeUpdate = defineUpdate<CompletionAck, [CompletionRequest]>('complete');
 /** Sent by the container host's monitor when the scenario container stops on its own. */
 export const containerExitedSignal = defineSignal<[ContainerExit]>('containerExited');
+/** Sent by the main worker's host watch when the scenario's host stopped answering. */
+export const hostLostSignal = defineSignal<[HostLost]>('hostLost');
 /** `oomKilled`: the kernel's OOM killer ended the container's main process (activities/container-spec.ts diedOfOomKill); absent from monitors that predate it. */
 export interface ContainerExit { containerName: string; exitCode: number; oomKilled?: boolean }
 

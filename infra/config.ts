@@ -63,6 +63,8 @@ export interface Config {
   hostCapacity: number;
   /** where verdicts are signed (ARBITER_SIGNER): key files in keysDir, or a PKCS#11 token */
   signer: SignerSettings;
+  /** a host whose reports stopped this long ago is lost: its open scenarios end (ARBITER_HOST_LOST_SECONDS) */
+  hostLostSeconds: number;
   warnings: string[];
 }
 
@@ -216,6 +218,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     poolsOff: env.ARBITER_POOLS?.trim() === 'none',
     hostCapacity: positiveInt('ARBITER_HOST_CAPACITY', 32),
     signer: signerSettings(env),
+    // Under it an engine restart (live-restore keeps containers running) or a worker upgrade could
+    // end scenarios that would have gone on; the report comes every 2 s.
+    hostLostSeconds: atLeast(10, 'ARBITER_HOST_LOST_SECONDS', positiveInt('ARBITER_HOST_LOST_SECONDS', 60)),
     warnings,
   });
 }

@@ -146,6 +146,7 @@ load_tools_env
 ensure_runsc
 ensure_dockerd
 ensure_runsc_registered
+ensure_live_restore
 
 # --- static busybox (the template images are built FROM scratch around it) ----------------------
 # ldd exits non-zero with "not a dynamic executable" for a static binary; `file` may be absent.

@@ -17,6 +17,10 @@
 #                                                engine's daemon.json; call it before ensure_dockerd
 #   ensure_runsc_registered                      the running engine lists runsc, else SIGHUP reloads
 #                                                its config; call it after ensure_dockerd
+#   ensure_live_restore                          the running engine keeps containers running across
+#                                                its own restart, else "live-restore": true is merged
+#                                                into its daemon.json and SIGHUP reloads it (never a
+#                                                restart); call it after ensure_dockerd
 
 ARBITER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARBITER_DATA_DIR="$ARBITER_ROOT/.data"
@@ -122,11 +126,15 @@ ensure_dockerd() {
     say_do "dockerd (pid $pid) is running but not answering yet; waiting"
   else
     [[ $(id -u) -eq 0 ]] || die "docker engine not running and starting dockerd needs root: run 'sudo dockerd --bridge=none --iptables=false --ip-forward=false &'"
-    say_do "starting dockerd --bridge=none (no container networking), log $log"
+    # live-restore: an engine restart (an upgrade) leaves running scenarios running. Given as a flag
+    # unless the daemon config sets it (dockerd refuses to start with a directive in both).
+    local -a live=(--live-restore)
+    grep -q '"live-restore"' "$(docker_daemon_config)" 2>/dev/null && live=()
+    say_do "starting dockerd --bridge=none ${live[*]} (no container networking), log $log"
     # setsid + nohup: the engine must outlive this script and its terminal's Ctrl-C.
     # (a background job of a non-interactive shell is no group leader, so setsid execs in place
     # and $! is dockerd itself)
-    setsid nohup dockerd --bridge=none --iptables=false --ip-forward=false >>"$log" 2>&1 < /dev/null &
+    setsid nohup dockerd --bridge=none --iptables=false --ip-forward=false "${live[@]}" >>"$log" 2>&1 < /dev/null &
     pid=$!
     started=1
   fi
@@ -292,4 +300,69 @@ ensure_runsc_registered() {
     fi
   done
   die "dockerd (pid $pid) still does not list runtime runsc 10 s after SIGHUP (it lists: ${runtimes:-nothing}); a config it cannot load is logged by the engine and ignored: check $config and the engine's log${DOCKER_SOCKET:+ (DOCKER_SOCKET=$DOCKER_SOCKET: is that engine the one $DOCKER_PIDFILE names?)}"
+}
+
+# --- live-restore ---------------------------------------------------------------------------------
+# With live-restore the engine's containers outlive the engine: a dockerd restart (an upgrade, a
+# crash) finds them running and takes them back. It is reloadable, so an engine already running
+# without it gets it from its daemon.json on SIGHUP, like runsc; the shared engine is never
+# restarted for it.
+
+docker_live_restore() {
+  local -a host=()
+  [[ -n ${DOCKER_SOCKET:-} ]] && host=("DOCKER_HOST=unix://$DOCKER_SOCKET")
+  env "${host[@]}" timeout 5 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null
+}
+
+# Sets "live-restore": true in the daemon config $1, keeping every other key; temp file + rename.
+# Prints "unchanged", "created" or "updated".
+merge_live_restore_config() {
+  node -e '
+    const fs = require("node:fs"), path = require("node:path");
+    const file = process.argv[1];
+    let text = null, config = {};
+    try { text = fs.readFileSync(file, "utf8"); } catch (err) { if (err.code !== "ENOENT") throw err; }
+    if (text !== null && text.trim() !== "") {
+      try { config = JSON.parse(text); } catch (err) { console.error(`${file} is not valid JSON (${err.message}): fix it by hand`); process.exit(3); }
+      if (!config || typeof config !== "object" || Array.isArray(config)) { console.error(`${file} does not hold a JSON object: fix it by hand`); process.exit(3); }
+    }
+    if (config["live-restore"] === true) { console.log("unchanged"); process.exit(0); }
+    config["live-restore"] = true;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.arbiter-${process.pid}`);
+    let mode = 0o644;
+    try { mode = fs.statSync(file).mode & 0o777; } catch {}
+    const fd = fs.openSync(tmp, "w", mode);
+    try { fs.writeFileSync(fd, JSON.stringify(config, null, 2) + "\n"); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+    fs.chmodSync(tmp, mode);
+    fs.renameSync(tmp, file);
+    console.log(text === null ? "created" : "updated");
+  ' "$1"
+}
+
+ensure_live_restore() {
+  local enabled config state pid deadline
+  enabled=$(docker_live_restore) || die "docker info did not answer: cannot tell whether the engine has live-restore"
+  if [[ $enabled == true ]]; then
+    say_ok "docker engine has live-restore (containers outlive an engine restart)"
+    return 0
+  fi
+  config=$(docker_daemon_config)
+  pid=$(cat "$DOCKER_PIDFILE" 2>/dev/null || true)
+  if [[ -z $pid || $(cat "/proc/$pid/comm" 2>/dev/null) != dockerd ]]; then
+    die "the engine runs without live-restore and $DOCKER_PIDFILE names no running dockerd to reload: add \"live-restore\": true to $config and reload or restart it"
+  fi
+  [[ $(id -u) -eq 0 ]] || die "the engine runs without live-restore; setting it needs root: add \"live-restore\": true to $config, run 'sudo kill -HUP $pid', then re-run"
+  state=$(merge_live_restore_config "$config") || die "could not set live-restore in $config (see above)"
+  say_do "$state $config: live-restore; reloading dockerd (pid $pid, SIGHUP)"
+  kill -HUP "$pid"
+  deadline=$((SECONDS + 10))
+  while ((SECONDS < deadline)); do
+    sleep 0.25
+    if [[ $(docker_live_restore) == true ]]; then
+      say_ok "docker engine has live-restore (after a reload)"
+      return 0
+    fi
+  done
+  die "dockerd (pid $pid) still runs without live-restore 10 s after SIGHUP; a config it cannot load is logged by the engine and ignored: check $config and the engine's log"
 }

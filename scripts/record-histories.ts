@@ -13,7 +13,7 @@ const { temporal } = proto;
 import { mintToken } from '../infra/tokens.ts';
 import { randomUUID } from 'node:crypto';
 import { quotaWorkflowId, tenantWorkflowId } from '../lib/entity-ids.ts';
-import { scenarioIdFromJti } from '../contract/scenario.ts';
+import { hostLostSignal, scenarioIdFromJti } from '../contract/scenario.ts';
 import { containersOf, docker, waitFor } from '../test/support/harness.ts';
 import { startStack } from '../test/support/stack.ts';
 
@@ -86,6 +86,16 @@ try {
   for (const k of await containersOf(reset)) if (k.Labels['io.arbiter.service'] === 'target') await docker.getContainer(k.Id).kill({ signal: 'SIGKILL' });
   await until(reset, 'failed');
   await save('scenario-pod-reset', reset);
+
+  // its host lost while it ran: the signal the main worker's host watch sends (workers/host-watch.ts),
+  // sent here directly (the stack's host stays up, so its container is removed by hand after)
+  const lostSat = await stack.satFor({ sub: 'rec6', tenant: 'rec-tenant' });
+  const lost = await spawn(lostSat);
+  await until(lost, 'running');
+  await stack.env.client.workflow.getHandle(lost).signal(hostLostSignal, { hostId: stack.t.config.hostId, lastReportAt: new Date().toISOString() });
+  await until(lost, 'failed');
+  for (const k of await containersOf(lost)) await docker.getContainer(k.Id).remove({ force: true });
+  await save('scenario-host-lost', lost);
 
   // the entities, mid-life (their histories so far)
   const billing = stack.t.config.secrets.BILLING_HMAC_SECRET!;

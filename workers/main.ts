@@ -3,6 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { createMainWorker } from './workers.ts';
 import { ensureReconcileSchedule } from './reconcile-schedule.ts';
+import { startHostWatch } from './host-watch.ts';
 import { runWorkerProcess } from './run.ts';
 import { readinessChecks } from '../infra/readiness.ts';
 import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
@@ -22,7 +23,8 @@ await runWorkerProcess<{ store: KeyStore; signer: Signer }>('arbiter-main-worker
     policy: { sha256: policySha256 },
     searchAttributes: { connection, namespace: config.temporalNamespace, wanted: SEARCH_ATTRIBUTES },
   });
-  return { worker, checks, run: () => worker.run().finally(() => Promise.all([client.connection.close(), signing.store.close()])) };
+  const watch = startHostWatch({ client, storageDir: config.storageDir, hosts: config.hosts, lostAfterMs: config.hostLostSeconds * 1000, log });
+  return { worker, checks, run: () => worker.run().finally(() => watch.stop()).finally(() => Promise.all([client.connection.close(), signing.store.close()])) };
 }, undefined, async (config) => {
   // A token that is missing, or refuses the PIN, stops the worker here, before it takes any work.
   const store = await openKeyStore(config);

@@ -53,6 +53,21 @@ export interface PoolKeeper extends HostPools {
 
 interface KeptPool extends DesiredPool { template: Template; ref: string; digest: string }
 
+/** Scenarios running on a host: cold ones by their label, claimed ones by their entry. */
+export async function runningScenarios(docker: Docker, hostId: string): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.host}=${hostId}`] } });
+  const scenarios = new Set<string>();
+  for (const c of containers) {
+    const role = c.Labels[LABELS.role];
+    if (role !== 'scenario' && role !== 'holder') continue;
+    const entry = c.Labels[LABELS.poolEntry];
+    const name = (c.Names[0] ?? '').replace(/^\//, '');
+    if (c.Labels[LABELS.scenario]) scenarios.add(c.Labels[LABELS.scenario]!);
+    else if (entry && !name.startsWith(entryPrefix(c.Labels[LABELS.pool] ?? '', entry))) scenarios.add(`entry:${entry}`);
+  }
+  return scenarios.size;
+}
+
 export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
   const { docker, log } = opts;
   let current: KeptPool[] = [];
@@ -142,20 +157,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
     return pools;
   }
 
-  /** Scenarios running on this host: cold ones by their label, claimed ones by their entry. */
-  async function busy(): Promise<number> {
-    const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`, `${LABELS.host}=${opts.hostId}`] } });
-    const scenarios = new Set<string>();
-    for (const c of containers) {
-      const role = c.Labels[LABELS.role];
-      if (role !== 'scenario' && role !== 'holder') continue;
-      const entry = c.Labels[LABELS.poolEntry];
-      const name = (c.Names[0] ?? '').replace(/^\//, '');
-      if (c.Labels[LABELS.scenario]) scenarios.add(c.Labels[LABELS.scenario]!);
-      else if (entry && !name.startsWith(entryPrefix(c.Labels[LABELS.pool] ?? '', entry))) scenarios.add(`entry:${entry}`);
-    }
-    return scenarios.size;
-  }
+  const busy = () => runningScenarios(docker, opts.hostId);
 
   async function pass(reason: string): Promise<void> {
     let desired: KeptPool[];

@@ -7,6 +7,8 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { startContainerMonitor } from './container-monitor.ts';
+import { startHostReporter } from './host-report.ts';
+import { reconcileHost } from '../activities/reconcile-containers.ts';
 import { createPoolKeeper, type PoolKeeper } from './pool-keeper.ts';
 import { buildAccessServer, endOrphanTerminals, listenAccessServer } from './access-server.ts';
 import { AccessRegistry } from '../infra/access-registry.ts';
@@ -156,6 +158,13 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const withMonitor = async <R>(body: () => Promise<R>): Promise<R> => {
     const monitor = startContainerMonitor({ docker, client: opts.client, log, access, removals, onPooledExit: () => pools.trigger('die') });
     pools.start();
+    // What a lost run of this host left (its scenarios ended host_lost while it was away) goes now,
+    // not at the reconciler's next scheduled pass. Not awaited: an engine still starting must not
+    // keep the worker from polling.
+    void reconcileHost({ docker, temporal: opts.client, hostId: config.hostId, pools }, { heartbeat: () => undefined, log: (msg, data) => log.info(data, msg) })
+      .then((r) => { if (r.removed.length > 0) log.info({ removed: r.removed.map((c) => c.containerName), kept: r.kept }, 'removed what an earlier run of this host left'); })
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not reconcile this host\'s containers at start (the scheduled reconciler will)'));
+    const reporter = startHostReporter({ docker, storageDir: config.storageDir, hostId: config.hostId, capacity: config.hostCapacity, log });
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
@@ -167,6 +176,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     try {
       return await body();
     } finally {
+      reporter.stop();
       await server?.close();
       await monitor.stop();
       await pools.stop();

@@ -18,3 +18,8 @@ export const POD_TEARDOWN_PATCH = 'pod-teardown-after-failed-launch';
  * asks for none of them.
  */
 export const LEAN_HISTORY_PATCH = 'lean-history';
+/**
+ * Scenarios started before it ignored the hostLost signal (a host whose reports stopped). Asked
+ * only when the signal comes, so a scenario whose host stays up records no marker for it.
+ */
+export const HOST_LOSS_PATCH = 'host-loss';

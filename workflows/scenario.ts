@@ -29,6 +29,8 @@ import {
   admissionUpdate,
   completeUpdate,
   containerExitedSignal,
+  hostLostReason,
+  hostLostSignal,
   statusQuery,
   TERMINAL_STATUSES,
   type AdmissionResult,
@@ -38,11 +40,12 @@ import {
   type CompletionRequest,
   type ContainerExit,
   type EnvironmentReset,
+  type HostLost,
   type ScenarioInput,
   type ScenarioState,
   type ScenarioStatus,
 } from '../contract/scenario.ts';
-import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, LEAN_HISTORY_PATCH, POD_TEARDOWN_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, ADMISSION_LOCAL_PATCH, COMPLETION_SHA256_PATCH, HOST_LOSS_PATCH, LEAN_HISTORY_PATCH, POD_TEARDOWN_PATCH, STATE_IN_MEMO_PATCH } from './patches.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { releaseLeaseSignal } from '../contract/quota.ts';
@@ -84,6 +87,7 @@ export async function scenarioWorkflow(input: ScenarioInput): Promise<ScenarioSt
   const scenario = new Scenario(input);
   setHandler(statusQuery, () => scenario.state);
   setHandler(containerExitedSignal, (exit) => scenario.containerExited(exit));
+  setHandler(hostLostSignal, (lost) => scenario.hostLost(lost));
   setHandler(admissionUpdate, () => scenario.admission());
   setHandler(completeUpdate, (req) => scenario.complete(req), { validator: (req: CompletionRequest) => scenario.validateCompletion(req) });
   return scenario.run();
@@ -123,6 +127,8 @@ class Scenario {
    * SAT's claim before (a scenario denied for an unknown plan, or failed before admission).
    */
   private retentionDays: number;
+  /** The scenario's host stopped answering: nothing more is asked of it (HOST_LOSS_PATCH). */
+  private lost: HostLost | undefined;
 
   constructor(private readonly input: ScenarioInput) {
     // Versioned changes, decided once, first thing: runs started before them replay as they ran.
@@ -163,6 +169,15 @@ class Scenario {
     this.exitCode = exitCode;
     this.reset = { service: service.name, exitCode, oomKilled: oomKilled === true };
     this.audit('container-host', 'container.exited', data);
+  }
+
+  hostLost(lost: HostLost): void {
+    // Only the scenario's own host, only once, only while something of it is there. The patch is
+    // asked here, when the signal comes: a scenario that never hears of a lost host records no
+    // marker, and one started before it replays ignoring the signal, as it ran.
+    if (this.lost || !this.state.hostId || lost.hostId !== this.state.hostId || TERMINAL_STATUSES.includes(this.state.status)) return;
+    if (!patched(HOST_LOSS_PATCH)) return;
+    this.lost = lost;
   }
 
   async admission(): Promise<AdmissionResult> {
@@ -326,7 +341,7 @@ class Scenario {
       policySha256: admission.decision.policySha256,
     };
     this.launchingOn = host;
-    const launched = await CancellationScope.nonCancellable(() => host.launchContainer(launchRequest));
+    const launched = await this.onHost(CancellationScope.nonCancellable(() => host.launchContainer(launchRequest)));
     this.launchingOn = undefined;
     this.launched = { containerName: launched.containerName, host };
     this.state.containerName = launched.containerName;
@@ -350,20 +365,21 @@ class Scenario {
     }
 
     // The first of: a completion, the container stopping on its own, the TTL, or a cancel.
-    const inTime = await condition(() => this.completion !== undefined || this.exitCode !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
+    const inTime = await condition(() => this.completion !== undefined || this.exitCode !== undefined || this.lost !== undefined, `${entitlement.limits.ttlSeconds} seconds`);
     this.waitOver = true;
+    if (this.lost) throw this.hostLostFailure();
     const ended: Ended = this.completion ? 'completed' : inTime ? 'exited' : 'timed_out';
     if (this.lean) return this.conclude(admission, ended);
 
-    await host.collectEvidence({
+    await this.onHost(host.collectEvidence({
       scenarioId: input.scenarioId,
       containerName: launched.containerName,
       template: entitlement.template,
       completion: this.completion ?? null,
       entitlement,
       policy: admission.decision,
-    });
-    await CancellationScope.nonCancellable(() => host.teardownContainer(this.teardownRequest(launched.containerName)));
+    }));
+    await this.onHost(CancellationScope.nonCancellable(() => host.teardownContainer(this.teardownRequest(launched.containerName))));
     this.audit('arbiter', 'container.removed', { containerName: launched.containerName });
     this.launched = undefined;
     return ended;
@@ -380,11 +396,11 @@ class Scenario {
     if (ended === 'completed') this.setStatus('scoring');
     // Cancellable, as evidence and scoring always were (a cancel stops a scorer at once): the
     // containers stay in this.launched until it returns, so a cancel's cleanup removes them.
-    const concluded = await host.concludeScenario({
+    const concluded = await this.onHost(host.concludeScenario({
       evidence: { scenarioId: input.scenarioId, containerName, template: entitlement.template, completion: this.completion ?? null, entitlement, policy: decision },
       teardown: this.teardownRequest(containerName),
       ...(ended === 'completed' ? { score: { scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest } } : {}),
-    });
+    }));
     this.audit('arbiter', 'container.removed', { containerName });
     this.launched = undefined;
     this.scored = concluded.scored;
@@ -397,7 +413,7 @@ class Scenario {
     let scored = this.scored;
     if (!scored) {
       this.setStatus('scoring');
-      scored = await host[this.scoreActivity]({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest });
+      scored = await this.onHost(host[this.scoreActivity]({ scenarioId: input.scenarioId, template: entitlement.template, templateDigest: entitlement.templateDigest }));
     }
     state.score = { score: scored.score.score, maxScore: scored.score.maxScore, passed: scored.score.passed };
     this.audit('arbiter', 'score.computed', { ...state.score, scoreSha256: scored.scoreSha256 });
@@ -430,11 +446,13 @@ class Scenario {
    */
   private async finish(status: ScenarioStatus, reason: string): Promise<ScenarioState> {
     this.setStatus(status, reason);
-    if (this.launched) await this.launched.host.teardownContainer(this.teardownRequest(this.launched.containerName));
+    // A lost host is asked nothing: its queue has no worker, the call would wait for it forever.
+    // Its reconciler removes what it left when it comes back.
+    if (this.launched && !this.lost) await this.launched.host.teardownContainer(this.teardownRequest(this.launched.containerName));
     // A launch that failed (a service never ready, a worker lost halfway) may have created some of
     // the scenario's containers: they are found by the scenario's label. Histories from before
     // pods did not do this.
-    else if (this.launchingOn && (this.lean || patched(POD_TEARDOWN_PATCH))) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
+    else if (this.launchingOn && !this.lost && (this.lean || patched(POD_TEARDOWN_PATCH))) await this.launchingOn.teardownContainer({ scenarioId: this.input.scenarioId });
     if (this.lean) {
       // The retention input is the local activity's argument, which its marker does not record:
       // histories from before every end was retained replay unchanged.
@@ -463,6 +481,31 @@ class Scenario {
       retentionDays: this.retentionDays,
       endedAt,
     };
+  }
+
+  /**
+   * A host activity, given up when its host is reported lost: no worker polls a dead host's queue,
+   * so the activity would wait there for as long as the host stays away. Costs no command unless
+   * the host is lost.
+   */
+  private async onHost<T>(activity: Promise<T>): Promise<T> {
+    const lost = Symbol('lost');
+    const first = await Promise.race([activity, condition(() => this.lost !== undefined).then(() => lost)]);
+    if (first === lost) throw this.hostLostFailure();
+    return first as T;
+  }
+
+  /** The failure a lost host ends the scenario with, and the record of what it left behind. */
+  private hostLostFailure(): ApplicationFailure {
+    const lost = this.lost!;
+    this.audit('arbiter', 'host.lost', {
+      hostId: lost.hostId,
+      lastReportAt: lost.lastReportAt,
+      // What could be collected: nothing from the host, which is gone with its engine.
+      evidence: 'none collected: the host\'s worker and engine stopped answering',
+      ...(this.launched ? { left: this.launched.containerName } : this.launchingOn ? { left: 'a launch under way' } : {}),
+    });
+    return ApplicationFailure.nonRetryable(hostLostReason(lost), FailureTypes.hostLost);
   }
 
   /** Multi-service scenarios are torn down by label: every container of the scenario on its host. */

@@ -12,7 +12,7 @@ import proto from '@temporalio/proto';
 
 const { temporal } = proto;
 import { bundleWorkflows } from '../../workers/workers.ts';
-import { ACTIVITY_NAMES_BY_STEP_PATCH, COMPLETION_SHA256_PATCH, LEAN_HISTORY_PATCH } from '../../workflows/patches.ts';
+import { ACTIVITY_NAMES_BY_STEP_PATCH, COMPLETION_SHA256_PATCH, HOST_LOSS_PATCH, LEAN_HISTORY_PATCH } from '../../workflows/patches.ts';
 
 const DIR = fileURLToPath(new URL('./histories', import.meta.url));
 const sets = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
@@ -70,6 +70,20 @@ describe('recorded histories replay against the current workflows', () => {
     const reset = readFileSync(join(DIR, '5-pods', 'scenario-pod-reset.pb'));
     // The reason is JSON inside the payload: its quotes are escaped there.
     assert.match(reset.toString('latin1'), /environment_reset: service \\?"target\\?" exited/, 'the reset names the target service');
+  });
+
+  it('set 8-host-loss holds a scenario ended host_lost: its patch recorded when the signal came, nothing asked of the lost host after it; a scored scenario pays no marker for it', () => {
+    const lost = temporal.api.history.v1.History.decode(readFileSync(join(DIR, '8-host-loss', 'scenario-host-lost.pb'))).events ?? [];
+    const signalAt = lost.findIndex((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'hostLost');
+    assert.ok(signalAt > 0, 'the hostLost signal is in the history');
+    const after = lost.slice(signalAt);
+    assert.ok(readFileSync(join(DIR, '8-host-loss', 'scenario-host-lost.pb')).includes(HOST_LOSS_PATCH), `the ${HOST_LOSS_PATCH} patch`);
+    assert.ok(after.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch'), 'its marker comes after the signal');
+    assert.deepEqual(after.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean), [], 'no host activity after the loss (teardown included)');
+    assert.match(readFileSync(join(DIR, '8-host-loss', 'scenario-host-lost.pb')).toString('latin1'), /host_lost: container host \\?"[a-z0-9-]+\\?" stopped answering/);
+    assert.ok(lost.at(-1)?.workflowExecutionCompletedEventAttributes, 'it completed (failed is a state, not a workflow failure)');
+    const scored = readFileSync(join(DIR, '8-host-loss', 'scenario-scored.pb'));
+    assert.equal(scored.includes(HOST_LOSS_PATCH), false, 'a scenario whose host stayed up records no host-loss marker');
   });
 
   for (const file of files) {
