@@ -250,4 +250,6 @@ rm -f .data/dev.env.added
 # keeps an existing key; publishes the public JWKS under storage/keys either way
 node bin/arbiter.js keys generate
 
+bash scripts/bootstrap-schemathesis.sh
+
 say_ok "bootstrap complete"
