@@ -155,7 +155,10 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       params: ScenarioParams,
       querystring: FileQuery,
       response: {
-        200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file\'s bytes (application/octet-stream); X-Arbiter-Seq names its transcript entry' }),
+        200: {
+          description: 'the file\'s bytes; X-Arbiter-Seq names its transcript entry',
+          content: { 'application/octet-stream': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) } },
+        },
         400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody,
       },
     },
