@@ -202,6 +202,9 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
       ['a field of the wrong type', '/api/sat', 'et', JSON.stringify({ template: 5, track: 'intro' }), 'bad_request'],
       ['a spawn body that is not empty', '/api/spawn', 'sat', JSON.stringify({ template: 'hello' }), 'bad_request'],
       [`a submission nested deeper than ${MAX_BODY_DEPTH} levels`, `/api/scenarios/${ID}/complete`, 'operator', deep(MAX_BODY_DEPTH + 8), 'body_too_deep'],
+      ['a submission key longer than 128 characters', `/api/scenarios/${ID}/complete`, 'operator', JSON.stringify({ outcome: 'success', submission: { ['k'.repeat(129)]: 1 } }), 'bad_request'],
+      ['an exec env name that is not a name, with a value that is not a string', `/api/scenarios/${ID}/exec`, 'operator', JSON.stringify({ cmd: ['true'], env: { 'x-y': {} } }), 'bad_request'],
+      ['an exec env name that is not a name', `/api/scenarios/${ID}/exec`, 'operator', JSON.stringify({ cmd: ['true'], env: { 'x-y': '1' } }), 'bad_request'],
       ['a number JSON cannot represent (1e400)', `/api/scenarios/${ID}/complete`, 'operator', '{"outcome":"success","submission":{"n":1e400}}', 'number_not_representable'],
     ];
     for (const [situation, url, kind, raw, code] of cases) {
