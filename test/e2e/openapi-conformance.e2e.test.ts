@@ -47,9 +47,10 @@ checks.positive_data_acceptance.expected-statuses = [426, 400, 404, 429]
 
 interface Run { code: number | null; output: string; timedOut: boolean }
 
-function schemathesis(bin: string, args: string[], env: Record<string, string>): Promise<Run> {
+function schemathesis(bin: string, args: string[], env: Record<string, string>, cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In the test's temp dir: schemathesis keeps a cache (.schemathesis/) in its working directory.
+    const child = spawn(bin, args, { cwd, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString('utf8'); });
     child.stderr.on('data', (d: Buffer) => { output += d.toString('utf8'); });
@@ -82,7 +83,7 @@ describe('the served OpenAPI document, checked by schemathesis against the runni
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every answer is one the document describes, no request gets a 5xx, and bad or unauthenticated ones are refused', async () => {
+  it('every answer is one the document describes, no request gets a 5xx, and bad or unauthenticated ones are refused', async (t) => {
     const bin = tools().SCHEMATHESIS_BIN;
     assert.ok(bin, 'SCHEMATHESIS_BIN is missing from .data/tools.env: run scripts/bootstrap-schemathesis.sh');
     const config = join(dir, 'schemathesis.toml');
@@ -109,9 +110,12 @@ describe('the served OpenAPI document, checked by schemathesis against the runni
       ARBITER_CONFORMANCE_OPERATOR: await stack.operator('conformance'),
       ARBITER_CONFORMANCE_ET: await stack.et(),
       ARBITER_CONFORMANCE_SAT: await stack.satFor({ jti }),
-    });
+    }, dir);
     assert.ok(!run.timedOut, `schemathesis ran past ${RUN_LIMIT_MS / 1000} s and was killed:\n${run.output}`);
     assert.equal(run.code, 0, `schemathesis found non-conformances:\n${run.output}`);
+    const summary = /Test cases:\s*\n\s*(\d+) generated[^\n]*/.exec(run.output);
+    assert.ok(summary && Number(summary[1]) > 100, `schemathesis generated too few cases to mean anything:\n${run.output}`);
+    t.diagnostic(`schemathesis: ${summary[0].trim().replace(/\s+/g, ' ')}`);
     assert.ok(await stack.workflowCount() <= 1, 'the run started at most the one scenario its SAT allows');
   });
 });
