@@ -1,6 +1,16 @@
 // TypeBox schemas for every body, param and response of the HTTP API; types derive from them.
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { SCENARIO_ID_PATTERN, STATUSES } from '../contract/scenario.ts';
+
+/**
+ * A JSON object whose every key obeys `key` and every value `value`. Not TypeBox's Record: it puts
+ * the key's pattern in patternProperties, which lets any key that misses the pattern through with
+ * any value (and drops a key's maxLength), and @fastify/swagger rewrites patternProperties to
+ * additionalProperties, so the document would not even say what the key must be.
+ */
+export function stringMap<K extends TSchema, V extends TSchema>(key: K, value: V, options: { maxProperties?: number; description?: string } = {}) {
+  return Type.Unsafe<Record<string, Static<V>>>({ type: 'object', propertyNames: key, additionalProperties: value, ...options });
+}
 
 export const ErrorBody = Type.Object({
   error: Type.Object({
@@ -85,7 +95,7 @@ export const ScenarioView = Type.Object({
 
 export const CompleteRequest = Type.Object({
   outcome: Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('gave_up')]),
-  submission: Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 64 }),
+  submission: stringMap(Type.String({ maxLength: 128 }), Type.Unknown(), { maxProperties: 64 }),
 }, { additionalProperties: false });
 export type CompleteRequest = Static<typeof CompleteRequest>;
 

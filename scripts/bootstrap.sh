@@ -260,4 +260,7 @@ bash scripts/bootstrap-softhsm.sh
 # --- cluster shape: Temporal server on PostgreSQL (scripts/cluster.sh) -------------------------
 bash scripts/bootstrap-cluster.sh
 
+# --- schemathesis (the OpenAPI conformance test) ---------------------------------------------------
+bash scripts/bootstrap-schemathesis.sh
+
 say_ok "bootstrap complete"

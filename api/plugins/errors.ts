@@ -3,6 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
+import FindMyWay from 'find-my-way';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ArbiterError, TooManyRequestsError } from '../../lib/errors.ts';
 
@@ -37,10 +38,41 @@ export default fp(async function errors(app: FastifyInstance) {
     request.log.info({ code: err.code, status }, message);
     return reply.status(status).send({ error: { code: codeOf(err), message } });
   });
-  app.setNotFoundHandler((request, reply) => {
-    request.log.info({ url: request.url, method: request.method }, 'no such route');
-    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` } });
+  // A mirror of the app's routes, by method, answers the one question Fastify's router does not:
+  // which methods does the path that was asked for have? Filled as routes are added (this plugin
+  // is registered before any), with the same matching as Fastify's router (its defaults).
+  const paths = FindMyWay();
+  const methods = new Set<string>();
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      // A GET serves HEAD too (Fastify's exposeHeadRoutes), whether or not its HEAD route is announced.
+      for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
+        if (paths.hasRoute(m as FindMyWay.HTTPMethod, route.url)) continue;
+        paths.on(m as FindMyWay.HTTPMethod, route.url, () => undefined);
+        methods.add(m);
+      }
+    }
   });
+  const allowedOn = (url: string): string[] => [...methods].filter((m) => paths.find(m as FindMyWay.HTTPMethod, url) !== null).sort();
+
+  /** 405 with Allow when the path has other methods, else 404; both in the contract's shape. */
+  const noRoute = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = allowedOn(request.raw.url ?? request.url);
+    if (allowed.length) {
+      request.log.info({ url: request.url, method: request.method, allowed }, 'method not allowed');
+      return reply.status(405).header('Allow', allowed.join(', '))
+        .send({ error: { code: 'method_not_allowed', message: `${request.method} is not allowed on ${path}: it allows ${allowed.join(', ')}` } });
+    }
+    request.log.info({ url: request.url, method: request.method }, 'no such route');
+    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` } });
+  };
+  // Answered before Fastify reads a body for the missing route: a body that route would never
+  // read (malformed JSON, a QUERY without Content-Type) must not turn 404 or 405 into a 400.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return noRoute(request, reply);
+  });
+  app.setNotFoundHandler(noRoute);
 }, { name: 'arbiter-errors' });
 
 /**

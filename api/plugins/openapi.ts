@@ -6,9 +6,36 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { declaredAuth } from './auth.ts';
+import { ErrorBody } from '../schemas.ts';
 
 export const OPENAPI_JSON = '/openapi.json';
 export const DOCS_PREFIX = '/docs';
+
+type Responses = Record<string, unknown>;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const RETRY_AFTER = { 'Retry-After': { type: 'string', description: 'seconds until a request may succeed again' } };
+
+/**
+ * The error answers Arbiter's plugins give on any route with the feature that causes them, added to
+ * the route's own list so that the document names every status the route can answer:
+ * - a bearer token (plugins/auth.ts): 401 missing, malformed, expired or badly signed; 403 a valid token of a kind the route does not take;
+ * - path parameters: 400 one that breaks its pattern, or bad percent-encoding; 414 one over the router's length limit;
+ * - a query string or a body (the latter for every method Fastify reads a body on, schema or not):
+ *   400 one that breaks its schema or is not JSON, 413 over the body limit, 415 a content type the route does not read;
+ * - the per-client rate limit (@fastify/rate-limit, unless the route opts out): 429 with Retry-After.
+ */
+function implicitResponses(schema: { params?: unknown; querystring?: unknown }, methods: string[], config: unknown): Responses {
+  const error = (description: string) => ({ ...ErrorBody, description });
+  const out: Responses = {};
+  if (declaredAuth(config)) Object.assign(out, { 401: error('no token, or one that is malformed, expired or badly signed'), 403: error('not allowed: a token of a kind this route does not take, or a refusal the code names') });
+  if (schema.params) Object.assign(out, { 400: error('a path parameter breaks its pattern, or the URL\'s percent-encoding is bad'), 414: error('a path parameter is longer than the router takes') });
+  if (schema.querystring) out[400] = error('a bad path parameter or query string');
+  if (methods.some((m) => BODY_METHODS.has(m))) {
+    Object.assign(out, { 400: error('a bad request: the body is not JSON or breaks its schema, or a parameter is bad'), 413: error('the body is larger than the route takes'), 415: error('a content type the route does not read') });
+  }
+  if ((config as { rateLimit?: unknown } | undefined)?.rateLimit !== false) out[429] = { ...error('too many requests from this client: retry after Retry-After seconds'), headers: RETRY_AFTER };
+  return out;
+}
 
 /** Tags group the routes in the UI; a route's tag is decided by its path. */
 function tagOf(url: string): string {
@@ -41,10 +68,18 @@ export default fp(async function openapi(app: FastifyInstance, opts: { version: 
       // Security comes from the route's own auth declaration (plugins/auth.ts), the same one
       // the auth hook enforces, so the document cannot claim a token where none is checked.
       const auth = declaredAuth(route.config);
+      const own = (s.response ?? {}) as Responses;
+      // The route's own entry for a status wins where it says more than the bare error body; a 429 always
+      // gets the Retry-After header both limiters (the plugin's and the quota's) send.
+      const implicit = implicitResponses(s, [route.method].flat(), route.config);
+      const response: Responses = { ...implicit };
+      for (const [code, entry] of Object.entries(own)) response[code] = entry === ErrorBody && implicit[code] ? implicit[code] : entry;
+      if (response[429]) response[429] = { ...(response[429]), headers: RETRY_AFTER };
       return {
         url,
         schema: {
           ...s,
+          response,
           tags: s.tags ?? [tagOf(url)],
           security: auth ? [{ bearer: [] }] : [],
           // Machine-readable for clients and conformance tools: which token kinds the route takes.

@@ -17,7 +17,7 @@ import { ACCESS_LIMITS } from '../../infra/container-access.ts';
 import { scenarioNotFound } from '../services/scenarios.ts';
 import { AccessService, type RelayTarget } from '../services/access.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
-import { ErrorBody, ScenarioParams } from '../schemas.ts';
+import { ErrorBody, ScenarioParams, stringMap } from '../schemas.ts';
 
 /** The bytes of each input and output a transcript keeps, unless the template says otherwise. */
 export const DEFAULT_RECORD_BYTES = 1024 * 1024;
@@ -27,7 +27,6 @@ const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 const FIRST_FRAME_MS = 10_000;
 
 const NO_NUL = '^[^\\x00]*$';
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 const Service = Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'one service of a multi-service scenario; default: the main one' });
 const User = Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$', description: 'a user the template allows; default: the template\'s user' });
 
@@ -38,7 +37,8 @@ export const ExecRequest = Type.Object({
     Type.Object({ base64: Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' }) }, { additionalProperties: false }),
   ])),
   cwd: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: NO_NUL })),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 65536, pattern: NO_NUL }), { maxProperties: ACCESS_LIMITS.envItems })),
+  // A name that is not one is refused by the schema (propertyNames), before the handler runs.
+  env: Type.Optional(stringMap(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 65536, pattern: NO_NUL }), { maxProperties: ACCESS_LIMITS.envItems })),
   user: Type.Optional(User),
   timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: ACCESS_LIMITS.maxTimeoutSeconds })),
   service: Type.Optional(Service),
@@ -131,8 +131,6 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     // The kernel reads argv, env and paths as C strings: a NUL would silently cut them short.
     const texts = [...body.cmd, body.cwd ?? '', ...Object.values(body.env ?? {})];
     if (texts.some((t) => t.includes('\0'))) throw new BadRequestError('argv, cwd and env values may not contain NUL bytes', 'nul_byte');
-    const badName = Object.keys(body.env ?? {}).find((k) => !ENV_NAME.test(k));
-    if (badName !== undefined) throw new BadRequestError(`environment variable name ${JSON.stringify(badName.slice(0, 64))} is not a name ([A-Za-z_][A-Za-z0-9_]*)`, 'bad_env');
     const d = await decide(app, principal, id, 'exec', { user: body.user, service: body.service });
     const input = body.input === undefined ? Buffer.alloc(0) : typeof body.input === 'string' ? Buffer.from(body.input, 'utf8') : Buffer.from(body.input.base64, 'base64');
     if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
@@ -155,7 +153,10 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       params: ScenarioParams,
       querystring: FileQuery,
       response: {
-        200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file\'s bytes (application/octet-stream); X-Arbiter-Seq names its transcript entry' }),
+        200: {
+          description: 'the file\'s bytes; X-Arbiter-Seq names its transcript entry',
+          content: { 'application/octet-stream': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) } },
+        },
         400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody,
       },
     },

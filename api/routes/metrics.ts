@@ -47,8 +47,7 @@ export default fp(async function metrics(app: FastifyInstance, opts: MetricsOpti
     config: { rateLimit: false },
     schema: {
       summary: 'Prometheus metrics: request latency, scenarios by status, launch latency, quota rejections, policy denies',
-      produces: ['text/plain'],
-      response: { 200: Type.String({ description: 'Prometheus text exposition format 0.0.4' }) },
+      response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: Type.String() } } } },
     },
   }, async (_request, reply) => {
     const { contentType, body } = await metricsText([perApp]);

@@ -77,7 +77,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<ScenarioRouteOptions> = async (a
 
   app.get('/api/scenarios/:id', {
     config: { auth: OWNER_OR_OPERATOR },
-    schema: { params: ScenarioParams, response: { 200: ScenarioView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody } },
+    schema: { params: ScenarioParams, response: { 200: ScenarioView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody } },
   }, async (request) => {
     const { state, principal } = await readable(request, request.params.id);
     return viewFor(principal, state);
@@ -85,7 +85,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<ScenarioRouteOptions> = async (a
 
   app.post('/api/scenarios/:id/complete', {
     config: { auth: ['completion', 'operator'] },
-    schema: { params: ScenarioParams, body: CompleteRequest, response: { 202: StatusBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+    schema: { params: ScenarioParams, body: CompleteRequest, response: { 202: StatusBody, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const { id } = request.params;
     const principal = principalOf(request, 'completion', 'operator');
@@ -104,7 +104,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<ScenarioRouteOptions> = async (a
 
   app.post('/api/scenarios/:id/cancel', {
     config: { auth: OWNER_OR_OPERATOR },
-    schema: { params: ScenarioParams, response: { 202: StatusBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+    schema: { params: ScenarioParams, response: { 202: StatusBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const { state, principal } = await readable(request, request.params.id);
     if (TERMINAL_STATUSES.includes(state.status)) throw new ConflictError(`scenario is already ${state.status}`, 'not_running');
@@ -116,7 +116,7 @@ const scenarioRoutes: FastifyPluginAsyncTypebox<ScenarioRouteOptions> = async (a
 
   app.get('/api/scenarios/:id/verdict', {
     config: { auth: OWNER_OR_OPERATOR },
-    schema: { params: ScenarioParams, response: { 200: VerdictResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } },
+    schema: { params: ScenarioParams, response: { 200: VerdictResponse, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody } },
   }, async (request) => {
     const { state } = await readable(request, request.params.id);
     return app.scenarios.verdict(state);

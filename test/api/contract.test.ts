@@ -202,6 +202,9 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
       ['a field of the wrong type', '/api/sat', 'et', JSON.stringify({ template: 5, track: 'intro' }), 'bad_request'],
       ['a spawn body that is not empty', '/api/spawn', 'sat', JSON.stringify({ template: 'hello' }), 'bad_request'],
       [`a submission nested deeper than ${MAX_BODY_DEPTH} levels`, `/api/scenarios/${ID}/complete`, 'operator', deep(MAX_BODY_DEPTH + 8), 'body_too_deep'],
+      ['a submission key longer than 128 characters', `/api/scenarios/${ID}/complete`, 'operator', JSON.stringify({ outcome: 'success', submission: { ['k'.repeat(129)]: 1 } }), 'bad_request'],
+      ['an exec env name that is not a name, with a value that is not a string', `/api/scenarios/${ID}/exec`, 'operator', JSON.stringify({ cmd: ['true'], env: { 'x-y': {} } }), 'bad_request'],
+      ['an exec env name that is not a name', `/api/scenarios/${ID}/exec`, 'operator', JSON.stringify({ cmd: ['true'], env: { 'x-y': '1' } }), 'bad_request'],
       ['a number JSON cannot represent (1e400)', `/api/scenarios/${ID}/complete`, 'operator', '{"outcome":"success","submission":{"n":1e400}}', 'number_not_representable'],
     ];
     for (const [situation, url, kind, raw, code] of cases) {
@@ -213,19 +216,58 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
     }
   });
 
+  describe('malformed ids and path parameters', () => {
+    for (const [method, path] of [['GET', ''], ['POST', '/cancel'], ['GET', '/verdict'], ['POST', '/hold']] as const) {
+      it(`${method} /api/scenarios/<malformed id>${path}: 400 bad_request, no service called`, async () => {
+        assertError(await call({ method, url: `/api/scenarios/not-a-scenario-id${path}`, bearer: await token('operator') }), 400, 'bad_request');
+        assert.deepEqual(calls, []);
+      });
+    }
+    it('an id longer than the router takes: 414 uri_too_long', async () => {
+      assertError(await call({ method: 'GET', url: `/api/scenarios/scn-${'a'.repeat(200)}`, bearer: await token('operator') }), 414, 'uri_too_long');
+    });
+  });
+
   describe('routes and methods the API does not have', () => {
     it('an unknown route answers 404 not_found', async () => {
       assertError(await call({ method: 'GET', url: '/api/nope' }), 404, 'not_found');
     });
 
-    // Recorded as it is today: a path that exists, with a method it does not have, is answered as
-    // an unknown route. (A later issue makes these 405 with Allow.)
-    for (const [method, url] of [['GET', '/api/sat'], ['PUT', '/api/spawn'], ['DELETE', `/api/scenarios/${ID}`], ['PATCH', '/api/retention/sweep']] as const) {
-      it(`${method} ${url.replace(ID, ':id')}, a method its path does not have, answers 404 not_found today`, async () => {
-        assertError(await call({ method, url, bearer: await token('operator') }), 404, 'not_found');
+    // A path that exists, asked with a method it does not have: 405 with the methods it has in
+    // Allow (HEAD wherever GET is, since Fastify serves it), before any token is checked.
+    const cases: Array<[InjectOptions['method'], string, string]> = [
+      ['GET', '/api/sat', 'POST'],
+      ['PUT', '/api/spawn', 'POST'],
+      ['DELETE', `/api/scenarios/${ID}`, 'GET, HEAD'],
+      ['PATCH', '/api/retention/sweep', 'POST'],
+      ['PUT', `/api/scenarios/${ID}/hold`, 'DELETE, POST'],
+      ['DELETE', `/api/scenarios/${ID}/files`, 'GET, HEAD, PUT'],
+      ['POST', '/healthz', 'GET, HEAD'],
+      ['OPTIONS', '/.well-known/arbiter/keys', 'GET, HEAD'],
+    ];
+    for (const [method, url, allow] of cases) {
+      it(`${String(method)} ${url.replace(ID, ':id')}, a method its path does not have, answers 405 with Allow: ${allow}`, async () => {
+        const res = await call({ method, url, bearer: await token('operator') });
+        assertError(res, 405, 'method_not_allowed');
+        assert.equal(res.headers.allow, allow);
         assert.deepEqual(calls, []);
       });
     }
+
+    it('HEAD is answered wherever GET is', async () => {
+      const res = await call({ method: 'HEAD', url: '/healthz' });
+      assert.equal(res.statusCode, 200);
+    });
+
+    it('a body the missing route would never read does not turn 404 or 405 into 400', async () => {
+      const bad = { headers: { 'content-type': 'application/json' }, payload: '{"not json' };
+      assertError(await call({ method: 'POST', url: '/api/nope', ...bad }), 404, 'not_found');
+      const res = await call({ method: 'DELETE', url: '/api/sat', ...bad });
+      assertError(res, 405, 'method_not_allowed');
+      assert.equal(res.headers.allow, 'POST');
+      // QUERY needs a Content-Type on a route that has it; on one that has not, it is just another method.
+      assertError(await call({ method: 'QUERY', url: '/healthz' }), 405, 'method_not_allowed');
+    });
   });
 
   it('a sane X-Correlation-Id from the caller is the one answered; an absent one is made up', async () => {

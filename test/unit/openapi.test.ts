@@ -87,6 +87,27 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('documents the statuses Arbiter\'s plugins answer on every route that has what causes them', () => {
+    type Op = { responses: Record<string, { headers?: Record<string, unknown> }>; security?: unknown[]; parameters?: Array<{ in: string }> };
+    const problems: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops as Record<string, Op>)) {
+        const has = (code: number) => code in op.responses;
+        const want = (code: number, why: string) => { if (!has(code)) problems.push(`${method.toUpperCase()} ${path}: no ${code} (${why})`); };
+        if ((op.security ?? []).length) { want(401, 'bad token'); want(403, 'token of another kind'); }
+        if (op.parameters?.some((p) => p.in === 'path')) { want(400, 'malformed path parameter'); want(414, 'path parameter too long'); }
+        if (op.parameters?.some((p) => p.in === 'query')) want(400, 'bad query string');
+        if (['post', 'put', 'patch', 'delete'].includes(method)) { want(400, 'body not JSON'); want(413, 'body too large'); want(415, 'unsupported content type'); }
+        // Probes and scrapes are exempt from the rate limit (routes/health.ts, routes/metrics.ts).
+        if (!['/healthz', '/readyz', '/metrics'].includes(path)) {
+          want(429, 'rate limited');
+          if (has(429) && !op.responses['429']!.headers?.['Retry-After']) problems.push(`${method.toUpperCase()} ${path}: 429 without Retry-After`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
   it('serves the browsable docs at /docs', async () => {
     const res = await app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(res.statusCode, 200);
