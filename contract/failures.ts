@@ -18,6 +18,8 @@ export const FailureTypes = {
   quotaExceeded: 'QuotaExceeded',
   rateLimited: 'RateLimited',
   staleGrant: 'StaleGrant',
+  /** an audit anchor refused entries that do not extend its head (contract/audit-anchor.ts) */
+  anchorRejected: 'AuditAnchorRejected',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 
