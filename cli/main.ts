@@ -203,11 +203,16 @@ async function anchoredLogOf(file: string, asked: string | undefined): Promise<A
 }
 
 /** The log at `file` against its anchor in Temporal (the log's chain and .head first). */
-function verifyAnchored(file: string, log: AnchoredLog): Promise<AnchoredCheck> {
-  return withTemporal(`to read the anchor of ${file}`, async (client) => {
-    const { LogAnchor } = await import('../infra/log-anchor.ts');
-    return new ChainedLogFile(file, new LogAnchor(client, log)).verifyAnchored();
-  });
+async function verifyAnchored(file: string, log: AnchoredLog): Promise<AnchoredCheck> {
+  try {
+    return await withTemporal(`to read the anchor of ${file}`, async (client) => {
+      const { LogAnchor } = await import('../infra/log-anchor.ts');
+      return new ChainedLogFile(file, new LogAnchor(client, log)).verifyAnchored();
+    });
+  } catch (err) {
+    if (err instanceof AnchorError) throw new AnchorError(`${err.message}\n  (--no-anchor checks the file and its .head only: it cannot tell a truncation of both)`, { cause: err });
+    throw err;
+  }
 }
 
 function anchorLine(r: ChainCheck | AnchoredCheck): string {
@@ -284,9 +289,10 @@ for (const verb of ['generate', 'rotate'] as const) {
         return out(`✓ signing key present (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
       }
       // The operator audit log records the new key, anchored in Temporal: a rotation needs Temporal
-      // and checks it answers before changing anything. The first key is made by the bootstrap,
-      // before any Temporal server runs: then its entry is written unanchored, and the next append
-      // (by the API, a worker or the CLI) anchors it.
+      // and checks it answers before changing anything. The first key is made by the bootstrap
+      // (before any Temporal server runs) or by deploy/'s setup (before the main worker runs the
+      // anchor): then its entry is written unanchored, and the next append (by the API, a worker or
+      // the CLI) anchors it.
       let temporal: Client | undefined;
       let note = '';
       try {
@@ -299,7 +305,14 @@ for (const verb of ['generate', 'rotate'] as const) {
         const jwk = await generateKey(config.keysDir);
         await publishJwks(config.keysDir, config.storageDir);
         const { recordOperatorAction } = await import('../infra/operator-audit.ts');
-        await recordOperatorAction({ storageDir: config.storageDir, temporal }, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid } });
+        try {
+          await recordOperatorAction({ storageDir: config.storageDir, temporal }, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid } });
+        } catch (err) {
+          // A first key is made during setup, maybe before the main worker runs the anchor: the
+          // key stands, the entry waits for the next append to be anchored.
+          if (verb === 'rotate' || !(err instanceof AnchorError)) throw err;
+          note = `\n  note: ${err.message}`;
+        }
         out(`→ new signing key ${jwk.kid} (public keys in ${config.storageDir}/keys/jwks.json)${note}`, jwk);
       } finally {
         await temporal?.connection.close();
