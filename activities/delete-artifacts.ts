@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { appendEvent, serializeChain, verifyChainText, type AuditEntry, type AuditEvent } from '../lib/audit-chain.ts';
 import { auditedEnd } from '../lib/audited-end.ts';
 import { sha256Hex } from '../infra/sha256.ts';
@@ -55,7 +56,7 @@ export function appendToScenarioAudit(storageDir: string, scenarioId: string, ev
 
 const OPERATOR_ACTIONS: Record<string, OperatorAction> = { 'retention.hold': 'scenario.hold', 'retention.release': 'scenario.release' };
 
-export function createRetentionActivities(deps: { storageDir: string }) {
+export function createRetentionActivities(deps: { storageDir: string; temporal: Client }) {
   /** Holds and releases, in the scenario's audit log and the operator audit log. */
   async function recordRetentionEvents(req: { scenarioId: string; events: RetentionEvent[] }): Promise<{ head: string }> {
     const head = appendToScenarioAudit(deps.storageDir, req.scenarioId, req.events);
@@ -63,7 +64,7 @@ export function createRetentionActivities(deps: { storageDir: string }) {
     // entry, recognisable by its key.
     for (const e of req.events) {
       const action = OPERATOR_ACTIONS[e.event];
-      if (action) await recordOperatorAction(deps.storageDir, { actor: e.actor, action, scenarioId: req.scenarioId, data: { ...e.data, key: e.key } }, new Date(e.time));
+      if (action) await recordOperatorAction(deps, { actor: e.actor, action, scenarioId: req.scenarioId, data: { ...e.data, key: e.key } }, new Date(e.time));
     }
     return { head };
   }
@@ -89,7 +90,7 @@ export function createRetentionActivities(deps: { storageDir: string }) {
     }
     const data = { reason: tomb.reason, verdictEnvelopeSha256: tomb.verdict?.envelopeSha256 ?? null, removed: tomb.removed };
     tomb.auditHead = appendToScenarioAudit(deps.storageDir, req.scenarioId, [{ time: tomb.deletedAt, actor: tomb.actor, event: 'retention.deleted', data, key: req.key }]);
-    await recordOperatorAction(deps.storageDir, { actor: tomb.actor, action: 'scenario.deleted', scenarioId: req.scenarioId, data: { ...data, key: req.key } }, new Date(tomb.deletedAt));
+    await recordOperatorAction(deps, { actor: tomb.actor, action: 'scenario.deleted', scenarioId: req.scenarioId, data: { ...data, key: req.key } }, new Date(tomb.deletedAt));
     writeAtomic(tombFile, JSON.stringify(tomb, null, 2) + '\n');
     return tomb;
   }

@@ -97,7 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin, { config: deps.config });
-  await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir });
+  await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir, temporal: deps.temporal });
   await app.register(health, { checks: deps.checks });
   await app.register(keyRoutes, { keysDir: deps.config.keysDir });
 

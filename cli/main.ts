@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { verifyChainText } from '../lib/audit-chain.ts';
+import { verifyChainText, type ChainCheck } from '../lib/audit-chain.ts';
 import { loadConfig } from '../infra/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { publicJwks } from '../infra/keys.ts';
@@ -15,10 +15,13 @@ import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../infra/template.t
 import { publishTemplate, TemplateModifiedError } from '../infra/template-publication.ts';
 import { TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
 import { api, ApiError } from './http.ts';
-import { ChainedLogFile } from '../infra/chained-log.ts';
-import { recordOperatorAction } from '../infra/operator-audit.ts';
+import { ChainedLogFile, type AnchoredCheck } from '../infra/chained-log.ts';
+import { basename } from 'node:path';
 import { userInfo } from 'node:os';
-import { billingLog } from '../infra/billing-log.ts';
+import type { Client } from '@temporalio/client';
+import { AnchorError } from '../lib/audit-anchor.ts';
+import type { AnchoredLog } from '../contract/audit-anchor.ts';
+import type { Config } from '../infra/config.ts';
 
 const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
 program.addOption(new Option('--api <url>', 'API base URL').env('ARBITER_API_URL').default('http://127.0.0.1:8080'));
@@ -54,17 +57,21 @@ devToken.command('receipt').description('a billing receipt granting a tenant a p
     out(token, { token, expiresAt });
   });
 
-program.command('billing').command('verify').description('verify the hash-chained billing log against its recorded head')
+program.command('billing').command('verify').description('verify the hash-chained billing log against its recorded head and its anchor in Temporal')
   .option('--log <file>', 'billing log (default: <storage>/billing/receipts.jsonl)')
-  .action((o: { log?: string }) => {
-    const log = o.log ? new ChainedLogFile(resolve(o.log)) : billingLog(loadConfig(process.env).storageDir);
-    const r = log.verify();
+  .option('--no-anchor', 'check the file and its .head only, not the anchor in Temporal')
+  .option('--strict', 'also fail when entries after the anchored head are not anchored yet')
+  .action(async (o: { log?: string; anchor: boolean; strict?: boolean }) => {
+    const file = o.log ? resolve(o.log) : (await import('../infra/billing-log.ts')).billingLogPath(loadConfig(process.env).storageDir);
+    const r = o.anchor ? await verifyAnchored(file, 'billing') : new ChainedLogFile(file).verify();
     if (!r.ok) {
       out(`billing log BROKEN at entry ${r.brokenAt}: ${r.reason}`, r);
       process.exitCode = 1;
       return;
     }
-    out(`billing log intact: ${r.length} receipts, head ${r.length ? r.head : '(empty)'}`, r);
+    const warnings = anchorWarnings(r);
+    if (o.strict && warnings.length) process.exitCode = 1;
+    out(`billing log intact: ${r.length} receipts, head ${r.length ? r.head : '(empty)'}${anchorLine(r)}${warnings.map((w) => `\n  warning: ${w}`).join('')}`, { ...r, warnings });
   });
 
 program.command('spawn').description('ask for a SAT with an entitlement token, then spawn')
@@ -162,19 +169,94 @@ program.command('verify <resultsDir...>').description('verify verdicts offline: 
     }
   });
 
-program.command('audit').command('verify <file>').description('verify a hash-chained audit log')
+program.command('audit').command('verify <file>').description('verify a hash-chained audit log (a shared one against its anchor in Temporal too)')
   .option('--head <hash>', 'the head a verdict recorded')
-  .action((file: string, o: { head?: string }) => {
-    // A shared log (the operator audit log) records its head beside it: then truncation shows too.
-    const r = !o.head && existsSync(`${file}.head`) ? new ChainedLogFile(resolve(file)).verify() : verifyChainText(readFileSync(file, 'utf8'), o.head);
+  .option('--anchor <log>', 'the anchor to check against: operator or billing (default: by the file name, operator.jsonl or receipts.jsonl)')
+  .option('--no-anchor', 'check the file and its .head only, not the anchor in Temporal')
+  .option('--strict', 'also fail when entries after the anchored head are not anchored yet')
+  .action(async (file: string, o: { head?: string; anchor?: string | false; strict?: boolean }) => {
+    const anchored = o.head || o.anchor === false ? undefined : await anchoredLogOf(file, o.anchor);
+    // A shared log (the operator audit log) records its head beside it: then truncation shows too;
+    // its anchor in Temporal catches the log and its .head truncated or rewritten together.
+    const r: ChainCheck | AnchoredCheck = anchored
+      ? await verifyAnchored(resolve(file), anchored)
+      : !o.head && existsSync(`${file}.head`) ? new ChainedLogFile(resolve(file)).verify() : verifyChainText(readFileSync(file, 'utf8'), o.head);
     if (!r.ok) {
       out(`audit chain BROKEN at entry ${r.brokenAt}: ${r.reason}`, r);
       process.exitCode = 1;
       return;
     }
+    const warnings = anchorWarnings(r);
+    if (o.strict && warnings.length) process.exitCode = 1;
     const after = r.afterHead?.length ? `; ${r.afterHead.length} entr${r.afterHead.length === 1 ? 'y' : 'ies'} after --head ${o.head}, not covered by the verdict's signature` : '';
-    out(`audit chain intact: ${r.length} entries, head ${r.head}${after}`, r);
+    out(`audit chain intact: ${r.length} entries, head ${r.head}${after}${anchorLine(r)}${warnings.map((w) => `\n  warning: ${w}${o.strict ? ' (--strict)' : ''}`).join('')}`, { ...r, warnings });
   });
+
+/** Which anchor a shared log is checked against: as asked, else by its file name. */
+async function anchoredLogOf(file: string, asked: string | undefined): Promise<AnchoredLog | undefined> {
+  if (asked !== undefined) {
+    if (asked !== 'operator' && asked !== 'billing') throw new UsageError(`--anchor must be operator or billing, got "${asked}"`);
+    return asked;
+  }
+  const [{ OPERATOR_AUDIT_FILE }, { billingLogPath }] = await Promise.all([import('../infra/operator-audit.ts'), import('../infra/billing-log.ts')]);
+  const name = basename(file);
+  return name === basename(OPERATOR_AUDIT_FILE) ? 'operator' : name === basename(billingLogPath('.')) ? 'billing' : undefined;
+}
+
+/** The log at `file` against its anchor in Temporal (the log's chain and .head first). */
+async function verifyAnchored(file: string, log: AnchoredLog): Promise<AnchoredCheck> {
+  try {
+    return await withTemporal(`to read the anchor of ${file}`, async (client) => {
+      const { LogAnchor } = await import('../infra/log-anchor.ts');
+      return new ChainedLogFile(file, new LogAnchor(client, log)).verifyAnchored();
+    });
+  } catch (err) {
+    if (err instanceof AnchorError) throw new AnchorError(`${err.message}\n  (--no-anchor checks the file and its .head only: it cannot tell a truncation of both)`, { cause: err });
+    throw err;
+  }
+}
+
+function anchorLine(r: ChainCheck | AnchoredCheck): string {
+  if (!('anchor' in r) || !r.anchor) return '';
+  const a = r.anchor;
+  return a.status === 'absent' ? '' : `\n  anchored: ${a.length} entries, head ${a.length ? a.head : '(empty)'} in ${a.workflowId} (namespace ${a.namespace})`;
+}
+
+/** What an intact log still leaves open about its anchor: entries not anchored yet, a missing or closed anchor. */
+function anchorWarnings(r: ChainCheck | AnchoredCheck): string[] {
+  if (!('anchor' in r) || !r.anchor) return [];
+  const a = r.anchor;
+  const where = `${a.workflowId} (namespace ${a.namespace})`;
+  const warnings: string[] = [];
+  if (a.status === 'absent') {
+    if (a.unanchored) warnings.push(`not anchored: there is no ${where}; the next append by the API, a worker or the CLI anchors the log as it is then`);
+    return warnings;
+  }
+  if (a.status === 'closed') warnings.push(`the anchor's last run ended ${a.closedAs ?? 'closed'} (not by continue-as-new); the next append starts a new run from its head`);
+  if (a.unanchored) warnings.push(`${a.unanchored} entr${a.unanchored === 1 ? 'y' : 'ies'} after the anchored head not anchored yet (an append whose anchor update did not complete: a crash, or Temporal or the main worker out of reach); the next append anchors ${a.unanchored === 1 ? 'it' : 'them'}`);
+  return warnings;
+}
+
+/** A Temporal client for this command only, closed after `fn`. */
+async function withTemporal<T>(why: string, fn: (client: Client) => Promise<T>, config: Config = loadConfig(process.env)): Promise<T> {
+  const client = await temporalClient(config, why);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function temporalClient(config: Config, why: string): Promise<Client> {
+  // Loaded here only: the verbs that talk to the API start without the gRPC client.
+  const { Client: TemporalClient, Connection } = await import('@temporalio/client');
+  try {
+    const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: '5 seconds' });
+    return new TemporalClient({ connection, namespace: config.temporalNamespace });
+  } catch (err) {
+    throw new AnchorError(`cannot reach Temporal at ${config.temporalAddress} (TEMPORAL_ADDRESS) ${why}: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 const retention = program.command('retention').description('artifact retention (operator token)');
 const operatorToken = () => new Option('--token <token>', 'operator token').env('ARBITER_TOKEN').makeOptionMandatory();
@@ -203,17 +285,39 @@ for (const verb of ['generate', 'rotate'] as const) {
     .action(async () => {
       const config = loadConfig(process.env);
       const store = await openKeyStore(config);
+      // The operator audit log records the new key, anchored in Temporal: a rotation needs Temporal
+      // and checks it answers before changing anything. The first key is made by the bootstrap
+      // (before any Temporal server runs) or by deploy/'s setup (before the main worker runs the
+      // anchor): then its entry is written unanchored, and the next append (by the API, a worker or
+      // the CLI) anchors it.
+      let temporal: Client | undefined;
+      let note = '';
       try {
         if (verb === 'generate' && await store.hasKey()) {
           const jwks = await publishKeys(store, config);
           return out(`✓ signing key present in the ${store.description} (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
         }
+        try {
+          temporal = await temporalClient(config, 'to anchor the operator audit log');
+        } catch (err) {
+          if (verb === 'rotate') throw err;
+          note = `\n  note: the operator audit log entry is not anchored yet (${(err as Error).message}); the next append anchors it`;
+        }
         const jwk = await store.generate();
         await publishKeys(store, config);
-        await recordOperatorAction(config.storageDir, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid, signer: config.signer.kind } });
-        out(`→ new signing key ${jwk.kid} in the ${store.description} (public keys in ${config.storageDir}/keys/jwks.json)`, jwk);
+        const { recordOperatorAction } = await import('../infra/operator-audit.ts');
+        try {
+          await recordOperatorAction({ storageDir: config.storageDir, temporal }, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid, signer: config.signer.kind } });
+        } catch (err) {
+          // A first key is made during setup, maybe before the main worker runs the anchor: the
+          // key stands, the entry waits for the next append to be anchored.
+          if (verb === 'rotate' || !(err instanceof AnchorError)) throw err;
+          note = `\n  note: ${err.message}`;
+        }
+        out(`→ new signing key ${jwk.kid} in the ${store.description} (public keys in ${config.storageDir}/keys/jwks.json)${note}`, jwk);
       } finally {
         await store.close();
+        await temporal?.connection.close();
       }
     });
 }
@@ -287,7 +391,11 @@ function devConfig(secret: 'ET_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'BILLING_
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError || err instanceof TemplateModifiedError || err instanceof KeySourceError) {
+  if (err instanceof AnchorError) {
+    // The anchor could not be read or moved: like an unreachable API, not the caller's doing.
+    console.error(`arbiter: ${err.message}`);
+    process.exitCode = 3;
+  } else if (err instanceof ApiError || err instanceof UsageError || err instanceof ConfigError || err instanceof TemplateModifiedError || err instanceof KeySourceError) {
     console.error(`arbiter: ${err.message}${err instanceof ApiError && err.reasons?.length ? `\n  reasons: ${err.reasons.join('; ')}` : ''}`);
     process.exitCode = err instanceof ApiError && err.status >= 500 ? 3 : 1;
   } else if ((err as NodeJS.ErrnoException).cause && (err as Error).message === 'fetch failed') {

@@ -22,6 +22,8 @@ export const FailureTypes = {
   noHostAvailable: 'NoHostAvailable',
   /** the scenario's host stopped answering while it ran (workflows/scenario.ts): it ends failed, host_lost */
   hostLost: 'HostLost',
+  /** an audit anchor refused entries that do not extend its head (contract/audit-anchor.ts) */
+  anchorRejected: 'AuditAnchorRejected',
 } as const;
 export type FailureType = (typeof FailureTypes)[keyof typeof FailureTypes];
 

@@ -13,6 +13,8 @@ export const QUOTA_WORKFLOW_TYPE = 'quotaWorkflow';
 export const TENANT_WORKFLOW_TYPE = 'tenantWorkflow';
 export const RETENTION_WORKFLOW_TYPE = 'retentionWorkflow';
 export const RECONCILE_WORKFLOW_TYPE = 'reconcileWorkflow';
+/** One per shared hash-chained log (contract/audit-anchor.ts): `audit-anchor-operator`, `audit-anchor-billing`. */
+export const AUDIT_ANCHOR_WORKFLOW_TYPE = 'auditAnchorWorkflow';
 
 /** Custom search attributes operators filter by in the Temporal UI. */
 export const SEARCH_ATTRIBUTES = {
@@ -44,4 +46,4 @@ export const CORRELATION_HEADER = 'arbiter-correlation-id';
  * reads another workflow on the same worker. Queries stay for workflows started before this
  * (their memo has none of it).
  */
-export const MEMO = { scenarioState: 'state', tenantEntitlement: 'entitlement', retentionState: 'retention' } as const;
+export const MEMO = { scenarioState: 'state', tenantEntitlement: 'entitlement', retentionState: 'retention', auditAnchor: 'anchor' } as const;

@@ -8,9 +8,15 @@
 // promise queue and across processes with an exclusive lock, and re-reads the head under that
 // lock before each append, so concurrent writers never fork the chain. One instance per file and
 // process shares the in-process queue instead of leaning on the lock for every local append.
+//
+// Its head is anchored in Temporal (`audit-anchor-operator`, infra/log-anchor.ts): every writer
+// passes its Temporal client, so truncating or rewriting the log together with its `.head` file
+// is caught by `arbiter audit verify`.
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { AuditEntry } from '../lib/audit-chain.ts';
 import { ChainedLogFile } from './chained-log.ts';
+import { LogAnchor } from './log-anchor.ts';
 
 export const OPERATOR_AUDIT_FILE = join('audit', 'operator.jsonl');
 
@@ -37,21 +43,35 @@ export interface OperatorRecord {
   data?: Record<string, unknown>;
 }
 
-const logs = new Map<string, ChainedLogFile>();
+/**
+ * Where a writer appends: the storage folder, and the Temporal client that moves the log's anchor.
+ * Without a client (only `arbiter keys generate` before Temporal runs, and tests of the file alone)
+ * the entry is written unanchored, and the next anchored append anchors it.
+ */
+export interface OperatorLogTarget { storageDir: string; temporal: Client | undefined }
 
-export function operatorAuditLog(storageDir: string): ChainedLogFile {
-  const file = operatorAuditPath(storageDir);
+const unanchored = new Map<string, ChainedLogFile>();
+const anchored = new WeakMap<Client, Map<string, ChainedLogFile>>();
+
+export function operatorAuditLog(target: OperatorLogTarget): ChainedLogFile {
+  const file = operatorAuditPath(target.storageDir);
+  const { temporal } = target;
+  let logs = temporal ? anchored.get(temporal) : unanchored;
+  if (!logs) {
+    logs = new Map();
+    anchored.set(temporal!, logs);
+  }
   let log = logs.get(file);
   if (!log) {
-    log = new ChainedLogFile(file);
+    log = new ChainedLogFile(file, temporal ? new LogAnchor(temporal, 'operator') : undefined);
     logs.set(file, log);
   }
   return log;
 }
 
-export function recordOperatorAction(storageDir: string, r: OperatorRecord, now = new Date()): Promise<AuditEntry> {
+export function recordOperatorAction(target: OperatorLogTarget, r: OperatorRecord, now = new Date()): Promise<AuditEntry> {
   const data = { ...(r.scenarioId ? { scenarioId: r.scenarioId } : {}), ...r.data };
-  return operatorAuditLog(storageDir).append({
+  return operatorAuditLog(target).append({
     time: now.toISOString(),
     actor: r.actor,
     event: r.action,

@@ -4,3 +4,4 @@ export { reconcileWorkflow } from './reconcile.ts';
 export { retentionWorkflow } from './retention.ts';
 export { quotaWorkflow } from './quota.ts';
 export { tenantWorkflow } from './tenant.ts';
+export { auditAnchorWorkflow } from './audit-anchor.ts';

@@ -16,7 +16,7 @@ export class EntitlementService {
   readonly billing: ChainedLogFile;
 
   constructor(private readonly client: Client, storageDir: string) {
-    this.billing = billingLog(storageDir);
+    this.billing = billingLog(storageDir, client);
   }
 
   /**

@@ -1,6 +1,8 @@
-// The global operator audit log (infra/operator-audit.ts): concurrent appends from one process and
-// from several keep one intact chain, and `arbiter audit verify` names the first broken entry for
-// each kind of tampering, truncation included (the log records its head beside it).
+// The global operator audit log as a file (infra/operator-audit.ts): concurrent appends from one
+// process and from several keep one intact chain, and `arbiter audit verify --no-anchor` names the
+// first broken entry for each kind of tampering, truncation of the log alone included (the log
+// records its head beside it). Its anchor in Temporal, which catches the log and its head
+// truncated together, is tested on the dev server in test/workflow/audit-anchor.test.ts.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -21,9 +23,9 @@ const entries = (file: string) => readFileSync(file, 'utf8').split('\n').filter(
 describe('operator audit log: concurrent appends', () => {
   it('when 100 actions are recorded at once in one process, the chain is intact with 100 entries in sequence', async () => {
     const storage = join(root, 'in-process');
-    await Promise.all(Array.from({ length: 100 }, (_, i) => recordOperatorAction(storage, { actor: 'operator:olga', action: 'scenario.cancel', scenarioId: `scn-${i}` })));
+    await Promise.all(Array.from({ length: 100 }, (_, i) => recordOperatorAction({ storageDir: storage, temporal: undefined }, { actor: 'operator:olga', action: 'scenario.cancel', scenarioId: `scn-${i}` })));
 
-    const check = operatorAuditLog(storage).verify();
+    const check = operatorAuditLog({ storageDir: storage, temporal: undefined }).verify();
     assert.ok(check.ok, JSON.stringify(check));
     assert.equal(check.length, 100);
     assert.deepEqual(entries(operatorAuditPath(storage)).map((e) => e.seq), Array.from({ length: 100 }, (_, i) => i));
@@ -33,10 +35,10 @@ describe('operator audit log: concurrent appends', () => {
     const storage = join(root, 'multi-process');
     const children = ['a', 'b', 'c', 'd'].map((tag) =>
       run(process.execPath, ['--import', 'tsx', join(REPO, 'test', 'support', 'append-operator-audit.ts'), storage, '25', tag], { cwd: REPO }));
-    const local = Array.from({ length: 25 }, (_, i) => recordOperatorAction(storage, { actor: 'operator:local', action: 'scenario.release', scenarioId: `scn-local-${i}` }));
+    const local = Array.from({ length: 25 }, (_, i) => recordOperatorAction({ storageDir: storage, temporal: undefined }, { actor: 'operator:local', action: 'scenario.release', scenarioId: `scn-local-${i}` }));
     await Promise.all([...children, ...local]);
 
-    const check = operatorAuditLog(storage).verify();
+    const check = operatorAuditLog({ storageDir: storage, temporal: undefined }).verify();
     assert.ok(check.ok, JSON.stringify(check));
     assert.equal(check.length, 125);
     const byActor = new Map<string, number>();
@@ -48,7 +50,7 @@ describe('operator audit log: concurrent appends', () => {
 describe('arbiter audit verify on the operator log', () => {
   const storage = join(root, 'tamper');
   const cli = (file: string) =>
-    run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'audit', 'verify', file], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } })
+    run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'audit', 'verify', '--no-anchor', file], { env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent' } })
       .then((r) => ({ code: 0, stdout: r.stdout }), (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }));
 
   /** A copy of the log (and its recorded head) with its lines rewritten by `edit`. */
@@ -63,7 +65,7 @@ describe('arbiter audit verify on the operator log', () => {
   }
 
   it('an intact log verifies; each tampering is caught at the first broken entry', async () => {
-    for (let i = 0; i < 6; i++) await recordOperatorAction(storage, { actor: 'operator:olga', action: 'scenario.hold', scenarioId: `scn-${i}` });
+    for (let i = 0; i < 6; i++) await recordOperatorAction({ storageDir: storage, temporal: undefined }, { actor: 'operator:olga', action: 'scenario.hold', scenarioId: `scn-${i}` });
     const edit = (l: string[]) => l.map((line, i) => (i === 3 ? line.replace('operator:olga', 'operator:mallory') : line));
     const cases: Array<[string, string, RegExp]> = [
       ['edited', tampered('edited', edit), /BROKEN at entry 3: entry 3 was modified/],
@@ -80,21 +82,5 @@ describe('arbiter audit verify on the operator log', () => {
       assert.equal(broken[i]!.code, 1, `${what}: ${broken[i]!.stdout}`);
       assert.match(broken[i]!.stdout, expected, what);
     }
-  });
-});
-
-describe('key rotation by the CLI', () => {
-  it('when an operator rotates the signing key, the operator log records who did it and the new key id', async () => {
-    const dir = join(root, 'rotation');
-    const env = { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_MODE: 'production', ARBITER_STORAGE_DIR: join(dir, 'storage'), ARBITER_KEYS_DIR: join(dir, 'keys') };
-    const cli = (...args: string[]) => run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), '--json', ...args], { env });
-
-    const generated = JSON.parse((await cli('keys', 'generate')).stdout) as { kid: string };
-    const rotated = JSON.parse((await cli('keys', 'rotate')).stdout) as { kid: string };
-
-    const log = entries(operatorAuditPath(join(dir, 'storage')));
-    assert.deepEqual(log.map((e) => [e.event, e.data?.kid]), [['keys.generated', generated.kid], ['keys.rotated', rotated.kid]]);
-    assert.match(log[1]!.actor, /^cli:/);
-    assert.ok(operatorAuditLog(join(dir, 'storage')).verify().ok);
   });
 });

@@ -253,7 +253,7 @@ describe('retention of scenarios that ended without a verdict (time-skipping)', 
     await assertExpired(held, await expired(held), 'failed');
     const events = operatorEntries().filter((e) => e.data?.scenarioId === held.scenarioId).map((e) => e.event);
     assert.deepEqual(events, ['scenario.hold', 'scenario.release', 'scenario.deleted']);
-    const log = operatorAuditLog(t.config.storageDir).verify();
+    const log = operatorAuditLog({ storageDir: t.config.storageDir, temporal: undefined }).verify();
     assert.ok(log.ok, JSON.stringify(log));
   });
 });

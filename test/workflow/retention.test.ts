@@ -228,7 +228,7 @@ describe('retention (time-skipping)', () => {
     assert.equal((await call('GET', `/api/scenarios/${held.scenarioId}`, operator)).json!.status, 'expired');
     const events = operatorEntries().filter((e) => e.data?.scenarioId === held.scenarioId).map((e) => e.event);
     assert.deepEqual(events, ['scenario.hold', 'scenario.release', 'scenario.deleted']);
-    const log = operatorAuditLog(t.config.storageDir).verify();
+    const log = operatorAuditLog({ storageDir: t.config.storageDir, temporal: undefined }).verify();
     assert.ok(log.ok, JSON.stringify(log));
   });
 
@@ -253,6 +253,6 @@ describe('retention (time-skipping)', () => {
       ['scenario.cancel', 'operator:olga', toCancel.workflowId],
       ['scenario.force_complete', 'operator:olga', toComplete.workflowId],
     ]);
-    assert.ok(operatorAuditLog(t.config.storageDir).verify().ok);
+    assert.ok(operatorAuditLog({ storageDir: t.config.storageDir, temporal: undefined }).verify().ok);
   });
 });
