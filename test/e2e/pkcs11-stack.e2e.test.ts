@@ -73,5 +73,26 @@ describe('the stack signing with a PKCS#11 token', () => {
     const report = verifyVerdict(readFileSync(join(results, RESULTS.envelope), 'utf8'), jwks);
     assert.ok(report.valid, JSON.stringify(report.failed));
     assert.equal(report.keyId, tokenKey.kid);
+
+    // `arbiter keys rotate` as an operator runs it: a new key pair in the token, the rotation in
+    // the operator log anchored through this stack's Temporal; the verdict signed before still verifies.
+    const rotated = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), '--json', 'keys', 'rotate'], {
+      env: { ...process.env, ...token.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_KEYS_DIR: stack.t.config.keysDir, ARBITER_STORAGE_DIR: stack.t.config.storageDir, TEMPORAL_ADDRESS: stack.env.address },
+    });
+    const second = JSON.parse(rotated.stdout) as PublicJwk;
+    assert.notEqual(second.kid, tokenKey.kid);
+    const store = openPkcs11KeyStore({ module: token.module, token: token.label, pin: token.pin });
+    try {
+      assert.equal((await store.signer()).keyId, second.kid, 'the new key is current in the token');
+      assert.deepEqual((await store.list()).map((k) => k.kid).sort(), [tokenKey.kid, second.kid].sort(), 'the token keeps the old key');
+    } finally {
+      await store.close();
+    }
+    const after = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'verify', results], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ARBITER_ENV_FILE: '/nonexistent', ARBITER_KEYS_DIR: stack.t.config.keysDir },
+    });
+    assert.match(after.stdout, new RegExp(`\nverified: ${id} scored score 2/2 signed by ${tokenKey.kid}`));
+    const published = await (await fetch(`${stack.base}/.well-known/arbiter/keys`)).json() as { keys: PublicJwk[] };
+    assert.ok(published.keys.some((k) => k.kid === second.kid) && published.keys.some((k) => k.kid === tokenKey.kid), 'the JWKS lists the new and the retired key');
   });
 });

@@ -175,7 +175,7 @@ describe('spawn trust chain', () => {
 
     // The billing log recorded the receipt and verifies.
     const { stdout } = await run(process.execPath, [join(REPO, 'bin', 'arbiter.js'), 'billing', 'verify', '--json'], {
-      env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_STORAGE_DIR: stack.t.config.storageDir },
+      env: { ...process.env, ARBITER_ENV_FILE: '/nonexistent', ARBITER_STORAGE_DIR: stack.t.config.storageDir, TEMPORAL_ADDRESS: stack.env.address },
     });
     assert.equal((JSON.parse(stdout) as { ok: boolean; length: number }).length, 1);
   });
