@@ -27,7 +27,7 @@ say_do "tests"
 # Two files at a time: the end-to-end, workflow and fault files each start their own Temporal server.
 main_status=0
 mkdir -p .data
-node --import tsx --test --test-concurrency=2 \
+node --import tsx --test --test-concurrency=2 --test-timeout=900000 \
   test/unit/*.test.ts test/api/*.test.ts test/replay/*.test.ts test/workflow/*.test.ts test/e2e/*.test.ts test/faults/*.test.ts test/fuzz/*.test.ts \
   | tee .data/test-main.out || main_status=${PIPESTATUS[0]}
 
@@ -35,7 +35,7 @@ node --import tsx --test --test-concurrency=2 \
 # and a Docker engine of its own (its timings and kill points must not compete with other files).
 say_do "fault suite (alone)"
 alone_status=0
-node --import tsx --test test/faults/alone/*.test.ts | tee .data/test-alone.out || alone_status=${PIPESTATUS[0]}
+node --import tsx --test --test-timeout=900000 test/faults/alone/*.test.ts | tee .data/test-alone.out || alone_status=${PIPESTATUS[0]}
 
 # The production shape (scripts/cluster.sh: the Temporal server on PostgreSQL, two container hosts
 # on engines of their own): the e2e files that run on it as they run on the dev server (same tests,
@@ -49,7 +49,7 @@ cluster_status=0
 trap 'bash scripts/cluster.sh down --remove-containers >/dev/null 2>&1 || true' EXIT
 cluster_started=$SECONDS
 if bash scripts/cluster.sh up; then
-  ARBITER_E2E_SHAPE=cluster node --import tsx --test --test-concurrency=1 "${CLUSTER_E2E[@]}" test/cluster/*.test.ts \
+  ARBITER_E2E_SHAPE=cluster node --import tsx --test --test-concurrency=1 --test-timeout=900000 "${CLUSTER_E2E[@]}" test/cluster/*.test.ts \
     | tee .data/test-cluster.out || cluster_status=${PIPESTATUS[0]}
 else
   cluster_status=1

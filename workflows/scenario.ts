@@ -341,7 +341,9 @@ class Scenario {
       policySha256: admission.decision.policySha256,
     };
     this.launchingOn = host;
-    const launched = await this.onHost(CancellationScope.nonCancellable(() => host.launchContainer(launchRequest)));
+    // The whole race is shielded, not just the activity: a cancel would otherwise reject the wait for
+    // host loss and skip past a launch still under way.
+    const launched = await CancellationScope.nonCancellable(() => this.onHost(host.launchContainer(launchRequest)));
     this.launchingOn = undefined;
     this.launched = { containerName: launched.containerName, host };
     this.state.containerName = launched.containerName;
@@ -379,7 +381,7 @@ class Scenario {
       entitlement,
       policy: admission.decision,
     }));
-    await this.onHost(CancellationScope.nonCancellable(() => host.teardownContainer(this.teardownRequest(launched.containerName))));
+    await CancellationScope.nonCancellable(() => this.onHost(host.teardownContainer(this.teardownRequest(launched.containerName))));
     this.audit('arbiter', 'container.removed', { containerName: launched.containerName });
     this.launched = undefined;
     return ended;

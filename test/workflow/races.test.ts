@@ -116,8 +116,8 @@ function stubs(closed: { launch?: boolean; evidence?: boolean } = {}) {
       await until(evidence);
       return { manifestSha256: 'f'.repeat(64), files: 1 };
     },
-    async teardownContainer(req: { containerName: string }) {
-      record('teardownContainer', req, req.containerName.replace(/-main$/, ''));
+    async teardownContainer(req: { containerName?: string; scenarioId?: string }) {
+      record('teardownContainer', req, req.scenarioId ?? req.containerName?.replace(/-main$/, ''));
     },
     async score(req: { scenarioId: string }) {
       record('score', req);
