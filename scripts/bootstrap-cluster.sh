@@ -19,28 +19,11 @@ mkdir -p "$CLUSTER_TOOLS" .data
 
 command -v go >/dev/null 2>&1 || die "go not found: the Temporal server for the cluster shape is built from its Go module (Go >= 1.26)"
 
-# The binary's embedded module version, so a build of another version is never taken for this one.
-module_version() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3 }'; }
-
 # --- Temporal server and SQL tool ---------------------------------------------------------------
 server_bin="$CLUSTER_TOOLS/bin/server"
 sql_bin="$CLUSTER_TOOLS/bin/sql"
-if [[ -x $server_bin && $(module_version "$server_bin" go.temporal.io/server) == "v$TEMPORAL_SERVER_VERSION" ]]; then
-  say_ok "Temporal server $TEMPORAL_SERVER_VERSION (already built: $server_bin)"
-else
-  say_do "building the Temporal server $TEMPORAL_SERVER_VERSION: go install go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION (several minutes from a cold Go cache)"
-  start=$SECONDS
-  GOBIN="$CLUSTER_TOOLS/bin" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION"
-  say_ok "Temporal server $TEMPORAL_SERVER_VERSION (built in $((SECONDS - start))s: $server_bin)"
-fi
-if [[ -x $sql_bin && $(module_version "$sql_bin" go.temporal.io/server) == "v$TEMPORAL_SERVER_VERSION" ]]; then
-  say_ok "Temporal SQL schema tool $TEMPORAL_SERVER_VERSION (already built: $sql_bin)"
-else
-  say_do "building Temporal's SQL schema tool: go install go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
-  start=$SECONDS
-  GOBIN="$CLUSTER_TOOLS/bin" go install "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
-  say_ok "Temporal SQL schema tool (built in $((SECONDS - start))s: $sql_bin)"
-fi
+go_install_tool "Temporal server" "$CLUSTER_TOOLS/bin" go.temporal.io/server go.temporal.io/server/cmd/server "v$TEMPORAL_SERVER_VERSION"
+go_install_tool "Temporal SQL schema tool" "$CLUSTER_TOOLS/bin" go.temporal.io/server go.temporal.io/server/cmd/tools/sql "v$TEMPORAL_SERVER_VERSION"
 record_tool TEMPORAL_SERVER_BIN "$server_bin"
 record_tool TEMPORAL_SQL_TOOL_BIN "$sql_bin"
 
@@ -60,12 +43,7 @@ pg_bin="/usr/lib/postgresql/$PG_MAJOR/bin"
 if [[ -x $pg_bin/initdb && -x $pg_bin/pg_ctl && -x $pg_bin/psql ]]; then
   say_ok "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') (already installed: $pg_bin)"
 else
-  [[ $(id -u) -eq 0 ]] || die "PostgreSQL $PG_MAJOR is not installed: run 'sudo apt-get install -y postgresql-$PG_MAJOR', then re-run"
-  say_do "installing PostgreSQL $PG_MAJOR (apt: postgresql-$PG_MAJOR)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$PG_MAJOR" >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$PG_MAJOR" >/dev/null
-  fi
+  apt_install "postgresql-$PG_MAJOR" "PostgreSQL $PG_MAJOR"
   [[ -x $pg_bin/initdb ]] || die "postgresql-$PG_MAJOR installed but $pg_bin/initdb is missing"
   # The package starts a cluster of its own on 5432; Arbiter's runs on its own port and data dir
   # (scripts/cluster.sh), so the package's is left as the package set it up.

@@ -18,12 +18,7 @@ conf="$dir/softhsm2.conf"
 if command -v softhsm2-util >/dev/null 2>&1 && [[ -e $module ]]; then
   say_ok "softhsm2 ($(softhsm2-util --version), $module)"
 else
-  [[ $(id -u) -eq 0 ]] || die "softhsm2 is missing: run 'sudo apt-get install -y softhsm2'"
-  say_do "installing softhsm2 (apt)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null
-  fi
+  apt_install softhsm2
   [[ -e $module ]] || die "softhsm2 installed but $module is missing"
   say_ok "softhsm2 (installed $(softhsm2-util --version))"
 fi

@@ -153,26 +153,13 @@ ensure_live_restore
 if [[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1; then
   say_ok "busybox (statically linked: /bin/busybox)"
 else
-  [[ $(id -u) -eq 0 ]] || die "/bin/busybox is missing or dynamically linked: run 'sudo apt-get install -y busybox-static'"
-  say_do "installing busybox-static (apt)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
-  fi
+  apt_install busybox-static "a static /bin/busybox"
   ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is still dynamically linked after installing busybox-static"
   say_ok "busybox (installed busybox-static)"
 fi
 
 # --- headless Chromium and compose (the operator test opens the Temporal UI and the verifier test
 # drives /verify; the test command validates deploy/docker-compose.yml) ------------------------
-apt_install() { # package: installs one Debian package, refreshing the lists only when needed
-  [[ $(id -u) -eq 0 ]] || die "$1 is missing: run 'sudo apt-get install -y $1'"
-  say_do "installing $1 (apt)"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
-  fi
-}
 if [[ -x /usr/bin/chromium ]]; then
   say_ok "chromium (/usr/bin/chromium)"
 else

@@ -91,11 +91,46 @@ load_tools_env() {
 
 # The CLI talks to the socket dockerode uses (DOCKER_SOCKET), not whatever context is configured;
 # bounded, because a half-started daemon can leave the client waiting on the socket.
-docker_server_version() {
-  command -v docker >/dev/null 2>&1 || return 1
+docker_cli() {
   local -a host=()
   [[ -n ${DOCKER_SOCKET:-} ]] && host=("DOCKER_HOST=unix://$DOCKER_SOCKET")
-  env "${host[@]}" timeout 5 docker version --format '{{.Server.Version}}' 2>/dev/null
+  env "${host[@]}" timeout 5 docker "$@" 2>/dev/null
+}
+
+docker_server_version() {
+  command -v docker >/dev/null 2>&1 || return 1
+  docker_cli version --format '{{.Server.Version}}'
+}
+
+# The version of module $2 built into the Go binary $1 (empty if none), so that a build of
+# another version is never taken for the one wanted.
+go_module_version() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3 }'; }
+
+# Builds a Go command into a folder of its own, unless a build of the wanted version is there:
+# go_install_tool NAME BIN_DIR MODULE PACKAGE VERSION (the binary is BIN_DIR/<last part of PACKAGE>).
+go_install_tool() {
+  local name=$1 bindir=$2 module=$3 package=$4 version=$5 bin start
+  bin="$bindir/${package##*/}"
+  if [[ -x $bin && $(go_module_version "$bin" "$module") == "$version" ]]; then
+    say_ok "$name $version (already built: $bin)"
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "go not found: $name is built from its Go module"
+  say_do "building $name $version: go install $package@$version (several minutes from a cold Go cache)"
+  start=$SECONDS
+  GOBIN="$bindir" go install "$package@$version"
+  say_ok "$name $version (built in $((SECONDS - start))s: $bin)"
+}
+
+# Installs one Debian package (root only), refreshing the package lists only when the first try
+# fails. $2 names it in the messages (default: the package).
+apt_install() {
+  [[ $(id -u) -eq 0 ]] || die "${2:-$1} is not installed: run 'sudo apt-get install -y $1', then re-run"
+  say_do "installing ${2:-$1} (apt: $1)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  fi
 }
 
 ensure_dockerd() {
@@ -106,10 +141,7 @@ ensure_dockerd() {
   fi
 
   if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-    [[ $(id -u) -eq 0 ]] || die "docker engine not installed: run 'sudo apt-get install -y docker.io', then re-run"
-    say_do "installing docker.io (apt)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+    apt_install docker.io "the docker engine"
     # the package's service scripts may already have started an engine
     if version=$(docker_server_version) && [[ -n $version ]]; then
       say_ok "docker engine $version (started by the package)"
@@ -186,9 +218,7 @@ docker_daemon_config() {
 
 # The engine's runtimes as JSON ({"runc":{...},"runsc":{...}}), if it answers.
 docker_runtimes() {
-  local -a host=()
-  [[ -n ${DOCKER_SOCKET:-} ]] && host=("DOCKER_HOST=unix://$DOCKER_SOCKET")
-  env "${host[@]}" timeout 5 docker info --format '{{json .Runtimes}}' 2>/dev/null
+  docker_cli info --format '{{json .Runtimes}}'
 }
 
 # Exit 0 when the JSON in $1 (an engine's runtimes, or a daemon.json's "runtimes") holds runsc
@@ -245,12 +275,7 @@ ensure_runsc() {
   if [[ -x $RUNSC_PATH ]]; then
     say_ok "runsc $(runsc_version) (gVisor, already installed: $RUNSC_PATH)"
   else
-    [[ $(id -u) -eq 0 ]] || die "gVisor's runsc is not installed: run 'sudo apt-get install -y runsc', then re-run"
-    say_do "installing runsc (apt: gVisor)"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null 2>&1; then
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null
-    fi
+    apt_install runsc "gVisor's runsc"
     [[ -x $RUNSC_PATH ]] || die "runsc installed but $RUNSC_PATH is missing"
     say_ok "runsc $(runsc_version) (installed: $RUNSC_PATH)"
   fi
@@ -309,9 +334,7 @@ ensure_runsc_registered() {
 # restarted for it.
 
 docker_live_restore() {
-  local -a host=()
-  [[ -n ${DOCKER_SOCKET:-} ]] && host=("DOCKER_HOST=unix://$DOCKER_SOCKET")
-  env "${host[@]}" timeout 5 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null
+  docker_cli info --format '{{.LiveRestoreEnabled}}'
 }
 
 # Sets "live-restore": true in the daemon config $1, keeping every other key; temp file + rename.

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createPublicKey, verify as opensslVerify } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +22,7 @@ import { verifyVerdict } from '../../api/verifier/verify.ts';
 import { pae } from '../../lib/verdict-format.ts';
 import { REPO } from '../support/harness.ts';
 import { createTestToken, type TestToken } from '../support/softhsm.ts';
+import { countingListener, type CountingListener } from '../support/counting-listener.ts';
 
 const run = promisify(execFile);
 const pk = createRequire(import.meta.url)('pkcs11js') as typeof import('pkcs11js');
@@ -172,27 +172,15 @@ describe('PKCS#11 signer on a SoftHSM2 token', () => {
 });
 
 describe('main worker start with bad token settings', () => {
-  let listener: Server;
-  let address: string;
-  let connections = 0;
-  let onConnection: (() => void) | undefined;
-
-  before(async () => {
-    // Stands in for Temporal: whatever connects here is counted and dropped.
-    listener = createServer((socket) => {
-      connections += 1;
-      socket.destroy();
-      onConnection?.();
-    });
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-    address = `127.0.0.1:${(listener.address() as AddressInfo).port}`;
-  });
-  after(async () => { await new Promise((resolve) => listener.close(resolve)); });
+  // Stands in for Temporal.
+  let listener: CountingListener;
+  before(async () => { listener = await countingListener(); });
+  after(async () => { await listener.close(); });
 
   function start(overrides: Record<string, string | undefined>) {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH, HOME: process.env.HOME, ARBITER_MODE: 'production',
-      TEMPORAL_ADDRESS: address, ARBITER_STORAGE_DIR: config.storageDir, ARBITER_KEYS_DIR: config.keysDir,
+      TEMPORAL_ADDRESS: listener.address, ARBITER_STORAGE_DIR: config.storageDir, ARBITER_KEYS_DIR: config.keysDir,
       WORKER_HTTP_PORT: 'off', TEMPORAL_METRICS_ADDRESS: 'off', ARBITER_POOLS: 'none',
       ...token.env, ...overrides,
     };
@@ -211,27 +199,26 @@ describe('main worker start with bad token settings', () => {
     ['a module that is not there', { ARBITER_PKCS11_MODULE: '/nonexistent/libpkcs11.so' }, /"msg":"ARBITER_PKCS11_MODULE: cannot load the PKCS#11 library \/nonexistent\/libpkcs11.so/],
   ] as const) {
     it(`when workers/main.ts starts with ${what}, it exits 2 naming the variable on stderr and connects nowhere`, { timeout: 60_000 }, async () => {
-      const before = connections;
+      const before = listener.connections();
 
       const { code, stderr } = await start(overrides).exited;
 
       assert.equal(code, 2, stderr);
       assert.match(stderr, message);
       assert.ok(!stderr.includes(token.pin), 'the PIN is never printed');
-      assert.equal(connections, before, 'a worker that cannot sign must not connect to Temporal');
+      assert.equal(listener.connections(), before, 'a worker that cannot sign must not connect to Temporal');
     });
   }
 
   // Without this, "connects nowhere" above could hold only because nothing ever connects here.
   it('with the right module, token and PIN the same worker gets past the token and connects', { timeout: 60_000 }, async () => {
     assert.ok(existsSync(join(config.keysDir, `${(await store.signer()).keyId}.pub.json`)));
-    const connected = new Promise<void>((resolve) => { onConnection = resolve; });
+    const connected = listener.nextConnection();
     const { child, exited } = start({});
     try {
       const first = await Promise.race([connected.then(() => 'connected' as const), exited]);
       assert.equal(first, 'connected', typeof first === 'string' ? first : first.stderr);
     } finally {
-      onConnection = undefined;
       child.kill('SIGKILL');
       await exited;
     }

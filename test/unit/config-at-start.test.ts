@@ -4,10 +4,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countingListener, type CountingListener } from '../support/counting-listener.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'c'.repeat(32);
@@ -16,25 +16,16 @@ interface Exit { code: number | null; signal: NodeJS.Signals | null; stderr: str
 
 void describe('bad configuration at start', () => {
   let dir: string;
-  let listener: Server;
-  let address: string;
-  let connections = 0;
-  let onConnection: (() => void) | undefined;
+  // Stands in for Temporal and the OPA server.
+  let listener: CountingListener;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'arbiter-config-start-'));
-    // Stands in for Temporal and the OPA server: whatever connects here is counted and dropped.
-    listener = createServer((socket) => {
-      connections += 1;
-      socket.destroy();
-      onConnection?.();
-    });
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-    address = `127.0.0.1:${(listener.address() as AddressInfo).port}`;
+    listener = await countingListener();
   });
 
   after(async () => {
-    await new Promise((resolve) => listener.close(resolve));
+    await listener.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -48,8 +39,8 @@ void describe('bad configuration at start', () => {
       SAT_HMAC_SECRET: SECRET,
       OPERATOR_HMAC_SECRET: SECRET,
       COMPLETION_HMAC_SECRET: SECRET,
-      TEMPORAL_ADDRESS: address,
-      OPA_URL: `http://${address}`,
+      TEMPORAL_ADDRESS: listener.address,
+      OPA_URL: `http://${listener.address}`,
       ARBITER_STORAGE_DIR: join(dir, 'storage'),
       ARBITER_KEYS_DIR: join(dir, 'keys'),
       DOCKER_SOCKET: join(dir, 'no-docker.sock'),
@@ -73,27 +64,26 @@ void describe('bad configuration at start', () => {
     ['workers/container.ts', 'WORKER_HTTP_PORT', '90x1'],
   ] as const) {
     void it(`when ${entry} starts with ${name}=${value}, it exits 2 naming ${name} on stderr and connects nowhere`, { timeout: 60_000 }, async () => {
-      const before = connections;
+      const before = listener.connections();
 
       const { code, signal, stderr } = await start(entry, { [name]: value }).exited;
 
       assert.equal(signal, null);
       assert.equal(code, 2, stderr);
       assert.match(stderr, new RegExp(`"msg":"${name}[^"]* must be`));
-      assert.equal(connections, before, 'a process that fails its configuration must not connect anywhere');
+      assert.equal(listener.connections(), before, 'a process that fails its configuration must not connect anywhere');
     });
   }
 
   // Without this, "connects nowhere" above could hold only because nothing ever connects here.
   void it('when api/server.ts starts with the same environment but a good ARBITER_RUNTIME, it does connect to the listener', { timeout: 60_000 }, async () => {
-    const connected = new Promise<void>((resolve) => { onConnection = resolve; });
+    const connected = listener.nextConnection();
     const { child, exited } = start('api/server.ts', { ARBITER_RUNTIME: 'runsc' });
     try {
       const first = await Promise.race([connected.then(() => 'connected' as const), exited]);
 
       assert.equal(first, 'connected', typeof first === 'string' ? first : first.stderr);
     } finally {
-      onConnection = undefined;
       child.kill('SIGKILL');
       await exited;
     }

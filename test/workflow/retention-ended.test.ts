@@ -25,6 +25,7 @@ import { retentionQuery, retentionWorkflowId, type RetentionInput, type Retentio
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { scenarioInput } from '../support/scenario-input.ts';
 import { containersOf, docker, waitFor, type TestConfig } from '../support/harness.ts';
+import { injector } from '../support/inject.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 
@@ -97,15 +98,7 @@ describe('retention of scenarios that ended without a verdict (time-skipping)', 
     return closed(await start(scenarioInput({ plan: 'free', track: 'web', template: { id: TEMPLATE, version: '1' } })), 'denied');
   }
 
-  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, token?: string, body?: unknown) => {
-    const r = await app.inject({
-      method,
-      url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-    });
-    return { status: r.statusCode, json: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : undefined };
-  };
+  const call = injector(() => app);
   /** What the (latest) retention workflow of a scenario was started with, from its history. */
   const retentionInput = async (s: ScenarioState): Promise<RetentionInput> => {
     const history = await env.client.workflow.getHandle(retentionWorkflowId(s.scenarioId)).fetchHistory();

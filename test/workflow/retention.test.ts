@@ -27,6 +27,7 @@ import { holdSignal, releaseSignal, retentionQuery, retentionWorkflowId, type To
 import { MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { scenarioInput } from '../support/scenario-input.ts';
 import { REPO, waitFor, type TestConfig } from '../support/harness.ts';
+import { injector } from '../support/inject.ts';
 import { buildTestTemplates } from '../support/templates.ts';
 import { startTimeSkipping, type TimeSkipping } from '../support/time-skipping.ts';
 
@@ -83,15 +84,7 @@ describe('retention (time-skipping)', () => {
     });
   }
 
-  const call = async (method: 'GET' | 'POST' | 'DELETE', url: string, token?: string, body?: unknown) => {
-    const r = await app.inject({
-      method,
-      url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-    });
-    return { status: r.statusCode, json: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : undefined };
-  };
+  const call = injector(() => app);
   const retentionOf = (s: ScenarioState) => env.client.workflow.getHandle(retentionWorkflowId(s.scenarioId)).query(retentionQuery);
   const operatorEntries = () => readFileSync(operatorAuditPath(t.config.storageDir), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
   const scenarioAudit = (s: ScenarioState) => readFileSync(join(resultsDir(t.config.storageDir, s.scenarioId), RESULTS.audit), 'utf8');
