@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 TEMPORAL_SERVER_VERSION=1.32.0   # v1.32.1+ need Go >= 1.26.10
-TEMPORAL_UI_SERVER_VERSION=2.58.1
+# v2.56+ need Go >= 1.26.10, and v2.58's echo v4.16.1 is refused by the module proxy: v2.55.0 is the
+# newest UI server that builds here (it serves the v1.32 frontend's API).
+TEMPORAL_UI_SERVER_VERSION=2.55.0
 PG_MAJOR=15
 
 # Outside the repository: every checkout (and worktree) shares one build.

@@ -10,7 +10,7 @@ import { resultsDir } from '../../infra/results.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
 import { containersOf, waitFor } from '../support/harness.ts';
-import { e2eShape } from '../support/cluster.ts';
+import { clusterEnv, e2eShape } from '../support/cluster.ts';
 import { runArbiter } from '../support/signed-results.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -83,5 +83,34 @@ describe('cluster shape: scenarios spread over two container hosts, each on its 
       assert.equal(verified.code, 0, `${s.id} (on ${placed.get(s.id)}): ${verified.stdout}${verified.stderr}`);
       await waitFor(`${s.id}: no container left`, async () => ((await containersOf(s.id)).length === 0 ? true : undefined), 60_000);
     }
+  });
+
+  // What an operator opens: the UI server built for this shape, reading the server on PostgreSQL
+  // (its visibility: the custom search attributes filter the list).
+  it('the Temporal UI of the cluster serves its pages and lists the scenarios of a tenant, filtered by a custom search attribute', { timeout: 3 * 60_000 }, async () => {
+    const { ui } = clusterEnv();
+    assert.ok(ui, 'scripts/bootstrap-cluster.sh built the Temporal UI server and cluster.sh started it (ARBITER_CLUSTER_UI in .data/cluster/cluster.env)');
+    const page = await fetch(`${ui}/namespaces/${stack.env.namespace ?? 'default'}/workflows`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+
+    const et = (await mintToken('et', { sub: 'watcher', tenant: 'ui-tenant', plan: 'enterprise' }, stack.t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 900 })).token;
+    const ids = await Promise.all([1, 2].map(async () => {
+      const sat = await stack.call('POST', '/api/sat', et, { template: 'hello', track: 'intro' });
+      const r = await stack.call('POST', '/api/spawn', sat.json!.sat as string, {});
+      assert.equal(r.status, 202, JSON.stringify(r.json));
+      return r.json!.scenarioId as string;
+    }));
+    const query = encodeURIComponent(`WorkflowType='scenarioWorkflow' AND ArbiterTenant='ui-tenant'`);
+    const listed = await waitFor('the UI to list both scenarios', async () => {
+      const r = await fetch(`${ui}/api/v1/namespaces/${stack.env.namespace ?? 'default'}/workflows?query=${query}`);
+      assert.equal(r.status, 200, await r.clone().text());
+      const body = (await r.json()) as { executions?: Array<{ execution: { workflowId: string } }> };
+      const found = (body.executions ?? []).map((e) => e.execution.workflowId).sort();
+      return found.length === ids.length ? found : undefined;
+    }, 60_000);
+    assert.deepEqual(listed, [...ids].sort());
+    const operator = await stack.operator('ui-watcher');
+    for (const id of ids) assert.equal((await stack.call('POST', `/api/scenarios/${id}/cancel`, operator, {})).status, 202);
   });
 });

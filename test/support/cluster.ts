@@ -32,6 +32,8 @@ export interface ClusterEnv {
   pgPort: number;
   /** PostgreSQL's data directory (its postmaster.pid names the server) */
   pgData: string;
+  /** the Temporal UI server's address, when the bootstrap built it */
+  ui: string | undefined;
 }
 
 export function clusterEnv(): ClusterEnv {
@@ -48,6 +50,7 @@ export function clusterEnv(): ClusterEnv {
     engines: [{ name: 'host-a', socket: need('ARBITER_CLUSTER_ENGINE_HOST_A') }, { name: 'host-b', socket: need('ARBITER_CLUSTER_ENGINE_HOST_B') }],
     pgPort: Number(need('ARBITER_CLUSTER_PG_PORT')),
     pgData: need('ARBITER_CLUSTER_PG_DATA'),
+    ui: vars.ARBITER_CLUSTER_UI || undefined,
   };
 }
 
