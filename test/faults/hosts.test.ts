@@ -9,6 +9,8 @@
 //    with the reason `host_lost: container host "host-b" stopped answering (last report <its last
 //    report>); …`; their audit logs record `host.lost` saying no evidence could be collected, and no
 //    evidence was; nothing was asked of host-b after the launch; their quota leases are released.
+//    Two scenarios spawned the moment it died: one picked for host-b while its report was still
+//    fresh ends the same way from `launching` (its launch never taken), the other runs on host-a.
 // 3. While host-b is down, the subjects spawn again up to their plan's limit (one more is refused):
 //    every new scenario goes to host-a and runs. host-a's first scenarios are untouched (the same
 //    containers, running since they started).
@@ -50,6 +52,8 @@ type HostId = (typeof HOSTS)[number];
 /** the free plan's maxConcurrent (policies/plans/data.json): each subject spawns up to it */
 const LIMIT = 2;
 const SUBJECTS = ['hk-1', 'hk-2', 'hk-3'];
+/** the subject whose scenarios are spawned the moment host-b dies */
+const WINDOW = 'hk-window';
 const LOST_AFTER_SECONDS = 10;
 const ANSWER = { outcome: 'success', submission: { answer: 'hello' } } as const;
 
@@ -83,6 +87,8 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
   // What the tests learn, in order.
   const first: Spawned[] = [];
   let lost: Spawned[] = [];
+  /** spawned the moment host-b died: picked for host-b (its report still fresh), or running on host-a */
+  const window: { onB: Array<{ id: string; subject: string }>; onA: Spawned[] } = { onB: [], onA: [] };
   const again: Spawned[] = [];
   const back: Spawned[] = [];
 
@@ -190,13 +196,16 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
 
   const operator = async () => (await mintToken('operator', { sub: 'host-controller', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 900 })).token;
 
-  /** A SAT for hello, from the API, and its spawn: the HTTP answer. */
-  async function spawn(subject: string): Promise<Http> {
+  /** A SAT for hello, from the API. */
+  async function satFor(subject: string): Promise<string> {
     const et = (await mintToken('et', { sub: subject, tenant: TENANT, plan: 'free' }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 900 })).token;
     const sat = await call('POST', '/api/sat', et, { template: 'hello', track: 'intro' });
     assert.equal(sat.status, 201, JSON.stringify(sat.json));
-    return call('POST', '/api/spawn', sat.json!.sat as string, {});
+    return sat.json!.sat as string;
   }
+
+  /** A spawn: the HTTP answer (202 once the scenario is admitted and its host picked). */
+  const spawn = async (subject: string, sat?: string): Promise<Http> => call('POST', '/api/spawn', sat ?? await satFor(subject), {});
 
   async function state(id: string): Promise<ScenarioState> {
     const r = await call('GET', `/api/scenarios/${id}`, await operator());
@@ -211,7 +220,11 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
   async function spawnRunning(subject: string): Promise<Spawned> {
     const r = await spawn(subject);
     assert.equal(r.status, 202, JSON.stringify(r.json));
-    const id = r.json!.scenarioId as string;
+    return running(r.json!.scenarioId as string, subject);
+  }
+
+  /** Waits until the scenario runs, and finds where: see spawnRunning. */
+  async function running(id: string, subject: string): Promise<Spawned> {
     const s = await waitFor(`${id} running`, async () => {
       const s = await state(id);
       if (['scored', 'failed', 'denied', 'cancelled', 'timed_out'].includes(s.status)) throw new Error(`${id} ended ${s.status}: ${s.reason ?? ''}`);
@@ -253,17 +266,32 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
   it('host-b\'s worker and engine SIGKILLed: its scenarios end failed, host_lost, nothing more asked of it, the loss audited, their leases released', { timeout: 300_000 }, async () => {
     lost = first.filter((s) => s.hostId === 'host-b');
     assert.ok(lost.length > 0, 'host-b runs scenarios (the test before)');
+    // Spawned the moment host-b dies: its last report stays fresh for a while (a host is lost only
+    // ARBITER_HOST_LOST_SECONDS after it), so the pick may still choose it. With both hosts about
+    // equally loaded the two picks split (a pick counts against its host until its report shows
+    // it); on a very slow machine both may come after host-b stopped answering and go to host-a.
+    const windowSats = await Promise.all([satFor(WINDOW), satFor(WINDOW)]);
     const worker = hosts['host-b']!;
     hosts['host-b'] = undefined;
     await Promise.all([worker.kill(), engines['host-b'].kill()]);
     const killedAt = Date.now();
+    const windowIds = await Promise.all(windowSats.map(async (sat) => {
+      const r = await spawn(WINDOW, sat);
+      assert.equal(r.status, 202, JSON.stringify(r.json));
+      return r.json!.scenarioId as string;
+    }));
     // Its last word: nothing writes this report any more.
     const lastReport = readHostReports(t.config.storageDir, ['host-b']).get('host-b');
     assert.ok(lastReport, 'host-b had reported');
-    phase(`SIGKILL host-b's container worker and dockerd (its last report ${new Date(lastReport.reportedAt).toISOString()}), ${lost.length} scenarios on it`);
+    for (const id of windowIds) {
+      const picked = (await state(id)).hostId;
+      if (picked === 'host-b') window.onB.push({ id, subject: WINDOW });
+      else window.onA.push(await running(id, WINDOW));
+    }
+    phase(`SIGKILL host-b's container worker and dockerd (its last report ${new Date(lastReport.reportedAt).toISOString()}), ${lost.length} scenarios on it; of the 2 spawned then, ${window.onB.length} picked for host-b`);
 
     const reason = `host_lost: container host "host-b" stopped answering (last report ${new Date(lastReport.reportedAt).toISOString()}); its containers and whatever the scenario did in them are out of reach`;
-    for (const s of lost) {
+    for (const s of [...lost, ...window.onB]) {
       // Bounded by the host watch (ARBITER_HOST_LOST_SECONDS after the last report, a tick of 2 s),
       // not by the scenario's TTL (30 minutes): a generous bound for a loaded machine.
       await closed(s.id, 120_000);
@@ -271,10 +299,11 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       assert.equal(final.status, 'failed', `${s.id}: ${final.reason ?? ''}`);
       assert.equal(final.reason, reason);
     }
-    phase(`host-b's ${lost.length} scenarios ended host_lost ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`);
+    phase(`host-b's ${lost.length + window.onB.length} scenarios ended host_lost ${((Date.now() - killedAt) / 1000).toFixed(1)}s after the kill`);
     await waitFor('the main worker to say it found host-b lost', async () => (/"hostId":"host-b".*"msg":"container host lost: its open scenarios are ending \(host_lost\)"/.test(readFileSync(main!.log, 'utf8')) ? true : undefined), 30_000);
 
-    for (const s of lost) {
+    for (const s of [...lost, ...window.onB]) {
+      const launching = window.onB.includes(s);
       // The audit log holds its chain and says what happened and what could be collected: nothing.
       const audit = auditOf(s.id);
       assert.ok(verifyChainText(audit).ok, `${s.id}: the audit chain holds`);
@@ -284,7 +313,8 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       assert.equal(loss.data?.hostId, 'host-b');
       assert.equal(loss.data?.lastReportAt, new Date(lastReport.reportedAt).toISOString());
       assert.equal(loss.data?.evidence, 'none collected: the host\'s worker and engine stopped answering');
-      assert.equal(loss.data?.left, scenarioContainerName(s.id), 'the container it left behind');
+      // What it left: its running container, or a launch host-b never took.
+      assert.equal(loss.data?.left, launching ? 'a launch under way' : scenarioContainerName(s.id));
       assert.equal(events.find((e) => e.event === 'status.failed')?.data?.reason, reason);
       const results = resultsDir(t.config.storageDir, s.id);
       assert.equal(existsSync(join(results, RESULTS.evidenceDir)), false, 'no evidence: none could be collected');
@@ -292,7 +322,8 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       // Nothing was asked of the lost host after the launch (no evidence, no teardown).
       const history = await client.workflow.getHandle(s.id).fetchHistory();
       const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-      assert.deepEqual(scheduled, ['launchContainer'], `${s.id}: only the launch ran on host-b`);
+      assert.deepEqual(scheduled, ['launchContainer'], `${s.id}: only the launch was asked of host-b`);
+      if (launching) assert.equal((history.events ?? []).some((e) => e.activityTaskStartedEventAttributes), false, `${s.id}: its launch was never taken`);
       await waitFor(`${s.id}: its lease released`, async () => (s.id in (await leases(s.subject)) ? undefined : true), 30_000);
     }
   });
@@ -336,7 +367,7 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       for (const s of lost) if ((await containersOn('host-b', s.id)).length > 0) return undefined;
       return true;
     }, 90_000);
-    assert.deepEqual(await engines['host-b'].docker.listContainers({ all: true }), [], 'host-b\'s engine holds no container');
+    assert.deepEqual(await engines['host-b'].docker.listContainers({ all: true }), [], 'host-b\'s engine holds no container (none ever of a scenario whose launch it never took)');
     await waitFor('host-b\'s worker to say what it removed', async () => (readFileSync(worker.log, 'utf8').includes('removed what an earlier run of this host left') ? true : undefined), 30_000);
     phase('host-b removed what its lost scenarios left');
 
@@ -349,7 +380,7 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
   });
 
   it('every open scenario, on both hosts, completes: scored, its verdict verifies, no container left on either engine', { timeout: 300_000 }, async () => {
-    const open = [...first.filter((s) => s.hostId === 'host-a'), ...again, ...back];
+    const open = [...first.filter((s) => s.hostId === 'host-a'), ...window.onA, ...again, ...back];
     assert.ok(back.length > 0, 'host-b came back (the tests before)');
     const jwks = (await (await fetch(`${base}/.well-known/arbiter/keys`)).json()) as Jwks;
     await Promise.all(open.map(async (s) => {
