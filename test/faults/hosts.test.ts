@@ -260,17 +260,23 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
 
   // ---- the faults --------------------------------------------------------------------------------
 
+  // The steps build on each other: one after a failed step says so, instead of failing on its leftovers.
+  let passed = 0;
+  const needs = (step: number) => assert.equal(passed, step, `step ${step} passed (this step builds on it)`);
+
   it('scenarios spread over both hosts, each container on the engine of the host its state names, all running', { timeout: 300_000 }, async () => {
     const spawned = await Promise.all(SUBJECTS.flatMap((subject) => Array.from({ length: LIMIT }, () => spawnRunning(subject))));
     first.push(...spawned);
     const perHost = HOSTS.map((h) => first.filter((s) => s.hostId === h).length);
     phase(`${first.length} scenarios running: ${HOSTS.map((h, i) => `${h} ${perHost[i]}`).join(', ')}`);
     assert.ok(perHost.every((n) => n > 0), `both hosts run scenarios (${JSON.stringify(perHost)})`);
+    passed = 1;
   });
 
   it('host-b\'s worker and engine SIGKILLed: its scenarios end failed, host_lost, nothing more asked of it, the loss audited, their leases released', { timeout: 300_000 }, async () => {
+    needs(1);
     lost = first.filter((s) => s.hostId === 'host-b');
-    assert.ok(lost.length > 0, 'host-b runs scenarios (the test before)');
+    assert.ok(lost.length > 0, 'host-b runs scenarios');
     // Spawned the moment host-b dies: its last report stays fresh for a while (a host is lost only
     // ARBITER_HOST_LOST_SECONDS after it), so the pick may still choose it. With both hosts about
     // equally loaded the two picks split (a pick counts against its host until its report shows
@@ -331,10 +337,11 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       if (launching) assert.equal((history.events ?? []).some((e) => e.activityTaskStartedEventAttributes), false, `${s.id}: its launch was never taken`);
       await waitFor(`${s.id}: its lease released`, async () => (s.id in (await leases(s.subject)) ? undefined : true), 30_000);
     }
+    passed = 2;
   });
 
   it('while host-b is down, its subjects spawn again up to their limit: every new scenario goes to host-a and runs; host-a\'s first scenarios are untouched', { timeout: 300_000 }, async () => {
-    assert.ok(lost.length > 0, 'host-b was lost (the test before)');
+    needs(2);
     const subjects = [...new Set(lost.map((s) => s.subject))];
     for (const subject of subjects) {
       const freed = lost.filter((s) => s.subject === subject).length;
@@ -356,10 +363,11 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       assert.equal(c.State.StartedAt, s.startedAt, `${s.id}: never restarted`);
       assert.deepEqual((await containersOn('host-a', s.id)).map((x) => x.Id), [s.containerId], `${s.id}: the same, only container`);
     }
+    passed = 3;
   });
 
   it('host-b comes back: live-restore kept its lost scenarios\' containers, its worker removes them as it starts; with host-a loaded, the next spawns go to host-b and run', { timeout: 300_000 }, async () => {
-    assert.ok(lost.length > 0, 'host-b was lost (the tests before)');
+    needs(3);
     await engines['host-b'].start();
     for (const s of lost) {
       const c = await engines['host-b'].docker.getContainer(s.containerId).inspect();
@@ -382,11 +390,12 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
     back.push(await spawnRunning('hk-back'), await spawnRunning('hk-back'));
     assert.deepEqual(back.map((s) => s.hostId), ['host-b', 'host-b'], 'host-b gets new scenarios again');
     phase('host-b runs new scenarios');
+    passed = 4;
   });
 
   it('every open scenario, on both hosts, completes: scored, its verdict verifies, no container left on either engine', { timeout: 300_000 }, async () => {
+    needs(4);
     const open = [...first.filter((s) => s.hostId === 'host-a'), ...window.onA, ...again, ...back];
-    assert.ok(back.length > 0, 'host-b came back (the tests before)');
     const jwks = (await (await fetch(`${base}/.well-known/arbiter/keys`)).json()) as Jwks;
     await Promise.all(open.map(async (s) => {
       const token = await call('POST', `/api/scenarios/${s.id}/completion-token`, await operator());
@@ -404,5 +413,6 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
     }
     for (const h of HOSTS) assert.deepEqual(await engines[h].docker.listContainers({ all: true }), [], `no container left on ${h}'s engine`);
     phase(`${open.length} scenarios scored and verified (${open.filter((s) => s.hostId === 'host-a').length} on host-a, ${back.length} on host-b)`);
+    passed = 5;
   });
 });
