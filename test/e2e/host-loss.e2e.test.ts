@@ -3,7 +3,7 @@
 // failed, host_lost, without asking the host anything, its lease is released and its audit log
 // records the loss; the reconciler then removes what it left. A main worker whose hosts never
 // reported fails a scenario with the reason. The whole path with two real hosts, their engines
-// and a SIGKILL is test/faults/hosts.test.ts's (not written yet: see the helper's report).
+// and a SIGKILL is test/faults/hosts.test.ts's.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -61,6 +61,10 @@ export interface PrivateDockerd {
   proc: Proc;
   /** SIGTERM, wait for the engine to exit, start it again the same way, wait until it answers */
   restart(): Promise<void>;
+  /** SIGKILL, as a crash: with live-restore its containers keep running under their shims */
+  kill(): Promise<void>;
+  /** after kill() or stop(): start it again the same way, wait until it answers */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,15 +73,16 @@ export interface PrivateDockerd {
  * no iptables, no forwarding), but with its own socket, pidfile, exec root and data root. The data
  * root is kept between runs (`dataRoot`) so the template images are built once, not every run.
  */
-export async function startPrivateDockerd(opts: { dir: string; dataRoot: string }): Promise<PrivateDockerd> {
+export async function startPrivateDockerd(opts: { dir: string; dataRoot: string; liveRestore?: boolean }): Promise<PrivateDockerd> {
   const socket = join(opts.dir, 'docker.sock');
   mkdirSync(opts.dataRoot, { recursive: true });
   // A config file of its own: without one, dockerd reads /etc/docker/daemon.json, where the
   // bootstrap turns live-restore on for the shared engine. These engines stay without it, so an
   // engine restart here still stops every container: the failure the fault suite's expectations
   // describe (README "Engines with live-restore": the tests do not restart a live-restore engine yet).
+  // `liveRestore: true` gives the engine a deployed host's setting (test/faults/hosts.test.ts).
   const configFile = join(opts.dir, 'daemon.json');
-  writeFileSync(configFile, JSON.stringify({ 'live-restore': false }) + '\n');
+  writeFileSync(configFile, JSON.stringify({ 'live-restore': opts.liveRestore ?? false }) + '\n');
   const args = [
     '--config-file', configFile,
     '--bridge=none', '--iptables=false', '--ip-forward=false',
@@ -102,6 +107,26 @@ export async function startPrivateDockerd(opts: { dir: string; dataRoot: string 
     async restart() {
       const ended = await stopProc(engine.proc, 'SIGTERM');
       if (ended.code !== 0) throw new Error(`dockerd did not stop cleanly (${JSON.stringify(ended)}): ${engine.proc.tail()}`);
+      engine.proc = await start();
+    },
+    async kill() {
+      const containerdPid = Number(readFileSync(join(opts.dir, 'exec', 'containerd', 'containerd.pid'), 'utf8').trim());
+      const ended = await stopProc(engine.proc, 'SIGKILL');
+      if (ended.signal !== 'SIGKILL') throw new Error(`dockerd had already exited (${JSON.stringify(ended)}): ${engine.proc.tail()}`);
+      // Its containerd dies with it (dockerd starts it with a parent-death signal); the shims stay.
+      // Until it is gone, a dockerd started again takes it for alive, waits for its socket and gives up.
+      await waitFor(`dockerd's containerd (pid ${containerdPid}) to end with it`, async () => {
+        try {
+          process.kill(containerdPid, 0);
+          return undefined;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
+          throw err;
+        }
+      }, 30_000);
+    },
+    async start() {
+      if (engine.proc.child.exitCode === null && engine.proc.child.signalCode === null) throw new Error('dockerd is running already');
       engine.proc = await start();
     },
     async stop() {
