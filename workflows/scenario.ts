@@ -129,6 +129,8 @@ class Scenario {
   private retentionDays: number;
   /** The scenario's host stopped answering: nothing more is asked of it (HOST_LOSS_PATCH). */
   private lost: HostLost | undefined;
+  /** The host was asked for the evidence (and the score): it may have written some before it was lost. */
+  private collecting = false;
 
   constructor(private readonly input: ScenarioInput) {
     // Versioned changes, decided once, first thing: runs started before them replay as they ran.
@@ -373,6 +375,7 @@ class Scenario {
     const ended: Ended = this.completion ? 'completed' : inTime ? 'exited' : 'timed_out';
     if (this.lean) return this.conclude(admission, ended);
 
+    this.collecting = true;
     await this.onHost(host.collectEvidence({
       scenarioId: input.scenarioId,
       containerName: launched.containerName,
@@ -398,6 +401,7 @@ class Scenario {
     if (ended === 'completed') this.setStatus('scoring');
     // Cancellable, as evidence and scoring always were (a cancel stops a scorer at once): the
     // containers stay in this.launched until it returns, so a cancel's cleanup removes them.
+    this.collecting = true;
     const concluded = await this.onHost(host.concludeScenario({
       evidence: { scenarioId: input.scenarioId, containerName, template: entitlement.template, completion: this.completion ?? null, entitlement, policy: decision },
       teardown: this.teardownRequest(containerName),
@@ -504,7 +508,9 @@ class Scenario {
       hostId: lost.hostId,
       lastReportAt: lost.lastReportAt,
       // What could be collected: nothing from the host, which is gone with its engine.
-      evidence: 'none collected: the host\'s worker and engine stopped answering',
+      evidence: this.collecting
+        ? 'unknown: the host was collecting the evidence (and scoring) when it stopped answering; what it stored before is kept, no verdict is issued'
+        : 'none collected: the host\'s worker and engine stopped answering',
       ...(this.launched ? { left: this.launched.containerName } : this.launchingOn ? { left: 'a launch under way' } : {}),
     });
     return ApplicationFailure.nonRetryable(hostLostReason(lost), FailureTypes.hostLost);

@@ -21,7 +21,7 @@ import { createConcludeActivities } from '../../activities/conclude.ts';
 import type { SealRequest } from '../../activities/seal-scenario.ts';
 import { bundleWorkflows } from '../../workers/workers.ts';
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
-import { completeUpdate, containerExitedSignal, statusQuery, type CompletionRequest, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
+import { completeUpdate, containerExitedSignal, hostLostReason, hostLostSignal, statusQuery, type CompletionRequest, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
 import { FailureTypes } from '../../contract/failures.ts';
 import { hostTaskQueue, MAIN_TASK_QUEUE, SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { releaseLeaseSignal } from '../../contract/quota.ts';
@@ -233,6 +233,34 @@ describe('scenario workflow races (time-skipping, stub activities)', () => {
     // The wait was over when the exit landed: it changes nothing, and is not part of the record.
     assert.ok(!audit.includes('container.exited'), `the late exit is not recorded: ${audit.join(', ')}`);
     assert.equal(audit.at(-1), 'status.scored');
+  });
+
+  it('when the host is lost while it collects the evidence after a completion, the scenario fails host_lost and its audit says the evidence is unknown, not absent', async () => {
+    const s = stubs({ evidence: true });
+    const args = input();
+    const lost = { hostId: HOST, lastReportAt: '2026-01-01T00:00:00.000Z' };
+
+    const final = await withWorkers(s, async () => {
+      const handle = await start(args);
+      await running(handle);
+      assert.deepEqual(await complete(handle, success), { status: 'running' });
+      await s.evidenceStarted.opened;
+      await handle.signal(hostLostSignal, lost);
+      const state = await handle.result();
+      await assertLeaseReleased(handle, args, s);
+      s.evidence.open();
+      return state;
+    });
+
+    assert.equal(final.status, 'failed');
+    assert.equal(final.reason, hostLostReason(lost));
+    assert.equal(ran(s, args, 'signVerdict').length, 0, 'no verdict');
+    const written = [...ran(s, args, 'writeAudit')].map((w) => w.arg.events as AuditEvent[]);
+    const entry = written[0]?.find((e) => e.event === 'host.lost');
+    assert.ok(entry, `the audit log records the loss: ${JSON.stringify(written[0]?.map((e) => e.event))}`);
+    assert.match(String(entry.data?.evidence), /^unknown: the host was collecting the evidence/);
+    assert.equal(entry.data?.left, `${args.scenarioId}-main`);
+    assert.equal(auditOf(s, args).at(-1), 'status.failed');
   });
 
   it('when the container exits before any completion, the scenario fails with the exit code and nothing is scored', async () => {
