@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { REPO, tools, waitFor } from './harness.ts';
+import { powerLoss } from './engine-crash.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -61,6 +62,8 @@ export interface PrivateDockerd {
   proc: Proc;
   /** SIGTERM, wait for the engine to exit, start it again the same way, wait until it answers */
   restart(): Promise<void>;
+  /** a host's power loss (test/support/engine-crash.ts), then the engine started again the same way */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -69,15 +72,14 @@ export interface PrivateDockerd {
  * no iptables, no forwarding), but with its own socket, pidfile, exec root and data root. The data
  * root is kept between runs (`dataRoot`) so the template images are built once, not every run.
  */
-export async function startPrivateDockerd(opts: { dir: string; dataRoot: string }): Promise<PrivateDockerd> {
+export async function startPrivateDockerd(opts: { dir: string; dataRoot: string; liveRestore?: boolean }): Promise<PrivateDockerd> {
   const socket = join(opts.dir, 'docker.sock');
   mkdirSync(opts.dataRoot, { recursive: true });
-  // A config file of its own: without one, dockerd reads /etc/docker/daemon.json, where the
-  // bootstrap turns live-restore on for the shared engine. These engines stay without it, so an
-  // engine restart here still stops every container: the failure the fault suite's expectations
-  // describe (README "Engines with live-restore": the tests do not restart a live-restore engine yet).
+  // A config file of its own (without one, dockerd reads /etc/docker/daemon.json, the shared
+  // engine's), with live-restore as the bootstrap's and the cluster's engines run: an engine
+  // restart leaves running containers running (README "Engines with live-restore").
   const configFile = join(opts.dir, 'daemon.json');
-  writeFileSync(configFile, JSON.stringify({ 'live-restore': false }) + '\n');
+  writeFileSync(configFile, JSON.stringify({ 'live-restore': opts.liveRestore ?? true }) + '\n');
   const args = [
     '--config-file', configFile,
     '--bridge=none', '--iptables=false', '--ip-forward=false',
@@ -102,6 +104,11 @@ export async function startPrivateDockerd(opts: { dir: string; dataRoot: string 
     async restart() {
       const ended = await stopProc(engine.proc, 'SIGTERM');
       if (ended.code !== 0) throw new Error(`dockerd did not stop cleanly (${JSON.stringify(ended)}): ${engine.proc.tail()}`);
+      engine.proc = await start();
+    },
+    async crash() {
+      await powerLoss(docker, engine.proc.child.pid!, join(opts.dir, 'exec'));
+      await engine.proc.exited;
       engine.proc = await start();
     },
     async stop() {
