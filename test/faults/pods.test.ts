@@ -7,8 +7,8 @@
 //    and creates the third: the scenario runs, is solved, scores and its verdict verifies, with
 //    exactly one container ever created per member and none left.
 // 2. The Docker engine restarts (SIGTERM, started again; it runs with live-restore, as deployed)
-//    under a running pod: the pod's containers run on untouched, the scenario is solved, scores
-//    and its verdict verifies; nothing of it was created again, none left.
+//    under a running pod: the pod's containers run on untouched, the subject solves it through the
+//    API's exec, it scores and its verdict verifies; nothing of it was created again, none left.
 // 3. The engine dies with its containers (a host's power loss: dockerd, containerd, the shims and
 //    the containers' processes SIGKILLed): the scenario ends failed with an environment_reset
 //    reason; still one container ever created per member, none left (holder included), its
@@ -76,6 +76,7 @@ const podOf = (id: string): Pod => ({
 describe('faults: multi-service scenarios through a worker kill mid-launch, an engine restart, an engine crash and the reconciler', () => {
   const dir = mkdtempSync(join(tmpdir(), 'arbiter-fault-pods-'));
   const completionSecret = randomBytes(32).toString('base64url');
+  const relaySecret = randomBytes(32).toString('base64url');
   const started = Date.now();
   const phase = (what: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
 
@@ -105,7 +106,7 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
         extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
       },
     });
-    t = await testConfig({ COMPLETION_HMAC_SECRET: completionSecret, DOCKER_SOCKET: engine.socket, TEMPORAL_ADDRESS: env.address });
+    t = await testConfig({ COMPLETION_HMAC_SECRET: completionSecret, RELAY_HMAC_SECRET: relaySecret, DOCKER_SOCKET: engine.socket, TEMPORAL_ADDRESS: env.address });
     recorder = recordEngineEvents(engine.docker, { event: ['create'], label: [`${LABELS.managed}=true`] });
     const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
     ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle }));
@@ -140,6 +141,9 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
     const w = startWorker('container', {
       ARBITER_MODE: 'production',
       COMPLETION_HMAC_SECRET: completionSecret,
+      // Subject access (exec through the API) served as a deployed host serves it.
+      RELAY_HMAC_SECRET: relaySecret,
+      ARBITER_ACCESS_SOCKET_DIR: t.config.access.socketDir,
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: t.config.temporalNamespace,
       ARBITER_STORAGE_DIR: t.config.storageDir,
@@ -385,9 +389,11 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
     assert.equal((await status(id)).status, 'running');
     assert.equal(host!.child.exitCode, null, `the container worker survived the engine restart: ${host!.tail()}`);
 
-    // The workstation still reaches the target by name on the pod's loopback, through the restarted engine.
-    const solved = await engineExec(pod.workstation, ['/bin/sh', '-c', 'wget -q -O - "http://target:8080/cgi-bin/lookup?id=100" | sed -n "s/.*secret=//p" > /work/answer.txt; cat /work/answer.txt']);
-    assert.equal(solved.stdout, `${SECRET}\n`, JSON.stringify(solved));
+    // The subject works on through the API (its exec reaches the workstation through the host and
+    // the restarted engine), and the workstation still reaches the target on the pod's loopback.
+    const solved = await call('POST', `/api/scenarios/${id}/exec`, sat, { cmd: ['/bin/sh', '-c', 'wget -q -O - "http://target:8080/cgi-bin/lookup?id=100" | sed -n "s/.*secret=//p" > /work/answer.txt; cat /work/answer.txt'] });
+    assert.equal(solved.status, 200, JSON.stringify(solved.json));
+    assert.equal(solved.json!.stdout, `${SECRET}\n`, JSON.stringify(solved.json));
     const done = await call('POST', `/api/scenarios/${id}/complete`, await completionToken(id), { outcome: 'success', submission: {} });
     assert.equal(done.status, 202, JSON.stringify(done.json));
     const final = await closed(id, 120_000);
