@@ -3,7 +3,7 @@
 // SQLite file (so workflows survive its restart), and the two Arbiter workers as they are deployed
 // (`node --import tsx workers/<kind>.ts`). Plus a recorder of the engine's container events that
 // keeps recording across engine restarts (the engine keeps events in memory only).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -113,9 +113,21 @@ export async function startPrivateDockerd(opts: { dir: string; dataRoot: string;
     },
     async stop() {
       await stopProc(engine.proc, 'SIGTERM');
+      unmountDataRoot(opts.dataRoot);
     },
   };
   return engine;
+}
+
+/**
+ * dockerd bind-mounts its data root on itself and undoes it when it stops, except after a restart
+ * under running containers (live-restore: the next engine finds the mount made and leaves it), so
+ * the last stop of the engine undoes it here; the folder can be removed again. Best effort: a
+ * container left in it keeps it busy, and the mount stays.
+ */
+function unmountDataRoot(dataRoot: string): void {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === dataRoot);
+  if (mounted) spawnSync('umount', [dataRoot], { stdio: 'ignore' });
 }
 
 // ---- the Temporal dev server on a file database -------------------------------------------------
