@@ -40,6 +40,7 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
   let stopped = false;
   let stream: NodeJS.ReadableStream | undefined;
   let retry: NodeJS.Timeout | undefined;
+  let connections = 0;
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => { done = resolve; });
 
@@ -98,6 +99,8 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
     try {
       stream = await docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: managed } });
       await reconcile();
+      // Said at every (re)connection: after an engine restart, the line that says exits are heard again.
+      log.info({ connection: ++connections }, 'container monitor: following the engine\'s container events');
       let buffered = '';
       stream.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
@@ -118,8 +121,10 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
           else void signal(scenarioId, attrs.name ?? '', Number(attrs.exitCode ?? -1));
         }
       });
+      // An engine that stops ends the stream, or cuts it (error, or close alone): each reconnects once.
       stream.on('end', scheduleReconnect);
       stream.on('error', scheduleReconnect);
+      stream.on('close', scheduleReconnect);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'docker event stream unavailable; retrying');
       scheduleReconnect();
@@ -127,8 +132,15 @@ export function startContainerMonitor(deps: { docker: Docker; client: Client; lo
   }
 
   function scheduleReconnect() {
-    stream?.removeAllListeners();
+    const old = stream;
     stream = undefined;
+    if (old) {
+      old.removeAllListeners();
+      // Destroyed, not left open (the reconciliation after connecting may have failed); whatever
+      // its connection still says on its way down is ignored, not thrown.
+      old.on('error', () => undefined);
+      (old as unknown as { destroy?: () => void }).destroy?.();
+    }
     if (stopped) return done();
     clearTimeout(retry);
     retry = setTimeout(() => void connect(), RECONNECT_DELAY_MS);

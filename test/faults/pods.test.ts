@@ -6,10 +6,14 @@
 //    workstation and before it created the target; restarted, the retried launch adopts the two
 //    and creates the third: the scenario runs, is solved, scores and its verdict verifies, with
 //    exactly one container ever created per member and none left.
-// 2. The Docker engine restarts under a running pod: every container stops, so the scenario ends
-//    failed with an environment_reset reason; still one container ever created per member, none
-//    left (holder included), its evidence and audit written, its quota lease released.
-// 3. A pod launched halfway whose workflow is gone (worker killed mid-launch, workflow terminated
+// 2. The Docker engine restarts (SIGTERM, started again; it runs with live-restore, as deployed)
+//    under a running pod: the pod's containers run on untouched, the subject solves it through the
+//    API's exec, it scores and its verdict verifies; nothing of it was created again, none left.
+// 3. The engine dies with its containers (a host's power loss: dockerd, containerd, the shims and
+//    the containers' processes SIGKILLed): the scenario ends failed with an environment_reset
+//    reason; still one container ever created per member, none left (holder included), its
+//    evidence and audit written, its quota lease released.
+// 4. A pod launched halfway whose workflow is gone (worker killed mid-launch, workflow terminated
 //    before the retry): the reconciler removes what was created, holder included.
 //
 // Real components: a Docker engine of this test's own (test/support/restartable.ts; restarting it
@@ -69,9 +73,10 @@ const podOf = (id: string): Pod => ({
   target: serviceContainerName(id, { name: 'target', main: false }),
 });
 
-describe('faults: multi-service scenarios through a worker kill mid-launch, an engine restart and the reconciler', () => {
+describe('faults: multi-service scenarios through a worker kill mid-launch, an engine restart, an engine crash and the reconciler', () => {
   const dir = mkdtempSync(join(tmpdir(), 'arbiter-fault-pods-'));
   const completionSecret = randomBytes(32).toString('base64url');
+  const relaySecret = randomBytes(32).toString('base64url');
   const started = Date.now();
   const phase = (what: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${what}`);
 
@@ -101,7 +106,7 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
         extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
       },
     });
-    t = await testConfig({ COMPLETION_HMAC_SECRET: completionSecret, DOCKER_SOCKET: engine.socket, TEMPORAL_ADDRESS: env.address });
+    t = await testConfig({ COMPLETION_HMAC_SECRET: completionSecret, RELAY_HMAC_SECRET: relaySecret, DOCKER_SOCKET: engine.socket, TEMPORAL_ADDRESS: env.address });
     recorder = recordEngineEvents(engine.docker, { event: ['create'], label: [`${LABELS.managed}=true`] });
     const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
     ({ worker: main } = await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle }));
@@ -136,6 +141,9 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
     const w = startWorker('container', {
       ARBITER_MODE: 'production',
       COMPLETION_HMAC_SECRET: completionSecret,
+      // Subject access (exec through the API) served as a deployed host serves it.
+      RELAY_HMAC_SECRET: relaySecret,
+      ARBITER_ACCESS_SOCKET_DIR: t.config.access.socketDir,
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_NAMESPACE: t.config.temporalNamespace,
       ARBITER_STORAGE_DIR: t.config.storageDir,
@@ -347,9 +355,63 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
     phase(`${id}: scored, the verdict verifies`);
   });
 
-  it('the Docker engine restarted under a running pod: failed with environment_reset, one create per container, none left (holder included), evidence and audit written, the lease released', { timeout: 150_000 }, async () => {
+  /**
+   * The names of the scenario's pod members (not its scorer) the engine's own log says it created
+   * since `since`: it keeps its events in memory only, so the record above spans a restart and
+   * this confirms it.
+   */
+  async function podCreatesSince(id: string, since: number): Promise<string[]> {
+    const events = (await engine.docker.getEvents({ since, until: Math.ceil(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['create'], label: [`${LABELS.scenario}=${id}`] } })) as unknown as AsyncIterable<Buffer>;
+    let lines = '';
+    for await (const chunk of events) lines += chunk.toString('utf8');
+    return lines.split('\n').filter(Boolean)
+      .map((l) => (JSON.parse(l) as { Actor: { Attributes: Record<string, string> } }).Actor.Attributes)
+      .filter((a) => a[LABELS.role] === 'scenario' || a[LABELS.role] === 'holder')
+      .map((a) => a.name ?? '?');
+  }
+
+  it('the Docker engine restarted under a running pod (live-restore): the pod runs on untouched, is solved, scores and its verdict verifies; nothing created again, none left', { timeout: 150_000 }, async () => {
     if (!host) await startHost();
-    const subject = 'pods-engine-restart';
+    const { sat, id, pod } = await webReconSat('pods-engine-restart');
+    await spawn(sat, id);
+    await reach(id, 'running');
+    assert.deepEqual((await left(id)).map((c) => c.State), ['running', 'running', 'running']);
+    const startedAt = async () => Object.fromEntries(await Promise.all([pod.holder, pod.workstation, pod.target].map(async (name) => {
+      const info = await engine.docker.getContainer(name).inspect();
+      return [name, `${info.Id} ${info.State.Status} ${info.State.StartedAt}`] as const;
+    })));
+    const beforeRestart = await startedAt();
+
+    phase(`${id}: restarting the Docker engine under the running pod`);
+    const restartedAt = Math.floor(Date.now() / 1000);
+    await engine.restart();
+    assert.deepEqual(await startedAt(), beforeRestart, 'the same three containers, running since before the restart');
+    assert.equal((await status(id)).status, 'running');
+    assert.equal(host!.child.exitCode, null, `the container worker survived the engine restart: ${host!.tail()}`);
+
+    // The subject works on through the API (its exec reaches the workstation through the host and
+    // the restarted engine), and the workstation still reaches the target on the pod's loopback.
+    const solved = await call('POST', `/api/scenarios/${id}/exec`, sat, { cmd: ['/bin/sh', '-c', 'wget -q -O - "http://target:8080/cgi-bin/lookup?id=100" | sed -n "s/.*secret=//p" > /work/answer.txt; cat /work/answer.txt'] });
+    assert.equal(solved.status, 200, JSON.stringify(solved.json));
+    assert.equal(solved.json!.stdout, `${SECRET}\n`, JSON.stringify(solved.json));
+    const done = await call('POST', `/api/scenarios/${id}/complete`, await completionToken(id), { outcome: 'success', submission: {} });
+    assert.equal(done.status, 202, JSON.stringify(done.json));
+    const final = await closed(id, 120_000);
+    assert.equal(final.status, 'scored', final.reason);
+    assert.deepEqual(final.score, { score: 2, maxScore: 2, passed: true });
+    phase(`${id}: scored after the engine restart`);
+
+    assert.deepEqual(createsByName(id), { [pod.holder]: 1, [pod.workstation]: 1, [pod.target]: 1 }, 'exactly one container ever created per member');
+    assert.deepEqual(await podCreatesSince(id, restartedAt), [], 'no member of the pod was created after the engine restart');
+    assert.deepEqual(await left(id), [], 'none is left, holder included');
+    const jwks = (await (await fetch(`${base}/.well-known/arbiter/keys`)).json()) as Jwks;
+    const check = await verifyResults(resultsDir(t.config.storageDir, id), jwks);
+    assert.ok(check.ok, JSON.stringify(check));
+  });
+
+  it('the Docker engine dies with its containers under a running pod (a power loss): failed with environment_reset, one create per container, none left (holder included), evidence and audit written, the lease released', { timeout: 150_000 }, async () => {
+    if (!host) await startHost();
+    const subject = 'pods-engine-crash';
     const { sat, id, pod } = await webReconSat(subject);
     await spawn(sat, id);
     await reach(id, 'running');
@@ -357,24 +419,20 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
     const quota = env.client.workflow.getHandle(quotaWorkflowId(TENANT, subject));
     assert.ok(id in (await quota.query(quotaQuery)).leases, 'the running scenario holds its lease');
 
-    // The engine stops every container when it stops (no live-restore): the pod's environment is gone.
-    phase(`${id}: restarting the Docker engine under the running pod`);
-    const restartedAt = Math.floor(Date.now() / 1000);
-    await engine.restart();
+    // Nothing outlives this one: the pod's environment is gone, and the engine, started again,
+    // finds its containers exited (no event says so; the container worker's monitor finds them).
+    phase(`${id}: the Docker engine dies with its containers under the running pod`);
+    const crashedAt = Math.floor(Date.now() / 1000);
+    await engine.crash();
     const final = await closed(id, 120_000);
     assert.equal(final.status, 'failed', final.reason);
     assert.match(final.reason ?? '', /^environment_reset: service "(pod|workstation|target)" exited \(code -?\d+\) before completion$/);
     assert.ok(final.reset, 'the state names the service whose exit reset the environment');
-    assert.equal(host!.child.exitCode, null, `the container worker survived the engine restart: ${host!.tail()}`);
+    assert.equal(host!.child.exitCode, null, `the container worker survived the engine's crash: ${host!.tail()}`);
     phase(`${id}: ${final.reason ?? ''}`);
 
     assert.deepEqual(createsByName(id), { [pod.holder]: 1, [pod.workstation]: 1, [pod.target]: 1 }, 'exactly one container ever created per member');
-    // The engine keeps its events in memory only (the record above spans its restart); its own
-    // log since the restart confirms that nothing of the scenario was created again.
-    const since = (await engine.docker.getEvents({ since: restartedAt, until: Math.ceil(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['create'], label: [`${LABELS.scenario}=${id}`] } })) as unknown as AsyncIterable<Buffer>;
-    let recreated = '';
-    for await (const chunk of since) recreated += chunk.toString('utf8');
-    assert.equal(recreated.trim(), '', 'no container of the scenario was created after the engine restart');
+    assert.deepEqual(await podCreatesSince(id, crashedAt), [], 'no member of the pod was created after the crash');
     assert.deepEqual(await left(id), [], 'none is left, holder included');
 
     // Its evidence says how each container ended; its audit chain holds and says why it failed.

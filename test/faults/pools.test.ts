@@ -7,8 +7,9 @@
 //    first rename of a pooled container (a claim under way). Restarted, it is SIGKILLed again at
 //    the first create of a pooled container (its keeper refilling). Restarted once more: every
 //    scenario runs, each in containers of its own, each scored from the flag injected into it.
-// 2. The engine restarts under a full pool: every container stops; the keeper drains the stopped
-//    entries and fills the pool again with new ones.
+// 2. The engine restarts under a full pool (SIGTERM, started again; it runs with live-restore, as
+//    deployed): the warm entries run on, and a spawn after the restart claims one of them and
+//    scores from the flag injected into it; the keeper's next pass keeps the others and refills.
 // 3. The pool set to 0 (the worker restarted with pooled-flag@1=0:0): every entry is removed.
 //
 // Then, from the engine's own events (create, rename, destroy, recorded live across its restart):
@@ -231,14 +232,28 @@ describe('faults: warm pools through worker kills mid-claim and mid-refill, an e
     phase('all three scored from their own flags');
   });
 
-  it('the engine restarted under a full pool: the stopped entries are drained and the pool is filled with new ones', { timeout: 200_000 }, async () => {
+  it('the engine restarted under a full pool (live-restore): the entries run on, a spawn after it claims one and scores, the others are kept', { timeout: 200_000 }, async () => {
     if (!host) await startHost(`${POOL}=${MIN}:4`);
-    const before = await poolFull('the pool full');
+    const warm = await poolFull('the pool full');
     await engine.restart();
     phase('engine restarted');
-    const after = await poolFull('the pool full again', (ids) => ids.every((id) => !before.includes(id)));
-    assert.equal(after.length, MIN);
+    assert.deepEqual((await pooledMains()).filter((e) => e.running).map((e) => e.id).sort(), [...warm].sort(), 'the same entries, running');
     assert.equal(host!.child.exitCode, null, `the container worker survived the engine restart: ${host!.tail()}`);
+
+    const id = await spawn('pools-after-restart');
+    await reach(id, 'running');
+    const main = await engine.docker.getContainer(scenarioContainerName(id)).inspect();
+    const claim = readClaimRecord(t.config.storageDir, id);
+    assert.ok(claim?.pooled, `${id} was claimed from the pool: ${JSON.stringify(claim)}`);
+    assert.ok(warm.includes(main.Id), `${id} runs in an entry warmed before the restart`);
+    const token = (await call('POST', `/api/scenarios/${id}/completion-token`, (await mintToken('operator', { sub: 'ops', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 900 })).token)).json!.token as string;
+    assert.equal((await call('POST', `/api/scenarios/${id}/complete`, token, { outcome: 'success', submission: { answer: claim.injected.flag!.value } })).status, 202);
+    const end = await reach(id, 'scored');
+    assert.deepEqual(end.score, { score: 2, maxScore: 2, passed: true });
+    // A claim asks the keeper for a pass: it refills the claimed one and keeps the restored two.
+    const kept = warm.filter((w) => w !== main.Id);
+    await poolFull('the pool refilled after the claim, the restored entries kept', (ids) => kept.every((k) => ids.includes(k)));
+    phase(`${id} scored in a restored entry; the other two kept`);
   });
 
   it('the pool set to 0: every entry removed; the engine\'s events account for every container (each destroyed, none renamed to two scenarios)', { timeout: 200_000 }, async () => {

@@ -3,7 +3,7 @@
 // SQLite file (so workflows survive its restart), and the two Arbiter workers as they are deployed
 // (`node --import tsx workers/<kind>.ts`). Plus a recorder of the engine's container events that
 // keeps recording across engine restarts (the engine keeps events in memory only).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { REPO, tools, waitFor } from './harness.ts';
+import { powerLoss } from './engine-crash.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -65,6 +66,8 @@ export interface PrivateDockerd {
   kill(): Promise<void>;
   /** after kill() or stop(): start it again the same way, wait until it answers */
   start(): Promise<void>;
+  /** a host's power loss (test/support/engine-crash.ts), then the engine started again the same way */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,13 +79,11 @@ export interface PrivateDockerd {
 export async function startPrivateDockerd(opts: { dir: string; dataRoot: string; liveRestore?: boolean }): Promise<PrivateDockerd> {
   const socket = join(opts.dir, 'docker.sock');
   mkdirSync(opts.dataRoot, { recursive: true });
-  // A config file of its own: without one, dockerd reads /etc/docker/daemon.json, where the
-  // bootstrap turns live-restore on for the shared engine. These engines stay without it, so an
-  // engine restart here still stops every container: the failure the fault suite's expectations
-  // describe (README "Engines with live-restore": the tests do not restart a live-restore engine yet).
-  // `liveRestore: true` gives the engine a deployed host's setting (test/faults/hosts.test.ts).
+  // A config file of its own (without one, dockerd reads /etc/docker/daemon.json, the shared
+  // engine's), with live-restore as the bootstrap's and the cluster's engines run: an engine
+  // restart leaves running containers running (README "Engines with live-restore").
   const configFile = join(opts.dir, 'daemon.json');
-  writeFileSync(configFile, JSON.stringify({ 'live-restore': opts.liveRestore ?? false }) + '\n');
+  writeFileSync(configFile, JSON.stringify({ 'live-restore': opts.liveRestore ?? true }) + '\n');
   const args = [
     '--config-file', configFile,
     '--bridge=none', '--iptables=false', '--ip-forward=false',
@@ -129,11 +130,28 @@ export async function startPrivateDockerd(opts: { dir: string; dataRoot: string;
       if (engine.proc.child.exitCode === null && engine.proc.child.signalCode === null) throw new Error('dockerd is running already');
       engine.proc = await start();
     },
+    async crash() {
+      await powerLoss(docker, engine.proc.child.pid!, join(opts.dir, 'exec'));
+      await engine.proc.exited;
+      engine.proc = await start();
+    },
     async stop() {
       await stopProc(engine.proc, 'SIGTERM');
+      unmountDataRoot(opts.dataRoot);
     },
   };
   return engine;
+}
+
+/**
+ * dockerd bind-mounts its data root on itself and undoes it when it stops, except after a restart
+ * under running containers (live-restore: the next engine finds the mount made and leaves it), so
+ * the last stop of the engine undoes it here; the folder can be removed again. Best effort: a
+ * container left in it keeps it busy, and the mount stays.
+ */
+function unmountDataRoot(dataRoot: string): void {
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === dataRoot);
+  if (mounted) spawnSync('umount', [dataRoot], { stdio: 'ignore' });
 }
 
 // ---- the Temporal dev server on a file database -------------------------------------------------
