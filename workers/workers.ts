@@ -17,6 +17,7 @@ import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
 import type { KeyStore, Signer } from '../infra/keys.ts';
 import { openKeyStore, publishKeys } from '../infra/signer.ts';
+import { openArtifactStore } from '../infra/artifact-store.ts';
 import { loadPlans } from '../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
@@ -61,10 +62,12 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
   const { config } = opts;
   // The Wasm bundle, or the OPA server at OPA_URL; either way pinned by ARBITER_POLICY_SHA256.
   const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: config.opa });
-  const store = opts.signing?.store ?? await openKeyStore(config);
-  const signer = opts.signing?.signer ?? await store.signer();
-  await publishKeys(store, config);
+  const keyStore = opts.signing?.store ?? await openKeyStore(config);
+  const signer = opts.signing?.signer ?? await keyStore.signer();
+  const store = openArtifactStore(config);
+  await publishKeys(keyStore, config, store);
   const activities = createMainActivities({
+    store,
     plans: loadPlans(),
     templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
     policy,
@@ -139,6 +142,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     taskQueue: hostTaskQueue(config.hostId),
     activities: createHostActivities({
       docker,
+      store: openArtifactStore(config),
       storageDir: config.storageDir,
       runtime: config.runtime,
       hostId: config.hostId,
