@@ -24,6 +24,7 @@ import type { AnchoredLog } from '../contract/audit-anchor.ts';
 import type { Config } from '../infra/config.ts';
 import { downloadTree, openArtifactStore } from '../infra/artifact-store.ts';
 import { resultsKey } from '../infra/results.ts';
+import { tombstoneKey } from '../infra/retention-storage.ts';
 import { JWKS_KEY } from '../infra/keys.ts';
 
 const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
@@ -291,10 +292,23 @@ program.command('results').command('download <scenarioId> <dir>')
     // Into an empty folder only: leftovers of another scenario would make the folder fail verification.
     if (existsSync(target) && readdirSync(target).length > 0) throw new UsageError(`${target} is not empty: download into a new or empty folder`);
     const store = openArtifactStore(loadConfig(process.env));
-    const files = await downloadTree(store, resultsKey(id), target);
+    let files: number;
+    try {
+      files = await downloadTree(store, resultsKey(id), target);
+    } catch (err) {
+      // Unreachable server, wrong credentials, missing bucket: one line, not a stack trace.
+      throw new UsageError(`cannot read ${store.description}: ${(err as Error).name}: ${(err as Error).message}`);
+    }
     if (files === 0) {
       process.exitCode = 1;
       return out(`no results of ${id} in ${store.description} (never scored, or deleted by retention)`, { ok: false, scenarioId: id, store: store.description, files });
+    }
+    const tombstone = await store.get(tombstoneKey(id));
+    if (tombstone) {
+      // What retention leaves is the audit log: it says what happened, but it is not a verdict.
+      process.exitCode = 1;
+      const { deletedAt } = JSON.parse(tombstone.toString('utf8')) as { deletedAt?: string };
+      return out(`${id}'s artifacts were deleted by retention at ${deletedAt ?? '?'}: only its audit log is left (${files} file(s) in ${target})`, { ok: false, scenarioId: id, store: store.description, dir: target, files, deletedAt });
     }
     if (o.jwks) {
       const jwks = await store.get(JWKS_KEY);

@@ -56,6 +56,8 @@ export interface StackOptions {
   quotaTiming?: { reapIntervalSeconds: number; startGraceSeconds: number };
   /** the templates the API and the main worker know (default: the repository's) */
   templatesDir?: string;
+  /** the time the API's retention sweep judges deadlines by (default: the wall clock) */
+  retentionClock?: () => Promise<number>;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -121,6 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     templatesDir,
     checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
     ...(opts.quotaTiming ? { quotaTiming: opts.quotaTiming } : {}),
+    ...(opts.retentionClock ? { retentionClock: opts.retentionClock } : {}),
     httpRateLimitPerMinute: t.config.httpRateLimitPerMinute,
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
