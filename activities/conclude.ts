@@ -54,17 +54,20 @@ export function createConcludeActivities(deps: {
   return {
     async concludeScenario(req: ConcludeRequest): Promise<Concluded> {
       const kept = Context.current().info.attempt > 1 && await collectedBefore(req.evidence);
-      const evidence = kept ? { kept: true as const } : await deps.collectEvidence(req.evidence);
-      // The earlier attempt may have stopped partway through its upload: the working copy is whole.
-      if (kept && deps.store?.remote && existsSync(join(resultsDir(deps.storageDir, req.evidence.scenarioId), RESULTS.evidenceDir, MANIFEST_FILE))) {
-        await uploadEvidence(deps.store, deps.storageDir, req.evidence.scenarioId);
+      try {
+        const evidence = kept ? { kept: true as const } : await deps.collectEvidence(req.evidence);
+        // The earlier attempt may have stopped partway through its upload: the working copy is whole.
+        if (kept && deps.store?.remote && existsSync(join(resultsDir(deps.storageDir, req.evidence.scenarioId), RESULTS.evidenceDir, MANIFEST_FILE))) {
+          await uploadEvidence(deps.store, deps.storageDir, req.evidence.scenarioId);
+        }
+        await deps.teardownContainer(req.teardown);
+        const scored = req.score ? await deps.score(req.score) : undefined;
+        return scored ? { evidence, scored } : { evidence };
+      } finally {
+        // With a remote store this host's copy is only a working copy: what retention deletes from
+        // the store must not live on here. A retry recollects, or scores a download of the store's.
+        if (deps.store?.remote) rmSync(resultsDir(deps.storageDir, req.evidence.scenarioId), { recursive: true, force: true });
       }
-      await deps.teardownContainer(req.teardown);
-      const scored = req.score ? await deps.score(req.score) : undefined;
-      // With a remote store this host's copy was only a working copy: what retention deletes
-      // from the store must not live on here.
-      if (deps.store?.remote) rmSync(resultsDir(deps.storageDir, req.evidence.scenarioId), { recursive: true, force: true });
-      return scored ? { evidence, scored } : { evidence };
     },
   };
 }

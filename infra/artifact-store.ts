@@ -176,6 +176,11 @@ export class S3ArtifactStore implements ArtifactStore {
     });
   }
 
+  /** The bucket answers to these credentials (readiness). */
+  async check(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+  }
+
   /**
    * Waits until the server answers (up to deadlineMs), then creates the bucket if it is missing.
    * For dev servers and tests: a production bucket is made with its policies beforehand.
