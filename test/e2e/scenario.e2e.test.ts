@@ -292,7 +292,9 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(final.retention!.status, 'retained');
     assert.equal(Date.parse(final.retention!.deleteAfter) - Date.parse(final.updatedAt), 7 * 24 * 3600 * 1000, 'the free plan\'s 7 days from the cancel');
     assert.equal((await stack.env.client.workflow.getHandle(retentionWorkflowId(id)).describe()).status.name, 'RUNNING');
-    assert.ok(readdirSync(resultsDir(stack.t.config.storageDir, id)).includes(RESULTS.audit), 'its audit log is kept');
+    const kept = await storedResults(stack.t.config, id);
+    assert.ok(readdirSync(kept.dir).includes(RESULTS.audit), 'its audit log is kept');
+    kept.cleanup();
 
     const operator = await stack.operator();
     assert.equal((await call('POST', `/api/scenarios/${id}/hold`, operator, { reason: 'e2e' })).status, 204);
