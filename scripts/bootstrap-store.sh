@@ -1,40 +1,38 @@
 #!/usr/bin/env bash
-# SeaweedFS, the S3-compatible artifact store of the cluster shape (ARBITER_ARTIFACT_STORE=s3):
-# built from its Go module (the module proxy serves one version; `go install` refuses it because
-# its go.mod has replace directives, so it is built inside the downloaded module), its path in
-# .data/tools.env as WEED_BIN, and dev S3 credentials in .data/dev.env. Idempotent; fast when done.
+# The S3-compatible artifact store for ARBITER_ARTIFACT_STORE=s3 (scripts/store.sh, the cluster
+# shape): Versity Gateway (versitygw, Apache-2.0), an S3 server over a POSIX folder, built from its
+# Go module into ~/.cache/arbiter/versitygw-<version>/bin (shared by every checkout), its path in
+# .data/tools.env as VERSITYGW_BIN; dev S3 credentials generated into .data/dev.env.
+# Idempotent; a second run only checks the binary's embedded version. Called by scripts/bootstrap.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
+. scripts/lib.sh
 
-SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
-SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+VERSITYGW_VERSION=1.8.0
+VERSITYGW_MODULE=github.com/versity/versitygw
 
-command -v go >/dev/null 2>&1 || die "go is missing: SeaweedFS is built from its Go module (install Go 1.26)"
-weed_bin="$(go env GOPATH)/bin/weed"
-stamp="$weed_bin.version"
-if [[ -x $weed_bin && -f $stamp && $(cat "$stamp") == "$SEAWEEDFS_VERSION" ]]; then
-  say_ok "SeaweedFS $SEAWEEDFS_VERSION ($weed_bin)"
+# Outside the repository: every checkout (and worktree) shares one build.
+STORE_TOOLS=${ARBITER_STORE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/arbiter/versitygw-$VERSITYGW_VERSION}
+mkdir -p "$STORE_TOOLS" .data
+
+command -v go >/dev/null 2>&1 || die "go not found: versitygw (the dev S3 store) is built from its Go module (Go >= 1.25)"
+
+# The binary's embedded module version, so a build of another version is never taken for this one.
+module_version() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3 }'; }
+
+bin="$STORE_TOOLS/bin/versitygw"
+if [[ -x $bin && $(module_version "$bin" "$VERSITYGW_MODULE") == "v$VERSITYGW_VERSION" ]]; then
+  say_ok "versitygw $VERSITYGW_VERSION (already built: $bin)"
 else
-  say_do "building SeaweedFS $SEAWEEDFS_VERSION (a large Go build: several minutes the first time)"
-  src=$(go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" | node -e 'let s="";process.stdin.on("data",(d)=>s+=d).on("end",()=>{const j=JSON.parse(s);if(j.Error){console.error(j.Error);process.exit(1)}console.log(j.Dir)})')
-  mkdir -p "$(dirname "$weed_bin")"
-  (cd "$src" && go build -trimpath -o "$weed_bin.tmp" ./weed)
-  mv -f "$weed_bin.tmp" "$weed_bin"
-  echo "$SEAWEEDFS_VERSION" > "$stamp"
-  say_ok "SeaweedFS $SEAWEEDFS_VERSION (built: $weed_bin)"
+  say_do "building versitygw $VERSITYGW_VERSION: go install $VERSITYGW_MODULE/cmd/versitygw@v$VERSITYGW_VERSION (several minutes from a cold Go cache)"
+  start=$SECONDS
+  GOBIN="$STORE_TOOLS/bin" go install "$VERSITYGW_MODULE/cmd/versitygw@v$VERSITYGW_VERSION"
+  say_ok "versitygw $VERSITYGW_VERSION (built in $((SECONDS - start))s: $bin)"
 fi
+record_tool VERSITYGW_BIN "$bin"
 
-# bootstrap.sh rewrites tools.env from scratch, then runs this script: the line is added back.
-if grep -qx "WEED_BIN=$weed_bin" .data/tools.env 2>/dev/null; then
-  say_ok ".data/tools.env has WEED_BIN"
-else
-  sed -i '/^WEED_BIN=/d' .data/tools.env 2>/dev/null || true
-  echo "WEED_BIN=$weed_bin" >> .data/tools.env
-  say_do ".data/tools.env: WEED_BIN=$weed_bin"
-fi
-
-# The dev store's one identity (scripts/store.sh writes SeaweedFS's S3 config from these).
+# The dev store's root account: scripts/store.sh, scripts/cluster.sh and the processes they serve
+# read it from .data/dev.env (never from the repository).
 (
   umask 077
   touch .data/dev.env

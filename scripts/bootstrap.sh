@@ -251,6 +251,6 @@ bash scripts/bootstrap-cluster.sh
 bash scripts/bootstrap-schemathesis.sh
 
 # --- the dev S3 artifact store (scripts/store.sh) ----------------------------------------------------
-bash scripts/bootstrap-seaweedfs.sh
+bash scripts/bootstrap-store.sh
 
 say_ok "bootstrap complete"

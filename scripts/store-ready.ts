@@ -1,5 +1,5 @@
 // Waits until the S3 store the environment selects answers, creating its bucket if it is missing:
-// scripts/store.sh runs it after starting SeaweedFS. Exit 0 when ready, 1 with the reason.
+// scripts/store.sh runs it after starting versitygw. Exit 0 when ready, 1 with the reason.
 import { loadConfig } from '../infra/config.ts';
 import { S3ArtifactStore } from '../infra/artifact-store.ts';
 

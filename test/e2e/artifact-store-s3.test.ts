@@ -1,16 +1,16 @@
-// The S3 artifact store against a real S3-compatible server: SeaweedFS (`weed mini`), started
-// here with its own data folder and port on 127.0.0.1, and stopped after. The same contract the
+// The S3 artifact store against a real S3-compatible server: Versity Gateway (versitygw) over a
+// POSIX folder, started here with its own folder and port on 127.0.0.1, and stopped after. The same contract the
 // local folder meets (test/support/store-contract.ts), and what only a remote store must say.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3ArtifactStore } from '../../infra/artifact-store.ts';
 import { loadConfig } from '../../infra/config.ts';
-import { startSeaweedFs, type SeaweedFs } from '../support/seaweedfs.ts';
+import { startS3Server, type S3Server } from '../support/s3-server.ts';
 import { storeContract } from '../support/store-contract.ts';
 
-describe('S3 artifact store on SeaweedFS', () => {
-  let server: SeaweedFs;
-  before(async () => { server = await startSeaweedFs(); });
+describe('S3 artifact store on versitygw', () => {
+  let server: S3Server;
+  before(async () => { server = await startS3Server(); });
   after(async () => { await server?.stop(); });
 
   storeContract(() => server.store);

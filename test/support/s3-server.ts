@@ -1,8 +1,8 @@
-// A real SeaweedFS for tests: one `weed mini` process (master, volume, filer, S3 gateway) with its
-// own data folder and its own S3 port on 127.0.0.1, a fresh identity, a bucket; stopped and removed
-// by stop(). The binary is the one scripts/bootstrap-seaweedfs.sh built (WEED_BIN in tools.env).
+// A real S3 server for tests: Versity Gateway (versitygw) over a POSIX folder of the test's own,
+// on its own port on 127.0.0.1, with a fresh root account and a bucket; stopped and removed by
+// stop(). The binary is the one scripts/bootstrap-store.sh built (VERSITYGW_BIN in tools.env).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { S3ArtifactStore } from '../../infra/artifact-store.ts';
 import { tools } from './harness.ts';
 
-export interface SeaweedFs {
+export interface S3Server {
   endpoint: string;
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** the folder versitygw serves: buckets are its subfolders, objects the files below them */
+  root: string;
   /** the variables that select this store (ARBITER_ARTIFACT_STORE=s3 ...) */
   env: Record<string, string>;
   store: S3ArtifactStore;
@@ -31,27 +33,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export function weedBin(): string {
-  const bin = (tools() as Record<string, string | undefined>).WEED_BIN;
-  if (!bin) throw new Error('WEED_BIN missing from .data/tools.env: run bash scripts/bootstrap-seaweedfs.sh');
+export function versitygwBin(): string {
+  const bin = tools().VERSITYGW_BIN;
+  if (!bin) throw new Error('VERSITYGW_BIN missing from .data/tools.env: run bash scripts/bootstrap-store.sh');
   return bin;
 }
 
-export async function startSeaweedFs(bucket = 'arbiter-test'): Promise<SeaweedFs> {
-  const dir = mkdtempSync(join(tmpdir(), 'arbiter-seaweedfs-'));
+export async function startS3Server(bucket = 'arbiter-test'): Promise<S3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'arbiter-s3-'));
+  const root = join(dir, 'root');
+  mkdirSync(root);
   const port = await freePort();
   const accessKeyId = `test-${randomBytes(6).toString('hex')}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
-  writeFileSync(join(dir, 's3.json'), JSON.stringify({ identities: [{ name: 'arbiter', credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }], actions: ['Admin', 'Read', 'List', 'Tagging', 'Write'] }] }), { mode: 0o600 });
-  const logFile = join(dir, 'weed.log');
+  const logFile = join(dir, 'versitygw.log');
   const out = openSync(logFile, 'a');
-  // The other ports (master, volume, filer and their gRPC) are left to `weed mini`, which takes
-  // free ones; only S3's is fixed, so the test knows where to connect.
-  const child: ChildProcess = spawn(weedBin(), [
-    'mini', `-dir=${join(dir, 'data')}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1',
-    `-s3.port=${port}`, `-s3.config=${join(dir, 's3.json')}`, '-s3.port.iceberg=0', '-s3.port.lance=0',
-    '-webdav=false', '-admin.ui=false', '-master.telemetry=false',
-  ], { stdio: ['ignore', out, out] });
+  // The root account through the environment, not argv (which any process may read).
+  const child: ChildProcess = spawn(versitygwBin(), ['--port', `127.0.0.1:${port}`, '--quiet', 'posix', root], {
+    stdio: ['ignore', out, out],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
+  });
   closeSync(out);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const log = () => {
@@ -66,7 +67,7 @@ export async function startSeaweedFs(bucket = 'arbiter-test'): Promise<SeaweedFs
   const store = new S3ArtifactStore(settings);
   const stop = async () => {
     store.client.destroy();
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'slow'>((r) => setTimeout(() => r('slow'), 30_000).unref())]);
       if (code === 'slow') {
@@ -77,15 +78,15 @@ export async function startSeaweedFs(bucket = 'arbiter-test'): Promise<SeaweedFs
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const ready = store.ensureBucket(120_000);
-    const died = exited.then((code) => { throw new Error(`weed mini exited (${code}) before it was ready:\n${log().slice(-3000)}`); });
+    const ready = store.ensureBucket(60_000);
+    const died = exited.then((code) => { throw new Error(`versitygw exited (${code}) before it was ready:\n${log().slice(-3000)}`); });
     await Promise.race([ready, died]);
   } catch (err) {
     await stop();
     throw err;
   }
   return {
-    endpoint, bucket, accessKeyId, secretAccessKey, store, log, stop,
+    endpoint, bucket, accessKeyId, secretAccessKey, root, store, log, stop,
     env: { ARBITER_ARTIFACT_STORE: 's3', ARBITER_S3_ENDPOINT: endpoint, ARBITER_S3_BUCKET: bucket, ARBITER_S3_REGION: 'us-east-1', ARBITER_S3_ACCESS_KEY_ID: accessKeyId, ARBITER_S3_SECRET_ACCESS_KEY: secretAccessKey },
   };
 }

@@ -1,5 +1,5 @@
 // What every artifact store must do, run against each implementation (the local folder in
-// test/unit/artifact-store.test.ts, a real SeaweedFS in test/e2e/artifact-store-s3.test.ts).
+// test/unit/artifact-store.test.ts, a real versitygw in test/e2e/artifact-store-s3.test.ts).
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

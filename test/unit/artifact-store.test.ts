@@ -41,11 +41,11 @@ describe('local artifact store', () => {
 });
 
 describe('artifact store configuration', () => {
-  const s3 = { ARBITER_ARTIFACT_STORE: 's3', ARBITER_S3_ENDPOINT: 'http://127.0.0.1:8333', ARBITER_S3_BUCKET: 'arbiter', ARBITER_S3_ACCESS_KEY_ID: 'id', ARBITER_S3_SECRET_ACCESS_KEY: 'secret' };
+  const s3 = { ARBITER_ARTIFACT_STORE: 's3', ARBITER_S3_ENDPOINT: 'http://127.0.0.1:7070', ARBITER_S3_BUCKET: 'arbiter', ARBITER_S3_ACCESS_KEY_ID: 'id', ARBITER_S3_SECRET_ACCESS_KEY: 'secret' };
 
   it('is the storage folder unless ARBITER_ARTIFACT_STORE=s3 selects a bucket', () => {
     assert.deepEqual(loadConfig({}).artifactStore, { kind: 'local' });
-    assert.deepEqual(loadConfig(s3).artifactStore, { kind: 's3', endpoint: 'http://127.0.0.1:8333', bucket: 'arbiter', region: 'us-east-1', credentials: { accessKeyId: 'id', secretAccessKey: 'secret' } });
+    assert.deepEqual(loadConfig(s3).artifactStore, { kind: 's3', endpoint: 'http://127.0.0.1:7070', bucket: 'arbiter', region: 'us-east-1', credentials: { accessKeyId: 'id', secretAccessKey: 'secret' } });
     // The AWS SDK's own credentials are enough: nothing Arbiter-specific is then required.
     const { ARBITER_S3_ACCESS_KEY_ID: _i, ARBITER_S3_SECRET_ACCESS_KEY: _s, ...bare } = s3;
     assert.equal((loadConfig({ ...bare, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' }).artifactStore as { credentials?: unknown }).credentials, undefined);
@@ -56,8 +56,8 @@ describe('artifact store configuration', () => {
     assert.throws(() => loadConfig({ ARBITER_ARTIFACT_STORE: 'gcs' }), named('ARBITER_ARTIFACT_STORE'));
     assert.throws(() => loadConfig({ ...s3, ARBITER_S3_BUCKET: 'Bad_Bucket' }), named('ARBITER_S3_BUCKET'));
     assert.throws(() => loadConfig({ ...s3, ARBITER_S3_BUCKET: '' }), named('ARBITER_S3_BUCKET'));
-    assert.throws(() => loadConfig({ ...s3, ARBITER_S3_ENDPOINT: '127.0.0.1:8333' }), named('ARBITER_S3_ENDPOINT'));
-    assert.throws(() => loadConfig({ ...s3, ARBITER_S3_ENDPOINT: 'http://127.0.0.1:8333/bucket' }), named('ARBITER_S3_ENDPOINT'));
+    assert.throws(() => loadConfig({ ...s3, ARBITER_S3_ENDPOINT: '127.0.0.1:7070' }), named('ARBITER_S3_ENDPOINT'));
+    assert.throws(() => loadConfig({ ...s3, ARBITER_S3_ENDPOINT: 'http://127.0.0.1:7070/bucket' }), named('ARBITER_S3_ENDPOINT'));
     assert.throws(() => loadConfig({ ...s3, ARBITER_S3_REGION: 'US East' }), named('ARBITER_S3_REGION'));
     const { ARBITER_S3_SECRET_ACCESS_KEY: _secret, ...noSecret } = s3;
     assert.throws(() => loadConfig(noSecret), named('ARBITER_S3_SECRET_ACCESS_KEY'));
