@@ -123,6 +123,8 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const access = new AccessRegistry(config.storageDir);
   const removals = new Removals();
+  // Evidence, scores and this host's reports go there; the local folder keeps only working copies.
+  const store = openArtifactStore(config);
   const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
   const pools = createPoolKeeper({
     docker,
@@ -142,7 +144,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     taskQueue: hostTaskQueue(config.hostId),
     activities: createHostActivities({
       docker,
-      store: openArtifactStore(config),
+      store,
       storageDir: config.storageDir,
       runtime: config.runtime,
       hostId: config.hostId,
@@ -168,7 +170,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     void reconcileHost({ docker, temporal: opts.client, hostId: config.hostId, pools }, { heartbeat: () => undefined, log: (msg, data) => log.info(data, msg) })
       .then((r) => { if (r.removed.length > 0) log.info({ removed: r.removed.map((c) => c.containerName), kept: r.kept }, 'removed what an earlier run of this host left'); })
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not reconcile this host\'s containers at start (the scheduled reconciler will)'));
-    const reporter = startHostReporter({ docker, storageDir: config.storageDir, hostId: config.hostId, capacity: config.hostCapacity, log });
+    const reporter = startHostReporter({ docker, store, hostId: config.hostId, capacity: config.hostCapacity, log });
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
