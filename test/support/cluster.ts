@@ -43,7 +43,7 @@ export interface ClusterEnv {
 
 export function clusterEnv(): ClusterEnv {
   if (!existsSync(CLUSTER_ENV_FILE)) throw new Error(`${CLUSTER_ENV_FILE} is missing: run \`bash scripts/cluster.sh up\` before tests with ARBITER_E2E_SHAPE=cluster`);
-  const vars = Object.fromEntries(readFileSync(CLUSTER_ENV_FILE, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l))
+  const vars = Object.fromEntries(readFileSync(CLUSTER_ENV_FILE, 'utf8').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) as Record<string, string | undefined>;
   const need = (k: string): string => {
     const v = vars[k];
