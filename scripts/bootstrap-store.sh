@@ -15,21 +15,9 @@ VERSITYGW_MODULE=github.com/versity/versitygw
 STORE_TOOLS=${ARBITER_STORE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/arbiter/versitygw-$VERSITYGW_VERSION}
 mkdir -p "$STORE_TOOLS" .data
 
-command -v go >/dev/null 2>&1 || die "go not found: versitygw (the dev S3 store) is built from its Go module (Go >= 1.25)"
-
-# The binary's embedded module version, so a build of another version is never taken for this one.
-module_version() { go version -m "$1" 2>/dev/null | awk -v m="$2" '$1 == "mod" && $2 == m { print $3 }'; }
-
-bin="$STORE_TOOLS/bin/versitygw"
-if [[ -x $bin && $(module_version "$bin" "$VERSITYGW_MODULE") == "v$VERSITYGW_VERSION" ]]; then
-  say_ok "versitygw $VERSITYGW_VERSION (already built: $bin)"
-else
-  say_do "building versitygw $VERSITYGW_VERSION: go install $VERSITYGW_MODULE/cmd/versitygw@v$VERSITYGW_VERSION (several minutes from a cold Go cache)"
-  start=$SECONDS
-  GOBIN="$STORE_TOOLS/bin" go install "$VERSITYGW_MODULE/cmd/versitygw@v$VERSITYGW_VERSION"
-  say_ok "versitygw $VERSITYGW_VERSION (built in $((SECONDS - start))s: $bin)"
-fi
-record_tool VERSITYGW_BIN "$bin"
+# Checked by the binary's embedded module version: a build of another version is never taken for this one.
+go_install_tool versitygw "$STORE_TOOLS/bin" "$VERSITYGW_MODULE" "$VERSITYGW_MODULE/cmd/versitygw" "v$VERSITYGW_VERSION"
+record_tool VERSITYGW_BIN "$STORE_TOOLS/bin/versitygw"
 
 # The dev store's root account: scripts/store.sh, scripts/cluster.sh and the processes they serve
 # read it from .data/dev.env (never from the repository).
