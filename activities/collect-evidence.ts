@@ -6,7 +6,8 @@ import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { buildManifest, manifestBytes, MANIFEST_FILE } from '../infra/evidence-manifest.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
+import { resultsDir, resultsKey, RESULTS } from '../infra/results.ts';
+import { uploadTree, type ArtifactStore } from '../infra/artifact-store.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
 import type { Template } from '../infra/template.ts';
 import type { CompletionRequest } from '../contract/scenario.ts';
@@ -151,7 +152,12 @@ async function collectContainer(docker: Docker, containerName: string, where: st
   return state;
 }
 
-export function createEvidenceActivities(deps: { docker: Docker; storageDir: string; access?: AccessRegistry | undefined }) {
+/** This host's evidence folder of a scenario, as the store's copy; the manifest goes last. */
+export function uploadEvidence(store: ArtifactStore, storageDir: string, scenarioId: string): Promise<number> {
+  return uploadTree(store, join(resultsDir(storageDir, scenarioId), RESULTS.evidenceDir), resultsKey(scenarioId, RESULTS.evidenceDir), { last: MANIFEST_FILE });
+}
+
+export function createEvidenceActivities(deps: { docker: Docker; storageDir: string; access?: AccessRegistry | undefined; store?: ArtifactStore | undefined }) {
   async function collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }> {
     const dir = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir);
     rmSync(dir, { recursive: true, force: true });
@@ -185,6 +191,8 @@ export function createEvidenceActivities(deps: { docker: Docker; storageDir: str
     const manifest = buildManifest(dir);
     const bytes = manifestBytes(manifest);
     write(MANIFEST_FILE, bytes);
+    // Collected here, kept by the store: the main worker signs over it and the API serves it.
+    if (deps.store) await uploadEvidence(deps.store, deps.storageDir, req.scenarioId);
     return { manifestSha256: sha256Hex(bytes), files: manifest.files.length };
   }
   return { collectEvidence };

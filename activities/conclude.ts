@@ -4,15 +4,16 @@
 // they keep their order and their idempotence: a retried attempt whose predecessor already
 // removed the containers keeps the evidence that predecessor collected instead of recollecting
 // from containers that are gone.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { MANIFEST_FILE } from '../infra/evidence-manifest.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
+import { resultsDir, resultsKey, RESULTS } from '../infra/results.ts';
+import type { ArtifactStore } from '../infra/artifact-store.ts';
 import type { ScoreResult } from '../infra/verdict.ts';
 import type { Template } from '../infra/template.ts';
-import type { EvidenceRequest } from './collect-evidence.ts';
+import { uploadEvidence, type EvidenceRequest } from './collect-evidence.ts';
 import { isNotFound } from './launch-and-teardown.ts';
 
 export interface ConcludeRequest {
@@ -30,6 +31,7 @@ export interface Concluded {
 export function createConcludeActivities(deps: {
   docker: Docker;
   storageDir: string;
+  store?: ArtifactStore | undefined;
   collectEvidence(req: EvidenceRequest): Promise<{ manifestSha256: string; files: number }>;
   teardownContainer(req: { containerName?: string; scenarioId?: string }): Promise<void>;
   score(req: { scenarioId: string; template: Template; templateDigest: string }): Promise<{ score: ScoreResult; scoreSha256: string }>;
@@ -37,7 +39,9 @@ export function createConcludeActivities(deps: {
   /** An earlier attempt collected the evidence and went on to remove the container. */
   async function collectedBefore(req: EvidenceRequest): Promise<boolean> {
     const manifest = join(resultsDir(deps.storageDir, req.scenarioId), RESULTS.evidenceDir, MANIFEST_FILE);
-    if (!existsSync(manifest)) return false;
+    // The manifest is written, and uploaded, last: where it is, the whole evidence is.
+    const stored = existsSync(manifest) || (deps.store?.remote === true && await deps.store.exists(resultsKey(req.scenarioId, `${RESULTS.evidenceDir}/${MANIFEST_FILE}`)));
+    if (!stored) return false;
     try {
       await deps.docker.getContainer(req.containerName).inspect();
       return false;
@@ -50,10 +54,20 @@ export function createConcludeActivities(deps: {
   return {
     async concludeScenario(req: ConcludeRequest): Promise<Concluded> {
       const kept = Context.current().info.attempt > 1 && await collectedBefore(req.evidence);
-      const evidence = kept ? { kept: true as const } : await deps.collectEvidence(req.evidence);
-      await deps.teardownContainer(req.teardown);
-      if (!req.score) return { evidence };
-      return { evidence, scored: await deps.score(req.score) };
+      try {
+        const evidence = kept ? { kept: true as const } : await deps.collectEvidence(req.evidence);
+        // The earlier attempt may have stopped partway through its upload: the working copy is whole.
+        if (kept && deps.store?.remote && existsSync(join(resultsDir(deps.storageDir, req.evidence.scenarioId), RESULTS.evidenceDir, MANIFEST_FILE))) {
+          await uploadEvidence(deps.store, deps.storageDir, req.evidence.scenarioId);
+        }
+        await deps.teardownContainer(req.teardown);
+        const scored = req.score ? await deps.score(req.score) : undefined;
+        return scored ? { evidence, scored } : { evidence };
+      } finally {
+        // With a remote store this host's copy is only a working copy: what retention deletes from
+        // the store must not live on here. A retry recollects, or scores a download of the store's.
+        if (deps.store?.remote) rmSync(resultsDir(deps.storageDir, req.evidence.scenarioId), { recursive: true, force: true });
+      }
     },
   };
 }

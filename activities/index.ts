@@ -23,6 +23,7 @@ import { createAdmitActivities } from './admit.ts';
 import { createSealActivities } from './seal-scenario.ts';
 import { createConcludeActivities } from './conclude.ts';
 import type { Removals } from '../infra/removals.ts';
+import type { ArtifactStore } from '../infra/artifact-store.ts';
 
 export type { Entitlement } from './check-entitlements.ts';
 export type { LaunchedContainer } from './launch-and-teardown.ts';
@@ -33,6 +34,8 @@ export interface MainDeps {
   policy: PolicyEngine;
   signer: Signer;
   storageDir: string;
+  /** where results live; default: the storage folder */
+  store?: ArtifactStore;
   hostIds: string[];
   temporal: Client;
 }
@@ -58,6 +61,8 @@ export function createMainActivities(deps: MainDeps) {
 export interface HostDeps {
   docker: Docker;
   storageDir: string;
+  /** where this host uploads evidence and scores; default: its storage folder, nothing to upload */
+  store?: ArtifactStore;
   runtime?: string | undefined;
   /** this host's id (ARBITER_HOST_ID): labelled on its containers */
   hostId: string;
@@ -82,7 +87,7 @@ export function createHostActivities(deps: HostDeps) {
     ...evidence,
     ...scoring,
     ...createReconcileActivities(deps),
-    ...createConcludeActivities({ docker: deps.docker, storageDir: deps.storageDir, ...containers, ...evidence, score: scoring.score }),
+    ...createConcludeActivities({ docker: deps.docker, storageDir: deps.storageDir, store: deps.store, ...containers, ...evidence, score: scoring.score }),
   });
 }
 

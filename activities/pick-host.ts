@@ -7,6 +7,7 @@ import { hostTaskQueue } from '../contract/queues.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { chooseHost, type HostReport } from './host-choice.ts';
 import { HOST_ANSWER_WITHIN_MS, readHostReports } from '../infra/host-reports.ts';
+import { LocalArtifactStore, type ArtifactStore } from '../infra/artifact-store.ts';
 
 /** How long a pick waits for some host to answer before the scenario fails for want of one. */
 export const NO_HOST_WAIT_MS = 20_000;
@@ -16,13 +17,16 @@ const PENDING_MS = 5_000;
 export interface HostPickDeps {
   hostIds: string[];
   storageDir: string;
-  /** tests: the reports, instead of the storage folder */
-  reports?: () => Map<string, HostReport>;
+  /** where hosts report (default: the storage folder) */
+  store?: ArtifactStore | undefined;
+  /** tests: the reports, instead of the store's */
+  reports?: () => Map<string, HostReport> | Promise<Map<string, HostReport>>;
   noHostWaitMs?: number;
 }
 
 export function createHostPickActivities(deps: HostPickDeps) {
-  const reports = deps.reports ?? (() => readHostReports(deps.storageDir, deps.hostIds));
+  const store = deps.store ?? new LocalArtifactStore(deps.storageDir);
+  const reports = deps.reports ?? (() => readHostReports(store, deps.hostIds));
   // This worker's recent picks per host: a burst of spawns between two reports would otherwise
   // all see the same free capacity and go to the same host.
   const picks = new Map<string, number[]>();
@@ -44,7 +48,7 @@ export function createHostPickActivities(deps: HostPickDeps) {
       const deadline = Date.now() + (deps.noHostWaitMs ?? NO_HOST_WAIT_MS);
       for (;;) {
         const now = Date.now();
-        const choice = chooseHost({ scenarioId, hosts: deps.hostIds, reports: reports(), pending: pending(now), now, answerWithinMs: HOST_ANSWER_WITHIN_MS });
+        const choice = chooseHost({ scenarioId, hosts: deps.hostIds, reports: await reports(), pending: pending(now), now, answerWithinMs: HOST_ANSWER_WITHIN_MS });
         if ('hostId' in choice) {
           picks.set(choice.hostId, [...(picks.get(choice.hostId) ?? []), now]);
           return { hostId: choice.hostId, taskQueue: hostTaskQueue(choice.hostId) };

@@ -1,6 +1,6 @@
 // Scoring runs the template's pinned scorer image in a fresh, hardened container over the
 // evidence mounted read-only: the subject never had a chance to touch the scorer or its input.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -8,7 +8,9 @@ import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { sha256Hex } from '../infra/sha256.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
+import { resultsDir, resultsKey, RESULTS } from '../infra/results.ts';
+import { MANIFEST_FILE } from '../infra/evidence-manifest.ts';
+import { downloadTree, type ArtifactStore } from '../infra/artifact-store.ts';
 import type { Template } from '../infra/template.ts';
 import type { ScoreResult } from '../infra/verdict.ts';
 import { FailureTypes } from '../contract/failures.ts';
@@ -42,7 +44,7 @@ export function parseScorerOutput(stdout: string): ScoreResult {
   return parsed;
 }
 
-export function createScoringActivities(deps: { docker: Docker; storageDir: string; runtime?: string | undefined; hostId: string }) {
+export function createScoringActivities(deps: { docker: Docker; storageDir: string; runtime?: string | undefined; hostId: string; store?: ArtifactStore | undefined }) {
   async function removeIfPresent(name: string) {
     try {
       await deps.docker.getContainer(name).remove({ force: true, v: true });
@@ -53,6 +55,11 @@ export function createScoringActivities(deps: { docker: Docker; storageDir: stri
 
   async function runScorer(req: { scenarioId: string; template: Template; templateDigest: string }): Promise<{ score: ScoreResult; scoreSha256: string }> {
     const dir = resultsDir(deps.storageDir, req.scenarioId);
+    // The scorer reads a folder on this host: a working copy dropped after an earlier attempt
+    // uploaded it is fetched back from the store.
+    if (deps.store?.remote && !existsSync(join(dir, RESULTS.evidenceDir, MANIFEST_FILE))) {
+      await downloadTree(deps.store, resultsKey(req.scenarioId, RESULTS.evidenceDir), join(dir, RESULTS.evidenceDir));
+    }
     const name = scorerContainerName(req.scenarioId);
     // The scorer is pinned exactly like the scenario image: same template version, same digest.
     const image = await pinnedImage(deps.docker, req.template.scorer.tag, req.templateDigest);
@@ -89,6 +96,7 @@ export function createScoringActivities(deps: { docker: Docker; storageDir: stri
       const score = parseScorerOutput(logs);
       const bytes = canonicalJson(score);
       writeFileSync(join(dir, RESULTS.score), bytes, { mode: 0o644 });
+      if (deps.store) await deps.store.putFile(resultsKey(req.scenarioId, RESULTS.score), join(dir, RESULTS.score));
       Context.current().log.info('scored', { scenarioId: req.scenarioId, score: score.score, maxScore: score.maxScore });
       return { score, scoreSha256: sha256Hex(bytes) };
     } finally {

@@ -1,15 +1,16 @@
 // Signing and the per-scenario audit log. The workflow owns the list of audit events (it is the
 // only writer that survives crashes); these activities turn it into the chained file and the
-// signed verdict. Both are deterministic, so a retry rewrites identical bytes.
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+// signed verdict. Both are deterministic, so a retry rewrites identical bytes. They read and write
+// through the artifact store: the score and evidence manifest were uploaded by the container host.
+import { ApplicationFailure } from '@temporalio/activity';
 import { buildChain, serializeChain, type AuditEvent } from '../lib/audit-chain.ts';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { sha256Hex } from '../infra/sha256.ts';
 import { MANIFEST_FILE } from '../infra/evidence-manifest.ts';
 import type { Signer } from '../infra/keys.ts';
 import type { PolicyDecision } from '../lib/policy-types.ts';
-import { resultsDir, RESULTS } from '../infra/results.ts';
+import { resultsKey, RESULTS } from '../infra/results.ts';
+import { LocalArtifactStore, type ArtifactStore } from '../infra/artifact-store.ts';
 import type { ScoreResult } from '../infra/verdict.ts';
 import { buildStatement, signStatement } from '../infra/verdict.ts';
 import type { ScenarioInput } from '../contract/scenario.ts';
@@ -25,31 +26,31 @@ export interface SignRequest {
   events: AuditEvent[];
 }
 
-function writeAtomic(file: string, data: string | Buffer) {
-  writeFileSync(`${file}.tmp`, data, { mode: 0o644 });
-  renameSync(`${file}.tmp`, file);
-}
-
-export function createVerdictActivities(deps: { storageDir: string; signer: Signer }) {
-  function writeAuditFile(scenarioId: string, events: AuditEvent[]): string {
-    const dir = resultsDir(deps.storageDir, scenarioId);
-    mkdirSync(dir, { recursive: true });
+export function createVerdictActivities(deps: { storageDir: string; signer: Signer; store?: ArtifactStore }) {
+  const store = deps.store ?? new LocalArtifactStore(deps.storageDir);
+  async function writeAuditFile(scenarioId: string, events: AuditEvent[]): Promise<string> {
     const chain = buildChain(events);
-    writeAtomic(join(dir, RESULTS.audit), serializeChain(chain));
+    await store.put(resultsKey(scenarioId, RESULTS.audit), serializeChain(chain));
     return chain.at(-1)?.hash ?? '';
   }
 
+  /** An artifact the host uploaded; missing means the host's upload never completed, which a retry cannot fix here. */
+  async function stored(scenarioId: string, name: string): Promise<Buffer> {
+    const bytes = await store.get(resultsKey(scenarioId, name));
+    if (!bytes) throw ApplicationFailure.retryable(`${name} of ${scenarioId} is not in the artifact store (${store.description})`, 'ArtifactMissing');
+    return bytes;
+  }
+
   async function writeAudit(req: { scenarioId: string; events: AuditEvent[] }): Promise<{ head: string }> {
-    return { head: writeAuditFile(req.scenarioId, req.events) };
+    return { head: await writeAuditFile(req.scenarioId, req.events) };
   }
 
   async function signVerdict(req: SignRequest): Promise<{ keyId: string; auditHead: string; statementSha256: string }> {
     const { input, entitlement } = req;
-    const dir = resultsDir(deps.storageDir, input.scenarioId);
-    const auditHead = writeAuditFile(input.scenarioId, req.events);
-    const scoreBytes = readFileSync(join(dir, RESULTS.score));
+    const auditHead = await writeAuditFile(input.scenarioId, req.events);
+    const scoreBytes = await stored(input.scenarioId, RESULTS.score);
     const score = JSON.parse(scoreBytes.toString('utf8')) as ScoreResult;
-    const manifestSha = sha256Hex(readFileSync(join(dir, RESULTS.evidenceDir, MANIFEST_FILE)));
+    const manifestSha = sha256Hex(await stored(input.scenarioId, `${RESULTS.evidenceDir}/${MANIFEST_FILE}`));
     const statement = buildStatement(
       {
         scenarioId: input.scenarioId,
@@ -70,8 +71,8 @@ export function createVerdictActivities(deps: { storageDir: string; signer: Sign
     );
     const envelope = await signStatement(statement, deps.signer);
     const statementJson = canonicalJson(statement);
-    writeAtomic(join(dir, RESULTS.verdict), statementJson);
-    writeAtomic(join(dir, RESULTS.envelope), JSON.stringify(envelope, null, 2));
+    await store.put(resultsKey(input.scenarioId, RESULTS.verdict), statementJson);
+    await store.put(resultsKey(input.scenarioId, RESULTS.envelope), JSON.stringify(envelope, null, 2));
     return { keyId: deps.signer.keyId, auditHead, statementSha256: sha256Hex(statementJson) };
   }
 

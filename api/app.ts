@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../infra/config.ts';
 import type { Plans } from '../infra/plans.ts';
+import { openArtifactStore, type ArtifactStore } from '../infra/artifact-store.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin, { clientErrorHandler, frameworkErrors } from './plugins/errors.ts';
 import jsonBodyPlugin from './plugins/json-body.ts';
@@ -42,6 +43,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** the clock the retention sweep judges deadlines by (default the wall clock; time-skipping tests pass the test server's) */
   retentionClock?: Clock;
+  /** where verdicts, tombstones and the JWKS are read; default: the one config selects */
+  store?: ArtifactStore;
   /** how often a quota entity checks that its lease holders still live; how long an unstarted holder may take */
   quotaTiming?: QuotaTiming;
   /** per-client HTTP requests per minute (@fastify/rate-limit) */
@@ -99,7 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, { config: deps.config });
   await app.register(operatorAuditPlugin, { storageDir: deps.config.storageDir, temporal: deps.temporal });
   await app.register(health, { checks: deps.checks });
-  await app.register(keyRoutes, { keysDir: deps.config.keysDir });
+  const store = deps.store ?? openArtifactStore(deps.config);
+  await app.register(keyRoutes, { keysDir: deps.config.keysDir, store });
 
   // The services, in the order their `dependencies` need; each real one is built only if nothing
   // replaces it, so an app whose services are all replaced never asks for a Temporal client.
@@ -113,8 +117,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return deps.temporal;
   };
   const { storageDir } = deps.config;
-  await service('retention', retentionService, () => ({ temporal: client(), storageDir, plans: deps.plans, clock: deps.retentionClock }));
-  await service('scenarios', scenarioService, () => ({ temporal: client(), storageDir }));
+  await service('retention', retentionService, () => ({ temporal: client(), store, plans: deps.plans, clock: deps.retentionClock }));
+  await service('scenarios', scenarioService, () => ({ temporal: client(), store }));
   await service('entitlements', entitlementService, () => ({ temporal: client(), storageDir }));
   await service('quota', quotaService, () => ({ temporal: client(), timing: deps.quotaTiming ?? { reapIntervalSeconds: 60, startGraceSeconds: 120 } }));
   await service('spawn', spawnService, () => ({ plans: deps.plans }));

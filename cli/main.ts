@@ -1,5 +1,5 @@
 // The `arbiter` command. Every verb prints a human line by default and JSON with --json.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -13,7 +13,7 @@ import { KeySourceError, resolveVerifyKeys } from '../infra/verify-keys.ts';
 import { mintToken } from '../infra/tokens.ts';
 import { DEFAULT_TEMPLATES_DIR, UnknownTemplateError } from '../infra/template.ts';
 import { publishTemplate, TemplateModifiedError } from '../infra/template-publication.ts';
-import { TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
+import { SCENARIO_ID_PATTERN, TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
 import { api, ApiError } from './http.ts';
 import { ChainedLogFile, type AnchoredCheck } from '../infra/chained-log.ts';
 import { basename } from 'node:path';
@@ -22,6 +22,10 @@ import type { Client } from '@temporalio/client';
 import { AnchorError } from '../lib/audit-anchor.ts';
 import type { AnchoredLog } from '../contract/audit-anchor.ts';
 import type { Config } from '../infra/config.ts';
+import { downloadTree, openArtifactStore } from '../infra/artifact-store.ts';
+import { resultsKey } from '../infra/results.ts';
+import { tombstoneKey } from '../infra/retention-storage.ts';
+import { JWKS_KEY } from '../infra/keys.ts';
 
 const program = new Command('arbiter').description('Arbiter: policy-gated, hardened scenarios with signed verdicts');
 program.addOption(new Option('--api <url>', 'API base URL').env('ARBITER_API_URL').default('http://127.0.0.1:8080'));
@@ -279,6 +283,41 @@ for (const verb of ['hold', 'release'] as const) {
     });
 }
 
+program.command('results').command('download <scenarioId> <dir>')
+  .description("copy a scenario's results folder out of the artifact store (ARBITER_ARTIFACT_STORE and its settings), for `arbiter verify <dir>`")
+  .option('--jwks <file>', "also save the store's published public keys (a copy from the same place as the results: prefer keys obtained elsewhere)")
+  .action(async (id: string, dir: string, o: { jwks?: string }) => {
+    if (!new RegExp(SCENARIO_ID_PATTERN).test(id)) throw new UsageError(`"${id}" is not a scenario id (scn-…)`);
+    const target = resolve(dir);
+    // Into an empty folder only: leftovers of another scenario would make the folder fail verification.
+    if (existsSync(target) && readdirSync(target).length > 0) throw new UsageError(`${target} is not empty: download into a new or empty folder`);
+    const store = openArtifactStore(loadConfig(process.env));
+    let files: number;
+    try {
+      files = await downloadTree(store, resultsKey(id), target);
+    } catch (err) {
+      // Unreachable server, wrong credentials, missing bucket: one line, not a stack trace.
+      throw new UsageError(`cannot read ${store.description}: ${(err as Error).name}: ${(err as Error).message}`);
+    }
+    if (files === 0) {
+      process.exitCode = 1;
+      return out(`no results of ${id} in ${store.description} (never scored, or deleted by retention)`, { ok: false, scenarioId: id, store: store.description, files });
+    }
+    const tombstone = await store.get(tombstoneKey(id));
+    if (tombstone) {
+      // What retention leaves is the audit log: it says what happened, but it is not a verdict.
+      process.exitCode = 1;
+      const { deletedAt } = JSON.parse(tombstone.toString('utf8')) as { deletedAt?: string };
+      return out(`${id}'s artifacts were deleted by retention at ${deletedAt ?? '?'}: only its audit log is left (${files} file(s) in ${target})`, { ok: false, scenarioId: id, store: store.description, dir: target, files, deletedAt });
+    }
+    if (o.jwks) {
+      const jwks = await store.get(JWKS_KEY);
+      if (!jwks) throw new UsageError(`${store.description} holds no ${JWKS_KEY}: get the keys from the API (/.well-known/arbiter/keys) instead`);
+      writeFileSync(resolve(o.jwks), jwks);
+    }
+    out(`→ ${files} file(s) of ${id} from ${store.description} in ${target}; check them with: arbiter verify ${dir}`, { ok: true, scenarioId: id, store: store.description, dir: target, files });
+  });
+
 const keys = program.command('keys').description('verdict signing keys (in the keys directory, or the PKCS#11 token ARBITER_SIGNER=pkcs11 names)');
 for (const verb of ['generate', 'rotate'] as const) {
   keys.command(verb).description(verb === 'generate' ? 'create a signing key if none exists' : 'make a new current key; old keys keep verifying')
@@ -294,7 +333,7 @@ for (const verb of ['generate', 'rotate'] as const) {
       let note = '';
       try {
         if (verb === 'generate' && await store.hasKey()) {
-          const jwks = await publishKeys(store, config);
+          const jwks = await publishKeys(store, config, openArtifactStore(config));
           return out(`✓ signing key present in the ${store.description} (${jwks.keys.length} public key(s) in ${config.storageDir}/keys/jwks.json)`, jwks);
         }
         try {
@@ -304,7 +343,7 @@ for (const verb of ['generate', 'rotate'] as const) {
           note = `\n  note: the operator audit log entry is not anchored yet (${(err as Error).message}); the next append anchors it`;
         }
         const jwk = await store.generate();
-        await publishKeys(store, config);
+        await publishKeys(store, config, openArtifactStore(config));
         const { recordOperatorAction } = await import('../infra/operator-audit.ts');
         try {
           await recordOperatorAction({ storageDir: config.storageDir, temporal }, { actor: cliActor(), action: verb === 'rotate' ? 'keys.rotated' : 'keys.generated', data: { kid: jwk.kid, signer: config.signer.kind } });

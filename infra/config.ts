@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../lib/errors.ts';
+import type { ArtifactStoreConfig } from './artifact-store.ts';
 
 export type SecretName = 'ET_HMAC_SECRET' | 'SAT_HMAC_SECRET' | 'OPERATOR_HMAC_SECRET' | 'COMPLETION_HMAC_SECRET' | 'BILLING_HMAC_SECRET' | 'RELAY_HMAC_SECRET';
 
@@ -19,6 +20,8 @@ export interface Config {
   temporalAddress: string;
   temporalNamespace: string;
   storageDir: string;
+  /** where artifacts live (ARBITER_ARTIFACT_STORE): the storage folder, or an S3 bucket */
+  artifactStore: ArtifactStoreConfig;
   keysDir: string;
   dockerSocket: string;
   hostId: string;
@@ -195,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     temporalAddress: temporalAddress(env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'),
     temporalNamespace,
     storageDir: resolve(path('ARBITER_STORAGE_DIR', './storage')),
+    artifactStore: artifactStore(env),
     keysDir: resolve(path('ARBITER_KEYS_DIR', './.data/keys')),
     dockerSocket: path('DOCKER_SOCKET', '/var/run/docker.sock'),
     hostId,
@@ -319,6 +323,46 @@ function signerSettings(env: NodeJS.ProcessEnv): SignerSettings {
     throw new ConfigError(`ARBITER_PKCS11_TOKEN is required when ARBITER_SIGNER=pkcs11: the label of the token (1 to 32 bytes), got "${token}"`);
   }
   return { kind, module, token: token.trimEnd(), pin: env.ARBITER_PKCS11_PIN || undefined };
+}
+
+/**
+ * ARBITER_ARTIFACT_STORE=local (default) or s3. For s3: ARBITER_S3_BUCKET, ARBITER_S3_REGION
+ * (default us-east-1), ARBITER_S3_ENDPOINT for a server other than AWS, and credentials from
+ * ARBITER_S3_ACCESS_KEY_ID/ARBITER_S3_SECRET_ACCESS_KEY or else the AWS SDK's own chain
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, profiles).
+ */
+function artifactStore(env: NodeJS.ProcessEnv): ArtifactStoreConfig {
+  const kind = env.ARBITER_ARTIFACT_STORE?.trim() || 'local';
+  if (kind === 'local') return { kind };
+  if (kind !== 's3') throw new ConfigError(`ARBITER_ARTIFACT_STORE must be "local" or "s3", got "${kind}"`);
+  const bucket = env.ARBITER_S3_BUCKET?.trim() ?? '';
+  // S3's bucket naming rules (lowercase, digits, dots, hyphens; 3-63), so a typo is named here.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`ARBITER_S3_BUCKET must name a bucket (3-63 of a-z 0-9 . -) when ARBITER_ARTIFACT_STORE=s3, got "${bucket}"`);
+  const region = env.ARBITER_S3_REGION?.trim() || 'us-east-1';
+  if (!/^[a-z0-9-]{1,32}$/.test(region)) throw new ConfigError(`ARBITER_S3_REGION must be a region name like us-east-1, got "${region}"`);
+  const rawEndpoint = env.ARBITER_S3_ENDPOINT?.trim() || undefined;
+  let endpoint: string | undefined;
+  if (rawEndpoint) {
+    let url: URL | undefined;
+    try {
+      url = new URL(rawEndpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search) {
+      throw new ConfigError(`ARBITER_S3_ENDPOINT must be an http(s) URL of the server, like http://127.0.0.1:7070, got "${rawEndpoint}"`);
+    }
+    endpoint = url.origin;
+  }
+  const accessKeyId = env.ARBITER_S3_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.ARBITER_S3_SECRET_ACCESS_KEY?.trim();
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new ConfigError(`${accessKeyId ? 'ARBITER_S3_SECRET_ACCESS_KEY' : 'ARBITER_S3_ACCESS_KEY_ID'} is required when the other one is set`);
+  }
+  if (!accessKeyId && !(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) && !env.AWS_PROFILE && !env.AWS_WEB_IDENTITY_TOKEN_FILE && !env.AWS_CONTAINER_CREDENTIALS_FULL_URI && !env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) {
+    throw new ConfigError('ARBITER_ARTIFACT_STORE=s3 needs credentials: ARBITER_S3_ACCESS_KEY_ID and ARBITER_S3_SECRET_ACCESS_KEY, or the AWS SDK\'s (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a web identity or container role)');
+  }
+  return { kind, bucket, region, endpoint, credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined };
 }
 
 function containerRuntime(raw: string | undefined): Config['runtime'] {

@@ -3,7 +3,8 @@
 // through @noble/ed25519; a PKCS#11 token keeps them itself (infra/pkcs11-keys.ts) and the keys
 // directory then holds only their public halves, so the deployment's key store (what
 // `arbiter verify` and the API's JWKS read) still lists every key. Only public JWKs are ever
-// written under storage/.
+// written under storage/ (and, with a shared artifact store, under its keys/jwks.json).
+import type { ArtifactStore } from './artifact-store.ts';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPublicKey, verify as opensslVerify, type KeyObject } from 'node:crypto';
@@ -123,12 +124,18 @@ export async function publicJwks(keysDir: string): Promise<Jwks> {
   return { keys: [...byKid.values()].sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0)) };
 }
 
-export async function publishJwks(keysDir: string, storageDir: string): Promise<Jwks> {
+/** Where the public half of the keys is published, in the artifact store (storage/keys/jwks.json locally). */
+export const JWKS_KEY = 'keys/jwks.json';
+
+export async function publishJwks(keysDir: string, storageDir: string, store?: ArtifactStore): Promise<Jwks> {
   const jwks = await publicJwks(keysDir);
+  const text = JSON.stringify(jwks, null, 2);
   const dir = join(storageDir, 'keys');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'jwks.tmp'), JSON.stringify(jwks, null, 2));
+  writeFileSync(join(dir, 'jwks.tmp'), text);
   renameSync(join(dir, 'jwks.tmp'), join(dir, 'jwks.json'));
+  // The store's copy is the one other machines (the API, `arbiter results download`) read.
+  if (store?.remote) await store.put(JWKS_KEY, text);
   return jwks;
 }
 

@@ -1,6 +1,7 @@
 // Readiness: the dependencies a process needs, each a small probe that answers ok or says what
 // failed, and the one runner that turns them into a verdict. The API's /readyz and each worker's
 // ops server use the same checks, so "ready" means the same thing everywhere.
+import { S3ArtifactStore } from './artifact-store.ts';
 import { accessSync, constants, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -79,6 +80,18 @@ export function readinessChecks(deps: ReadinessDeps): Record<string, ReadinessCh
       rmSync(probe);
       return true;
     },
+    // Every process reads or writes artifacts there: a bucket it cannot reach is not ready.
+    ...(deps.config.artifactStore.kind === 's3'
+      ? {
+          artifactStore: (() => {
+            const store = new S3ArtifactStore(deps.config.artifactStore);
+            return async () => {
+              await store.check();
+              return true;
+            };
+          })(),
+        }
+      : {}),
     ...(deps.signingKey === false
       ? {}
       : {

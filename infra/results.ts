@@ -41,6 +41,9 @@ export function resultsDir(storageDir: string, scenarioId: string): string {
   return join(scenarioDir(storageDir, scenarioId), 'results');
 }
 
+/** The same places as artifact store keys (infra/artifact-store.ts): relative, '/'-separated. */
+export const resultsKey = (scenarioId: string, name?: string): string => `scenarios/${scenarioId}/results${name ? `/${name}` : ''}`;
+
 export type ResultsCheck =
   | {
     ok: true;

@@ -9,3 +9,5 @@ export const TOMBSTONE_FILE = 'tombstone.json';
 export function tombstonePath(storageDir: string, scenarioId: string): string {
   return join(scenarioDir(storageDir, scenarioId), TOMBSTONE_FILE);
 }
+
+export const tombstoneKey = (scenarioId: string): string => `scenarios/${scenarioId}/${TOMBSTONE_FILE}`;

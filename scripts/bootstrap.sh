@@ -250,4 +250,7 @@ bash scripts/bootstrap-cluster.sh
 # --- schemathesis (the OpenAPI conformance test) ---------------------------------------------------
 bash scripts/bootstrap-schemathesis.sh
 
+# --- the dev S3 artifact store (scripts/store.sh) ----------------------------------------------------
+bash scripts/bootstrap-store.sh
+
 say_ok "bootstrap complete"

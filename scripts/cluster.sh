@@ -6,6 +6,9 @@
 #     and Arbiter's search attributes (contract/queues.ts) registered
 #   - two Docker engines of their own (host-a, host-b: own socket, data root and exec root, no
 #     bridge, live-restore) with the template images built into each
+#   - the shared artifact store: versitygw serving S3 on 127.0.0.1 (scripts/store.sh), its objects
+#     under .data/cluster/store/root, bucket "arbiter"; every process of the shape reads and writes
+#     artifacts there (ARBITER_ARTIFACT_STORE=s3, credentials from .data/dev.env)
 #
 #   bash scripts/cluster.sh up                   starts what is not running, waits until each part answers
 #   bash scripts/cluster.sh down [--remove-containers]
@@ -17,7 +20,8 @@
 #   bash scripts/cluster.sh reset                down --remove-containers, then deletes the database
 #
 # What the other processes need is written to .data/cluster/cluster.env (TEMPORAL_ADDRESS,
-# the engines' sockets); scripts/stack.sh --cluster, the e2e fixture and the bench read it.
+# the engines' sockets, the store's ARBITER_ARTIFACT_STORE/ARBITER_S3_*); scripts/stack.sh
+# --cluster, the e2e fixture and the bench read it.
 # Binaries and schema files come from .data/tools.env (scripts/bootstrap-cluster.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +33,8 @@ PG_PORT=${ARBITER_CLUSTER_PG_PORT:-54329}
 T_PORT=${ARBITER_CLUSTER_TEMPORAL_PORT:-7433}
 T_ADDRESS="127.0.0.1:$T_PORT"
 UI_PORT=${ARBITER_CLUSTER_UI_PORT:-8433}
+STORE_PORT=${ARBITER_CLUSTER_STORE_PORT:-7470}
+STORE_BUCKET=arbiter
 HOSTS=(host-a host-b)
 PGDATA="$STATE/pg"
 PG_RUN="$STATE/pg-run"
@@ -37,7 +43,7 @@ NAMESPACE=default
 load_tools_env || die ".data/tools.env missing: run scripts/bootstrap.sh"
 need_tools() {
   local v
-  for v in TEMPORAL_SERVER_BIN TEMPORAL_SQL_TOOL_BIN TEMPORAL_SCHEMA_DIR PG_BIN_DIR TEMPORAL_BIN; do
+  for v in TEMPORAL_SERVER_BIN TEMPORAL_SQL_TOOL_BIN TEMPORAL_SCHEMA_DIR PG_BIN_DIR TEMPORAL_BIN VERSITYGW_BIN; do
     [[ -n ${!v:-} ]] || die "$v missing from .data/tools.env: run scripts/bootstrap.sh (scripts/bootstrap-cluster.sh builds the Temporal server)"
   done
 }
@@ -348,6 +354,10 @@ engine_stop() { # host, remove containers (1/0)
   fi
 }
 
+# ---- the shared artifact store (versitygw, scripts/store.sh) ------------------------------------
+
+store() { ARBITER_STORE_STATE="$STATE/store" ARBITER_STORE_PORT=$STORE_PORT ARBITER_STORE_BUCKET=$STORE_BUCKET bash scripts/store.sh "$@"; }
+
 # ---- what the rest reads --------------------------------------------------------------------------
 
 write_env() {
@@ -362,6 +372,8 @@ ARBITER_CLUSTER_PG_PORT=$PG_PORT
 ARBITER_CLUSTER_PG_DATA=$PGDATA
 ARBITER_CLUSTER_TEMPORAL_PID_FILE=$STATE/temporal.pid
 ARBITER_CLUSTER_UI=$( [[ -n ${TEMPORAL_UI_SERVER_BIN:-} ]] && echo "http://127.0.0.1:$UI_PORT" )
+ARBITER_CLUSTER_STORE_ROOT=$STATE/store/root
+$(grep '^[A-Z]' "$STATE/store/env")
 EOF
 }
 
@@ -380,6 +392,7 @@ status() {
       say_ok "engine $h: running (pid $pid, unix://$(engine_socket "$h"), $(DOCKER_HOST="unix://$(engine_socket "$h")" docker ps -q | wc -l) containers running)"
     else say_skip "engine $h: down"; fi
   done
+  store status || true
 }
 
 cmd=${1:-}
@@ -393,6 +406,7 @@ case $cmd in
     namespace_setup
     ui_start
     for h in "${HOSTS[@]}"; do engine_start "$h"; done
+    store up
     write_env
     say_ok "cluster up ($STATE/cluster.env)"
     ;;
@@ -400,6 +414,7 @@ case $cmd in
     remove=0; [[ ${2:-} == --remove-containers ]] && remove=1
     need_tools
     for h in "${HOSTS[@]}"; do engine_stop "$h" "$remove"; done
+    store down
     ui_stop
     temporal_stop
     pg_stop
@@ -419,9 +434,10 @@ case $cmd in
   reset)
     need_tools
     for h in "${HOSTS[@]}"; do engine_stop "$h" 1; done
-    ui_stop; temporal_stop; pg_stop
-    rm -rf "$PGDATA" "$STATE/pg-password" "$STATE/temporal" "$STATE/cluster.env"
-    say_ok "cluster reset (database deleted; engines' images kept)"
+    store down; ui_stop; temporal_stop; pg_stop
+    # The store's objects belong to the workflows of the database that goes with them.
+    rm -rf "$PGDATA" "$STATE/pg-password" "$STATE/temporal" "$STATE/cluster.env" "$STATE/store"
+    say_ok "cluster reset (database and artifact store deleted; engines' images kept)"
     ;;
   *) die "usage: scripts/cluster.sh up|down [--remove-containers]|status|restart postgres|temporal|reset" ;;
 esac

@@ -6,8 +6,9 @@
 #   npm run stack                  the one-machine default above
 #   npm run stack -- --cluster     the production shape on this machine (scripts/cluster.sh):
 #                                  PostgreSQL, the Temporal server on it, two container hosts
-#                                  (host-a, host-b) each with a Docker engine of its own, the main
-#                                  worker and the API; deploy/RUNBOOK.md maps it onto machines
+#                                  (host-a, host-b) each with a Docker engine of its own, the S3
+#                                  artifact store (versitygw), the main worker and the API;
+#                                  deploy/RUNBOOK.md maps it onto machines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -70,9 +71,9 @@ if [[ $shape == cluster ]]; then
   export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
   host_sockets=([host-a]="$(cluster_var ARBITER_CLUSTER_ENGINE_HOST_A)" [host-b]="$(cluster_var ARBITER_CLUSTER_ENGINE_HOST_B)")
   temporal_ui=$(cluster_var ARBITER_CLUSTER_UI)
-  # --- the shared artifact store (hook) -----------------------------------------------------------
-  # When the environment selects a store other than the local folder, its server starts here and
-  # its settings are exported before the API and the workers start: every one of them reaches it.
+  # The shared artifact store cluster.sh started (versitygw): every process below reads and writes
+  # artifacts there; its credentials are the dev ones of .data/dev.env, loaded above.
+  for v in ARBITER_ARTIFACT_STORE ARBITER_S3_ENDPOINT ARBITER_S3_BUCKET ARBITER_S3_REGION; do export "$v=$(cluster_var "$v")"; done
 else
   say_do "starting Temporal dev server (db .data/temporal/temporal.db)"
   # shellcheck disable=SC2046 # one flag per attribute, split on purpose
@@ -137,9 +138,10 @@ if [[ $shape == cluster ]]; then
                  host-a (queue arbiter-host-host-a, ops :9092, engine unix://${host_sockets[host-a]})
                  host-b (queue arbiter-host-host-b, ops :9093, engine unix://${host_sockets[host-b]})
     Subjects     http://127.0.0.1:$PORT/scenarios/<id>   (host access: unix:$ARBITER_ACCESS_SOCKET_DIR/host-a.sock, host-b.sock)
-    Logs         .data/logs/ and .data/cluster/   Artifacts  storage/   Secrets  .data/dev.env (dev only)
+    Artifacts    s3://$ARBITER_S3_BUCKET at $ARBITER_S3_ENDPOINT (versitygw, objects in .data/cluster/store/root; arbiter results download <id> <dir>)
+    Logs         .data/logs/ and .data/cluster/   Local state  storage/ (operator and billing logs, host reports, working copies)   Secrets  .data/dev.env (dev only)
 
-  Ctrl-C stops everything (the workers, the API, then the engines, Temporal and PostgreSQL).
+  Ctrl-C stops everything (the workers, the API, then the engines, the store, Temporal and PostgreSQL).
 EOF
 else
   cat <<EOF

@@ -5,12 +5,14 @@
 import type Docker from 'dockerode';
 import { runningScenarios } from './pool-keeper.ts';
 import { HOST_REPORT_INTERVAL_MS, writeHostReport } from '../infra/host-reports.ts';
+import type { ArtifactStore } from '../infra/artifact-store.ts';
 
 export interface HostReporter { stop(): void }
 
 export function startHostReporter(opts: {
   docker: Docker;
-  storageDir: string;
+  /** where the report goes (infra/host-reports.ts) */
+  store: ArtifactStore;
   hostId: string;
   capacity: number;
   log: { warn(obj: object, msg: string): void };
@@ -22,7 +24,7 @@ export function startHostReporter(opts: {
   const report = async () => {
     try {
       const running = await runningScenarios(opts.docker, opts.hostId);
-      writeHostReport(opts.storageDir, { hostId: opts.hostId, running, capacity: opts.capacity, reportedAt: Date.now() });
+      await writeHostReport(opts.store, { hostId: opts.hostId, running, capacity: opts.capacity, reportedAt: Date.now() });
       failing = false;
     } catch (err) {
       // Said once per outage, not every two seconds.

@@ -9,6 +9,7 @@ import { MEMO, SCENARIO_WORKFLOW_TYPE } from '../contract/queues.ts';
 import { hostLostSignal, TERMINAL_STATUSES, type ScenarioState } from '../contract/scenario.ts';
 import { lostHosts } from '../activities/host-choice.ts';
 import { HOST_REPORT_INTERVAL_MS, readHostReports } from '../infra/host-reports.ts';
+import type { ArtifactStore } from '../infra/artifact-store.ts';
 
 /** How often a host that stays lost is swept again (scenarios picked for it just before it was found lost). */
 const SWEEP_AGAIN_MS = 15_000;
@@ -17,7 +18,8 @@ export interface HostWatch { stop(): Promise<void> }
 
 export function startHostWatch(opts: {
   client: Client;
-  storageDir: string;
+  /** where the hosts report (infra/host-reports.ts) */
+  store: ArtifactStore;
   hosts: readonly string[];
   lostAfterMs: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -49,7 +51,7 @@ export function startHostWatch(opts: {
 
   async function tick(): Promise<void> {
     const now = Date.now();
-    const reports = readHostReports(opts.storageDir, opts.hosts);
+    const reports = await readHostReports(opts.store, opts.hosts);
     const lost = new Set(lostHosts({ hosts: opts.hosts, reports, now, lostAfterMs: opts.lostAfterMs }));
     for (const hostId of opts.hosts) {
       if (!lost.has(hostId)) {

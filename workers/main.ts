@@ -8,6 +8,7 @@ import { runWorkerProcess } from './run.ts';
 import { readinessChecks } from '../infra/readiness.ts';
 import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
 import { openKeyStore } from '../infra/signer.ts';
+import { openArtifactStore } from '../infra/artifact-store.ts';
 import type { KeyStore, Signer } from '../infra/keys.ts';
 
 await runWorkerProcess<{ store: KeyStore; signer: Signer }>('arbiter-main-worker', [], async (config, connection, log, signing) => {
@@ -23,7 +24,7 @@ await runWorkerProcess<{ store: KeyStore; signer: Signer }>('arbiter-main-worker
     policy: { sha256: policySha256 },
     searchAttributes: { connection, namespace: config.temporalNamespace, wanted: SEARCH_ATTRIBUTES },
   });
-  const watch = startHostWatch({ client, storageDir: config.storageDir, hosts: config.hosts, lostAfterMs: config.hostLostSeconds * 1000, log });
+  const watch = startHostWatch({ client, store: openArtifactStore(config), hosts: config.hosts, lostAfterMs: config.hostLostSeconds * 1000, log });
   return { worker, checks, run: () => worker.run().finally(() => watch.stop()).finally(() => Promise.all([client.connection.close(), signing.store.close()])) };
 }, undefined, async (config) => {
   // A token that is missing, or refuses the PIN, stops the worker here, before it takes any work.

@@ -17,6 +17,7 @@ import { activityInterceptors } from './interceptors.ts';
 import type { Config } from '../infra/config.ts';
 import type { KeyStore, Signer } from '../infra/keys.ts';
 import { openKeyStore, publishKeys } from '../infra/signer.ts';
+import { openArtifactStore } from '../infra/artifact-store.ts';
 import { loadPlans } from '../infra/plans.ts';
 import { DEFAULT_TEMPLATES_DIR } from '../infra/template.ts';
 import { createHostActivities, createMainActivities } from '../activities/index.ts';
@@ -61,10 +62,12 @@ export async function createMainWorker(opts: MainWorkerOptions): Promise<{ worke
   const { config } = opts;
   // The Wasm bundle, or the OPA server at OPA_URL; either way pinned by ARBITER_POLICY_SHA256.
   const policy = await openPolicy({ dir: config.policyDir, expectedSha256: config.policySha256, remote: config.opa });
-  const store = opts.signing?.store ?? await openKeyStore(config);
-  const signer = opts.signing?.signer ?? await store.signer();
-  await publishKeys(store, config);
+  const keyStore = opts.signing?.store ?? await openKeyStore(config);
+  const signer = opts.signing?.signer ?? await keyStore.signer();
+  const store = openArtifactStore(config);
+  await publishKeys(keyStore, config, store);
   const activities = createMainActivities({
+    store,
     plans: loadPlans(),
     templatesDir: opts.templatesDir ?? DEFAULT_TEMPLATES_DIR,
     policy,
@@ -120,6 +123,8 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
   const docker = opts.docker ?? new Docker({ socketPath: config.dockerSocket });
   const access = new AccessRegistry(config.storageDir);
   const removals = new Removals();
+  // Evidence, scores and this host's reports go there; the local folder keeps only working copies.
+  const store = openArtifactStore(config);
   const log = opts.log ?? { info: () => undefined, warn: (...args: unknown[]) => console.warn(...args) };
   const pools = createPoolKeeper({
     docker,
@@ -139,6 +144,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     taskQueue: hostTaskQueue(config.hostId),
     activities: createHostActivities({
       docker,
+      store,
       storageDir: config.storageDir,
       runtime: config.runtime,
       hostId: config.hostId,
@@ -164,7 +170,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     void reconcileHost({ docker, temporal: opts.client, hostId: config.hostId, pools }, { heartbeat: () => undefined, log: (msg, data) => log.info(data, msg) })
       .then((r) => { if (r.removed.length > 0) log.info({ removed: r.removed.map((c) => c.containerName), kept: r.kept }, 'removed what an earlier run of this host left'); })
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not reconcile this host\'s containers at start (the scheduled reconciler will)'));
-    const reporter = startHostReporter({ docker, storageDir: config.storageDir, hostId: config.hostId, capacity: config.hostCapacity, log });
+    const reporter = startHostReporter({ docker, store, hostId: config.hostId, capacity: config.hostCapacity, log });
     // A predecessor that died left its sessions' shells running, unreachable and unrecorded; an
     // engine that does not answer yet must not keep this host from starting.
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));

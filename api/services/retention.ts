@@ -2,16 +2,15 @@
 // signals; its state is where "expired" is read from (the scenario workflow is closed by then and
 // its own status stays what it ended as: scored, denied, failed, timed_out or cancelled); the
 // sweep catches up what the timers did not cover.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConflictError, NotFoundError } from '../../lib/errors.ts';
 import type { Plans } from '../../infra/plans.ts';
 import { readMemo, readState } from '../../infra/read-model.ts';
-import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { resultsKey, RESULTS } from '../../infra/results.ts';
+import type { ArtifactStore } from '../../infra/artifact-store.ts';
 import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
-import { tombstonePath } from '../../infra/retention-storage.ts';
+import { tombstoneKey } from '../../infra/retention-storage.ts';
 import { retentionDeadline, retentionStart } from '../../lib/retention-deadline.ts';
 import { verifyChainText, type AuditEntry } from '../../lib/audit-chain.ts';
 import { auditedEnd } from '../../lib/audited-end.ts';
@@ -30,7 +29,7 @@ export type Clock = () => Promise<number>;
 export class RetentionService {
   constructor(
     private readonly client: Client,
-    private readonly storageDir: string,
+    private readonly store: ArtifactStore,
     private readonly plans: Plans,
     private readonly now: Clock = async () => Date.now(),
   ) {}
@@ -56,10 +55,10 @@ export class RetentionService {
       r = await this.of(state.scenarioId);
     } catch (err) {
       // The workflow cannot answer right now (no worker to replay a closed one, say): the
-      // tombstone on disk still tells an expired scenario from a retained one.
-      const tomb = tombstonePath(this.storageDir, state.scenarioId);
-      if (!existsSync(tomb)) throw err;
-      const { deletedAt } = JSON.parse(readFileSync(tomb, 'utf8')) as Tombstone;
+      // tombstone in the store still tells an expired scenario from a retained one.
+      const tomb = await this.store.get(tombstoneKey(state.scenarioId)).catch(() => undefined);
+      if (!tomb) throw err;
+      const { deletedAt } = JSON.parse(tomb.toString('utf8')) as Tombstone;
       return { ...state, status: 'expired', updatedAt: deletedAt, reason: expiredReason(state) };
     }
     if (!r) return state;
@@ -111,7 +110,7 @@ export class RetentionService {
   async sweep(dryRun: boolean, actor: string, correlationId: string): Promise<SweepResult> {
     const result: SweepResult = { dryRun, deleted: [], held: [], kept: [] };
     const now = await this.now();
-    for (const id of this.endedScenarios()) {
+    for (const id of await this.endedScenarios()) {
       const handle = this.client.workflow.getHandle(retentionWorkflowId(id));
       const read = await readMemo<RetentionState>(this.client, retentionWorkflowId(id), MEMO.retentionState).catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) return undefined;
@@ -162,19 +161,18 @@ export class RetentionService {
   }
 
   /**
-   * Scenario ids with no tombstone and a verdict or an audit log on disk. The audit log is written
-   * as a scenario ends (a running one has none yet), so these are the ended ones, and those whose
-   * seal is under way.
+   * Scenario ids with no tombstone and a verdict or an audit log in the store. The audit log is
+   * written as a scenario ends (a running one has none yet), so these are the ended ones, and
+   * those whose seal is under way.
    */
-  private endedScenarios(): string[] {
-    const root = join(this.storageDir, 'scenarios');
-    if (!existsSync(root)) return [];
+  private async endedScenarios(): Promise<string[]> {
     const pattern = new RegExp(SCENARIO_ID_PATTERN);
-    const has = (id: string, name: string) => existsSync(join(resultsDir(this.storageDir, id), name));
-    return readdirSync(root)
-      .filter((id) => pattern.test(id))
-      .filter((id) => (has(id, RESULTS.envelope) || has(id, RESULTS.audit)) && !existsSync(tombstonePath(this.storageDir, id)))
-      .sort();
+    const ids: string[] = [];
+    for (const id of (await this.store.children('scenarios')).filter((n) => pattern.test(n))) {
+      const has = (key: string) => this.store.exists(key);
+      if ((await has(resultsKey(id, RESULTS.envelope)) || await has(resultsKey(id, RESULTS.audit))) && !await has(tombstoneKey(id))) ids.push(id);
+    }
+    return ids;
   }
 
   /**
@@ -184,9 +182,9 @@ export class RetentionService {
    * no end without a verdict.
    */
   private async orphanInput(id: string, correlationId: string): Promise<RetentionInput | 'not-ended' | undefined> {
-    if (!existsSync(join(resultsDir(this.storageDir, id), RESULTS.envelope))) return this.unscoredInput(id, correlationId);
+    if (!await this.store.exists(resultsKey(id, RESULTS.envelope))) return this.unscoredInput(id, correlationId);
     try {
-      const envelope = JSON.parse(readFileSync(join(resultsDir(this.storageDir, id), RESULTS.envelope), 'utf8')) as DsseEnvelope;
+      const envelope = JSON.parse((await this.store.get(resultsKey(id, RESULTS.envelope)))?.toString('utf8') ?? '') as DsseEnvelope;
       const p = (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement).predicate;
       const plan = this.plans[p.plan];
       // Never guess a deadline: an unknown plan or a bad date keeps the artifacts.
@@ -200,8 +198,8 @@ export class RetentionService {
   private async unscoredInput(id: string, correlationId: string): Promise<RetentionInput | 'not-ended' | undefined> {
     let entries: AuditEntry[];
     try {
-      const text = readFileSync(join(resultsDir(this.storageDir, id), RESULTS.audit), 'utf8');
-      if (!verifyChainText(text).ok) return undefined;
+      const text = (await this.store.get(resultsKey(id, RESULTS.audit)))?.toString('utf8');
+      if (text === undefined || !verifyChainText(text).ok) return undefined;
       entries = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry);
     } catch {
       return undefined;
@@ -233,6 +231,6 @@ function expiredReason(state: ScenarioState): string {
   return `artifacts deleted by retention; it had ended ${state.status}${state.reason ? `: ${state.reason}` : ''}`;
 }
 
-export interface RetentionServiceOptions { temporal: Client; storageDir: string; plans: Plans; clock?: Clock }
+export interface RetentionServiceOptions { temporal: Client; store: ArtifactStore; plans: Plans; clock?: Clock }
 
-export const retentionService = realService('retention', (app, opts: RetentionServiceOptions) => new RetentionService(opts.temporal, opts.storageDir, opts.plans, opts.clock));
+export const retentionService = realService('retention', (app, opts: RetentionServiceOptions) => new RetentionService(opts.temporal, opts.store, opts.plans, opts.clock));

@@ -1,7 +1,5 @@
 // The scenario use cases behind the routes: spawn, read, complete, verdict. Temporal is the
 // only store of a scenario's state; files under storage/ hold its artifacts.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -14,14 +12,15 @@ import {
 import { completionDigest, isSameCompletion } from '../../lib/completion-digest.ts';
 import { ConflictError, httpErrorOf, NotFoundError, UnavailableError } from '../../lib/errors.ts';
 import { readMemo } from '../../infra/read-model.ts';
-import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { resultsKey, RESULTS } from '../../infra/results.ts';
+import type { ArtifactStore } from '../../infra/artifact-store.ts';
 import type { DsseEnvelope, Statement } from '../../infra/verdict.ts';
 import { admissionUpdate, completeUpdate, initialState, statusQuery, type AdmissionResult, type CompletionAck, type CompletionRequest, type ScenarioInput, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
 import { MAIN_TASK_QUEUE, MEMO, SCENARIO_WORKFLOW_TYPE, SearchAttributeKeys } from '../../contract/queues.ts';
 import type { scenarioWorkflow } from '../../workflows/scenario.ts';
 import { initialSearchAttributes, staticDetails, staticSummary } from '../../lib/operator-view.ts';
 import type { RetentionService } from './retention.ts';
-import { tombstonePath } from '../../infra/retention-storage.ts';
+import { tombstoneKey } from '../../infra/retention-storage.ts';
 import type { Tombstone } from '../../contract/retention.ts';
 import { realService } from './index.ts';
 
@@ -36,7 +35,7 @@ const ADMISSION_WAIT_MS = 10_000;
 export class ScenarioService {
   constructor(
     private readonly client: Client,
-    private readonly storageDir: string,
+    private readonly store: ArtifactStore,
     /** consulted for ended scenarios: "expired" lives in the retention workflow, not here */
     private readonly retention?: RetentionService,
   ) {}
@@ -134,18 +133,17 @@ export class ScenarioService {
     await this.client.workflow.getHandle(scenarioId).cancel();
   }
 
-  verdict(state: ScenarioState): { verdict: Statement; signature: string; keyId: string; envelope: DsseEnvelope } {
-    const dir = resultsDir(this.storageDir, state.scenarioId);
-    const file = join(dir, RESULTS.envelope);
-    if (state.status !== 'scored' || !existsSync(file)) {
+  async verdict(state: ScenarioState): Promise<{ verdict: Statement; signature: string; keyId: string; envelope: DsseEnvelope }> {
+    const stored = state.status === 'scored' ? await this.store.get(resultsKey(state.scenarioId, RESULTS.envelope)) : undefined;
+    if (!stored) {
       if (state.status === 'expired') {
         // A scenario that expired without ever being scored never had one: as before it expired.
-        if (!hadVerdict(this.storageDir, state)) throw new ConflictError('scenario expired without ever being scored: there was never a verdict', 'not_scored');
+        if (!await hadVerdict(this.store, state)) throw new ConflictError('scenario expired without ever being scored: there was never a verdict', 'not_scored');
         throw new NotFoundError('the verdict was deleted by retention');
       }
       throw new ConflictError(`scenario is ${state.status}: there is no verdict yet`, 'not_scored');
     }
-    const envelope = JSON.parse(readFileSync(file, 'utf8')) as DsseEnvelope;
+    const envelope = JSON.parse(stored.toString('utf8')) as DsseEnvelope;
     const sig = envelope.signatures[0];
     if (!sig) throw new NotFoundError('verdict has no signature');
     const verdict = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Statement;
@@ -154,9 +152,11 @@ export class ScenarioService {
 }
 
 /** Whether an expired scenario had a verdict: its tombstone says so (its state does too, when a worker answered). */
-function hadVerdict(storageDir: string, state: ScenarioState): boolean {
+async function hadVerdict(store: ArtifactStore, state: ScenarioState): Promise<boolean> {
   try {
-    return (JSON.parse(readFileSync(tombstonePath(storageDir, state.scenarioId), 'utf8')) as Tombstone).verdict !== null;
+    const tomb = await store.get(tombstoneKey(state.scenarioId));
+    if (!tomb) return state.verdictKeyId !== undefined;
+    return (JSON.parse(tomb.toString('utf8')) as Tombstone).verdict !== null;
   } catch {
     return state.verdictKeyId !== undefined;
   }
@@ -191,6 +191,6 @@ function fromSearchAttributes(scenarioId: string, d: WorkflowExecutionDescriptio
   };
 }
 
-export interface ScenarioServiceOptions { temporal: Client; storageDir: string }
+export interface ScenarioServiceOptions { temporal: Client; store: ArtifactStore }
 
-export const scenarioService = realService('scenarios', (app, opts: ScenarioServiceOptions) => new ScenarioService(opts.temporal, opts.storageDir, app.retention));
+export const scenarioService = realService('scenarios', (app, opts: ScenarioServiceOptions) => new ScenarioService(opts.temporal, opts.store, app.retention));

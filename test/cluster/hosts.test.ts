@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Docker from 'dockerode';
 import { LABELS } from '../../activities/container-spec.ts';
-import { resultsDir } from '../../infra/results.ts';
+import { storedResults } from '../support/stored-results.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
 import { containersOf, waitFor } from '../support/harness.ts';
@@ -79,7 +79,10 @@ describe('cluster shape: scenarios spread over two container hosts, each on its 
         return (await stack.call('GET', `/api/scenarios/${s.id}`, operator)).json as unknown as ScenarioState;
       }, 180_000);
       assert.equal(state.status, 'scored', `${s.id}: ${state.reason ?? ''}`);
-      const verified = await runArbiter(['verify', resultsDir(stack.t.config.storageDir, s.id)], { env: { ARBITER_KEYS_DIR: stack.t.config.keysDir } });
+      // From the cluster's artifact store (the bucket), as a user downloads it.
+      const results = await storedResults(stack.t.config, s.id);
+      const verified = await runArbiter(['verify', results.dir], { env: { ARBITER_KEYS_DIR: stack.t.config.keysDir } });
+      results.cleanup();
       assert.equal(verified.code, 0, `${s.id} (on ${placed.get(s.id)}): ${verified.stdout}${verified.stderr}`);
       await waitFor(`${s.id}: no container left`, async () => ((await containersOf(s.id)).length === 0 ? true : undefined), 60_000);
     }

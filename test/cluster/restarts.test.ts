@@ -7,12 +7,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { LABELS } from '../../activities/container-spec.ts';
-import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { resultsKey, RESULTS } from '../../infra/results.ts';
+import { openArtifactStore } from '../../infra/artifact-store.ts';
+import { storedResults } from '../support/stored-results.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../contract/scenario.ts';
 import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
@@ -99,7 +100,8 @@ describe('cluster shape: the Temporal server and PostgreSQL restart under 16 sce
       const r = await stack.call('POST', `/api/scenarios/${id}/complete`, await stack.completionToken(id), ANSWER);
       assert.equal(r.status, 202, `${id}: ${JSON.stringify(r.json)}`);
     }));
-    await waitFor('a first verdict written', async () => (all.some((id) => existsSync(join(resultsDir(stack.t.config.storageDir, id), RESULTS.envelope))) ? true : undefined), 180_000);
+    const store = openArtifactStore(stack.t.config);
+    await waitFor('a first verdict written', async () => ((await Promise.all(all.map((id) => store.exists(resultsKey(id, RESULTS.envelope))))).some(Boolean) ? true : undefined), 180_000);
     await restart('postgres', 'scoring and signing in flight');
     await restart('temporal', 'scoring and signing in flight');
 
@@ -126,7 +128,9 @@ describe('cluster shape: the Temporal server and PostgreSQL restart under 16 sce
       assert.equal(creates.length, 1, `${id}: exactly one scenario container ever created (${creates.length})`);
       assert.equal(creates[0]!.attributes.name, `arbiter-${id}`);
       await waitFor(`${id}: no container left`, async () => ((await containersOf(id)).length === 0 ? true : undefined), 60_000);
-      const verified = await runArbiter(['verify', resultsDir(stack.t.config.storageDir, id)], { env: { ARBITER_KEYS_DIR: keys } });
+      const results = await storedResults(stack.t.config, id);
+      const verified = await runArbiter(['verify', results.dir], { env: { ARBITER_KEYS_DIR: keys } });
+      results.cleanup();
       assert.equal(verified.code, 0, `${id}: ${verified.stdout}${verified.stderr}`);
     }
     phase(`done; restarts: ${restarts.join('; ')}`);

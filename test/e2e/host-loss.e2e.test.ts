@@ -14,6 +14,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createMainWorker, bundleWorkflows } from '../../workers/workers.ts';
 import { startHostWatch } from '../../workers/host-watch.ts';
 import { writeHostReport } from '../../infra/host-reports.ts';
+import { LocalArtifactStore } from '../../infra/artifact-store.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { MAIN_TASK_QUEUE, RECONCILE_WORKFLOW_TYPE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { quotaQuery } from '../../contract/quota.ts';
@@ -49,8 +50,8 @@ describe('e2e: a lost host ends its scenarios host_lost; no host at all fails a 
     const reports = mkdtempSync(join(tmpdir(), 'arbiter-reports-'));
     scratch.push(reports);
     const lastReportAt = Date.now() - 60_000;
-    writeHostReport(reports, { hostId, running: 1, capacity: 32, reportedAt: lastReportAt });
-    const watch = startHostWatch({ client: s.env.client, storageDir: reports, hosts: [hostId], lostAfterMs: 10_000, log: { info: () => undefined, warn: () => undefined }, tickMs: 500 });
+    await writeHostReport(new LocalArtifactStore(reports), { hostId, running: 1, capacity: 32, reportedAt: lastReportAt });
+    const watch = startHostWatch({ client: s.env.client, store: new LocalArtifactStore(reports), hosts: [hostId], lostAfterMs: 10_000, log: { info: () => undefined, warn: () => undefined }, tickMs: 500 });
     let final: ScenarioState;
     try {
       final = await s.env.client.workflow.getHandle(id).result() as ScenarioState;

@@ -1,6 +1,7 @@
 // Quota entities on the real stack (dev server, workers, Docker, OPA, API over loopback): two
 // tenants whose names ran together under the old quota id each get their own limit, and leases
 // taken under the old id before the change still count and are still released.
+import { openArtifactStore } from '../../infra/artifact-store.ts';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -67,7 +68,7 @@ describe('quota entities per (tenant, subject)', () => {
         workflowId: legacyId, taskQueue: MAIN_TASK_QUEUE, args: [{ reapIntervalSeconds: 60, startGraceSeconds: 120 }], workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });
-    const admission = await new ScenarioService(stack.env.client, stack.t.config.storageDir).spawn({
+    const admission = await new ScenarioService(stack.env.client, openArtifactStore(stack.t.config)).spawn({
       scenarioId: oldScenario, correlationId: randomUUID(), subject: 'old-mover', tenant: 'acme', plan: 'free',
       template: { id: 'hello', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(), quotaWorkflowId: legacyId,
     });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { operatorAuditPath } from '../../infra/operator-audit.ts';
-import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { RESULTS } from '../../infra/results.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
@@ -16,6 +16,7 @@ import type { RetentionView } from '../../api/services/retention.ts';
 import { initialSearchAttributes } from '../../lib/operator-view.ts';
 import { containersOf, docker, REPO, tools, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { storedResults } from '../support/stored-results.ts';
 
 const run = promisify(execFile);
 
@@ -98,7 +99,9 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(verdict.status, 200);
     assert.equal(typeof verdict.json!.keyId, 'string');
 
-    const results = resultsDir(stack.t.config.storageDir, id);
+    // Read through the store the stack uses: the storage folder, or a download from S3.
+    const stored = await storedResults(stack.t.config, id);
+    const results = stored.dir;
     // The token is in no evidence file: not in the logs, the inspect output or anything collected.
     const evidenceDir = join(results, RESULTS.evidenceDir);
     const evidenceFiles = readdirSync(evidenceDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
@@ -138,6 +141,7 @@ describe('one scenario end to end over loopback', () => {
       return true;
     });
 
+    stored.cleanup();
     assert.deepEqual(await containersOf(id), [], 'no container is left');
   });
 
@@ -288,7 +292,9 @@ describe('one scenario end to end over loopback', () => {
     assert.equal(final.retention!.status, 'retained');
     assert.equal(Date.parse(final.retention!.deleteAfter) - Date.parse(final.updatedAt), 7 * 24 * 3600 * 1000, 'the free plan\'s 7 days from the cancel');
     assert.equal((await stack.env.client.workflow.getHandle(retentionWorkflowId(id)).describe()).status.name, 'RUNNING');
-    assert.ok(readdirSync(resultsDir(stack.t.config.storageDir, id)).includes(RESULTS.audit), 'its audit log is kept');
+    const kept = await storedResults(stack.t.config, id);
+    assert.ok(readdirSync(kept.dir).includes(RESULTS.audit), 'its audit log is kept');
+    kept.cleanup();
 
     const operator = await stack.operator();
     assert.equal((await call('POST', `/api/scenarios/${id}/hold`, operator, { reason: 'e2e' })).status, 204);

@@ -4,12 +4,11 @@
 // scored, once, with a verdict that verifies.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { resultsDir, verifyResults } from '../../infra/results.ts';
-import type { Jwks } from '../../infra/keys.ts';
+import { verifyResults } from '../../infra/results.ts';
+import { publicJwks } from '../../infra/keys.ts';
 import { containersOf, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { storedResults } from '../support/stored-results.ts';
 
 const CACHE = 2;
 const SCENARIOS = 4;
@@ -39,7 +38,7 @@ describe('a bounded workflow cache', () => {
       const done = await stack.call('POST', `/api/scenarios/${s.id}/complete`, token, { outcome: 'success', submission: { answer: 'hello' } });
       assert.equal(done.status, 202, JSON.stringify(done.json));
     }
-    const jwks = JSON.parse(readFileSync(join(stack.t.config.storageDir, 'keys', 'jwks.json'), 'utf8')) as Jwks;
+    const jwks = await publicJwks(stack.t.config.keysDir);
     for (const s of spawned) {
       const final = await waitFor(`${s.id} scored`, async () => {
         const r = await status(s);
@@ -51,7 +50,9 @@ describe('a bounded workflow cache', () => {
       // Two local activities: admission and the seal (signing); evidence, teardown and scoring in one host activity.
       assert.equal(history.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length, 2, `${s.id}: admitted once, sealed once`);
       assert.equal(history.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'concludeScenario').length, 1, `${s.id}: scored once`);
-      const check = await verifyResults(resultsDir(stack.t.config.storageDir, s.id), jwks);
+      const stored = await storedResults(stack.t.config, s.id);
+      const check = await verifyResults(stored.dir, jwks);
+      stored.cleanup();
       assert.ok(check.ok, JSON.stringify(check));
       assert.deepEqual(await containersOf(s.id), [], `${s.id}: no container left`);
     }

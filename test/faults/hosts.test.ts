@@ -34,6 +34,7 @@ import { buildTemplateImages } from '../../infra/images.ts';
 import { LABELS } from '../../activities/container-spec.ts';
 import { scenarioContainerName } from '../../contract/containers.ts';
 import { readHostReports } from '../../infra/host-reports.ts';
+import { LocalArtifactStore } from '../../infra/artifact-store.ts';
 import type { Jwks } from '../../infra/keys.ts';
 import { loadPlans } from '../../infra/plans.ts';
 import { resultsDir, RESULTS, verifyResults } from '../../infra/results.ts';
@@ -292,7 +293,7 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
       return r.json!.scenarioId as string;
     }));
     // Its last word: nothing writes this report any more.
-    const lastReport = readHostReports(t.config.storageDir, ['host-b']).get('host-b');
+    const lastReport = (await readHostReports(new LocalArtifactStore(t.config.storageDir), ['host-b'])).get('host-b');
     assert.ok(lastReport, 'host-b had reported');
     for (const id of windowIds) {
       const picked = (await state(id)).hostId;
@@ -386,7 +387,7 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
 
     // host-a runs every scenario so far (its own and host-b's replacements); host-b none, and it
     // answers again: the next spawns go to the host with the most free capacity.
-    await waitFor('host-b reporting again', async () => ((readHostReports(t.config.storageDir, ['host-b']).get('host-b')?.reportedAt ?? 0) > restartedAt ? true : undefined), 60_000);
+    await waitFor('host-b reporting again', async () => (((await readHostReports(new LocalArtifactStore(t.config.storageDir), ['host-b'])).get('host-b')?.reportedAt ?? 0) > restartedAt ? true : undefined), 60_000);
     back.push(await spawnRunning('hk-back'), await spawnRunning('hk-back'));
     assert.deepEqual(back.map((s) => s.hostId), ['host-b', 'host-b'], 'host-b gets new scenarios again');
     phase('host-b runs new scenarios');

@@ -1,8 +1,9 @@
 // The cluster shape for the end-to-end tests (ARBITER_E2E_SHAPE=cluster): the Temporal server on
-// PostgreSQL and the two Docker engines that `bash scripts/cluster.sh up` started, once for the
-// whole run (its .data/cluster/cluster.env says where they answer). Each stack gets a namespace of
-// its own on that server, so files that follow one another never see each other's workflows, task
-// queues or quota entities.
+// PostgreSQL, the two Docker engines and the S3 artifact store (versitygw) that
+// `bash scripts/cluster.sh up` started, once for the whole run (its .data/cluster/cluster.env says
+// where they answer). Each stack gets a namespace of its own on that server and a bucket of its
+// own in that store, so files that follow one another never see each other's workflows, task
+// queues, quota entities or artifacts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { registerSearchAttributes, missingSearchAttributes } from '../../infra/search-attributes.ts';
+import { S3ArtifactStore } from '../../infra/artifact-store.ts';
 import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,11 +37,13 @@ export interface ClusterEnv {
   pgData: string;
   /** the Temporal UI server's address, when the bootstrap built it */
   ui: string | undefined;
+  /** the shared artifact store: an S3 endpoint on 127.0.0.1 (credentials: .data/dev.env's) */
+  store: { endpoint: string; region: string };
 }
 
 export function clusterEnv(): ClusterEnv {
   if (!existsSync(CLUSTER_ENV_FILE)) throw new Error(`${CLUSTER_ENV_FILE} is missing: run \`bash scripts/cluster.sh up\` before tests with ARBITER_E2E_SHAPE=cluster`);
-  const vars = Object.fromEntries(readFileSync(CLUSTER_ENV_FILE, 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l))
+  const vars = Object.fromEntries(readFileSync(CLUSTER_ENV_FILE, 'utf8').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) as Record<string, string | undefined>;
   const need = (k: string): string => {
     const v = vars[k];
@@ -51,6 +56,47 @@ export function clusterEnv(): ClusterEnv {
     pgPort: Number(need('ARBITER_CLUSTER_PG_PORT')),
     pgData: need('ARBITER_CLUSTER_PG_DATA'),
     ui: vars.ARBITER_CLUSTER_UI || undefined,
+    store: { endpoint: need('ARBITER_S3_ENDPOINT'), region: vars.ARBITER_S3_REGION || 'us-east-1' },
+  };
+}
+
+/** The dev S3 credentials (scripts/bootstrap-store.sh): from the environment, else .data/dev.env. */
+function devS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  const file = join(REPO, '.data', 'dev.env');
+  const vars = existsSync(file)
+    ? Object.fromEntries(readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_0-9]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) as Record<string, string | undefined>
+    : {};
+  const accessKeyId = process.env.ARBITER_S3_ACCESS_KEY_ID || vars.ARBITER_S3_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.ARBITER_S3_SECRET_ACCESS_KEY || vars.ARBITER_S3_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new Error('ARBITER_S3_ACCESS_KEY_ID/ARBITER_S3_SECRET_ACCESS_KEY missing from the environment and .data/dev.env: run bash scripts/bootstrap-store.sh');
+  return { accessKeyId, secretAccessKey };
+}
+
+/**
+ * A bucket of its own on the cluster's store for one stack (named like its namespace), and the
+ * variables that select it; remove() deletes what the stack left in it, then the bucket.
+ */
+export async function createTestBucket(cluster: ClusterEnv, bucket: string): Promise<{ env: Record<string, string>; store: S3ArtifactStore; remove(): Promise<void> }> {
+  const credentials = devS3Credentials();
+  const store = new S3ArtifactStore({ endpoint: cluster.store.endpoint, region: cluster.store.region, bucket, credentials });
+  await store.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return {
+    store,
+    env: {
+      ARBITER_ARTIFACT_STORE: 's3',
+      ARBITER_S3_ENDPOINT: cluster.store.endpoint,
+      ARBITER_S3_REGION: cluster.store.region,
+      ARBITER_S3_BUCKET: bucket,
+      ARBITER_S3_ACCESS_KEY_ID: credentials.accessKeyId,
+      ARBITER_S3_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    },
+    remove: async () => {
+      for await (const page of paginateListObjectsV2({ client: store.client }, { Bucket: bucket })) {
+        for (const o of page.Contents ?? []) await store.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key }));
+      }
+      await store.client.send(new DeleteBucketCommand({ Bucket: bucket }));
+      store.client.destroy();
+    },
   };
 }
 

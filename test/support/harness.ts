@@ -14,7 +14,7 @@ import { clusterEnv, e2eShape, spanEngines } from './cluster.ts';
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 /** INSPECT_PYTHON (the venv of clients/inspect) is only needed by the Inspect tests, so only they check it. */
-export function tools(): { TEMPORAL_BIN: string; TEMPORAL_TEST_SERVER_BIN: string; OPA_BIN: string; INSPECT_PYTHON?: string; SCHEMATHESIS_BIN?: string } {
+export function tools(): { TEMPORAL_BIN: string; TEMPORAL_TEST_SERVER_BIN: string; OPA_BIN: string; INSPECT_PYTHON?: string; SCHEMATHESIS_BIN?: string; VERSITYGW_BIN?: string } {
   const file = join(REPO, '.data', 'tools.env');
   const vars = Object.fromEntries(
     readFileSync(file, 'utf8').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),

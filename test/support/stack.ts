@@ -5,8 +5,9 @@
 //
 // ARBITER_E2E_SHAPE=cluster runs the same tests on the production shape instead
 // (test/support/cluster.ts): the Temporal server on PostgreSQL that `scripts/cluster.sh up`
-// started (a namespace of this stack's own on it) and two container hosts, each a host worker on
-// its own Docker engine; the main worker spreads scenarios over both.
+// started (a namespace of this stack's own on it), two container hosts, each a host worker on
+// its own Docker engine (the main worker spreads scenarios over both), and the cluster's S3
+// artifact store (a bucket of this stack's own), which every worker and the API read and write.
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -21,7 +22,7 @@ import { mintToken, type ClaimsOf } from '../../infra/tokens.ts';
 import { bundleWorkflows, createHostWorker, createMainWorker, type HostWorker } from '../../workers/workers.ts';
 import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
-import { clusterEnv, createTestNamespace, deleteTestNamespace, e2eShape } from './cluster.ts';
+import { clusterEnv, createTestBucket, createTestNamespace, deleteTestNamespace, e2eShape } from './cluster.ts';
 
 export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }
 
@@ -56,6 +57,8 @@ export interface StackOptions {
   quotaTiming?: { reapIntervalSeconds: number; startGraceSeconds: number };
   /** the templates the API and the main worker know (default: the repository's) */
   templatesDir?: string;
+  /** the time the API's retention sweep judges deadlines by (default: the wall clock) */
+  retentionClock?: () => Promise<number>;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -66,6 +69,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const shape = e2eShape();
   const cluster = shape === 'cluster' ? clusterEnv() : undefined;
   const namespace = cluster ? await createTestNamespace(cluster.temporalAddress) : undefined;
+  const bucket = cluster ? await createTestBucket(cluster, namespace!) : undefined;
   const env = cluster
     ? await TestWorkflowEnvironment.createFromExistingServer({ address: cluster.temporalAddress, namespace: namespace! })
     : await TestWorkflowEnvironment.createLocal({
@@ -85,6 +89,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ARBITER_HOST_ID: hostIds[0]!,
       ARBITER_HOSTS: hostIds.join(','),
       DOCKER_SOCKET: cluster.engines[0]!.socket,
+      ...bucket!.env,
     } : {}),
     ...opts.env,
   });
@@ -121,6 +126,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     templatesDir,
     checks: readinessChecks({ config: t.config, temporal: env.connection, docker, policy: await loadPolicy(join(REPO, '.data', 'policy')) }),
     ...(opts.quotaTiming ? { quotaTiming: opts.quotaTiming } : {}),
+    ...(opts.retentionClock ? { retentionClock: opts.retentionClock } : {}),
     httpRateLimitPerMinute: t.config.httpRateLimitPerMinute,
   });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -178,6 +184,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await env.teardown();
       // the server deletes the namespace's workflows in the background
       if (cluster && namespace) await deleteTestNamespace(cluster.temporalAddress, namespace).catch(() => undefined);
+      await bucket?.remove();
       t.cleanup();
     },
   };

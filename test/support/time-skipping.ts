@@ -21,7 +21,8 @@ export interface TimeSkipping {
   stop(): Promise<void>;
 }
 
-export async function startTimeSkipping(): Promise<TimeSkipping> {
+/** config: more configuration for both workers (e.g. the S3 artifact store's variables). */
+export async function startTimeSkipping(config: Record<string, string> = {}): Promise<TimeSkipping> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
@@ -30,7 +31,7 @@ export async function startTimeSkipping(): Promise<TimeSkipping> {
   // The test server knows no custom search attributes, and the workflow keeps Arbiter's current.
   await registerSearchAttributes(env.connection, env.namespace ?? 'default', SEARCH_ATTRIBUTES);
   const bundle = await bundleWorkflows(new DefaultLogger('WARN'));
-  const t = await testConfig();
+  const t = await testConfig(config);
   const workers = async (templatesDir: string | undefined): Promise<{ main: Worker; host: Awaited<ReturnType<typeof createHostWorker>> }> => ({
     main: (await createMainWorker({ config: t.config, connection: env.nativeConnection, client: env.client, workflowBundle: bundle, ...(templatesDir ? { templatesDir } : {}) })).worker,
     host: await createHostWorker({ config: t.config, connection: env.nativeConnection, client: env.client }),

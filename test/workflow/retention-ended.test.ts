@@ -178,7 +178,8 @@ describe('retention of scenarios that ended without a verdict (time-skipping)', 
     const r = await waitFor('the hold to reach the workflow', async () => ((await retentionOf(held)).held ? retentionOf(held) : undefined));
     assert.equal(r.status, 'held');
     await waitFor('the hold in the scenario audit log', async () => (/retention\.hold/.test(readFileSync(join(results(held), RESULTS.audit), 'utf8')) ? true : undefined));
-    assert.ok(operatorEntries().some((e) => e.event === 'scenario.hold' && e.data?.scenarioId === held.scenarioId && e.actor === 'operator:olga'));
+    // The activity writes the scenario's log, then the operator log: the second may follow a moment later.
+    await waitFor('the hold in the operator audit log', async () => (existsSync(operatorAuditPath(t.config.storageDir)) && operatorEntries().some((e) => e.event === 'scenario.hold' && e.data?.scenarioId === held.scenarioId && e.actor === 'operator:olga') ? true : undefined));
   });
 
   it('before any retention is over, a sweep deletes nothing: the held one is listed as held, the others kept', async () => {
