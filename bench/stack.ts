@@ -26,7 +26,7 @@ import { CpuMeter } from './cpu.ts';
 import { BENCH_LABEL, EngineEvents, removeLabelled } from './engine.ts';
 import { freePort, startChild, stopChild, until, type Child } from './processes.ts';
 import { processEntry, type ProcessBundle } from '../bin/cli-bundle.js';
-import { clusterEnv, createTestNamespace, deleteTestNamespace } from '../test/support/cluster.ts';
+import { clusterEnv, createTestBucket, createTestNamespace, deleteTestNamespace } from '../test/support/cluster.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 // RELAY_HMAC_SECRET: the API signs its relays to the container host's access server with it
@@ -129,6 +129,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
   let temporal: Client | undefined;
   let events: EngineEvents | undefined;
   let namespace: string | undefined;
+  let bucket: Awaited<ReturnType<typeof createTestBucket>> | undefined;
   const teardown = async () => {
     events?.close();
     await temporal?.connection.close().catch(() => undefined);
@@ -136,6 +137,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     for (const [i, h] of hosts.entries()) await removeLabelled(engines[i]!, LABELS.host, h.id);
     await removeLabelled(docker, BENCH_LABEL, runId);
     if (cluster && namespace) await deleteTestNamespace(cluster.temporalAddress, namespace).catch(() => undefined);
+    await bucket?.remove().catch(() => undefined);
   };
 
   try {
@@ -143,6 +145,8 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     let server: Child | undefined;
     if (cluster) {
       namespace = await createTestNamespace(cluster.temporalAddress, 'bench');
+      // Artifacts in the cluster's S3 store, as the cluster shape runs them: a bucket of this run's own.
+      bucket = await createTestBucket(cluster, namespace);
     } else {
       server = startChild('temporal', opts.temporalBin, [
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
@@ -167,6 +171,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
       ARBITER_HOST_ID: hostId,
       TEMPORAL_ADDRESS: temporalAddress,
       ...(namespace ? { TEMPORAL_NAMESPACE: namespace } : {}),
+      ...bucket?.env,
       ARBITER_HOSTS: hosts.map((h) => h.id).join(','),
       DOCKER_SOCKET: hosts[0]!.socket,
       LOG_LEVEL: 'info',
@@ -263,7 +268,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
           ...Object.fromEntries(containerWorkers.map((w, i) => [`containerWorker${i ? `-${i + 1}` : ''}`, w.proc.pid])), api: api.proc.pid,
         }, {
           engines: cluster.engines.map((e) => ({ pidFile: join(dirname(e.socket), 'docker.pid'), suffix: `-${e.name}` })),
-          trees: { postgres: pidIn(join(cluster.pgData, 'postmaster.pid')) },
+          trees: { postgres: pidIn(join(cluster.pgData, 'postmaster.pid')), artifactStore: pidIn(join(REPO, '.data', 'cluster', 'store', 'versitygw.pid')) },
         })
         : new CpuMeter({ temporal: server?.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
       children: { ...(server ? { temporal: server } : {}), mainWorker, containerWorker, api },
