@@ -46,6 +46,7 @@ import { quotaQuery } from '../../contract/quota.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
 import { REPO, testConfig, waitFor, type TestConfig } from '../support/harness.ts';
 import { startDevServer, startPrivateDockerd, startWorker, type DevServer, type PrivateDockerd, type WorkerProcess } from '../support/restartable.ts';
+import { apiClient, type Http } from '../support/api-client.ts';
 
 const TENANT = 'fault-hosts';
 const HOSTS = ['host-a', 'host-b'] as const;
@@ -63,7 +64,6 @@ const WINDOW = 'hk-window';
 const LOST_AFTER_SECONDS = 20;
 const ANSWER = { outcome: 'success', submission: { answer: 'hello' } } as const;
 
-interface Http { status: number; json: Record<string, unknown> | undefined }
 interface Spawned { id: string; subject: string; hostId: HostId; containerId: string; startedAt: string }
 
 /** Mount points at or under `path`, deepest first (what a SIGKILLed engine may leave). */
@@ -190,15 +190,7 @@ describe('faults: a container host SIGKILLed with its engine (live-restore): its
 
   // ---- the API, as a client uses it ------------------------------------------------------------
 
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<Http> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  }
+  const call = apiClient(() => base);
 
   const operator = async () => (await mintToken('operator', { sub: 'host-controller', role: 'operator' }, t.config.secrets.OPERATOR_HMAC_SECRET!, { ttlSeconds: 900 })).token;
 

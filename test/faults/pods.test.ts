@@ -57,13 +57,13 @@ import { bundleWorkflows, createMainWorker } from '../../workers/workers.ts';
 import { REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
 import { recordEngineEvents, startPrivateDockerd, startWorker, type EventRecorder, type PrivateDockerd, type WorkerProcess } from '../support/restartable.ts';
 import { startDockerGate, type DockerGate } from '../support/docker-gate.ts';
+import { apiClient } from '../support/api-client.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const TENANT = 'fault-acme';
 const SECRET = 'ARB{l00pback-0nly-recon}';
 
-interface Http { status: number; json: Record<string, unknown> | undefined }
 /** web-recon's containers, in the order the launch creates them. */
 interface Pod { holder: string; workstation: string; target: string }
 
@@ -218,15 +218,7 @@ describe('faults: multi-service scenarios through a worker kill mid-launch, an e
 
   // ---- the API, as a client uses it ------------------------------------------------------------
 
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<Http> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  }
+  const call = apiClient(() => base);
 
   /** A SAT for web-recon of a pro subject, from the API, and the id of the scenario it spawns. */
   async function webReconSat(subject: string): Promise<{ sat: string; id: string; pod: Pod }> {

@@ -38,6 +38,7 @@ import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { bundleWorkflows, createMainWorker } from '../../workers/workers.ts';
 import { REPO, testConfig, tools, waitFor, type TestConfig } from '../support/harness.ts';
 import { recordEngineEvents, startPrivateDockerd, startWorker, type EventRecorder, type PrivateDockerd, type WorkerProcess } from '../support/restartable.ts';
+import { apiClient } from '../support/api-client.ts';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -149,15 +150,7 @@ describe('faults: warm pools through worker kills mid-claim and mid-refill, an e
     });
   }
 
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  }
+  const call = apiClient(() => base);
   async function spawn(subject: string): Promise<string> {
     const et = (await mintToken('et', { sub: subject, tenant: TENANT, plan: 'pro' }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 900 })).token;
     const r = await call('POST', '/api/sat', et, { template: 'pooled-flag', track: 'intro' });

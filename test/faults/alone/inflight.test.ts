@@ -37,6 +37,7 @@ import { DEFAULT_TEMPLATES_DIR } from '../../../infra/template.ts';
 import { mintToken } from '../../../infra/tokens.ts';
 import { statusQuery, type ScenarioState, type ScenarioStatus } from '../../../contract/scenario.ts';
 import { REPO, testConfig, waitFor, type TestConfig } from '../../support/harness.ts';
+import { apiClient } from '../../support/api-client.ts';
 import {
   recordEngineEvents,
   startDevServer,
@@ -53,7 +54,6 @@ const PER_BATCH = 10;
 const TENANT = 'fault-acme';
 const ANSWER = { outcome: 'success', submission: { answer: 'hello' } } as const;
 
-interface Http { status: number; json: Record<string, unknown> | undefined }
 interface Kill { point: string; kind: WorkerKind; at: string }
 
 describe('faults: 30 scenarios in flight through worker kills, a Temporal restart and a Docker engine restart', () => {
@@ -141,15 +141,7 @@ describe('faults: 30 scenarios in flight through worker kills, a Temporal restar
 
   // ---- the API, as a client uses it ------------------------------------------------------------
 
-  async function call(method: string, path: string, token: string, body?: unknown): Promise<Http> {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-  }
+  const call = apiClient(() => base);
 
   async function spawnBatch(subject: string): Promise<string[]> {
     const et = (await mintToken('et', { sub: subject, tenant: TENANT, plan: 'enterprise' }, t.config.secrets.ET_HMAC_SECRET!, { ttlSeconds: 900 })).token;
