@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { diedOfOomKill, LABELS, podMembers, type EffectiveLimits, type PodMember } from './container-spec.ts';
-import { execInContainer } from '../infra/container-access.ts';
+import { execInContainer, type OpenExec } from '../infra/container-access.ts';
 import { HOLDER_IMAGE, TEMPLATE_DIGEST_LABEL } from '../infra/images.ts';
 import type { Removals } from '../infra/removals.ts';
 import { runtimeOf } from '../infra/template.ts';
@@ -22,6 +22,8 @@ export interface HostPools {
   claimed(): void;
   /** the reconciler's pass over pooled entries: those that no longer fit are removed */
   reconcile(): Promise<void>;
+  /** the injector the keeper started in a pooled container (by its id), handed out once */
+  primed?(containerId: string): OpenExec | undefined;
 }
 
 export interface ContainerDeps {
@@ -249,6 +251,8 @@ export function createContainerActivities(deps: ContainerDeps) {
       storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,
       pooled: claim ? { key: claim.key, entry: claim.entry } : undefined, claimMs,
       containers: created.map(({ member, info }) => ({ name: member.containerName, id: info.Id })),
+      // Only a fresh claim takes what the keeper started in its entry; a retry that adopts writes afresh.
+      ...(claim && !claim.adopted ? { primed: (id: string) => pools.primed?.(id) } : {}),
     });
     if (claim && !claim.adopted) poolClaimSeconds.observe({ template: `${req.template.id}@${req.template.version}` }, (Date.now() - startedAt) / 1000);
     Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted, pooled: record.pooled, ...(claim ? { poolKey: claim.key, entry: claim.entry } : {}), claimMs });

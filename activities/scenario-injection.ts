@@ -11,10 +11,11 @@ import { dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/activity';
-import { execInContainer } from '../infra/container-access.ts';
+import { openExec, type OpenExec } from '../infra/container-access.ts';
 import { scenarioDir } from '../infra/results.ts';
 import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
+import { injections } from '../infra/metrics.ts';
 import type { PodMember } from './container-spec.ts';
 
 export const CLAIM_FILE = 'claim.json';
@@ -56,12 +57,14 @@ export function newFlag(): string {
 
 // Each file is written beside its target with the mode it must have from its creation on, then
 // renamed over it (a retry replaces a 0400 file the same way). Run as the service's own user, in
-// its /work tmpfs, one exec per container: the files' bytes follow one another on stdin, and each
-// file's path, umask and length are arguments. dd reads exactly its count a byte at a time
-// (busybox's head -c reads ahead from a pipe, measured: a second file got nothing); the files are
-// small.
-const INJECT_SCRIPT = `while [ $# -ge 3 ]; do
-  p=$1; m=$2; n=$3; shift 3
+// its /work tmpfs, one process per container, everything on stdin: per file a line "length umask
+// path" (template paths are [A-Za-z0-9._/-]), then its bytes; a line "." ends it. The process can
+// be started before the scenario exists (a warm pool primes one per entry) and written at the
+// claim; one whose stdin closed before the "." (its host worker died, the connection broke) exits
+// 75 and wrote only whole files. dd reads exactly its count a byte at a time (busybox's head -c
+// reads ahead from a pipe, measured: a second file got nothing); the files are small.
+const INJECT_SCRIPT = `while read -r n m p; do
+  [ "$n" = . ] && exit 0
   d=$(dirname -- "$p")
   mkdir -p -- "$d" || exit 73
   t="$d/.arbiter-inject.$$"
@@ -69,16 +72,55 @@ const INJECT_SCRIPT = `while [ $# -ge 3 ]; do
   (umask "$m"; dd bs=1 count="$n" of="$t" 2>/dev/null) || { rm -f -- "$t"; exit 76; }
   [ "$(wc -c < "$t")" -eq "$n" ] || { rm -f -- "$t"; exit 76; }
   mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }
-done`;
+done
+exit 75`;
 
 interface InjectedFile { path: string; bytes: Buffer; umask: string }
 
-async function injectFiles(docker: Docker, member: PodMember, files: readonly InjectedFile[]): Promise<void> {
-  if (files.length === 0) return;
-  const r = await execInContainer(docker.getContainer(member.containerName), {
-    cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject', ...files.flatMap((f) => [f.path, f.umask, String(f.bytes.length)])],
-    stdin: Buffer.concat(files.map((f) => f.bytes)), cwd: '/', env: {}, user: member.service!.user, timeoutSeconds: 30, runtime: member.spec.HostConfig?.Runtime,
-  }, 4096);
+/** The injector's process as a member's container runs it (its user, its runtime). */
+function injectorOf(member: PodMember): { cmd: string[]; cwd: string; env: Record<string, string>; user: string; runtime: string | undefined } {
+  return { cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject'], cwd: '/', env: {}, user: member.service!.user, runtime: member.spec.HostConfig?.Runtime };
+}
+
+/** Starts a member's injector ahead of its claim (workers/pool-keeper.ts): it waits on its stdin. */
+export function primeInjector(docker: Docker, member: PodMember): Promise<OpenExec> {
+  return openExec(docker.getContainer(member.containerName), injectorOf(member), 4096);
+}
+
+/** The services of a scenario that the template has files injected into. */
+export function injectionTargets(template: Template, members: readonly PodMember[]): PodMember[] {
+  const inject = template.inject;
+  const targets = new Set<PodMember>();
+  if (inject?.identity) targets.add(members.find((m) => m.main)!);
+  const flagMember = flagMemberOf(template, members);
+  if (flagMember) targets.add(flagMember);
+  return [...targets];
+}
+
+function flagMemberOf(template: Template, members: readonly PodMember[]): PodMember | undefined {
+  const flag = template.inject?.flag;
+  return flag ? members.find((m) => m.role === 'service' && (flag.service === undefined ? m.main : m.name === flag.service)) : undefined;
+}
+
+async function injectFiles(docker: Docker, template: string, member: PodMember, files: readonly InjectedFile[], primed: OpenExec | undefined): Promise<void> {
+  if (files.length === 0) {
+    primed?.abandon();
+    return;
+  }
+  const stdin = Buffer.concat([...files.flatMap((f) => [Buffer.from(`${f.bytes.length} ${f.umask} ${f.path}\n`), f.bytes]), Buffer.from('.\n')]);
+  // A primed injector that answers anything but success (its stream broke, its process was gone)
+  // is tried once more as a fresh process: the script only ever writes whole files by rename.
+  const run = async (opened: OpenExec) => opened.finish(stdin, 30);
+  let r = primed && !primed.ended ? await run(primed).catch(() => undefined) : undefined;
+  // Its connection is done with either way (one whose process had already ended was never written).
+  primed?.abandon();
+  let how: 'primed' | 'exec' = 'primed';
+  if (r?.exitCode !== 0) {
+    how = 'exec';
+    const opened = await openExec(docker.getContainer(member.containerName), injectorOf(member), 4096);
+    r = await run(opened);
+  }
+  injections.inc({ template, how });
   if (r.exitCode !== 0) {
     throw ApplicationFailure.nonRetryable(`could not write ${files.map((f) => f.path).join(', ')} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`, FailureTypes.serviceNotReady);
   }
@@ -94,6 +136,8 @@ export interface InjectionRequest {
   pooled: { key: string; entry: string } | undefined;
   claimMs: number;
   containers: Array<{ name: string; id: string }>;
+  /** the injector a warm pool started in this container ahead of the claim, taken (once) by its id */
+  primed?: (containerId: string) => OpenExec | undefined;
 }
 
 /** Records the claim, then writes what the template asks for into the scenario's containers. */
@@ -101,7 +145,7 @@ export async function injectScenario(docker: Docker, req: InjectionRequest): Pro
   const earlier = readClaimRecord(req.storageDir, req.scenarioId);
   const sameClaim = earlier !== undefined && earlier.pooled === (req.pooled !== undefined) && earlier.entry === req.pooled?.entry;
   const inject = req.template.inject;
-  const flagMember = inject?.flag ? req.members.find((m) => m.role === 'service' && (inject.flag!.service === undefined ? m.main : m.name === inject.flag!.service)) : undefined;
+  const flagMember = flagMemberOf(req.template, req.members);
   const mainMember = req.members.find((m) => m.main)!;
   const value = earlier?.injected.flag?.value ?? newFlag();
   const record: ClaimRecord = {
@@ -122,6 +166,9 @@ export async function injectScenario(docker: Docker, req: InjectionRequest): Pro
     add(mainMember, { path: inject.identity, bytes: Buffer.from(`${JSON.stringify({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`), umask: '0333' });
   }
   if (record.injected.flag && flagMember) add(flagMember, { path: record.injected.flag.path, bytes: Buffer.from(`${value}\n`), umask: '0377' });
-  for (const [member, list] of files) await injectFiles(docker, member, list);
+  for (const [member, list] of files) {
+    const id = req.containers.find((c) => c.name === member.containerName)?.id;
+    await injectFiles(docker, `${req.template.id}@${req.template.version}`, member, list, id !== undefined ? req.primed?.(id) : undefined);
+  }
   return record;
 }

@@ -81,6 +81,13 @@ export const poolRefills = new Counter({
   registers: [registry],
 });
 
+export const injections = new Counter({
+  name: 'arbiter_injections_total',
+  help: 'Containers a scenario\'s files (identity, flag) were written into: by the process a warm pool started ahead of the claim ("primed"), or by an exec of its own ("exec")',
+  labelNames: ['template', 'how'] as const,
+  registers: [registry],
+});
+
 /** The scrape body: this registry plus any per-process extras (for example the API's scenario gauge). */
 export async function metricsText(extra: Registry[] = []): Promise<{ contentType: string; body: string }> {
   const merged = extra.length ? Registry.merge([registry, ...extra]) : registry;

@@ -10,6 +10,8 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { LABELS, podMembers, type PodMember } from '../activities/container-spec.ts';
 import { awaitReady, pinnedImage, type HostPools } from '../activities/launch-and-teardown.ts';
+import { injectionTargets, primeInjector } from '../activities/scenario-injection.ts';
+import type { OpenExec } from '../infra/container-access.ts';
 import { memberSuffixes, poolKey, poolScenarioId } from '../activities/pool/pool-key.ts';
 import { entryPrefix, isComplete, PoolLogic, WARMING_SUFFIX, type DesiredPool } from '../activities/pool/pool-logic.ts';
 import { dockerPoolEngine } from '../activities/pool/docker-pool-engine.ts';
@@ -112,10 +114,25 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
         }
       }
       for (const m of members) await awaitReady(docker, m);
+      // What the claim will write into the entry is written by a process started now: a claim then
+      // costs a write to its stdin, not an exec's create and start (about 100 ms, bench/pools.ts).
+      // Not one that fails to start: the claim starts its own then.
+      for (const m of injectionTargets(pool.template, members)) {
+        try {
+          const id = (await docker.getContainer(m.containerName).inspect()).Id;
+          const opened = await primeInjector(docker, m);
+          primed.set(id, opened);
+        } catch (err) {
+          log.warn({ template: pool.ref, container: m.containerName, err: (err as Error).message }, 'pool: could not start the injector ahead of a claim');
+        }
+      }
       poolRefills.inc({ template: pool.ref });
     },
   });
   const logic = new PoolLogic(engine, opts.hostId);
+  // Injectors started in pooled containers, by container id (a claim renames, the id stays). One
+  // whose container went away ended with it and is dropped at the next pass.
+  const primed = new Map<string, OpenExec>();
 
   /** The pools this host should keep, as the templates and the policy on disk say now. */
   async function desiredPools(): Promise<KeptPool[]> {
@@ -183,6 +200,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
         log.warn({ template: pool.ref, key: pool.key, err: (err as Error).message }, 'pool: could not make an entry');
       }
     }
+    for (const [id, opened] of primed) if (opened.ended) primed.delete(id);
     const entries = await logic.entries();
     statuses = desired.map((p) => ({ template: p.ref, key: p.key, ready: entries.filter((e) => e.key === p.key && isComplete(e, p.suffixes)).length, min: p.min, max: p.max }));
     for (const s of statuses) poolReady.set({ template: s.template, key: s.key }, s.ready);
@@ -229,6 +247,14 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       stopped = true;
       clearInterval(timer);
       await running;
+      // Their processes see EOF and exit without writing: a claim after a restart starts its own.
+      for (const opened of primed.values()) opened.abandon();
+      primed.clear();
+    },
+    primed(containerId) {
+      const opened = primed.get(containerId);
+      primed.delete(containerId);
+      return opened;
     },
     trigger,
     async settle() {

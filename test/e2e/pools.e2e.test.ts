@@ -167,6 +167,8 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
       assert.match(metrics, new RegExp(`arbiter_pool_hits_total\\{template="${TEMPLATE}"\\} [2-9]`));
       assert.match(metrics, /arbiter_pool_refills_total\{template="pool-e2e@1"\} [1-9]/);
       assert.match(metrics, /arbiter_pool_claim_seconds_count\{template="pool-e2e@1"\} [2-9]/);
+      // Both claims wrote their flag through the process the keeper started in the entry ahead of them.
+      assert.match(metrics, /arbiter_injections_total\{template="pool-e2e@1",how="primed"\} [2-9]/);
       assert.match(metrics, new RegExp(`arbiter_pool_ready\\{template="${TEMPLATE}",key="${key}"\\} \\d`));
     } finally {
       await ops.close();
