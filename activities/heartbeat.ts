@@ -15,7 +15,8 @@ export function keepHeartbeating<T extends Activities>(activities: T): T {
   for (const [name, fn] of Object.entries(activities)) {
     wrapped[name] = async (...args: unknown[]) => {
       const ctx = Context.current();
-      ctx.heartbeat();
+      // None at the start: the server's heartbeat timeout counts from the start already, and one
+      // sent now would cost every host activity a round trip and a write before it could complete.
       const timer = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         return await fn(...args);

@@ -163,6 +163,8 @@ export class PoolLogic {
       if (!main) continue;
       // "taken": another attempt of this scenario got there first, pooled or cold.
       if (!main.labels[LABELS.poolEntry]) return undefined;
+      // A fresh claim of a one-container entry has nothing more to rename: no second list.
+      if (outcome === 'renamed' && suffixes.length === 1) return { key: main.labels[LABELS.pool]!, entry: main.labels[LABELS.poolEntry]!, containers: [{ name: target, id: main.id }], adopted: false };
       return { ...(await this.finish(scenarioId, main)), adopted: outcome === 'taken' };
     }
     return undefined;
