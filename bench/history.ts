@@ -68,3 +68,39 @@ export function medianProfile(profiles: readonly HistoryProfile[]): Record<strin
   for (const t of types) out[`activity:${t}`] = med(profiles.map((p) => p.activityMs[t] ?? 0));
   return out;
 }
+
+/**
+ * Where one spawn's time went, from its workflow history (server timestamps, same clock): the
+ * API until the workflow started, the admission steps (entitlements, policy, host) until the
+ * launch was scheduled (of which: the pick-up of the workflow task that scheduled it, and how long
+ * that task ran), the launch activity's pick-up, and the activity until running: `runningAt` (the
+ * engine's start event) when given, else the launch activity's completion.
+ */
+export function spawnSpans(history: History, t0: number, runningAt?: number): Record<string, number> {
+  const events = history.events ?? [];
+  const ms = eventTimeMs;
+  const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
+  const launch = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'launchContainer');
+  const launchStarted = launch && events.find((e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.scheduledEventId) === Number(launch.eventId));
+  const launchDone = launch && events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(launch.eventId));
+  // The workflow task that ran admission: its pick-up, and how long it ran (the local activities).
+  const launchTask = launch && events.filter((e) => e.workflowTaskCompletedEventAttributes && Number(e.eventId) < Number(launch.eventId)).at(-1);
+  const launchTaskStarted = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.startedEventId));
+  const launchTaskScheduled = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.scheduledEventId));
+  const end = runningAt ?? (launchDone && ms(launchDone));
+  if (!started || !launch || !launchStarted || !launchTask || !launchTaskStarted || !launchTaskScheduled || end === undefined) return {};
+  return {
+    apiUntilWorkflowStarted: ms(started) - t0,
+    admissionUntilLaunchScheduled: ms(launch) - ms(started),
+    admissionTaskPickup: ms(launchTaskStarted) - ms(launchTaskScheduled),
+    admissionTaskRun: ms(launchTask) - ms(launchTaskStarted),
+    launchPickup: ms(launchStarted) - ms(launch),
+    launchActivityUntilRunning: end - ms(launchStarted),
+  };
+}
+
+/** The median of each span over several spawns (keys of spawnSpans). */
+export function medianSpans(spans: ReadonlyArray<Record<string, number>>): Record<string, number> {
+  const keys = ['apiUntilWorkflowStarted', 'admissionUntilLaunchScheduled', 'admissionTaskPickup', 'admissionTaskRun', 'launchPickup', 'launchActivityUntilRunning'];
+  return Object.fromEntries(keys.map((k) => [k, Math.round(percentile(spans.map((b) => b[k]).filter((v): v is number => v !== undefined), 50))]));
+}

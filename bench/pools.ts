@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS } from '../activities/container-spec.ts';
 import { RawEngine, wallMs } from './engine.ts';
-import { eventTimeMs } from './history.ts';
+import { medianSpans, spawnSpans } from './history.ts';
 import { percentile, ratioOf, type BenchResult } from './report.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -22,13 +22,11 @@ const REFILL_TIMEOUT_MS = 60_000;
 const POLL_MS = 50;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** When the launch activity of the scenario completed, from its history (ms since the epoch). */
-async function launchedAtMs(stack: BenchStack, scenarioId: string): Promise<number> {
-  const events = (await stack.temporal.workflow.getHandle(scenarioId).fetchHistory()).events ?? [];
-  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'launchContainer');
-  const done = scheduled && events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(scheduled.eventId));
-  if (!done) throw new Error(`${scenarioId}: no completed launch in its history`);
-  return eventTimeMs(done);
+/** Where the spawn's time went until its launch completed (bench/history.ts), from its history. */
+async function launchSpans(stack: BenchStack, scenarioId: string, t0: number): Promise<Record<string, number>> {
+  const spans = spawnSpans(await stack.temporal.workflow.getHandle(scenarioId).fetchHistory(), t0);
+  if (spans.launchActivityUntilRunning === undefined) throw new Error(`${scenarioId}: no completed launch in its history`);
+  return spans;
 }
 
 export async function runPools(stack: BenchStack, opts: { samples: number; warmup: number; log: (line: string) => void }): Promise<BenchResult> {
@@ -38,6 +36,8 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
   const cold: number[] = [];
   const baseline: number[] = [];
   const claimMs: number[] = [];
+  const hitSpans: Array<Record<string, number>> = [];
+  const coldSpans: Array<Record<string, number>> = [];
   let misses = 0;
 
   /** Ready pooled entries of the template on the host (their main container, under its pooled name). */
@@ -61,12 +61,17 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
       await pause(POLL_MS);
     }
   };
-  const spawnOnce = async (template: string, into: number[] | undefined) => {
+  const spawnOnce = async (template: string, into: number[] | undefined, spans: Array<Record<string, number>>) => {
     const { sat, scenarioId } = await stack.sat(et, template);
     const t0 = wallMs();
     await stack.spawn(sat, scenarioId);
     await running(scenarioId, sat);
-    if (into) into.push((await launchedAtMs(stack, scenarioId)) - t0);
+    if (into) {
+      const where = await launchSpans(stack, scenarioId, t0);
+      // The spans follow one another from t0 to the launch's completion (the task's pick-up and run are parts of admission).
+      into.push(where.apiUntilWorkflowStarted! + where.admissionUntilLaunchScheduled! + where.launchPickup! + where.launchActivityUntilRunning!);
+      spans.push(where);
+    }
     const claim = template === POOLED_TEMPLATE ? JSON.parse(readFileSync(join(stack.storageDir, 'scenarios', scenarioId, 'claim.json'), 'utf8')) as { pooled: boolean; claimMs?: number } : undefined;
     const cancel = await stack.call('POST', `/api/scenarios/${scenarioId}/cancel`, sat);
     if (cancel.status !== 202) throw new Error(`cancel answered ${cancel.status}: ${JSON.stringify(cancel.json)}`);
@@ -91,8 +96,8 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
   for (let i = 0; i < opts.warmup + opts.samples; i++) {
     const keep = i >= opts.warmup;
     const order = [
-      async () => { await refilled(); await spawnOnce(POOLED_TEMPLATE, keep ? hit : undefined); },
-      () => spawnOnce('hello', keep ? cold : undefined),
+      async () => { await refilled(); await spawnOnce(POOLED_TEMPLATE, keep ? hit : undefined, hitSpans); },
+      () => spawnOnce('hello', keep ? cold : undefined, coldSpans),
       () => rawOnce(keep),
     ];
     // Rotating which goes first cancels any effect of going right after another.
@@ -106,7 +111,11 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
   const hitP95 = percentile(hit, 95);
   const coldP50 = percentile(cold, 50);
   const note = misses ? `${misses} of ${hit.length} pooled samples found the pool empty` : undefined;
-  opts.log(`  pool hit p50 ${hitP50.toFixed(0)} ms, cold p50 ${coldP50.toFixed(0)} ms, raw p50 ${rawP50.toFixed(0)} ms; claim (rename + injection) p50 ${percentile(claimMs, 50).toFixed(0)} ms`);
+  opts.log(`  pool hit p50 ${hitP50.toFixed(0)} ms, cold p50 ${coldP50.toFixed(0)} ms, raw p50 ${rawP50.toFixed(0)} ms; claim (the renames) p50 ${percentile(claimMs, 50).toFixed(0)} ms`);
+  const hitWhere = medianSpans(hitSpans);
+  const coldWhere = medianSpans(coldSpans);
+  opts.log(`  median breakdown, pool hit (ms): ${JSON.stringify(hitWhere)}`);
+  opts.log(`  median breakdown, cold (ms): ${JSON.stringify(coldWhere)}`);
   return {
     figures: [
       {
@@ -125,6 +134,6 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
         target: { text: `≤ ${COLD_P50_TARGET}× raw`, met: ratioOf(coldP50, rawP50) <= COLD_P50_TARGET },
       },
     ],
-    details: { samples: opts.samples, warmup: opts.warmup, hitMs: hit, coldMs: cold, rawMs: baseline, claimMs, misses, cpuSeconds },
+    details: { samples: opts.samples, warmup: opts.warmup, hitMs: hit, coldMs: cold, rawMs: baseline, claimMs, misses, cpuSeconds, medianBreakdownMs: { hit: hitWhere, cold: coldWhere }, breakdownMs: { hit: hitSpans, cold: coldSpans } },
   };
 }

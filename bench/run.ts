@@ -136,7 +136,7 @@ async function main(): Promise<number> {
     failed = err;
     console.error(err);
   } finally {
-    await stopAll(failed !== undefined);
+    await stopAll(failed !== undefined || process.env.BENCH_KEEP_LOGS === '1');
   }
 
   const seconds = Math.round((Date.now() - started.getTime()) / 1000);

@@ -4,40 +4,11 @@
 // cleaned up before the next, so both see the same machine.
 import { scenarioContainerName } from '../activities/container-spec.ts';
 import { eventMs, RawEngine, wallMs } from './engine.ts';
-import { eventTimeMs } from './history.ts';
+import { medianSpans, spawnSpans } from './history.ts';
 import { percentile, ratioOf, type BenchResult } from './report.ts';
 import type { BenchStack } from './stack.ts';
 
 const TARGET_RATIO = 1.25;
-
-type History = Awaited<ReturnType<ReturnType<BenchStack['temporal']['workflow']['getHandle']>['fetchHistory']>>;
-const ms = eventTimeMs;
-
-/**
- * Where one spawn's time went, from its workflow history (server timestamps, same clock): the
- * API until the workflow started, the admission steps (entitlements, policy, host) until the
- * launch was scheduled (of which: the pick-up of the workflow task that scheduled it, and how long
- * that task ran), the launch activity's pick-up, and the activity until the engine's start.
- */
-function spans(history: History, t0: number, runningAt: number): Record<string, number> {
-  const events = history.events ?? [];
-  const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
-  const launch = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'launchContainer');
-  const launchStarted = launch && events.find((e) => e.activityTaskStartedEventAttributes && Number(e.activityTaskStartedEventAttributes.scheduledEventId) === Number(launch.eventId));
-  // The workflow task that ran admission: its pick-up, and how long it ran (the local activities).
-  const launchTask = launch && events.filter((e) => e.workflowTaskCompletedEventAttributes && Number(e.eventId) < Number(launch.eventId)).at(-1);
-  const launchTaskStarted = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.startedEventId));
-  const launchTaskScheduled = launchTask && events.find((e) => Number(e.eventId) === Number(launchTask.workflowTaskCompletedEventAttributes!.scheduledEventId));
-  if (!started || !launch || !launchStarted || !launchTask || !launchTaskStarted || !launchTaskScheduled) return {};
-  return {
-    apiUntilWorkflowStarted: ms(started) - t0,
-    admissionUntilLaunchScheduled: ms(launch) - ms(started),
-    admissionTaskPickup: ms(launchTaskStarted) - ms(launchTaskScheduled),
-    admissionTaskRun: ms(launchTask) - ms(launchTaskStarted),
-    launchPickup: ms(launchStarted) - ms(launch),
-    launchActivityUntilRunning: runningAt - ms(launchStarted),
-  };
-}
 
 export async function runSpawnLatency(stack: BenchStack, opts: { samples: number; warmup: number; log: (line: string) => void }): Promise<BenchResult> {
   const raw = new RawEngine(stack.docker, stack.runId);
@@ -65,7 +36,7 @@ export async function runSpawnLatency(stack: BenchStack, opts: { samples: number
     if (cancel.status !== 202) throw new Error(`cancel answered ${cancel.status}: ${JSON.stringify(cancel.json)}`);
     await stack.result(scenarioId).catch(() => undefined);
     stack.spawned.delete(scenarioId);
-    if (keep) breakdown.push(spans(await stack.temporal.workflow.getHandle(scenarioId).fetchHistory(), t0, eventMs(e)));
+    if (keep) breakdown.push(spawnSpans(await stack.temporal.workflow.getHandle(scenarioId).fetchHistory(), t0, eventMs(e)));
   };
   const rawOnce = async (keep: boolean) => {
     const { name, spec } = raw.spec();
@@ -86,8 +57,7 @@ export async function runSpawnLatency(stack: BenchStack, opts: { samples: number
   }
   stack.events.forget();
   const cpuSeconds = stack.cpu.since(cpu);
-  const medianOf = (key: string) => percentile(breakdown.map((b) => b[key]).filter((v): v is number => v !== undefined), 50);
-  const where = Object.fromEntries(['apiUntilWorkflowStarted', 'admissionUntilLaunchScheduled', 'admissionTaskPickup', 'admissionTaskRun', 'launchPickup', 'launchActivityUntilRunning'].map((k) => [k, Math.round(medianOf(k))]));
+  const where = medianSpans(breakdown);
   opts.log(`  median breakdown (ms): ${JSON.stringify(where)}`);
 
   const p50 = percentile(arbiter, 50);

@@ -150,7 +150,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     } else {
       server = startChild('temporal', opts.temporalBin, [
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
-        '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+        '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn', ...(process.env.BENCH_SQLITE_PRAGMAS?.split(' ').filter(Boolean).flatMap((p) => ['--sqlite-pragma', p]) ?? []),
         ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
       ], { cwd: dir, env: childEnv({}), log: join(logsDir, 'temporal.log') });
       started.push(server);
