@@ -22,8 +22,8 @@ export interface HostPools {
   claimed(): void;
   /** the reconciler's pass over pooled entries: those that no longer fit are removed */
   reconcile(): Promise<void>;
-  /** the injector the keeper started in a pooled container (by its id), handed out once */
-  primed?(containerId: string): OpenExec | undefined;
+  /** the injector the keeper started (or is starting) in a pooled container, by its id; handed out once */
+  primed?(containerId: string): Promise<OpenExec | undefined>;
 }
 
 export interface ContainerDeps {
@@ -250,8 +250,9 @@ export function createContainerActivities(deps: ContainerDeps) {
       storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,
       pooled: claim ? { key: claim.key, entry: claim.entry } : undefined, claimMs,
       containers: created.map(({ member, info }) => ({ name: member.containerName, id: info.Id })),
-      // Only a fresh claim takes what the keeper started in its entry; a retry that adopts writes afresh.
-      ...(claim && !claim.adopted ? { primed: (id: string) => pools.primed?.(id) } : {}),
+      // A claim takes what the keeper started in its entry (a retry that adopts too: the same script
+      // writes the same files); a cold start has none.
+      ...(claim ? { primed: async (id: string) => pools.primed?.(id) } : {}),
     });
     if (claim && !claim.adopted) poolClaimSeconds.observe({ template: `${req.template.id}@${req.template.version}` }, (Date.now() - startedAt) / 1000);
     // The refill is asked for once the launch has answered: a keeper pass reads and hashes the

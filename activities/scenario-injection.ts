@@ -137,7 +137,7 @@ export interface InjectionRequest {
   claimMs: number;
   containers: Array<{ name: string; id: string }>;
   /** the injector a warm pool started in this container ahead of the claim, taken (once) by its id */
-  primed?: (containerId: string) => OpenExec | undefined;
+  primed?: (containerId: string) => Promise<OpenExec | undefined>;
 }
 
 /** Records the claim, then writes what the template asks for into the scenario's containers. */
@@ -168,7 +168,7 @@ export async function injectScenario(docker: Docker, req: InjectionRequest): Pro
   if (record.injected.flag && flagMember) add(flagMember, { path: record.injected.flag.path, bytes: Buffer.from(`${value}\n`), umask: '0377' });
   for (const [member, list] of files) {
     const id = req.containers.find((c) => c.name === member.containerName)?.id;
-    await injectFiles(docker, `${req.template.id}@${req.template.version}`, member, list, id !== undefined ? req.primed?.(id) : undefined);
+    await injectFiles(docker, `${req.template.id}@${req.template.version}`, member, list, id !== undefined ? await req.primed?.(id) : undefined);
   }
   return record;
 }

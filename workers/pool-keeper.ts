@@ -13,7 +13,7 @@ import { awaitReady, pinnedImage, type HostPools } from '../activities/launch-an
 import { injectionTargets, primeInjector } from '../activities/scenario-injection.ts';
 import type { OpenExec } from '../infra/container-access.ts';
 import { memberSuffixes, poolKey, poolScenarioId } from '../activities/pool/pool-key.ts';
-import { entryPrefix, isComplete, PoolLogic, WARMING_SUFFIX, type DesiredPool } from '../activities/pool/pool-logic.ts';
+import { entryPrefix, isComplete, PoolLogic, WARMING_SUFFIX, type DesiredPool, type PoolEntryView } from '../activities/pool/pool-logic.ts';
 import { dockerPoolEngine } from '../activities/pool/docker-pool-engine.ts';
 import type { PoolOverride } from '../infra/config.ts';
 import { HOLDER_IMAGE } from '../infra/images.ts';
@@ -116,23 +116,65 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       for (const m of members) await awaitReady(docker, m);
       // What the claim will write into the entry is written by a process started now: a claim then
       // costs a write to its stdin, not an exec's create and start (about 100 ms, bench/pools.ts).
-      // Not one that fails to start: the claim starts its own then.
-      for (const m of injectionTargets(pool.template, members)) {
-        try {
-          const id = (await docker.getContainer(m.containerName).inspect()).Id;
-          const opened = await primeInjector(docker, m);
-          primed.set(id, opened);
-        } catch (err) {
-          log.warn({ template: pool.ref, container: m.containerName, err: (err as Error).message }, 'pool: could not start the injector ahead of a claim');
-        }
-      }
+      await Promise.all(injectionTargets(pool.template, members).map(async (m) => prime((await docker.getContainer(m.containerName).inspect()).Id, m, pool.ref)));
       poolRefills.inc({ template: pool.ref });
     },
   });
   const logic = new PoolLogic(engine, opts.hostId);
+
   // Injectors started in pooled containers, by container id (a claim renames, the id stays). One
-  // whose container went away ended with it and is dropped at the next pass.
-  const primed = new Map<string, OpenExec>();
+  // still starting is a promise the claim waits for. "taken": a claim asked for this container's,
+  // so none is started in it after (a pass's list of entries may predate the claim's rename). Both
+  // sides check and set synchronously, so a claim either gets the injector or none is ever started.
+  interface Primed { ready: Promise<OpenExec | undefined>; opened?: OpenExec }
+  const primed = new Map<string, Primed | 'taken'>();
+  /** Starts an injector in the container unless it has one (or a claim took it); a failure leaves the claim to an exec. */
+  function prime(id: string, member: PodMember, ref: string): Promise<OpenExec | undefined> {
+    const known = primed.get(id);
+    if (known === 'taken') return Promise.resolve(undefined);
+    if (known) return known.ready;
+    const p: Primed = {
+      ready: primeInjector(docker, member).then((opened) => {
+        p.opened = opened;
+        return opened;
+      }, (err: unknown) => {
+        if (primed.get(id) === p) primed.delete(id);
+        log.warn({ template: ref, container: member.containerName, err: (err as Error).message }, 'pool: could not start the injector ahead of a claim');
+        return undefined;
+      }),
+    };
+    primed.set(id, p);
+    return p.ready;
+  }
+  const abandon = (p: Primed | 'taken') => { if (p !== 'taken') void p.ready.then((opened) => opened?.abandon()); };
+
+  /**
+   * Forgets the injectors of containers that are gone (abandoning them) and those that ended, and
+   * starts one in every ready entry that has none: entries an earlier worker process made, or
+   * whose injector's connection broke.
+   */
+  async function primeEntries(desired: readonly KeptPool[], entries: readonly PoolEntryView[]): Promise<void> {
+    const alive = new Set(entries.flatMap((e) => e.members.map((m) => m.id)));
+    for (const [id, p] of primed) {
+      if (!alive.has(id)) {
+        abandon(p);
+        primed.delete(id);
+      } else if (p !== 'taken' && p.opened?.ended) {
+        primed.delete(id);
+      }
+    }
+    const starting: Array<Promise<unknown>> = [];
+    for (const e of entries) {
+      const pool = desired.find((d) => d.key === e.key);
+      if (!pool || e.claimed || !isComplete(e, pool.suffixes)) continue;
+      const members = podMembers({ scenarioId: poolScenarioId(e.key, e.entry), tenant: '', template: pool.template, limits: { ...pool.template.limits }, env: [], hostId: opts.hostId, pool: { key: e.key, entry: e.entry } });
+      for (const m of injectionTargets(pool.template, members)) {
+        const c = e.members.find((x) => x.name === m.containerName);
+        if (c && !primed.has(c.id)) starting.push(prime(c.id, m, pool.ref));
+      }
+    }
+    await Promise.all(starting);
+  }
 
   /** The pools this host should keep, as the templates and the policy on disk say now. */
   async function desiredPools(): Promise<KeptPool[]> {
@@ -200,8 +242,8 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
         log.warn({ template: pool.ref, key: pool.key, err: (err as Error).message }, 'pool: could not make an entry');
       }
     }
-    for (const [id, opened] of primed) if (opened.ended) primed.delete(id);
     const entries = await logic.entries();
+    await primeEntries(desired, entries);
     statuses = desired.map((p) => ({ template: p.ref, key: p.key, ready: entries.filter((e) => e.key === p.key && isComplete(e, p.suffixes)).length, min: p.min, max: p.max }));
     for (const s of statuses) poolReady.set({ template: s.template, key: s.key }, s.ready);
   }
@@ -247,14 +289,14 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       stopped = true;
       clearInterval(timer);
       await running;
-      // Their processes see EOF and exit without writing: a claim after a restart starts its own.
-      for (const opened of primed.values()) opened.abandon();
+      // Their processes see EOF and exit without writing; the next keeper starts new ones.
+      for (const p of primed.values()) abandon(p);
       primed.clear();
     },
     primed(containerId) {
-      const opened = primed.get(containerId);
-      primed.delete(containerId);
-      return opened;
+      const p = primed.get(containerId);
+      primed.set(containerId, 'taken');
+      return p && p !== 'taken' ? p.ready : Promise.resolve(undefined);
     },
     trigger,
     async settle() {

@@ -54,7 +54,7 @@ describe('warm pools: the injector started ahead of a claim', () => {
   const inject = (s: { scenarioId: string; member: PodMember; id: string }, primed: ReturnType<typeof primeInjector> extends Promise<infer T> ? T | undefined : never) => injectScenario(docker, {
     storageDir, scenarioId: s.scenarioId, tenant: 'acme', subject: 'sub-1', template, members: [s.member],
     pooled: { key: 'k', entry: 'e' }, claimMs: 1, containers: [{ name: s.member.containerName, id: s.id }],
-    primed: (id) => (id === s.id ? primed : undefined),
+    primed: async (id) => (id === s.id ? primed : undefined),
   });
 
   it('a claim writes identity and flag through the primed process, which is gone after', async () => {

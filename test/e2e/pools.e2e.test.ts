@@ -15,6 +15,7 @@ import type { ClaimRecord } from '../../activities/scenario-injection.ts';
 import { scenarioContainerName } from '../../contract/containers.ts';
 import { MANIFEST_FILE } from '../../infra/evidence-manifest.ts';
 import { buildTemplateImages } from '../../infra/images.ts';
+import { injections } from '../../infra/metrics.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { startOpsServer } from '../../workers/ops-server.ts';
 import { randomUUID } from 'node:crypto';
@@ -173,6 +174,28 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     } finally {
       await ops.close();
     }
+  });
+
+  it('after its keeper restarts (its injectors gone, as after a worker restart) each entry it finds gets one again, and the next claim writes through it', async () => {
+    const keeper = stack.host.pools;
+    const waiting = async (id: string) => {
+      const states = await Promise.all(((await docker.getContainer(id).inspect()).ExecIDs ?? []).map(async (x) => (await docker.getExec(x).inspect()).Running));
+      return states.filter(Boolean).length;
+    };
+    const warm = await poolAtMin('the pool at its min before the restart');
+    await keeper.stop();
+    // Stopped, the keeper dropped its injectors: their processes saw EOF and exited.
+    await waitFor('the old injectors gone', async () => ((await Promise.all(warm.map((p) => waiting(p.id)))).every((n) => n === 0) ? true : undefined));
+    keeper.start();
+    await keeper.settle();
+    const entries = await poolAtMin('the pool at its min after the restart');
+    assert.deepEqual((await Promise.all(entries.map((p) => waiting(p.id)))), entries.map(() => 1), 'one injector waits in each entry again');
+    const primedBefore = (await injections.get()).values.find((v) => v.labels.template === TEMPLATE && v.labels.how === 'primed')?.value ?? 0;
+    const s = await spawn('pool-restarted');
+    assert.equal((await exec(s, ['cat', '/work/.arbiter/flag'])).stdout.trim(), claimOfHost(s.id).injected.flag?.value);
+    assert.equal((await injections.get()).values.find((v) => v.labels.template === TEMPLATE && v.labels.how === 'primed')?.value, primedBefore + 1);
+    const r = await stack.call('POST', `/api/scenarios/${s.id}/cancel`, s.access);
+    assert.equal(r.status, 202, JSON.stringify(r.json));
   });
 
   it('a pod (web-recon: holder, workstation, target) is pooled whole, claimed whole, and works: the workstation reaches the target by name', async () => {
