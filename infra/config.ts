@@ -210,7 +210,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     leaseStartGraceSeconds: positiveInt('ARBITER_LEASE_START_GRACE_SECONDS', 120),
     httpRateLimitPerMinute: positiveInt('ARBITER_HTTP_RATE_LIMIT', 600),
     // The SDK needs room for two (the one running and one being evicted); 1 would silently become 2.
-    workflowCacheSize: atLeast(2, 'ARBITER_WORKFLOW_CACHE_SIZE', positiveInt('ARBITER_WORKFLOW_CACHE_SIZE', 100)),
+    // 50, not 100: with 500 open scenarios the main worker's RSS was 330 MB against 386 MB (one
+    // bench run each, bench/open-scenarios.ts); an evicted scenario replays its ~38 events when it wakes.
+    workflowCacheSize: atLeast(2, 'ARBITER_WORKFLOW_CACHE_SIZE', positiveInt('ARBITER_WORKFLOW_CACHE_SIZE', 50)),
     hosts: hostList(env.ARBITER_HOSTS, hostId),
     runtime: containerRuntime(env.ARBITER_RUNTIME),
     readyzDocker: onOff('ARBITER_READYZ_DOCKER', env.ARBITER_READYZ_DOCKER),

@@ -287,8 +287,8 @@ void describe('loadConfig: other settings', () => {
 });
 
 void describe('loadConfig: the main worker\'s workflow cache', () => {
-  void it('when ARBITER_WORKFLOW_CACHE_SIZE is unset, 100 workflows are cached', () => {
-    assert.equal(loadConfig({}).workflowCacheSize, 100);
+  void it('when ARBITER_WORKFLOW_CACHE_SIZE is unset, 50 workflows are cached', () => {
+    assert.equal(loadConfig({}).workflowCacheSize, 50);
   });
 
   void it('when ARBITER_WORKFLOW_CACHE_SIZE is set, that many are cached', () => {
