@@ -6,6 +6,20 @@ import { cpuSeconds, treeCpuSeconds } from './processes.ts';
 
 export type CpuSnapshot = Record<string, number>;
 
+/**
+ * CPU seconds the whole machine spent busy (every core, user + system + interrupts, from
+ * /proc/stat): what no per-process count sees as well, such as runc, the shims, the containers'
+ * own processes and the kernel's work for them. Busy seconds over wall seconds says whether the
+ * cores were the limit.
+ */
+export function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq (in USER_HZ, 100 on Linux); guest time is already
+  // in user, and steal is the hypervisor's, not this machine's work
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+  return (user + nice + system + irq + softirq) / 100;
+}
+
 function engineDaemons(pidFile = '/var/run/docker.pid', suffix = ''): Record<string, number> {
   let dockerd: number;
   try {

@@ -31,6 +31,8 @@ const BENCHES: Bench[] = [
     name: 'throughput', what: 'completed scenarios per minute at concurrency 1, 8, 16 on the dev server; at 16 on the cluster shape (Temporal on PostgreSQL, two hosts)',
     run: async (c) => {
       const dev = await runThroughput(await c.stack(), { levels: c.quick ? [[1, 2], [8, 8], [16, 16]] : [[1, 6], [8, 24], [16, 48]], log: c.log });
+      // BENCH_THROUGHPUT_DEV_ONLY=1: the dev server's levels only (a quicker loop while working on them)
+      if (process.env.BENCH_THROUGHPUT_DEV_ONLY === '1') return { figures: dev.figures, details: { dev: dev.details } };
       const cluster = await withClusterStack(c, (stack) => runThroughput(stack, { levels: c.quick ? [[16, 16]] : [[16, 48]], log: c.log, shapeLabel: 'cluster: Temporal on PostgreSQL, 2 hosts' }));
       return { figures: [...dev.figures, ...cluster.figures], details: { dev: dev.details, cluster: cluster.details } };
     },

@@ -4,9 +4,10 @@
 // start the scenario container, stop and remove it, run the scorer container over an evidence
 // folder), at the same concurrency, right after.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scenarioContainerName } from '../activities/container-spec.ts';
+import { machineBusySeconds } from './cpu.ts';
 import { RawEngine, wallMs } from './engine.ts';
 import { medianProfile, profileHistory } from './history.ts';
 import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
@@ -32,6 +33,15 @@ async function lanes(concurrency: number, count: number, job: (lane: number) => 
     }
   }));
   return { perMinute: (count / (wallMs() - t0)) * 60_000, jobMs };
+}
+
+const cores = availableParallelism();
+
+/** The whole machine over one measurement: how many cores were busy on average, and per scenario. */
+function machineUse(busySeconds: number, perMinute: number, count: number): { busySeconds: number; coresBusy: number; busyPerScenario: number } {
+  const wallSeconds = (count / perMinute) * 60;
+  const round = (v: number) => Math.round(v * 1000) / 1000;
+  return { busySeconds: round(busySeconds), coresBusy: round(busySeconds / wallSeconds), busyPerScenario: round(busySeconds / count) };
 }
 
 /** CPU seconds per completed scenario of each process (the bench's own left out), rounded. */
@@ -79,12 +89,16 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       opts.log(`  concurrency ${concurrency}: ${count} scenarios through Arbiter, then ${count} raw lifecycles`);
       const retriedBefore = Object.values(stack.retried).reduce((a, b) => a + b, 0);
       let cpu = stack.cpu.snapshot();
+      let busy = machineBusySeconds();
       const arbiter = await lanes(concurrency, count, arbiterScenario);
       const arbiterCpu = stack.cpu.since(cpu);
+      const arbiterMachine = machineUse(machineBusySeconds() - busy, arbiter.perMinute, count);
       const retried = Object.values(stack.retried).reduce((a, b) => a + b, 0) - retriedBefore;
       cpu = stack.cpu.snapshot();
+      busy = machineBusySeconds();
       const baseline = await lanes(concurrency, count, rawScenario);
       const rawCpu = stack.cpu.since(cpu);
+      const rawMachine = machineUse(machineBusySeconds() - busy, baseline.perMinute, count);
       // Read after the timing, so the history fetches do not load the stack while it is measured.
       const profiles = await Promise.all(completed.slice(0, 12).map(async (id) => profileHistory(await stack.temporal.workflow.getHandle(id).fetchHistory())));
       completed = [];
@@ -92,6 +106,7 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       opts.log(`    Arbiter ${arbiter.perMinute.toFixed(1)}/min, raw ${baseline.perMinute.toFixed(1)}/min; median scenario (ms): ${JSON.stringify(where)}`);
       opts.log(`    CPU s Arbiter ${JSON.stringify(arbiterCpu)}; raw ${JSON.stringify(rawCpu)}`);
       opts.log(`    CPU s per completed scenario by process: ${JSON.stringify(perScenarioByProcess(arbiterCpu, count))}`);
+      opts.log(`    whole machine: Arbiter ${arbiterMachine.coresBusy} of ${cores} cores busy, ${arbiterMachine.busyPerScenario} CPU s per scenario; raw ${rawMachine.coresBusy} cores, ${rawMachine.busyPerScenario} s`);
       stack.events.forget();
       const ratio = ratioOf(arbiter.perMinute, baseline.perMinute);
       if (concurrency === 16) {
@@ -125,8 +140,8 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       });
       levels.push({
         concurrency, count, retried503: retried,
-        arbiter: { perMinute: arbiter.perMinute, scenarioMs: { p50: percentile(arbiter.jobMs, 50), p95: percentile(arbiter.jobMs, 95) }, cpuSeconds: arbiterCpu, cpuSecondsPerScenario: perScenarioByProcess(arbiterCpu, count), medianHistoryMs: where },
-        raw: { perMinute: baseline.perMinute, lifecycleMs: { p50: percentile(baseline.jobMs, 50), p95: percentile(baseline.jobMs, 95) }, cpuSeconds: rawCpu },
+        arbiter: { perMinute: arbiter.perMinute, scenarioMs: { p50: percentile(arbiter.jobMs, 50), p95: percentile(arbiter.jobMs, 95) }, cpuSeconds: arbiterCpu, cpuSecondsPerScenario: perScenarioByProcess(arbiterCpu, count), machine: arbiterMachine, medianHistoryMs: where },
+        raw: { perMinute: baseline.perMinute, lifecycleMs: { p50: percentile(baseline.jobMs, 50), p95: percentile(baseline.jobMs, 95) }, cpuSeconds: rawCpu, machine: rawMachine },
       });
     }
   } finally {
