@@ -19,7 +19,7 @@ import type { SecretRing } from '../infra/config.ts';
 import { generateKey } from '../infra/keys.ts';
 import { bundleWorkflows } from '../workers/workers.ts';
 import { completionRing, mintToken } from '../infra/tokens.ts';
-import { SEARCH_ATTRIBUTES } from '../contract/queues.ts';
+import { devServerFlags } from '../scripts/dev-server.ts';
 import type { ScenarioState } from '../contract/scenario.ts';
 import { LABELS } from '../activities/container-spec.ts';
 import { CpuMeter } from './cpu.ts';
@@ -150,8 +150,9 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
     } else {
       server = startChild('temporal', opts.temporalBin, [
         'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpc), '--http-port', String(http), '--metrics-port', String(metrics),
-        '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn', ...(process.env.BENCH_SQLITE_PRAGMAS?.split(' ').filter(Boolean).flatMap((p) => ['--sqlite-pragma', p]) ?? []),
-        ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+        '--headless', '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+        // BENCH_SQLITE_PRAGMAS replaces the stack's pragmas (a diagnostic; "" for SQLite's defaults)
+        ...devServerFlags(process.env.BENCH_SQLITE_PRAGMAS?.split(' ').filter(Boolean)),
       ], { cwd: dir, env: childEnv({}), log: join(logsDir, 'temporal.log') });
       started.push(server);
       const devServer = server;

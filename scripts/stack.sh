@@ -76,10 +76,10 @@ if [[ $shape == cluster ]]; then
   for v in ARBITER_ARTIFACT_STORE ARBITER_S3_ENDPOINT ARBITER_S3_BUCKET ARBITER_S3_REGION; do export "$v=$(cluster_var "$v")"; done
 else
   say_do "starting Temporal dev server (db .data/temporal/temporal.db)"
-  # shellcheck disable=SC2046 # one flag per attribute, split on purpose
+  # shellcheck disable=SC2046 # one flag per pragma and attribute, split on purpose
   "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename .data/temporal/temporal.db --log-level warn \
-    $(node --import tsx scripts/search-attributes.ts --flags) >.data/logs/temporal.log 2>&1 &
+    $(node --import tsx scripts/dev-server.ts --flags) >.data/logs/temporal.log 2>&1 &
   pids+=($!)
   wait_for temporal "$TEMPORAL_BIN" operator cluster health --address "$TEMPORAL_ADDRESS"
 fi

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
+import { devServerFlags } from '../../scripts/dev-server.ts';
 import { REPO, tools, waitFor } from './harness.ts';
 import { powerLoss } from './engine-crash.ts';
 
@@ -169,8 +169,7 @@ export async function startDevServer(opts: { dir: string }): Promise<DevServer> 
   const address = `127.0.0.1:${port}`;
   const args = [
     'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
-    '--db-filename', join(opts.dir, 'temporal.db'), '--log-level', 'error',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    '--db-filename', join(opts.dir, 'temporal.db'), '--log-level', 'error', ...devServerFlags(),
   ];
   const start = async () => {
     const proc = startProc(tools().TEMPORAL_BIN, args, { log: join(opts.dir, 'temporal.log') });
