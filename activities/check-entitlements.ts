@@ -33,6 +33,10 @@ export { templateDigest } from '../infra/template-publication.ts';
 export function createEntitlementActivities(deps: { plans: Plans; templatesDir: string; temporal: Client }) {
   /** The tenant's plan as recorded now; the SAT's claim only when the tenant has no record. */
   async function currentPlan(input: ScenarioInput): Promise<{ plan: string; source: Entitlement['source'] }> {
+    // What the API read for this spawn, from the same memo, and took the lease under.
+    if (input.tenantPlanAtSpawn !== undefined) {
+      return input.tenantPlanAtSpawn ? { plan: input.tenantPlanAtSpawn.plan, source: input.tenantPlanAtSpawn.source } : { plan: input.plan, source: 'sat' };
+    }
     const workflowId = tenantWorkflowId(input.tenant);
     try {
       // From the tenant entity's memo, answered by the server: this runs as a local activity

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AccessGrant, PolicyDecision } from '../lib/policy-types.ts';
 import type { ScoreResult } from '../lib/verdict-format.ts';
+import type { ResolvedEntitlement } from './tenant.ts';
 
 export const scenarioIdFromJti = (jti: string): string => `scn-${jti}`;
 export const SCENARIO_ID_PATTERN = '^scn-[A-Za-z0-9-]{8,64}$';
@@ -26,6 +27,13 @@ export interface ScenarioInput {
   createdAt: string;
   /** the quota entity holding this scenario's lease; released on every way the scenario ends */
   quotaWorkflowId?: string;
+  /**
+   * The tenant's plan as the API read it for this spawn, from the same tenant entity memo, just
+   * before it took the lease under that plan's limits (null: the tenant has no record, the SAT's
+   * claim stands). Admission uses it rather than reading it again a few milliseconds later;
+   * absent (other starters, inputs from before it), admission reads the tenant entity itself.
+   */
+  tenantPlanAtSpawn?: ResolvedEntitlement | null;
 }
 
 export interface CompletionRequest {

@@ -36,6 +36,7 @@ export async function spawnScenario(deps: SpawnDeps, sat: SatClaims & { jti: str
       retentionDays: sat.retention_days,
       createdAt: new Date().toISOString(),
       quotaWorkflowId: lease.quotaWorkflowId,
+      tenantPlanAtSpawn: recorded ?? null,
     });
     return { scenarioId, ...admission };
   } catch (err) {
