@@ -209,58 +209,62 @@ export function createContainerActivities(deps: ContainerDeps) {
         poolMisses.inc({ template });
       }
     }
-    // Created first, all of them, then started in order: a worker killed anywhere in between is
-    // resumed by the retry with exactly one container per member (each name is deterministic).
-    const created = [];
-    for (const m of members) created.push({ member: m, ...(await ensureCreated(m, images.get(m.spec.Image!)!)) });
-    const services: LaunchedService[] = created.map(({ member: m, info }) => ({
-      name: m.name, role: m.role, main: m.main, required: m.required, containerName: m.containerName, containerId: info.Id, workdir: info.Config.WorkingDir || '/',
-    }));
-    const main = created.find((c) => c.member.main)!;
-    const result: LaunchedContainer = {
-      containerName: main.member.containerName,
-      containerId: main.info.Id,
-      imageId: main.info.Image,
-      adopted: created.every((c) => c.adopted),
-      workdir: main.info.Config.WorkingDir || '/',
-      ...(members.length > 1 ? { services } : {}),
-      pooled: claim !== undefined,
-    };
-    for (const { member, info } of created) {
-      if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
-        // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
-        // it): starting it again would hide that, so report it with its exit code.
-        if (!member.required) continue;
-        const stopped = { service: member.name, containerName: member.containerName, exitCode: info.State.ExitCode, oomKilled: diedOfOomKill(info.State) };
-        return { ...result, stopped, ...(member.main ? { exitCode: info.State.ExitCode } : {}) };
-      }
-      if (!info.State.Running) {
-        try {
-          await docker.getContainer(member.containerName).start();
-        } catch (err) {
-          if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+    try {
+      // Created first, all of them, then started in order: a worker killed anywhere in between is
+      // resumed by the retry with exactly one container per member (each name is deterministic).
+      const created = [];
+      for (const m of members) created.push({ member: m, ...(await ensureCreated(m, images.get(m.spec.Image!)!)) });
+      const services: LaunchedService[] = created.map(({ member: m, info }) => ({
+        name: m.name, role: m.role, main: m.main, required: m.required, containerName: m.containerName, containerId: info.Id, workdir: info.Config.WorkingDir || '/',
+      }));
+      const main = created.find((c) => c.member.main)!;
+      const result: LaunchedContainer = {
+        containerName: main.member.containerName,
+        containerId: main.info.Id,
+        imageId: main.info.Image,
+        adopted: created.every((c) => c.adopted),
+        workdir: main.info.Config.WorkingDir || '/',
+        ...(members.length > 1 ? { services } : {}),
+        pooled: claim !== undefined,
+      };
+      for (const { member, info } of created) {
+        if (!info.State.Running && !info.State.FinishedAt.startsWith('0001')) {
+          // It ran and stopped before we recorded it (it exited, or the engine restarted and stopped
+          // it): starting it again would hide that, so report it with its exit code.
+          if (!member.required) continue;
+          const stopped = { service: member.name, containerName: member.containerName, exitCode: info.State.ExitCode, oomKilled: diedOfOomKill(info.State) };
+          return { ...result, stopped, ...(member.main ? { exitCode: info.State.ExitCode } : {}) };
+        }
+        if (!info.State.Running) {
+          try {
+            await docker.getContainer(member.containerName).start();
+          } catch (err) {
+            if ((err as { statusCode?: number }).statusCode !== 304) throw err;
+          }
         }
       }
+      // A pooled entry is claimable only once all its members were ready (pool-logic WARMING_SUFFIX):
+      // a fresh claim skips the readiness commands; a retry that adopts runs them again.
+      if (!claim || claim.adopted) for (const { member } of created) await awaitReady(docker, member);
+      const claimMs = Date.now() - startedAt;
+      const record: ClaimRecord = await injectScenario(docker, {
+        storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,
+        pooled: claim ? { key: claim.key, entry: claim.entry } : undefined, claimMs,
+        containers: created.map(({ member, info }) => ({ name: member.containerName, id: info.Id })),
+        // A claim takes what the keeper started in its entry (a retry that adopts too: the same script
+        // writes the same files); a cold start has none.
+        ...(claim ? { primed: async (id: string) => pools.primed?.(id) } : {}),
+      });
+      if (claim && !claim.adopted) poolClaimSeconds.observe({ template: `${req.template.id}@${req.template.version}` }, (Date.now() - startedAt) / 1000);
+      Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted, pooled: record.pooled, ...(claim ? { poolKey: claim.key, entry: claim.entry } : {}), claimMs });
+      return result;
+    } finally {
+      // The refill is asked for once the launch has answered, or failed, or found its container
+      // stopped: an entry left the pool either way. Not sooner: a keeper pass reads and hashes the
+      // templates and the policy bundle on this process's event loop, which held up the injection
+      // and the launch's completion when it ran in between (about 20 ms of a pool hit, bench/pools.ts).
+      if (claim) setImmediate(() => pools.claimed());
     }
-    // A pooled entry is claimable only once all its members were ready (pool-logic WARMING_SUFFIX):
-    // a fresh claim skips the readiness commands; a retry that adopts runs them again.
-    if (!claim || claim.adopted) for (const { member } of created) await awaitReady(docker, member);
-    const claimMs = Date.now() - startedAt;
-    const record: ClaimRecord = await injectScenario(docker, {
-      storageDir: deps.storageDir, scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject, template: req.template, members,
-      pooled: claim ? { key: claim.key, entry: claim.entry } : undefined, claimMs,
-      containers: created.map(({ member, info }) => ({ name: member.containerName, id: info.Id })),
-      // A claim takes what the keeper started in its entry (a retry that adopts too: the same script
-      // writes the same files); a cold start has none.
-      ...(claim ? { primed: async (id: string) => pools.primed?.(id) } : {}),
-    });
-    if (claim && !claim.adopted) poolClaimSeconds.observe({ template: `${req.template.id}@${req.template.version}` }, (Date.now() - startedAt) / 1000);
-    // The refill is asked for once the launch has answered: a keeper pass reads and hashes the
-    // templates and the policy bundle on this process's event loop, which held up the injection
-    // and the launch's completion when it ran in between (about 20 ms of a pool hit, bench/pools.ts).
-    if (claim) setImmediate(() => pools.claimed());
-    Context.current().log.info('scenario running', { scenarioId: req.scenarioId, containers: members.map((m) => m.containerName), adopted: result.adopted, pooled: record.pooled, ...(claim ? { poolKey: claim.key, entry: claim.entry } : {}), claimMs });
-    return result;
   }
 
   async function stopAndRemove(containerName: string): Promise<void> {
