@@ -33,7 +33,7 @@ export interface ScenarioInput {
    * claim stands). Admission uses it rather than reading it again a few milliseconds later;
    * absent (other starters, inputs from before it), admission reads the tenant entity itself.
    */
-  tenantPlanAtSpawn?: ResolvedEntitlement | null;
+  tenantPlanAtSpawn?: Pick<ResolvedEntitlement, 'plan' | 'source'> | null;
 }
 
 export interface CompletionRequest {

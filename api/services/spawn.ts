@@ -36,7 +36,7 @@ export async function spawnScenario(deps: SpawnDeps, sat: SatClaims & { jti: str
       retentionDays: sat.retention_days,
       createdAt: new Date().toISOString(),
       quotaWorkflowId: lease.quotaWorkflowId,
-      tenantPlanAtSpawn: recorded ?? null,
+      tenantPlanAtSpawn: recorded ? { plan: recorded.plan, source: recorded.source } : null,
     });
     return { scenarioId, ...admission };
   } catch (err) {
