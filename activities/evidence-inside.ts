@@ -111,10 +111,10 @@ async function readDeclared(container: Docker.Container, path: string, evidenceD
   const rel = evidenceRelPath(path);
   if (!rel) return { file: { path, status: 'refused' } };
   // The isolation observation goes first, as one line, in the same exec as the read: an exec costs
-  // this engine about as much CPU as a fifth of a container start (README, issue 15). Whatever the
+  // this engine about as much CPU as a fourth of a container start (README, issue 15). Whatever the
   // subject left in the file only ever comes after the first newline, so it cannot pass for the
-  // observation.
-  const script = opts.observe ? `${OBSERVE}\necho\n${READ_FILE}` : READ_FILE;
+  // observation. A subshell, so that nothing failing in the observation can end the read.
+  const script = opts.observe ? `(\n${OBSERVE}\n)\necho\n${READ_FILE}` : READ_FILE;
   const maxBytes = (opts.observe ? OBSERVATION_MAX_BYTES : 0) + DECLARED_FILE_CAP_BYTES + 1;
   let run: ExecCapture;
   try {
