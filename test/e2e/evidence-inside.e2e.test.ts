@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { collectFromInside, DECLARED_FILE_CAP_BYTES, FILES_DIR, FILES_INDEX, OBSERVED_ISOLATION } from '../../activities/evidence-inside.ts';
-import { scenarioSpec } from '../../activities/container-spec.ts';
-import { loadTemplate } from '../../infra/template.ts';
-import { docker, waitFor } from '../support/harness.ts';
+import { docker } from '../support/harness.ts';
+import { startSubjectContainer } from '../support/subject-container.ts';
 
 // A first line shaped like the observation, claiming root, a network and a writable root.
 const FORGED = '{"uid":0,"interfaces":["eth0"],"rootWritable":true,"capEff":"000001ffffffffff","noNewPrivs":0,"seccomp":0,"kernel":"host","kernelRelease":"forged"}';
@@ -30,23 +28,8 @@ describe('evidence read from inside a running scenario container', () => {
   const scratch: string[] = [];
 
   before(async () => {
-    const hello = loadTemplate({ id: 'hello', version: '1' });
-    const template = { ...hello, image: { ...hello.image, command: ['/bin/sh', '-c', SUBJECT] } };
-    container = await docker.createContainer(scenarioSpec({
-      scenarioId: `scn-inside-${randomUUID()}`,
-      tenant: 'inside',
-      template,
-      limits: hello.limits,
-      // A host id no worker has: no reconciler of another test judges this container.
-      hostId: `inside-${randomUUID().slice(0, 8)}`,
-      env: [],
-    }));
+    container = await startSubjectContainer({ name: 'inside', script: SUBJECT, ready: 'prepared' });
     containerId = container.id;
-    await container.start();
-    await waitFor('the subject to prepare its files', async () => {
-      const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-      return logs.toString('latin1').includes('prepared') ? true : undefined;
-    }, 30_000);
   });
 
   after(async () => {

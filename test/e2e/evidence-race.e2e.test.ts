@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { collectFromInside, execCapture, FILES_DIR, type DeclaredFile } from '../../activities/evidence-inside.ts';
-import { scenarioSpec } from '../../activities/container-spec.ts';
-import { loadTemplate } from '../../infra/template.ts';
-import { docker, waitFor } from '../support/harness.ts';
+import { waitFor } from '../support/harness.ts';
+import { startSubjectContainer } from '../support/subject-container.ts';
 
 const ROUNDS = 60;
 const TIME_BOX_MS = 60_000;
@@ -42,23 +41,7 @@ describe('evidence collection against a subject swapping the declared file for a
   const scratch: string[] = [];
 
   before(async () => {
-    const hello = loadTemplate({ id: 'hello', version: '1' });
-    const template = { ...hello, image: { ...hello.image, command: ['/bin/sh', '-c', SWAPPER] } };
-    const spec = scenarioSpec({
-      scenarioId: `scn-race-${randomUUID()}`,
-      tenant: 'race',
-      template,
-      limits: hello.limits,
-      // A host id no worker has: no reconciler of another test judges this container.
-      hostId: `race-${randomUUID().slice(0, 8)}`,
-      env: [`RACE_MARKER=${ENV_MARKER}`],
-    });
-    container = await docker.createContainer(spec);
-    await container.start();
-    await waitFor('the subject swapping', async () => {
-      const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-      return logs.toString('latin1').includes('swapping') ? true : undefined;
-    }, 30_000);
+    container = await startSubjectContainer({ name: 'race', script: SWAPPER, ready: 'swapping', env: [`RACE_MARKER=${ENV_MARKER}`] });
   });
 
   after(async () => {
