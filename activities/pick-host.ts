@@ -1,8 +1,7 @@
 // Step 3: which container host a scenario runs on. The later host activities run on that host's
 // own task queue. Hosts are ranked by the free capacity they report (infra/host-reports.ts); one
 // whose report stopped coming gets no new scenarios.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { hostTaskQueue } from '../contract/queues.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { chooseHost, type HostReport } from './host-choice.ts';
@@ -11,6 +10,8 @@ import { LocalArtifactStore, type ArtifactStore } from '../infra/artifact-store.
 
 /** How long a pick waits for some host to answer before the scenario fails for want of one. */
 export const NO_HOST_WAIT_MS = 20_000;
+/** How soon a pick that found no host is tried again, while it may still wait. */
+const NO_HOST_RETRY_MS = 1_000;
 /** A pick counts against its host's free capacity this long, until the host's report shows it. */
 const PENDING_MS = 5_000;
 
@@ -41,21 +42,22 @@ export function createHostPickActivities(deps: HostPickDeps) {
   };
   return {
     /**
-     * The answering host with the most free capacity. With no host answering it waits a little
-     * (a host restarting), then fails for good with the reason: the scenario ends `failed`.
+     * The answering host with the most free capacity. With no host answering, the attempt fails
+     * and Temporal retries it (a host restarting) until the wait, counted from the pick's first
+     * attempt, is over; then it fails for good with the reason: the scenario ends `failed`.
      */
     async pickHost(scenarioId: string): Promise<{ hostId: string; taskQueue: string }> {
-      const deadline = Date.now() + (deps.noHostWaitMs ?? NO_HOST_WAIT_MS);
-      for (;;) {
-        const now = Date.now();
-        const choice = chooseHost({ scenarioId, hosts: deps.hostIds, reports: await reports(), pending: pending(now), now, answerWithinMs: HOST_ANSWER_WITHIN_MS });
-        if ('hostId' in choice) {
-          picks.set(choice.hostId, [...(picks.get(choice.hostId) ?? []), now]);
-          return { hostId: choice.hostId, taskQueue: hostTaskQueue(choice.hostId) };
-        }
-        if (now >= deadline) throw ApplicationFailure.nonRetryable(choice.none, FailureTypes.noHostAvailable);
-        await sleep(500);
+      const now = Date.now();
+      const choice = chooseHost({ scenarioId, hosts: deps.hostIds, reports: await reports(), pending: pending(now), now, answerWithinMs: HOST_ANSWER_WITHIN_MS });
+      if ('hostId' in choice) {
+        picks.set(choice.hostId, [...(picks.get(choice.hostId) ?? []), now]);
+        return { hostId: choice.hostId, taskQueue: hostTaskQueue(choice.hostId) };
       }
+      // The first attempt's schedule time, which every retry of it (local or not) keeps.
+      const firstScheduledMs = Context.current().info.scheduledTimestampMs;
+      const waitMs = deps.noHostWaitMs ?? NO_HOST_WAIT_MS;
+      if (now - firstScheduledMs >= waitMs) throw ApplicationFailure.nonRetryable(choice.none, FailureTypes.noHostAvailable);
+      throw ApplicationFailure.create({ message: `${choice.none}; trying again`, type: FailureTypes.noHostAvailable, nextRetryDelay: NO_HOST_RETRY_MS });
     },
     /** Every container host, for work that visits each of them (the reconciler). */
     async listHosts(): Promise<Array<{ hostId: string; taskQueue: string }>> {

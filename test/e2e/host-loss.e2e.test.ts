@@ -2,7 +2,8 @@
 // worker's host watch, reading host reports, tells a running scenario its host is lost; it ends
 // failed, host_lost, without asking the host anything, its lease is released and its audit log
 // records the loss; the reconciler then removes what it left. A main worker whose hosts never
-// reported fails a scenario with the reason. The whole path with two real hosts, their engines
+// reported fails a scenario with the reason; one whose host comes up during that wait launches
+// there. The whole path with two real hosts, their engines
 // and a SIGKILL is test/faults/hosts.test.ts's.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DefaultLogger } from '@temporalio/worker';
-import { createMainWorker, bundleWorkflows } from '../../workers/workers.ts';
+import { createHostWorker, createMainWorker, bundleWorkflows } from '../../workers/workers.ts';
 import { startHostWatch } from '../../workers/host-watch.ts';
 import { writeHostReport } from '../../infra/host-reports.ts';
 import { LocalArtifactStore } from '../../infra/artifact-store.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
-import { MAIN_TASK_QUEUE, RECONCILE_WORKFLOW_TYPE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
+import { MAIN_TASK_QUEUE, MEMO, RECONCILE_WORKFLOW_TYPE, SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import { quotaQuery } from '../../contract/quota.ts';
 import { quotaWorkflowId } from '../../lib/entity-ids.ts';
 import { scenarioIdFromJti, type ScenarioInput, type ScenarioState } from '../../contract/scenario.ts';
@@ -97,6 +98,46 @@ describe('e2e: a lost host ends its scenarios host_lost; no host at all fails a 
     assert.equal(state.status, 'failed');
     assert.equal(state.reason, 'no container host is available: none answered in the last 10s (nowhere (never reported))');
     assert.ok(Date.now() - started >= 20_000, 'it waited for a host first');
+    assert.deepEqual(await containersOf(id), []);
+  });
+
+  it('a scenario waiting for a host launches on one that comes up during the wait', { timeout: 120_000 }, async () => {
+    const taskQueue = `arbiter-main-${randomUUID()}`;
+    const lateHost = `late-${randomUUID().slice(0, 8)}`;
+    const { worker } = await createMainWorker({
+      config: s.t.config, connection: s.env.nativeConnection, client: s.env.client, workflowBundle: await bundleWorkflows(new DefaultLogger('WARN')), hostIds: [lateHost], extra: { taskQueue },
+    });
+    const id = scenarioIdFromJti(randomUUID());
+    const input: ScenarioInput = {
+      scenarioId: id, correlationId: randomUUID(), subject: 'late', tenant: 'acme', plan: 'free',
+      template: { id: 'hello', version: '1' }, track: 'intro', retentionDays: 7, createdAt: new Date().toISOString(),
+    };
+    const handle = await s.env.client.workflow.start(SCENARIO_WORKFLOW_TYPE, { taskQueue, workflowId: id, args: [input] });
+    const state = await worker.runUntil(async () => {
+      // Admission is one local activity: while its host pick keeps failing and being retried, the
+      // worker keeps the workflow task alive by completing it without its result. A second
+      // completed workflow task with no admission marker yet means the pick found no host and is
+      // still trying.
+      await waitFor('the host pick retrying', async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const admitted = events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+        return events.filter((e) => e.workflowTaskCompletedEventAttributes).length >= 2 && !admitted ? true : undefined;
+      }, 60_000);
+      const config = Object.freeze({ ...s.t.config, hostId: lateHost, access: { ...s.t.config.access, listen: `unix:${join(s.t.config.access.socketDir, `${lateHost}.sock`)}` } });
+      const host = await createHostWorker({ config, connection: s.env.nativeConnection, client: s.env.client });
+      return host.runUntil(async () => {
+        const running = await waitFor(`${id} running`, async () => {
+          const current = (await handle.describe()).memo?.[MEMO.scenarioState] as ScenarioState | undefined;
+          return current?.status === 'running' ? current : undefined;
+        }, 60_000);
+        assert.equal(running.hostId, lateHost);
+        assert.equal((await containersOf(id)).length, 1, 'its container runs on the engine');
+        await handle.cancel();
+        await assert.rejects(handle.result(), /cancel/i);
+        return (await handle.describe()).memo?.[MEMO.scenarioState] as ScenarioState;
+      });
+    });
+    assert.equal(state.status, 'cancelled');
     assert.deepEqual(await containersOf(id), []);
   });
 });
