@@ -122,7 +122,8 @@ async function injectFiles(docker: Docker, template: string, member: PodMember, 
   }
   injections.inc({ template, how });
   if (r.exitCode !== 0) {
-    throw ApplicationFailure.nonRetryable(`could not write ${files.map((f) => f.path).join(', ')} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'}): ${r.stderr.toString('utf8').trim().slice(0, 200)}`, FailureTypes.serviceNotReady);
+    const stderr = r.stderr.toString('utf8').trim().slice(0, 200);
+    throw ApplicationFailure.nonRetryable(`could not write ${files.map((f) => f.path).join(', ')} into ${member.containerName} (exit ${r.exitCode ?? 'timed out'})${stderr ? `: ${stderr}` : ''}`, FailureTypes.serviceNotReady);
   }
 }
 

@@ -59,6 +59,8 @@ export interface StackOptions {
   templatesDir?: string;
   /** the time the API's retention sweep judges deadlines by (default: the wall clock) */
   retentionClock?: () => Promise<number>;
+  /** how often the hosts' pool keepers look on their own (default: workers/pool-keeper.ts's) */
+  poolTickMs?: number;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -109,7 +111,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const hosts = await Promise.all(hostConfigs.map(async (config) => ({
     hostId: config.hostId,
     dockerSocket: config.dockerSocket,
-    worker: await createHostWorker({ config, connection: env.nativeConnection, client: env.client, templatesDir }),
+    worker: await createHostWorker({ config, connection: env.nativeConnection, client: env.client, templatesDir, ...(opts.poolTickMs ? { poolTickMs: opts.poolTickMs } : {}) }),
   })));
   const host = hosts[0]!.worker;
   let stopWorkers: () => void = () => undefined;
