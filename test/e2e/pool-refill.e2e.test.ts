@@ -6,36 +6,18 @@
 // failed launch asked. The claimed container is removed with the scenario, and never pooled again.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS } from '../../activities/container-spec.ts';
 import { entryPrefix } from '../../activities/pool/pool-logic.ts';
 import type { ClaimRecord } from '../../activities/scenario-injection.ts';
 import { scenarioContainerName } from '../../contract/containers.ts';
-import { buildTemplateImages } from '../../infra/images.ts';
-import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { containersOf, docker, waitFor } from '../support/harness.ts';
+import { copyPooledFlag, stopPoolTest } from '../support/templates.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const ID = 'pool-refill-e2e';
 const TEMPLATE = `${ID}@1`;
-
-/** pooled-flag@1 under this test's id and tags, its flag folder made read-only by its service. */
-function copyTemplate(): string {
-  const root = mkdtempSync(join(tmpdir(), 'arbiter-test-pool-refill-'));
-  const dir = join(root, ID, '1');
-  cpSync(join(REPO, 'templates', 'pooled-flag', '1'), dir, { recursive: true });
-  const file = join(dir, 'template.json');
-  const t = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
-  (t as Record<string, unknown>).id = ID;
-  t.image!.tag = `arbiter-test/${ID}:1`;
-  t.image!.command = ['/bin/sh', '-c', 'mkdir -p /work/locked && chmod 500 /work/locked && exec /bin/sh /opt/pooled-flag/run.sh'];
-  t.scorer!.tag = `arbiter-test/${ID}-scorer:1`;
-  t.readiness = { command: ['/bin/sh', '-c', 'test -d /work/locked'], timeoutSeconds: 10 };
-  t.inject = { identity: '/work/.arbiter/scenario.json', flag: { path: '/work/locked/flag' } };
-  writeFileSync(file, JSON.stringify(t, null, 2));
-  return root;
-}
 
 interface Pooled { entry: string; id: string }
 
@@ -43,19 +25,17 @@ describe('warm pools: a launch that fails after its claim asks for the refill', 
   let stack: Stack;
   let root: string;
   before(async () => {
-    root = copyTemplate();
-    await buildTemplateImages(docker, { templatesDir: root });
+    // Its flag goes into a folder its own service made read-only.
+    root = await copyPooledFlag(ID, {
+      edit: (t) => {
+        (t.image as Record<string, unknown>).command = ['/bin/sh', '-c', 'mkdir -p /work/locked && chmod 500 /work/locked && exec /bin/sh /opt/pooled-flag/run.sh'];
+        t.readiness = { command: ['/bin/sh', '-c', 'test -d /work/locked'], timeoutSeconds: 10 };
+        t.inject = { identity: '/work/.arbiter/scenario.json', flag: { path: '/work/locked/flag' } };
+      },
+    });
     stack = await startStack({ templatesDir: root, env: { ARBITER_POOLS: `${TEMPLATE}=1:1` }, poolTickMs: 600_000 });
   });
-  after(async () => {
-    await stack?.host.pools.stop();
-    const hostId = stack?.t.config.hostId;
-    await stack?.stop();
-    // The pool's entries outlive the worker by design: this test's host id is never used again.
-    if (hostId) for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${hostId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    for (const tag of [`arbiter-test/${ID}:1`, `arbiter-test/${ID}-scorer:1`]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => stopPoolTest(stack, ID, root));
 
   /** The host's ready entries of this test's template: running, under their pooled name. */
   async function pooled(): Promise<Pooled[]> {

@@ -6,8 +6,7 @@
 // digest drains the pool and fills it under the new key; with no entry left, a spawn starts cold.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABELS } from '../../activities/container-spec.ts';
 import { entryPrefix } from '../../activities/pool/pool-logic.ts';
@@ -21,28 +20,13 @@ import { startOpsServer } from '../../workers/ops-server.ts';
 import { randomUUID } from 'node:crypto';
 import { MAIN_TASK_QUEUE, RECONCILE_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import type { ReconcileReport } from '../../contract/reconcile.ts';
-import { docker, REPO, waitFor } from '../support/harness.ts';
+import { docker, waitFor } from '../support/harness.ts';
+import { copyPooledFlag, stopPoolTest } from '../support/templates.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const ID = 'pool-e2e';
 const TEMPLATE = `${ID}@1`;
 const MIN = 2;
-
-/** A copy of pooled-flag@1 under this test's id and image tags. */
-function copyTemplate(): string {
-  const root = mkdtempSync(join(tmpdir(), 'arbiter-test-pools-'));
-  const dir = join(root, ID, '1');
-  cpSync(join(REPO, 'templates', 'pooled-flag', '1'), dir, { recursive: true });
-  // web-recon as it is (same folder, same digest, its images already built): a pooled pod.
-  cpSync(join(REPO, 'templates', 'web-recon', '1'), join(root, 'web-recon', '1'), { recursive: true });
-  const file = join(dir, 'template.json');
-  const t = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
-  (t as Record<string, unknown>).id = ID;
-  t.image!.tag = `arbiter-test/${ID}:1`;
-  t.scorer!.tag = `arbiter-test/${ID}-scorer:1`;
-  writeFileSync(file, JSON.stringify(t, null, 2));
-  return root;
-}
 
 interface Pooled { key: string; entry: string; id: string; name: string; template: string }
 
@@ -50,20 +34,11 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
   let stack: Stack;
   let root: string;
   before(async () => {
-    root = copyTemplate();
-    await buildTemplateImages(docker, { templatesDir: root });
+    // web-recon as it is (same folder, same digest, its images already built): a pooled pod.
+    root = await copyPooledFlag(ID, { alongside: ['web-recon'] });
     stack = await startStack({ templatesDir: root, env: { ARBITER_POOLS: `${TEMPLATE}=${MIN}:3,web-recon@1=1:1` } });
   });
-  after(async () => {
-    await stack?.host.pools.stop();
-    const hostId = stack?.t.config.hostId;
-    await stack?.stop();
-    // The pool's entries outlive the worker by design (they are warm for its next start): this
-    // test's host id is never used again, so they go now.
-    if (hostId) for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${hostId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    for (const tag of [`arbiter-test/${ID}:1`, `arbiter-test/${ID}-scorer:1`]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  after(() => stopPoolTest(stack, ID, root));
 
   /** The host's pooled (unclaimed) main containers of this test's pooled-flag copy, running. */
   async function pooled(template = TEMPLATE): Promise<Pooled[]> {

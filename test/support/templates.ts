@@ -1,11 +1,14 @@
 // Test templates: copies of hello with a scorer script of the test's own (and, for a pod, further
-// services running hello's image with commands of the test's own), built into images with tags of
-// their own (never hello's, which other tests run) by the real image builder.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// services running hello's image with commands of the test's own), or of pooled-flag for the pool
+// tests, built into images with tags of their own (never the repository's, which other tests run)
+// by the real image builder.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LABELS } from '../../activities/container-spec.ts';
 import { buildTemplateImages } from '../../infra/images.ts';
 import { docker, REPO } from './harness.ts';
+import type { Stack } from './stack.ts';
 
 export interface TestTemplate {
   id: string;
@@ -52,4 +55,37 @@ export async function buildTestTemplates(templates: readonly TestTemplate[]): Pr
   }
   await buildTemplateImages(docker, { templatesDir: root });
   return root;
+}
+
+/**
+ * A templates folder holding pooled-flag@1 under the test's own id and image tags, changed by
+ * `edit`, beside the repository templates named in `alongside` as they are (same digest, their
+ * images already built); every image built.
+ */
+export async function copyPooledFlag(id: string, opts: { edit?: (template: Record<string, unknown>) => void; alongside?: readonly string[] } = {}): Promise<string> {
+  const root = mkdtempSync(join(tmpdir(), `arbiter-test-${id}-`));
+  const dir = join(root, id, '1');
+  cpSync(join(REPO, 'templates', 'pooled-flag', '1'), dir, { recursive: true });
+  for (const other of opts.alongside ?? []) cpSync(join(REPO, 'templates', other, '1'), join(root, other, '1'), { recursive: true });
+  const file = join(dir, 'template.json');
+  const template = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
+  (template as Record<string, unknown>).id = id;
+  template.image!.tag = `arbiter-test/${id}:1`;
+  template.scorer!.tag = `arbiter-test/${id}-scorer:1`;
+  opts.edit?.(template);
+  writeFileSync(file, JSON.stringify(template, null, 2));
+  await buildTemplateImages(docker, { templatesDir: root });
+  return root;
+}
+
+/** A pool test's end: its stack stopped, then its host's containers, the copy's images and folder removed. */
+export async function stopPoolTest(stack: Stack | undefined, id: string, root: string | undefined): Promise<void> {
+  await stack?.host.pools.stop();
+  const hostId = stack?.t.config.hostId;
+  await stack?.stop();
+  // The pool's entries outlive the worker by design (they are warm for its next start): the test's
+  // host id is never used again, so they go now.
+  if (hostId) for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABELS.host}=${hostId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const tag of [`arbiter-test/${id}:1`, `arbiter-test/${id}-scorer:1`]) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  if (root) rmSync(root, { recursive: true, force: true });
 }
