@@ -252,6 +252,9 @@ namespace_setup() {
     "$TEMPORAL_BIN" operator namespace create --address "$T_ADDRESS" -n "$NAMESPACE" --retention 168h >/dev/null
     say_do "namespace $NAMESPACE registered (retention 7 days)"
   fi
+  # A namespace just created reaches the frontend's namespace cache on its next refresh (up to
+  # about 10 s): until then the operator API answers NOT_FOUND for it.
+  wait_until "namespace $NAMESPACE on the frontend" 60 "" "$TEMPORAL_BIN" operator search-attribute list --address "$T_ADDRESS" -n "$NAMESPACE"
   # the readiness of a worker checks them; a workflow upserting a missing one would fail its tasks
   TEMPORAL_ADDRESS=$T_ADDRESS TEMPORAL_NAMESPACE=$NAMESPACE node --import tsx scripts/search-attributes.ts --register
 }
