@@ -151,22 +151,29 @@ export function createContainerActivities(deps: ContainerDeps) {
     }
   }
 
-  /** The member's container, created unless an earlier attempt already did (its name is deterministic). */
-  async function ensureCreated(member: PodMember, image: Docker.ImageInspectInfo): Promise<{ info: Docker.ContainerInspectInfo; adopted: boolean }> {
+  /**
+   * The member's container, created unless an earlier attempt already did (its name is
+   * deterministic). `expect` says which is likely, so that the likely case costs one engine call
+   * fewer: 'exists' looks first (a claimed entry), 'create' creates first and adopts on a conflict.
+   */
+  async function ensureCreated(member: PodMember, image: Docker.ImageInspectInfo, expect: 'exists' | 'create'): Promise<{ info: Docker.ContainerInspectInfo; adopted: boolean }> {
     const handle = docker.getContainer(member.containerName);
     let adopted = true;
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await handle.inspect();
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      adopted = false;
+    let info: Docker.ContainerInspectInfo | undefined;
+    if (expect === 'exists') {
+      try {
+        info = await handle.inspect();
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    if (!info) {
       try {
         await docker.createContainer(member.spec);
+        adopted = false;
       } catch (createErr) {
-        // Another attempt won the race to create it: adopt that one.
+        // An earlier attempt created it, or another one won the race to: adopt that one.
         if ((createErr as { statusCode?: number }).statusCode !== 409) throw createErr;
-        adopted = true;
       }
       info = await handle.inspect();
     }
@@ -189,19 +196,25 @@ export function createContainerActivities(deps: ContainerDeps) {
       // existed, must be the same as a cold one (what is per scenario is injected below).
       env: [],
     });
-    const images = new Map<string, Docker.ImageInspectInfo>();
-    for (const m of members) {
-      const tag = m.spec.Image!;
-      if (!images.has(tag)) images.set(tag, m.role === 'holder' ? await holderImage() : await pinnedImage(docker, tag, req.templateDigest));
-    }
+    const startedAt = Date.now();
+    // Each image once, all at once, and meanwhile the claim looks for an earlier attempt's container.
+    const byTag = new Map<string, PodMember>();
+    for (const m of members) if (!byTag.has(m.spec.Image!)) byTag.set(m.spec.Image!, m);
+    const imagesRead = Promise.all([...byTag].map(async ([tag, m]) => [tag, m.role === 'holder' ? await holderImage() : await pinnedImage(docker, tag, req.templateDigest)] as const))
+      .then((read) => new Map(read));
     // A warm pool's entry of exactly this hardening, template digest, policy and runtime, claimed
     // by renaming it to the scenario's names; then the cold path below adopts it by those names.
-    const startedAt = Date.now();
     let claim: Claimed | undefined;
     if (req.policySha256) {
-      const imageIds = Object.fromEntries([...images].map(([tag, image]) => [tag, image.Id]));
-      const key = poolKey({ templateDigest: req.templateDigest, policySha256: req.policySha256, runtime: runtimeOf(req.template), members, images: imageIds });
-      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId));
+      const { policySha256 } = req;
+      const key = imagesRead.then((images) => poolKey({
+        templateDigest: req.templateDigest, policySha256, runtime: runtimeOf(req.template), members, images: Object.fromEntries([...images].map(([tag, image]) => [tag, image.Id])),
+      }));
+      // Settled either way here: a refused image is reported by the await below, not by the claim.
+      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId)).catch(async (err: unknown) => {
+        await imagesRead;
+        throw err;
+      });
       const template = `${req.template.id}@${req.template.version}`;
       if (claim) {
         if (!claim.adopted) poolHits.inc({ template });
@@ -209,11 +222,14 @@ export function createContainerActivities(deps: ContainerDeps) {
         poolMisses.inc({ template });
       }
     }
+    const images = await imagesRead;
     try {
       // Created first, all of them, then started in order: a worker killed anywhere in between is
       // resumed by the retry with exactly one container per member (each name is deterministic).
+      // A claimed entry's members exist under these names; otherwise they are created unless an
+      // earlier attempt did.
       const created = [];
-      for (const m of members) created.push({ member: m, ...(await ensureCreated(m, images.get(m.spec.Image!)!)) });
+      for (const m of members) created.push({ member: m, ...(await ensureCreated(m, images.get(m.spec.Image!)!, claim ? 'exists' : 'create')) });
       const services: LaunchedService[] = created.map(({ member: m, info }) => ({
         name: m.name, role: m.role, main: m.main, required: m.required, containerName: m.containerName, containerId: info.Id, workdir: info.Config.WorkingDir || '/',
       }));

@@ -111,7 +111,7 @@ export async function runPools(stack: BenchStack, opts: { samples: number; warmu
   const hitP95 = percentile(hit, 95);
   const coldP50 = percentile(cold, 50);
   const note = misses ? `${misses} of ${hit.length} pooled samples found the pool empty` : undefined;
-  opts.log(`  pool hit p50 ${hitP50.toFixed(0)} ms, cold p50 ${coldP50.toFixed(0)} ms, raw p50 ${rawP50.toFixed(0)} ms; claim (the renames) p50 ${percentile(claimMs, 50).toFixed(0)} ms`);
+  opts.log(`  pool hit p50 ${hitP50.toFixed(0)} ms, cold p50 ${coldP50.toFixed(0)} ms, raw p50 ${rawP50.toFixed(0)} ms; claim (image checks and renames) p50 ${percentile(claimMs, 50).toFixed(0)} ms`);
   const hitWhere = medianSpans(hitSpans);
   const coldWhere = medianSpans(coldSpans);
   opts.log(`  median breakdown, pool hit (ms): ${JSON.stringify(hitWhere)}`);

@@ -150,21 +150,32 @@ export class PoolLogic {
    * (its main already carries the scenario's name). Undefined: no entry (a cold launch follows),
    * or the scenario's main exists and was not pooled (an earlier cold attempt: adopt it).
    */
-  async claim(key: string, scenarioId: string, suffixes: readonly string[]): Promise<Claimed | undefined> {
+  async claim(key: string | PromiseLike<string>, scenarioId: string, suffixes: readonly string[]): Promise<Claimed | undefined> {
     const target = scenarioContainerName(scenarioId);
-    const existing = await this.engine.inspect(target);
+    // The key may still be in the making (it names the images, which the launch is inspecting):
+    // the look for an earlier attempt's container does not wait for it.
+    const [existing, wanted] = await Promise.all([this.engine.inspect(target), key]);
     if (existing) return existing.labels[LABELS.poolEntry] ? { ...(await this.finish(scenarioId, existing)), adopted: true } : undefined;
     for (const e of await this.entries()) {
-      if (e.key !== key || !isComplete(e, suffixes)) continue;
-      const outcome = await this.lock.run(() => this.engine.rename(entryPrefix(key, e.entry), target));
+      if (e.key !== wanted || !isComplete(e, suffixes)) continue;
+      const prefix = entryPrefix(wanted, e.entry);
+      const outcome = await this.lock.run(() => this.engine.rename(prefix, target));
       // Another claim took it between the list and the rename: try the next one.
       if (outcome === 'missing') continue;
-      const main = await this.engine.inspect(target);
-      if (!main) continue;
-      // "taken": another attempt of this scenario got there first, pooled or cold.
-      if (!main.labels[LABELS.poolEntry]) return undefined;
+      let main: EngineContainer | undefined;
+      if (outcome === 'renamed') {
+        // What the rename moved is the container the list saw under the pooled name: only this
+        // entry's main ever carries it (its entry id is new), and renames of it are serialized.
+        const listed = e.members.find((m) => m.name === prefix)!;
+        main = { ...listed, name: target };
+      } else {
+        main = await this.engine.inspect(target);
+        if (!main) continue;
+        // "taken": another attempt of this scenario got there first, pooled or cold.
+        if (!main.labels[LABELS.poolEntry]) return undefined;
+      }
       // A fresh claim of a one-container entry has nothing more to rename: no second list.
-      if (outcome === 'renamed' && suffixes.length === 1) return { key: main.labels[LABELS.pool]!, entry: main.labels[LABELS.poolEntry]!, containers: [{ name: target, id: main.id }], adopted: false };
+      if (outcome === 'renamed' && suffixes.length === 1) return { key: wanted, entry: e.entry, containers: [{ name: target, id: main.id }], adopted: false };
       return { ...(await this.finish(scenarioId, main)), adopted: outcome === 'taken' };
     }
     return undefined;
