@@ -25,7 +25,7 @@ export interface ClaimRecord {
   poolKey?: string;
   entry?: string;
   claimedAt: string;
-  /** how long the claim took (the renames), or the cold create and start */
+  /** how long the claim took (the image checks it overlaps and the renames), or the cold create and start */
   claimMs: number;
   containers: Array<{ name: string; id: string }>;
   injected: {
@@ -58,22 +58,38 @@ export function newFlag(): string {
 // Each file is written beside its target with the mode it must have from its creation on, then
 // renamed over it (a retry replaces a 0400 file the same way). Run as the service's own user, in
 // its /work tmpfs, one process per container, everything on stdin: per file a line "length umask
-// path" (template paths are [A-Za-z0-9._/-]), then its bytes; a line "." ends it. The process can
-// be started before the scenario exists (a warm pool primes one per entry) and written at the
-// claim; one whose stdin closed before the "." (its host worker died, the connection broke) exits
-// 75 and wrote only whole files. dd reads exactly its count a byte at a time (busybox's head -c
-// reads ahead from a pipe, measured: a second file got nothing); the files are small.
-const INJECT_SCRIPT = `while read -r n m p; do
+// path" (template paths are [A-Za-z0-9._/-]), then its bytes, which are one line of printable ASCII
+// (the identity's JSON escapes the rest); a line "." ends it. The process can be started before
+// the scenario exists (a warm pool primes one per entry) and written at the claim; one whose stdin
+// closed before the "." (its host worker died, the connection broke) exits 75, one cut inside a
+// file exits 76, and either wrote only whole files. The shell's own builtins read, write and read
+// back each file, so a file costs one process (its rename; a directory's creation the first time): measured
+// on this engine, two files took about 8 ms from the write to the exit against 11 ms when each
+// file also ran dirname, rm, dd and wc.
+const INJECT_SCRIPT = `u=$(umask)
+while IFS=' ' read -r n m p; do
   [ "$n" = . ] && exit 0
-  d=$(dirname -- "$p")
-  mkdir -p -- "$d" || exit 73
+  IFS= read -r c || exit 76
+  [ "\${#c}" -eq "$((n - 1))" ] || exit 76
+  d=\${p%/*}
+  [ -d "\${d:-/}" ] || mkdir -p -- "$d" || exit 73
   t="$d/.arbiter-inject.$$"
-  rm -f -- "$t"
-  (umask "$m"; dd bs=1 count="$n" of="$t" 2>/dev/null) || { rm -f -- "$t"; exit 76; }
-  [ "$(wc -c < "$t")" -eq "$n" ] || { rm -f -- "$t"; exit 76; }
+  if [ -e "$t" ]; then rm -f -- "$t" || exit 73; fi
+  umask "$m"
+  { printf '%s\\n' "$c" > "$t"; } 2>/dev/null || { umask "$u"; rm -f -- "$t"; exit 76; }
+  umask "$u"
+  { IFS= read -r b < "$t" && [ "$b" = "$c" ]; } 2>/dev/null || { rm -f -- "$t"; exit 76; }
   mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }
 done
 exit 75`;
+
+/** One line of printable ASCII: what the injector's shell reads and writes byte for byte. */
+const INJECTABLE = /^[\x20-\x7e]*\n$/;
+
+/** JSON with every character outside printable ASCII escaped: the same value, injectable. */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 interface InjectedFile { path: string; bytes: Buffer; umask: string }
 
@@ -107,6 +123,7 @@ async function injectFiles(docker: Docker, template: string, member: PodMember, 
     primed?.abandon();
     return;
   }
+  for (const f of files) if (!INJECTABLE.test(f.bytes.toString('latin1'))) throw new Error(`${f.path}: an injected file is one line of printable ASCII`);
   const stdin = Buffer.concat([...files.flatMap((f) => [Buffer.from(`${f.bytes.length} ${f.umask} ${f.path}\n`), f.bytes]), Buffer.from('.\n')]);
   // A primed injector that answers anything but success (its stream broke, its process was gone)
   // is tried once more as a fresh process: the script only ever writes whole files by rename.
@@ -164,7 +181,7 @@ export async function injectScenario(docker: Docker, req: InjectionRequest): Pro
   const files = new Map<PodMember, InjectedFile[]>();
   const add = (m: PodMember, f: InjectedFile) => files.set(m, [...(files.get(m) ?? []), f]);
   if (inject?.identity) {
-    add(mainMember, { path: inject.identity, bytes: Buffer.from(`${JSON.stringify({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`), umask: '0333' });
+    add(mainMember, { path: inject.identity, bytes: Buffer.from(`${asciiJson({ scenarioId: req.scenarioId, tenant: req.tenant, subject: req.subject })}\n`), umask: '0333' });
   }
   if (record.injected.flag && flagMember) add(flagMember, { path: record.injected.flag.path, bytes: Buffer.from(`${value}\n`), umask: '0377' });
   for (const [member, list] of files) {

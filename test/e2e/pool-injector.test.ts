@@ -74,6 +74,19 @@ describe('warm pools: the injector started ahead of a claim', () => {
     assert.equal(await execsRunning(s.c), false, 'nothing of the injector is left running for the subject to find');
   });
 
+  it('an identity outside ASCII is written escaped, as the same JSON value', async () => {
+    const s = await container();
+    const subject = 'sübject-✓ "quoted" \\ back';
+    await injectScenario(docker, {
+      storageDir, scenarioId: s.scenarioId, tenant: 'acmé', subject, template, members: [s.member],
+      pooled: undefined, claimMs: 1, containers: [{ name: s.member.containerName, id: s.id }],
+    });
+    const read = await sh(s.c, 'cat /work/.arbiter/scenario.json');
+    assert.equal(read.exitCode, 0, read.stderr.toString());
+    assert.match(read.stdout.toString(), /^[\x20-\x7e]*\n$/, 'one line of printable ASCII');
+    assert.deepEqual(JSON.parse(read.stdout.toString()), { scenarioId: s.scenarioId, tenant: 'acmé', subject });
+  });
+
   it('a primed process whose connection dropped (its worker died) writes nothing; the claim writes through an exec of its own', async () => {
     const s = await container();
     const primed = await primeInjector(docker, s.member);
