@@ -132,13 +132,17 @@ temporal_config() {
   pw=$(pg_password)
   mkdir -p "$dir"
   # Dynamic config: search attributes take effect on the next request (as on the dev server), so
-  # a namespace's attributes registered a moment ago are usable at once.
+  # a namespace's attributes registered a moment ago are usable at once; each shard's transfer
+  # queue is read up to 100 times a second, not 20, as on the dev server (scripts/dev-server.ts).
   cat >"$dir/dynamicconfig.yaml" <<'EOF'
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
     constraints: {}
 limit.maxIDLength:
   - value: 255
+    constraints: {}
+history.transferProcessorMaxPollRPS:
+  - value: 100
     constraints: {}
 EOF
   ( umask 077; cat >"$dir/config.yaml" <<EOF

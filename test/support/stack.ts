@@ -23,6 +23,7 @@ import { bundleWorkflows, createHostWorker, createMainWorker, type HostWorker } 
 import { SCENARIO_WORKFLOW_TYPE, SEARCH_ATTRIBUTES } from '../../contract/queues.ts';
 import { containersOf, docker, REPO, testConfig, tools, waitFor, type TestConfig } from './harness.ts';
 import { clusterEnv, createTestBucket, createTestNamespace, deleteTestNamespace, e2eShape } from './cluster.ts';
+import { dynamicConfigFlags } from '../../scripts/dev-server.ts';
 
 export interface Response { status: number; headers: Headers; json: Record<string, unknown> | undefined }
 
@@ -78,7 +79,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       server: {
         executable: { type: 'existing-path', path: tools().TEMPORAL_BIN },
         ip: '127.0.0.1',
-        extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+        extraArgs: [...dynamicConfigFlags(), ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`])],
       },
     });
   // In the cluster shape: two hosts, each on one of the cluster's engines; ids of this stack's own,
