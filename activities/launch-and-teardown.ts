@@ -24,6 +24,8 @@ export interface HostPools {
   reconcile(): Promise<void>;
   /** the injector the keeper started (or is starting) in a pooled container, by its id; handed out once */
   primed?(containerId: string): Promise<OpenExec | undefined>;
+  /** whether the host keeps a pool of this key; undefined until the keeper has worked its pools out */
+  keeps?(key: string): boolean | undefined;
 }
 
 export interface ContainerDeps {
@@ -210,15 +212,18 @@ export function createContainerActivities(deps: ContainerDeps) {
       const key = imagesRead.then((images) => poolKey({
         templateDigest: req.templateDigest, policySha256, runtime: runtimeOf(req.template), members, images: Object.fromEntries([...images].map(([tag, image]) => [tag, image.Id])),
       }));
-      // Settled either way here: a refused image is reported by the await below, not by the claim.
-      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId)).catch(async (err: unknown) => {
+      // A key the host keeps no pool of has no entry to look for (only a retry's own container):
+      // the launch is cold, and no miss. Settled either way here: a refused image is reported by
+      // the await below, not by the claim.
+      const kept = (k: string) => pools.keeps?.(k);
+      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId), kept).catch(async (err: unknown) => {
         await imagesRead;
         throw err;
       });
       const template = `${req.template.id}@${req.template.version}`;
       if (claim) {
         if (!claim.adopted) poolHits.inc({ template });
-      } else {
+      } else if (kept(await key) !== false) {
         poolMisses.inc({ template });
       }
     }

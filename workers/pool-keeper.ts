@@ -73,6 +73,8 @@ export async function runningScenarios(docker: Docker, hostId: string): Promise<
 export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
   const { docker, log } = opts;
   let current: KeptPool[] = [];
+  /** the pools to keep have been worked out at least once (until then a launch looks for entries anyway) */
+  let known = false;
   let statuses: PoolStatus[] = [];
   const failedUntil = new Map<string, number>();
   // A template that cannot be pooled says so once per reason, not on every pass.
@@ -228,6 +230,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
     }
     const before = current;
     current = desired;
+    known = true;
     for (const p of before) if (!desired.some((d) => d.key === p.key)) poolReady.remove({ template: p.ref, key: p.key });
     const drained = await logic.drain(desired);
     if (drained > 0) log.info({ drained, reason }, 'pool: drained entries that no longer fit');
@@ -298,6 +301,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       primed.set(containerId, 'taken');
       return p && p !== 'taken' ? p.ready : Promise.resolve(undefined);
     },
+    keeps: (key) => (known ? current.some((p) => p.key === key) : undefined),
     trigger,
     async settle() {
       trigger('settle');

@@ -148,14 +148,16 @@ export class PoolLogic {
   /**
    * Claims a ready entry of `key` for the scenario, or finishes the claim an earlier attempt made
    * (its main already carries the scenario's name). Undefined: no entry (a cold launch follows),
-   * or the scenario's main exists and was not pooled (an earlier cold attempt: adopt it).
+   * or the scenario's main exists and was not pooled (an earlier cold attempt: adopt it). With
+   * `kept` answering false for the key, no entry is looked for (the host keeps no such pool).
    */
-  async claim(key: string | PromiseLike<string>, scenarioId: string, suffixes: readonly string[]): Promise<Claimed | undefined> {
+  async claim(key: string | PromiseLike<string>, scenarioId: string, suffixes: readonly string[], kept?: (key: string) => boolean | undefined): Promise<Claimed | undefined> {
     const target = scenarioContainerName(scenarioId);
     // The key may still be in the making (it names the images, which the launch is inspecting):
     // the look for an earlier attempt's container does not wait for it.
     const [existing, wanted] = await Promise.all([this.engine.inspect(target), key]);
     if (existing) return existing.labels[LABELS.poolEntry] ? { ...(await this.finish(scenarioId, existing)), adopted: true } : undefined;
+    if (kept?.(wanted) === false) return undefined;
     for (const e of await this.entries()) {
       if (e.key !== wanted || !isComplete(e, suffixes)) continue;
       const prefix = entryPrefix(wanted, e.entry);

@@ -14,7 +14,7 @@ import type { ClaimRecord } from '../../activities/scenario-injection.ts';
 import { scenarioContainerName } from '../../contract/containers.ts';
 import { MANIFEST_FILE } from '../../infra/evidence-manifest.ts';
 import { buildTemplateImages } from '../../infra/images.ts';
-import { injections } from '../../infra/metrics.ts';
+import { injections, poolMisses } from '../../infra/metrics.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { startOpsServer } from '../../workers/ops-server.ts';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +35,8 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
   let root: string;
   before(async () => {
     // web-recon as it is (same folder, same digest, its images already built): a pooled pod.
-    root = await copyPooledFlag(ID, { alongside: ['web-recon'] });
+    // hello as it is: a template this host keeps no pool of.
+    root = await copyPooledFlag(ID, { alongside: ['web-recon', 'hello'] });
     stack = await startStack({ templatesDir: root, env: { ARBITER_POOLS: `${TEMPLATE}=${MIN}:3,web-recon@1=1:1` } });
   });
   after(() => stopPoolTest(stack, ID, root));
@@ -230,10 +231,14 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     assert.deepEqual((await finish(s, flag)).score, { score: 2, maxScore: 2, passed: true });
   });
 
-  it('with no pooled entry left, a spawn starts cold and is still injected and scored (claim.json: pooled false)', async () => {
+  const missesOf = async (template: string) => (await poolMisses.get()).values.find((v) => v.labels.template === template)?.value ?? 0;
+
+  it('with no pooled entry left, a spawn starts cold and is still injected and scored (claim.json: pooled false), and counts a miss', async () => {
     await stack.host.pools.stop();
     for (const p of await pooled()) await docker.getContainer(p.id).remove({ force: true });
+    const missed = await missesOf(TEMPLATE);
     const s = await spawn('pool-cold');
+    assert.equal(await missesOf(TEMPLATE), missed + 1, 'the host keeps this pool: an empty one is a miss');
     const flag = (await exec(s, ['cat', '/work/.arbiter/flag'])).stdout.trim();
     assert.match(flag, /^ARB\{[0-9a-f]{32}\}$/);
     const info = await docker.getContainer(scenarioContainerName(s.id)).inspect();
@@ -244,5 +249,15 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     assert.equal(claim.pooled, false);
     assert.equal(claim.poolKey, undefined);
     console.log(`cold launch up to injection (create, start, readiness): ${claim.claimMs} ms`);
+  });
+  it('a template the host keeps no pool of starts cold without looking for an entry, and counts no miss', async () => {
+    await stack.host.pools.settle();
+    assert.equal(stack.host.pools.keeps?.('no-such-key'), false, 'the keeper has worked out its pools');
+    const s = await spawn('pool-none', 'hello');
+    assert.equal(claimOfHost(s.id).pooled, false);
+    assert.equal(await missesOf('hello@1'), 0);
+    assert.equal((await exec(s, ['echo', 'inside'])).stdout.trim(), 'inside');
+    const done = await stack.call('POST', `/api/scenarios/${s.id}/cancel`, s.access);
+    assert.equal(done.status, 202, JSON.stringify(done.json));
   });
 });

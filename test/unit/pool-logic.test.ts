@@ -190,4 +190,20 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
     // Capacity: one scenario running plus one pooled entry fill a capacity of 2.
     assert.equal(await logic.refill([{ ...pod, min: 3 }], 2, 1), 0);
   });
+  it('a key the host keeps no pool of is not looked for (no list), but a retry still adopts the entry it had claimed', async () => {
+    const engine = new MemoryEngine(() => Promise.resolve());
+    const pod = POOLS[KEYS[1]!]!;
+    const logic = new PoolLogic(engine.view(undefined), HOST);
+    assert.equal(await logic.refill([pod], 10, 0), 1);
+    let lists = 0;
+    const counted = engine.view(undefined);
+    const counting = new PoolLogic({ ...counted, list: async (labels) => { lists++; return counted.list(labels); } }, HOST);
+    assert.equal(await counting.claim(pod.key, 'scn-none', pod.suffixes, () => false), undefined);
+    assert.equal(lists, 0, 'no entry was looked for');
+    assert.equal((await logic.entries()).filter((e) => !e.claimed).length, 1, 'the entry is still pooled');
+    const claimed = await counting.claim(Promise.resolve(pod.key), 'scn-kept', pod.suffixes, () => true);
+    assert.equal(claimed?.adopted, false);
+    const again = await counting.claim(pod.key, 'scn-kept', pod.suffixes, () => false);
+    assert.deepEqual(again && { adopted: again.adopted, ids: again.containers.map((c) => c.id).sort() }, { adopted: true, ids: claimed.containers.map((c) => c.id).sort() });
+  });
 });
