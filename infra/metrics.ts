@@ -61,7 +61,7 @@ export const poolHits = new Counter({
 
 export const poolMisses = new Counter({
   name: 'arbiter_pool_misses_total',
-  help: 'Launches that found no warm pool entry of their key and started cold',
+  help: 'Launches of a template whose pool this host keeps that found no ready entry and started cold',
   labelNames: ['template'] as const,
   registers: [registry],
 });
