@@ -21,6 +21,8 @@
 #                                                its own restart, else "live-restore": true is merged
 #                                                into its daemon.json and SIGHUP reloads it (never a
 #                                                restart); call it after ensure_dockerd
+#   tap_failures FILE...                         each failed test in node's TAP output: its name,
+#                                                file and line, and the first lines of its error
 
 ARBITER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ARBITER_DATA_DIR="$ARBITER_ROOT/.data"
@@ -388,4 +390,21 @@ ensure_live_restore() {
     fi
   done
   die "dockerd (pid $pid) still runs without live-restore 10 s after SIGHUP; a config it cannot load is logged by the engine and ignored: check $config and the engine's log"
+}
+
+# CI shows the end of the test command's output: the failed tests are named there, not only
+# counted, so that a failure seen once can be read without running the suite again.
+tap_failures() {
+  awk '
+    function flush() { if (name != "" && kind != "subtestsFailed") printf "  ✗ %s (%s)%s\n", name, loc, err; name = "" }
+    /^ *not ok [0-9]+ - / { flush(); name = $0; sub(/^ *not ok [0-9]+ - /, "", name); loc = "?"; err = ""; kind = ""; inerr = 0; next }
+    name == "" { next }
+    /^ *\.\.\.$/ { flush(); next }
+    /^ *location: / { loc = $0; sub(/^ *location: /, "", loc); gsub(/\x27/, "", loc); sub(/^.*\/(test\/)/, "test/", loc); inerr = 0; next }
+    /^ *failureType: / { kind = $0; sub(/^ *failureType: /, "", kind); gsub(/\x27/, "", kind); inerr = 0; next }
+    /^ *error: / { line = $0; sub(/^ *error: /, "", line); if (line != "|-") err = err "\n      " line; inerr = (line == "|-") ? 1 : 0; indent = match($0, /[^ ]/); shown = 0; next }
+    inerr && /[^ ]/ && match($0, /[^ ]/) <= indent { inerr = 0 }
+    inerr { line = $0; sub(/^ +/, "", line); if (line != "" && shown < 6) { err = err "\n      " line; shown++ } }
+    END { flush() }
+  ' "$@"
 }

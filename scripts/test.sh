@@ -63,6 +63,10 @@ count() { local n; n=$(sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$2" 2>/dev/null | tail
 passed=$(( $(count pass .data/test-main.out) + $(count pass .data/test-alone.out) + $(count pass .data/test-cluster.out) ))
 failed=$(( $(count fail .data/test-main.out) + $(count fail .data/test-alone.out) + $(count fail .data/test-cluster.out) ))
 echo
+if ((failed > 0 || main_status != 0 || alone_status != 0 || cluster_status != 0)); then
+  echo "failed tests (their full output: .data/test-main.out, .data/test-alone.out, .data/test-cluster.out):"
+  tap_failures .data/test-main.out .data/test-alone.out .data/test-cluster.out
+fi
 echo "tests: $passed passed, $failed failed"
 if ((main_status != 0 || alone_status != 0 || cluster_status != 0)); then
   die "tests failed (main run: exit $main_status, fault suite: exit $alone_status, cluster shape: exit $cluster_status)"
