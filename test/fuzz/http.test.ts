@@ -227,7 +227,9 @@ describe('HTTP fuzzer: every route of the listening API', () => {
       // A raw `?` or `#` as the id cuts the path the server sees (`/api/scenarios/#/files` reaches
       // `/api/scenarios/`): such a request is answered by whatever route that path names, not this one.
       route: /[?#]/.test(id) ? undefined : route,
-      path: route.path.replace(/:id/g, id).replace(/\*/g, rest),
+      // One pass, with a function: an id may hold a `*` (encodeURIComponent keeps it) that is not the
+      // route's wildcard, and a string replacement would read `$&` and its kin as patterns.
+      path: route.path.replace(/:id|\*/g, (m) => (m === '*' ? rest : id)),
     }));
     const unrouted = fc.oneof(
       fc.array(fc.oneof(segment, fc.constantFrom('api', 'scenarios', 'docs', 'static', '.well-known', 'arbiter', 'keys', 'verify', 'hold', 'complete')), { maxLength: 6 }).map((s) => `/${s.join('/')}`),
