@@ -28,9 +28,25 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 /** Bundled with the workflows: correlation id propagation, log attributes, activity summaries. */
 export const WORKFLOW_INTERCEPTOR_MODULES = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
 
+/**
+ * Evaluated once per worker thread and shared by every workflow, instead of once per workflow
+ * created: the worker reuses one V8 context and evaluates each workflow's own modules again for
+ * it. Only stateless modules belong here. The completion digest's imports (@noble/hashes' SHA-2
+ * module builds SHA-512's 64-bit constants from BigInts as it loads) were three quarters of a
+ * workflow's module evaluation, which every scenario's admission task paid (README, issue 15).
+ * Our module, not the library's: the bundler drops a bare import of a package marked free of
+ * side effects.
+ */
+export const WORKFLOW_PRELOAD_MODULES = [fileURLToPath(new URL('../lib/completion-digest.ts', import.meta.url))];
+
 /** The workflow bundle with Arbiter's workflow interceptors: use it for prebuilt and test bundles. */
 export function bundleWorkflows(logger?: Parameters<typeof bundleWorkflowCode>[0]['logger']): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, ...(logger ? { logger } : {}) });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    preloadModules: WORKFLOW_PRELOAD_MODULES,
+    ...(logger ? { logger } : {}),
+  });
 }
 
 /**
@@ -38,11 +54,11 @@ export function bundleWorkflows(logger?: Parameters<typeof bundleWorkflowCode>[0
  * start (dev). `prebuilt` is config.workflowBundle: DEFAULT_WORKFLOW_BUNDLE, or the file
  * ARBITER_WORKFLOW_BUNDLE names (which loadConfig has checked exists).
  */
-function workflowSource(prebuilt: string, given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'interceptors'> {
+function workflowSource(prebuilt: string, given?: { code: string }): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'bundlerOptions' | 'interceptors'> {
   const activity = [activityInterceptors];
   if (given) return { workflowBundle: given, interceptors: { activity } };
   if (existsSync(prebuilt)) return { workflowBundle: { code: readFileSync(prebuilt, 'utf8') }, interceptors: { activity } };
-  return { workflowsPath: WORKFLOWS_PATH, interceptors: { activity, workflowModules: WORKFLOW_INTERCEPTOR_MODULES } };
+  return { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES }, interceptors: { activity, workflowModules: WORKFLOW_INTERCEPTOR_MODULES } };
 }
 
 export interface MainWorkerOptions {

@@ -56,8 +56,10 @@ export function interceptors(): WorkflowInterceptors {
     setCurrentDetails(shown);
   };
 
+  // Not `async` where nothing is awaited: the SDK takes a stack trace for every promise a workflow
+  // creates (its stack-trace query), so a wrapper promise per call costs more than it looks.
   const inbound: WorkflowInboundCallsInterceptor = {
-    async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>) {
+    execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>) {
       // Scenario inputs also carry the id, for starts that came without the header (tests, tctl).
       const arg = input.args[0] as { correlationId?: unknown } | undefined;
       correlationId = readCorrelationId(input.headers) ?? (typeof arg?.correlationId === 'string' ? arg.correlationId : undefined);
@@ -77,12 +79,12 @@ export function interceptors(): WorkflowInterceptors {
         showDetails();
       }
     },
-    async scheduleLocalActivity(input, next) {
+    scheduleLocalActivity(input, next) {
       // Recorded on the local activity's marker, where the UI shows it like an activity's.
       const summary = input.options.summary ?? activitySummary(input.activityType, input.args);
       return next({ ...input, options: { ...input.options, summary }, headers: withCorrelationId(input.headers, correlationId) });
     },
-    async startChildWorkflowExecution(input, next) {
+    startChildWorkflowExecution(input, next) {
       return next({ ...input, headers: withCorrelationId(input.headers, correlationId) });
     },
     getLogAttributes(input, next) {

@@ -86,6 +86,12 @@ describe('recorded histories replay against the current workflows', () => {
     assert.equal(scored.includes(HOST_LOSS_PATCH), false, 'a scenario whose host stayed up records no host-loss marker');
   });
 
+  it('the bundle evaluates the completion digest (and the SHA-2 module under it) once per worker thread, not once per workflow', () => {
+    // The bundler turns a preload it finds free of side effects into `0;`: the require must be there.
+    const preload = bundle.code.slice(bundle.code.indexOf('function preloadModules'), bundle.code.indexOf('exports.importWorkflows'));
+    assert.match(preload, /__webpack_require__\([^)]*"\.\/lib\/completion-digest\.ts"\)/, preload);
+  });
+
   for (const file of files) {
     it(`${file} replays without nondeterminism`, async () => {
       const history = temporal.api.history.v1.History.decode(readFileSync(join(DIR, file)));
