@@ -112,7 +112,11 @@ export class RawEngine {
       limits: this.hello.limits,
       env: [`ARBITER_SCENARIO_ID=${id}`],
     });
-    spec.Labels = { ...spec.Labels, [BENCH_LABEL]: this.runId };
+    // Not labelled as Arbiter's: the stack's container monitor would otherwise inspect each raw
+    // container as it dies and signal a scenario of its name, work that the raw baseline is
+    // charged with (and that no raw lifecycle does); its reconciler and host report would count it.
+    const { [LABELS.managed]: _managed, ...labels } = spec.Labels ?? {};
+    spec.Labels = { ...labels, [BENCH_LABEL]: this.runId };
     return { name: spec.name!, spec };
   }
 
