@@ -46,6 +46,8 @@ export interface BenchStack {
   cpu: CpuMeter;
   /** temporal: the dev server this run started (absent in the cluster shape: cluster.sh's server is not the bench's) */
   children: { temporal?: Child; mainWorker: Child; containerWorker: Child; api: Child };
+  /** the dev server's own metrics, as text (absent in the cluster shape, as `children.temporal` is) */
+  temporalMetrics?: () => Promise<string>;
   shape: BenchShape;
   logsDir: string;
   /** the stack's ARBITER_STORAGE_DIR (results, claim records) */
@@ -273,6 +275,7 @@ export async function startBenchStack(opts: { temporalBin: string; log: (line: s
         })
         : new CpuMeter({ temporal: server?.proc.pid, mainWorker: mainWorker.proc.pid, containerWorker: containerWorker.proc.pid, api: api.proc.pid }),
       children: { ...(server ? { temporal: server } : {}), mainWorker, containerWorker, api },
+      ...(server ? { temporalMetrics: async () => (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text() } : {}),
       shape,
       call,
       et: async (sub, plan = 'enterprise') => (await mintToken('et', { sub, tenant: 'bench', plan }, ring(secrets.ET_HMAC_SECRET), { ttlSeconds: 3600 })).token,

@@ -10,6 +10,7 @@ import { scenarioContainerName } from '../activities/container-spec.ts';
 import { machineBusySeconds } from './cpu.ts';
 import { RawEngine, wallMs } from './engine.ts';
 import { medianProfile, profileHistory } from './history.ts';
+import { frontendRequests, requestsPerScenario } from './server-requests.ts';
 import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -88,6 +89,8 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
     for (const [concurrency, count] of opts.levels) {
       opts.log(`  concurrency ${concurrency}: ${count} scenarios through Arbiter, then ${count} raw lifecycles`);
       const retriedBefore = Object.values(stack.retried).reduce((a, b) => a + b, 0);
+      // Read outside the CPU count: the dev server's metrics page is megabytes of text to render.
+      const requestsBefore = stack.temporalMetrics ? frontendRequests(await stack.temporalMetrics()) : undefined;
       let cpu = stack.cpu.snapshot();
       let busy = machineBusySeconds();
       const arbiter = await lanes(concurrency, count, arbiterScenario);
@@ -99,6 +102,9 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       const baseline = await lanes(concurrency, count, rawScenario);
       const rawCpu = stack.cpu.since(cpu);
       const rawMachine = machineUse(machineBusySeconds() - busy, baseline.perMinute, count);
+      // Read after the raw loop, which asks the service nothing: the server flushes its counters
+      // about once a second, so a reading right after the last scenario would miss its last requests.
+      const requests = requestsBefore && stack.temporalMetrics ? requestsPerScenario(requestsBefore, frontendRequests(await stack.temporalMetrics()), count) : undefined;
       // Read after the timing, so the history fetches do not load the stack while it is measured.
       const profiles = await Promise.all(completed.slice(0, 12).map(async (id) => profileHistory(await stack.temporal.workflow.getHandle(id).fetchHistory())));
       completed = [];
@@ -107,6 +113,7 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       opts.log(`    CPU s Arbiter ${JSON.stringify(arbiterCpu)}; raw ${JSON.stringify(rawCpu)}`);
       opts.log(`    CPU s per completed scenario by process: ${JSON.stringify(perScenarioByProcess(arbiterCpu, count))}`);
       opts.log(`    whole machine: Arbiter ${arbiterMachine.coresBusy} of ${cores} cores busy, ${arbiterMachine.busyPerScenario} CPU s per scenario; raw ${rawMachine.coresBusy} cores, ${rawMachine.busyPerScenario} s`);
+      if (requests) opts.log(`    Temporal frontend requests per completed scenario: ${JSON.stringify(requests)}`);
       stack.events.forget();
       const ratio = ratioOf(arbiter.perMinute, baseline.perMinute);
       if (concurrency === 16) {
@@ -140,7 +147,7 @@ export async function runThroughput(stack: BenchStack, opts: { levels: Array<[co
       });
       levels.push({
         concurrency, count, retried503: retried,
-        arbiter: { perMinute: arbiter.perMinute, scenarioMs: { p50: percentile(arbiter.jobMs, 50), p95: percentile(arbiter.jobMs, 95) }, cpuSeconds: arbiterCpu, cpuSecondsPerScenario: perScenarioByProcess(arbiterCpu, count), machine: arbiterMachine, medianHistoryMs: where },
+        arbiter: { perMinute: arbiter.perMinute, scenarioMs: { p50: percentile(arbiter.jobMs, 50), p95: percentile(arbiter.jobMs, 95) }, cpuSeconds: arbiterCpu, cpuSecondsPerScenario: perScenarioByProcess(arbiterCpu, count), machine: arbiterMachine, medianHistoryMs: where, ...(requests ? { temporalFrontendRequestsPerScenario: requests } : {}) },
         raw: { perMinute: baseline.perMinute, lifecycleMs: { p50: percentile(baseline.jobMs, 50), p95: percentile(baseline.jobMs, 95) }, cpuSeconds: rawCpu, machine: rawMachine },
       });
     }
