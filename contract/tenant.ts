@@ -11,3 +11,12 @@ export const entitlementQuery = defineQuery<ResolvedEntitlement>('entitlement');
 /** The tenant entity's memo: the resolved plan, and the grants it came from (a SAT need not re-record its ET). */
 export interface TenantEntitlementMemo { resolved: ResolvedEntitlement; grants: TenantEntitlementState }
 export const DEFAULT_PLAN = 'free';
+
+/**
+ * Whether `grant` is older than the one `recorded` of its source: grants only move forward in time,
+ * so the entity refuses it (its validator), and the API answers it without asking the entity.
+ */
+export function staleGrantReason(grant: TenantGrant, recorded: TenantGrant | undefined): string | undefined {
+  if (!recorded || Date.parse(grant.issuedAt) >= Date.parse(recorded.issuedAt)) return undefined;
+  return `a newer ${grant.source} grant (${recorded.reference}) is already recorded`;
+}

@@ -2,7 +2,7 @@
 // said, kept durably so a restart of any process forgets nothing, and re-read by every scenario
 // so a SAT minted before a downgrade does not carry the old plan's limits.
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import { entitlementQuery, recordGrantUpdate, type TenantEntitlementMemo, type TenantEntitlementState, type TenantGrant } from '../contract/tenant.ts';
+import { entitlementQuery, recordGrantUpdate, staleGrantReason, type TenantEntitlementMemo, type TenantEntitlementState, type TenantGrant } from '../contract/tenant.ts';
 import { FailureTypes } from '../contract/failures.ts';
 import { MEMO } from '../contract/queues.ts';
 import { resolveEntitlement } from '../lib/resolve-entitlement.ts';
@@ -29,10 +29,8 @@ export async function tenantWorkflow(carried: TenantEntitlementState = {}): Prom
     {
       validator: (grant: TenantGrant) => {
         // Grants only move forward in time: an older receipt or ET replayed later changes nothing.
-        const current = grant.source === 'receipt' ? state.receipt : state.et;
-        if (current && Date.parse(grant.issuedAt) < Date.parse(current.issuedAt)) {
-          throw ApplicationFailure.nonRetryable(`a newer ${grant.source} grant (${current.reference}) is already recorded`, FailureTypes.staleGrant);
-        }
+        const stale = staleGrantReason(grant, grant.source === 'receipt' ? state.receipt : state.et);
+        if (stale) throw ApplicationFailure.nonRetryable(stale, FailureTypes.staleGrant);
       },
     },
   );

@@ -14,7 +14,7 @@ const ReceiptResponse = Type.Object({ tenant: Type.String(), plan: Type.String()
 
 const billingRoutes: FastifyPluginAsyncTypebox<{ config: Config; plans: Plans }> = async (app, opts) => {
   app.post('/api/billing/receipts', {
-    schema: { body: ReceiptRequest, response: { 201: ReceiptResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody } },
+    schema: { body: ReceiptRequest, response: { 201: ReceiptResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 503: ErrorBody } },
   }, async (request, reply) => {
     const ring = opts.config.secrets.BILLING_HMAC_SECRET;
     if (!ring) throw new ForbiddenError('billing receipts are not accepted here (BILLING_HMAC_SECRET is not set)', 'billing_disabled');
