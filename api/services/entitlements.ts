@@ -26,10 +26,10 @@ export class EntitlementService {
    * Records a grant (creating the tenant's entity on first use) and returns the resolved plan.
    * An ET mints many SATs: once its grant is recorded, later ones read the plan instead of
    * writing the same grant into the tenant's history again. An older grant than the one recorded
-   * is answered from the memo too: the entity would refuse it as stale (grants only move forward,
-   * so what the memo shows is never newer than what the entity holds), and with many subjects in
-   * one tenant, each with its own ET, asking it anyway cost every SAT but the newest ET's an update
-   * round trip through the entity, and a second read.
+   * is refused here, as the entity would refuse it (grants only move forward, so what the memo
+   * shows is never newer than what the entity holds): with many subjects in one tenant, each with
+   * its own ET, asking the entity anyway cost every SAT but the newest ET's an update round trip
+   * through the main worker, and waited for one while it was down.
    */
   async record(tenant: string, grant: TenantGrant): Promise<ResolvedEntitlement> {
     const known = await this.memo(tenant).catch(() => undefined);
