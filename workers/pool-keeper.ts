@@ -9,7 +9,9 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { LABELS, podMembers, type PodMember } from '../activities/container-spec.ts';
-import { awaitReady, pinnedImage, type HostPools } from '../activities/launch-and-teardown.ts';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureTypes } from '../contract/failures.ts';
+import { awaitReady, isNotFound, pinnedImage, type HostPools } from '../activities/launch-and-teardown.ts';
 import { injectionTargets, primeInjector } from '../activities/scenario-injection.ts';
 import type { OpenExec } from '../infra/container-access.ts';
 import { memberSuffixes, poolKey, poolScenarioId } from '../activities/pool/pool-key.ts';
@@ -68,6 +70,12 @@ export async function runningScenarios(docker: Docker, hostId: string): Promise<
     else if (entry && !name.startsWith(entryPrefix(c.Labels[LABELS.pool] ?? '', entry))) scenarios.add(`entry:${entry}`);
   }
   return scenarios.size;
+}
+
+/** The engine answered that an image is missing, or was built from another template version. */
+function imageAbsent(err: unknown): boolean {
+  if (isNotFound(err)) return true;
+  return err instanceof ApplicationFailure && (err.type === FailureTypes.imageMissing || err.type === FailureTypes.templateModified);
 }
 
 export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
@@ -207,6 +215,10 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
           images[tag] ??= (m.role === 'holder' ? await docker.getImage(HOLDER_IMAGE).inspect() : await pinnedImage(docker, tag, digest)).Id;
         }
       } catch (err) {
+        // An engine that does not answer (restarting, say) tells nothing about the images: the pass
+        // stops there, and the pools worked out last stay kept. Taking the template as unpooled
+        // would turn launches cold until the next pass and drain its entries if the engine is back.
+        if (!imageAbsent(err)) throw err;
         warnOnce({ template: refText, err: (err as Error).message }, 'pool: template skipped (its images are not built from this version)');
         continue;
       }
