@@ -139,6 +139,19 @@ export function defaultPools(docker: Docker, hostId: string): HostPools {
   return { logic, claimed: () => undefined, reconcile: async () => { await logic.drain([]); } };
 }
 
+/**
+ * The parts of a container's inspect the launch reads, for one it has just created from `image`:
+ * never started, and the working directory the engine takes from the image when the spec has none.
+ */
+export function freshlyCreated(id: string, member: PodMember, image: Docker.ImageInspectInfo): Docker.ContainerInspectInfo {
+  return {
+    Id: id,
+    Image: image.Id,
+    Config: { WorkingDir: member.spec.WorkingDir || image.Config?.WorkingDir || '' },
+    State: { Running: false, FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0, OOMKilled: false },
+  } as Docker.ContainerInspectInfo;
+}
+
 export function createContainerActivities(deps: ContainerDeps) {
   const { docker } = deps;
   const pools: HostPools = deps.pools ?? defaultPools(docker, deps.hostId);
@@ -160,7 +173,6 @@ export function createContainerActivities(deps: ContainerDeps) {
    */
   async function ensureCreated(member: PodMember, image: Docker.ImageInspectInfo, expect: 'exists' | 'create'): Promise<{ info: Docker.ContainerInspectInfo; adopted: boolean }> {
     const handle = docker.getContainer(member.containerName);
-    let adopted = true;
     let info: Docker.ContainerInspectInfo | undefined;
     if (expect === 'exists') {
       try {
@@ -171,8 +183,10 @@ export function createContainerActivities(deps: ContainerDeps) {
     }
     if (!info) {
       try {
-        await docker.createContainer(member.spec);
-        adopted = false;
+        // From the image just checked, by its id: a tag rebuilt in between is not what runs.
+        const created = await docker.createContainer({ ...member.spec, Image: image.Id });
+        // What an inspect would answer is known, so the likely case costs no more engine calls.
+        return { info: freshlyCreated(created.id, member, image), adopted: false };
       } catch (createErr) {
         // An earlier attempt created it, or another one won the race to: adopt that one.
         if ((createErr as { statusCode?: number }).statusCode !== 409) throw createErr;
@@ -182,7 +196,7 @@ export function createContainerActivities(deps: ContainerDeps) {
     if (info.Image !== image.Id) {
       throw ApplicationFailure.nonRetryable(`container ${member.containerName} runs image ${info.Image}, expected ${image.Id}`, FailureTypes.imageMissing);
     }
-    return { info, adopted };
+    return { info, adopted: true };
   }
 
   async function launchContainer(req: LaunchRequest): Promise<LaunchedContainer> {

@@ -109,10 +109,10 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       const { pool, members } = membersOf(key, entry);
       const member = members.find((m) => m.containerName === name);
       if (!member || (suffix === '') !== member.main) throw new Error(`pool ${key} has no member ${name} (${suffix || 'main'})`);
-      // Exactly the image a launch of this template version would check for.
-      if (member.role === 'holder') await docker.getImage(HOLDER_IMAGE).inspect();
-      else await pinnedImage(docker, member.spec.Image!, pool.digest);
-      await docker.createContainer(member.spec);
+      // Exactly the image a launch of this template version would check for, by its id: a tag
+      // rebuilt in between is not what the entry runs.
+      const image = member.role === 'holder' ? await docker.getImage(HOLDER_IMAGE).inspect() : await pinnedImage(docker, member.spec.Image!, pool.digest);
+      await docker.createContainer({ ...member.spec, Image: image.Id });
     },
     async startEntry(key, entry) {
       const { pool, members } = membersOf(key, entry);

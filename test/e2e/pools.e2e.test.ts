@@ -97,6 +97,7 @@ describe('warm pools: pooled-flag served from the pool, refilled, drained on a n
     assert.ok(warm.some((p) => p.id === aInfo.Id), `${a.id} runs in a container that was pooled before the spawn`);
     assert.equal(aInfo.Config.Labels[LABELS.scenario], undefined, 'a claimed container keeps the labels it was made with');
     assert.equal(aInfo.Config.Labels[LABELS.pool], key);
+    assert.equal(aInfo.Config.Image, aInfo.Image, 'the keeper made it from the image it checked, named by its id');
     assert.ok(!aInfo.Config.Env.some((e) => e.startsWith('ARBITER_')), `no per-scenario environment: ${aInfo.Config.Env.join(' ')}`);
 
     const flagA = await exec(a, ['cat', '/work/.arbiter/flag']);

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { operatorAuditPath } from '../../infra/operator-audit.ts';
 import { RESULTS } from '../../infra/results.ts';
+import { TEMPLATE_DIGEST_LABEL } from '../../infra/images.ts';
+import { pinTemplate } from '../../infra/template-publication.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import { SCENARIO_WORKFLOW_TYPE } from '../../contract/queues.ts';
 import type { ScenarioState } from '../../contract/scenario.ts';
@@ -54,6 +56,13 @@ describe('one scenario end to end over loopback', () => {
     const hc = info.HostConfig;
     assert.equal(info.Name, `/arbiter-${id}`);
     assert.equal(info.State.Running, true);
+    // Created from the image the launch checked, named by its id (a tag rebuilt meanwhile is not
+    // what runs): built from the template version the entitlement pinned. The launch reads no
+    // inspect after creating it, so what it reports must be what the engine says.
+    assert.equal(info.Config.Image, info.Image);
+    const image = await docker.getImage(info.Image).inspect();
+    assert.equal(image.Config.Labels?.[TEMPLATE_DIGEST_LABEL], pinTemplate({ id: 'hello', version: '1' }).digest);
+    assert.equal(running.workdir, info.Config.WorkingDir || '/');
     assert.equal(hc.NetworkMode, 'none');
     assert.deepEqual(Object.keys(info.NetworkSettings.Networks ?? {}).filter((n) => n !== 'none'), []);
     assert.equal(hc.ReadonlyRootfs, true);
