@@ -138,40 +138,39 @@ const NOT_FOUND = (err: unknown) => (err as { statusCode?: number }).statusCode 
 
 /**
  * One Docker client over several engines, for the tests' look-ups: listContainers answers every
- * engine's containers, and a container's methods go to the engine that has it (a 404 on one
- * engine tries the next). Everything else (info, createContainer, images) is the first engine's.
+ * engine's containers, and a container's or an image's methods go to the engine that has it (a
+ * 404 on one engine tries the next: each engine builds its own images, under ids of its own).
+ * Everything else (info, createContainer) is the first engine's.
  */
 export function spanEngines(engines: Docker[]): Docker {
   const [first] = engines;
   if (!first) throw new Error('spanEngines: no engine');
-  const containerOnAny = (id: string): Docker.Container => {
-    const onFirst = first.getContainer(id);
-    return new Proxy(onFirst, {
-      get(target, prop) {
-        const value = Reflect.get(target, prop, target) as unknown;
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          let last: unknown;
-          for (const engine of engines) {
-            const c = engine.getContainer(id) as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>;
-            try {
-              return await c[prop]!(...args);
-            } catch (err) {
-              if (!NOT_FOUND(err)) throw err;
-              last = err;
-            }
+  const onAny = <T extends object>(pick: (engine: Docker) => T): T => new Proxy(pick(first), {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        let last: unknown;
+        for (const engine of engines) {
+          const on = pick(engine) as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>;
+          try {
+            return await on[prop]!(...args);
+          } catch (err) {
+            if (!NOT_FOUND(err)) throw err;
+            last = err;
           }
-          throw last;
-        };
-      },
-    });
-  };
+        }
+        throw last;
+      };
+    },
+  });
   return new Proxy(first, {
     get(target, prop) {
       if (prop === 'listContainers') {
         return async (opts?: Docker.ContainerListOptions) => (await Promise.all(engines.map((e) => e.listContainers(opts ?? {})))).flat();
       }
-      if (prop === 'getContainer') return containerOnAny;
+      if (prop === 'getContainer') return (id: string) => onAny((e) => e.getContainer(id));
+      if (prop === 'getImage') return (name: string) => onAny((e) => e.getImage(name));
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
