@@ -112,6 +112,20 @@ export async function pinnedImage(docker: Docker, tag: string, templateDigest: s
   return image;
 }
 
+/**
+ * The image a pod member runs, checked: the namespace holder's (the same for every template, built
+ * by "arbiter images build"), or the template's, built from the pinned template version.
+ */
+export async function memberImage(docker: Docker, member: PodMember, templateDigest: string): Promise<Docker.ImageInspectInfo> {
+  if (member.role !== 'holder') return pinnedImage(docker, member.spec.Image!, templateDigest);
+  try {
+    return await docker.getImage(HOLDER_IMAGE).inspect();
+  } catch (err) {
+    if (isNotFound(err)) throw ApplicationFailure.nonRetryable(`image ${HOLDER_IMAGE} is not built on this host: run "arbiter images build"`, FailureTypes.imageMissing);
+    throw err;
+  }
+}
+
 /** How often a service's readiness command is run again until it exits 0. */
 export const READINESS_POLL_MS = 100;
 
@@ -143,7 +157,7 @@ export function defaultPools(docker: Docker, hostId: string): HostPools {
  * The parts of a container's inspect the launch reads, for one it has just created from `image`:
  * never started, and the working directory the engine takes from the image when the spec has none.
  */
-export function freshlyCreated(id: string, member: PodMember, image: Docker.ImageInspectInfo): Docker.ContainerInspectInfo {
+function freshlyCreated(id: string, member: PodMember, image: Docker.ImageInspectInfo): Docker.ContainerInspectInfo {
   return {
     Id: id,
     Image: image.Id,
@@ -155,16 +169,6 @@ export function freshlyCreated(id: string, member: PodMember, image: Docker.Imag
 export function createContainerActivities(deps: ContainerDeps) {
   const { docker } = deps;
   const pools: HostPools = deps.pools ?? defaultPools(docker, deps.hostId);
-
-  /** The namespace holder's image: the same for every template, built by "arbiter images build". */
-  async function holderImage(): Promise<Docker.ImageInspectInfo> {
-    try {
-      return await docker.getImage(HOLDER_IMAGE).inspect();
-    } catch (err) {
-      if (isNotFound(err)) throw ApplicationFailure.nonRetryable(`image ${HOLDER_IMAGE} is not built on this host: run "arbiter images build"`, FailureTypes.imageMissing);
-      throw err;
-    }
-  }
 
   /**
    * The member's container, created unless an earlier attempt already did (its name is
@@ -216,7 +220,7 @@ export function createContainerActivities(deps: ContainerDeps) {
     // Each image once, all at once, and meanwhile the claim looks for an earlier attempt's container.
     const byTag = new Map<string, PodMember>();
     for (const m of members) if (!byTag.has(m.spec.Image!)) byTag.set(m.spec.Image!, m);
-    const imagesRead = Promise.all([...byTag].map(async ([tag, m]) => [tag, m.role === 'holder' ? await holderImage() : await pinnedImage(docker, tag, req.templateDigest)] as const))
+    const imagesRead = Promise.all([...byTag].map(async ([tag, m]) => [tag, await memberImage(docker, m, req.templateDigest)] as const))
       .then((read) => new Map(read));
     // A warm pool's entry of exactly this hardening, template digest, policy and runtime, claimed
     // by renaming it to the scenario's names; then the cold path below adopts it by those names.

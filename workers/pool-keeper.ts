@@ -11,14 +11,13 @@ import type { Logger } from 'pino';
 import { LABELS, podMembers, type PodMember } from '../activities/container-spec.ts';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes } from '../contract/failures.ts';
-import { awaitReady, isNotFound, pinnedImage, type HostPools } from '../activities/launch-and-teardown.ts';
+import { awaitReady, isNotFound, memberImage, type HostPools } from '../activities/launch-and-teardown.ts';
 import { injectionTargets, primeInjector } from '../activities/scenario-injection.ts';
 import type { OpenExec } from '../infra/container-access.ts';
 import { memberSuffixes, poolKey, poolScenarioId } from '../activities/pool/pool-key.ts';
 import { entryPrefix, isComplete, PoolLogic, WARMING_SUFFIX, type DesiredPool, type PoolEntryView } from '../activities/pool/pool-logic.ts';
 import { dockerPoolEngine } from '../activities/pool/docker-pool-engine.ts';
 import type { PoolOverride } from '../infra/config.ts';
-import { HOLDER_IMAGE } from '../infra/images.ts';
 import { poolReady, poolRefills } from '../infra/metrics.ts';
 import { policyBundleSha256 } from '../infra/policy/wasm-engine.ts';
 import { pinTemplate } from '../infra/template-publication.ts';
@@ -111,7 +110,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       if (!member || (suffix === '') !== member.main) throw new Error(`pool ${key} has no member ${name} (${suffix || 'main'})`);
       // Exactly the image a launch of this template version would check for, by its id: a tag
       // rebuilt in between is not what the entry runs.
-      const image = member.role === 'holder' ? await docker.getImage(HOLDER_IMAGE).inspect() : await pinnedImage(docker, member.spec.Image!, pool.digest);
+      const image = await memberImage(docker, member, pool.digest);
       await docker.createContainer({ ...member.spec, Image: image.Id });
     },
     async startEntry(key, entry) {
@@ -212,7 +211,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       try {
         for (const m of probe) {
           const tag = m.spec.Image!;
-          images[tag] ??= (m.role === 'holder' ? await docker.getImage(HOLDER_IMAGE).inspect() : await pinnedImage(docker, tag, digest)).Id;
+          images[tag] ??= (await memberImage(docker, m, digest)).Id;
         }
       } catch (err) {
         // An engine that does not answer (restarting, say) tells nothing about the images: the pass
