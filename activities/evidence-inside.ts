@@ -28,13 +28,29 @@ const OBSERVATION_MAX_BYTES = 4096;
 export interface ExecCapture { exitCode: number | null; stdout: Buffer; truncated: boolean; timedOut: boolean }
 
 /**
- * Runs argv in the container and keeps at most maxBytes of its stdout; never waits past timeoutMs,
- * and stops reading at once when `signal` aborts (the activity was cancelled), rejecting with its reason.
+ * Runs argv in the container and keeps at most maxBytes of its stdout. Never waits past timeoutMs
+ * in all, whichever engine call it is in (the exec's create and start included: an engine that
+ * accepts the request and never answers must not hold the activity until its own timeout), and
+ * stops at once when `signal` aborts (the activity was cancelled), rejecting with its reason.
  */
 export async function execCapture(container: Docker.Container, cmd: string[], opts: { maxBytes: number; timeoutMs: number; signal?: AbortSignal }): Promise<ExecCapture> {
   opts.signal?.throwIfAborted();
-  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, WorkingDir: '/', Env: [] });
-  const stream = await exec.start({ hijack: true, stdin: false });
+  const deadline = AbortSignal.timeout(opts.timeoutMs);
+  const bound = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  const timedOutEmpty = (err: unknown): ExecCapture => {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (deadline.aborted) return { exitCode: null, stdout: Buffer.alloc(0), truncated: false, timedOut: true };
+    throw err;
+  };
+  let exec: Docker.Exec;
+  let stream: NodeJS.ReadWriteStream;
+  try {
+    exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, WorkingDir: '/', Env: [], abortSignal: bound });
+    stream = await exec.start({ hijack: true, stdin: false, abortSignal: bound });
+  } catch (err) {
+    return timedOutEmpty(err);
+  }
+  const destroy = () => (stream as unknown as { destroy(): void }).destroy();
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
@@ -44,7 +60,7 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
       if (chunk.length > room) {
         truncated = true;
         // Enough read: stop the transfer instead of draining whatever the subject left there.
-        (stream as unknown as { destroy(): void }).destroy();
+        destroy();
       }
       const kept = chunk.subarray(0, Math.max(0, room));
       chunks.push(kept);
@@ -54,29 +70,31 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
   });
   const stderr = new Writable({ write: (_chunk, _enc, cb) => cb() });
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
-  let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const timedOut = await new Promise<boolean>((resolve, reject) => {
     const done = () => resolve(false);
     stream.on('end', done);
     stream.on('close', done);
     stream.on('error', done);
-    timer = setTimeout(() => {
-      (stream as unknown as { destroy(): void }).destroy();
-      resolve(true);
-    }, opts.timeoutMs);
     onAbort = () => {
-      (stream as unknown as { destroy(): void }).destroy();
-      reject(opts.signal!.reason as Error);
+      destroy();
+      if (opts.signal?.aborted) reject(opts.signal.reason as Error);
+      else resolve(true);
     };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (bound.aborted) onAbort();
+    else bound.addEventListener('abort', onAbort, { once: true });
   }).finally(() => {
-    clearTimeout(timer);
-    if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+    if (onAbort) bound.removeEventListener('abort', onAbort);
   });
   // A stream cut short (truncated, timed out) leaves the process running: it has no exit code yet.
-  const { ExitCode, Running } = await exec.inspect();
-  return { exitCode: Running ? null : ExitCode, stdout: Buffer.concat(chunks), truncated, timedOut };
+  // The engine's answer gets a bound of its own, as the read's may be spent.
+  const inspectBound = AbortSignal.timeout(opts.timeoutMs);
+  const info = await exec.inspect({ abortSignal: opts.signal ? AbortSignal.any([inspectBound, opts.signal]) : inspectBound }).catch((err: unknown) => {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (inspectBound.aborted) return undefined;
+    throw err;
+  });
+  return { exitCode: !info || info.Running ? null : info.ExitCode, stdout: Buffer.concat(chunks), truncated, timedOut: timedOut || !info };
 }
 
 export type DeclaredFileStatus = 'collected' | 'truncated' | 'missing' | 'unreadable' | 'timeout' | 'unavailable' | 'refused';
@@ -197,8 +215,11 @@ async function observeIsolation(container: Docker.Container, signal?: AbortSigna
 export async function collectFromInside(container: Docker.Container, declaredPaths: string[], evidenceDir: string, signal?: AbortSignal): Promise<DeclaredFile[]> {
   let running = false;
   try {
-    running = (await container.inspect()).State.Running;
+    const bound = AbortSignal.timeout(EXEC_TIMEOUT_MS);
+    running = (await container.inspect({ abortSignal: signal ? AbortSignal.any([bound, signal]) : bound })).State.Running;
   } catch {
+    if (signal?.aborted) throw signal.reason;
+    // Gone, or an engine that does not answer: either way nothing can be read from inside.
     running = false;
   }
   const files: DeclaredFile[] = [];

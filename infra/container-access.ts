@@ -134,8 +134,21 @@ class CappedSink extends Writable {
 
 export async function execInContainer(container: Docker.Container, opts: ExecOptions, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<ExecOutcome> {
   opts.signal?.throwIfAborted();
-  const opened = await openExec(container, opts, outputCap);
-  return opened.finish(opts.stdin, opts.timeoutSeconds, opts.signal);
+  const startedAt = new Date();
+  // The exec's timeout counts from the call, not from the process's start: an engine that takes
+  // the exec's create or start and never answers must not hold the caller past it.
+  const deadline = AbortSignal.timeout(opts.timeoutSeconds * 1000);
+  let opened: OpenExec;
+  try {
+    opened = await openExec(container, { ...opts, signal: opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline }, outputCap);
+  } catch (err) {
+    opts.signal?.throwIfAborted();
+    if (!deadline.aborted) throw err;
+    const none = Buffer.alloc(0);
+    return { exitCode: null, stdout: none, stderr: none, truncated: { stdout: false, stderr: false }, timedOut: true, startedAt, durationMs: Date.now() - startedAt.getTime() };
+  }
+  const left = Math.max(0, opts.timeoutSeconds * 1000 - (Date.now() - startedAt.getTime()));
+  return opened.finish(opts.stdin, left / 1000, opts.signal);
 }
 
 /** A process started in a container that waits for its stdin: `finish` writes it and takes the answer. */
@@ -151,9 +164,10 @@ export interface OpenExec {
 /**
  * Starts a process with its stdin held open. execInContainer finishes it at once; a warm pool
  * starts one in an entry before anyone claims it, so the claim pays for a write to it instead of
- * for the engine's exec create and start (measured: about 15 ms against 80-130 ms).
+ * for the engine's exec create and start (measured: about 15 ms against 80-130 ms). `signal`
+ * aborts those two requests only; the process, once started, answers to `finish`.
  */
-export async function openExec(container: Docker.Container, opts: Omit<ExecOptions, 'stdin' | 'timeoutSeconds' | 'signal'>, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<OpenExec> {
+export async function openExec(container: Docker.Container, opts: Omit<ExecOptions, 'stdin' | 'timeoutSeconds'>, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<OpenExec> {
   const killer = killerOf(container, opts.runtime, opts.user);
   const exec = await container.exec({
     Cmd: opts.cmd,
@@ -164,8 +178,9 @@ export async function openExec(container: Docker.Container, opts: Omit<ExecOptio
     WorkingDir: opts.cwd,
     Env: Object.entries({ ...opts.env, ...killer.env }).map(([k, v]) => `${k}=${v}`),
     User: opts.user,
+    ...(opts.signal ? { abortSignal: opts.signal } : {}),
   });
-  const stream = await exec.start({ hijack: true, stdin: true });
+  const stream = await exec.start({ hijack: true, stdin: true, ...(opts.signal ? { abortSignal: opts.signal } : {}) });
   const stdout = new CappedSink(outputCap);
   const stderr = new CappedSink(outputCap);
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Docker from 'dockerode';
-import { collectFromInside, DECLARED_FILE_CAP_BYTES, FILES_DIR, FILES_INDEX, OBSERVED_ISOLATION } from '../../activities/evidence-inside.ts';
+import Docker from 'dockerode';
+import { collectFromInside, DECLARED_FILE_CAP_BYTES, execCapture, FILES_DIR, FILES_INDEX, OBSERVED_ISOLATION } from '../../activities/evidence-inside.ts';
+import { execInContainer } from '../../infra/container-access.ts';
+import { startDockerGate } from '../support/docker-gate.ts';
 import { docker } from '../support/harness.ts';
 import { startSubjectContainer } from '../support/subject-container.ts';
 
@@ -98,5 +100,62 @@ describe('evidence read from inside a running scenario container', () => {
     assert.equal(none.execs.length, 1);
     assert.equal(none.observed.observed, true);
     assert.equal(none.observed.uid, 1000);
+  });
+
+  // An engine that takes an exec's create and never answers (the gate holds it, as a wedged engine
+  // would): the read must end by its own bound or at the activity's cancellation, not wait for the
+  // activity's start-to-close timeout. A cancelled collection that never returned held up its
+  // worker's shutdown (a subject-page e2e run hung until the runner's limit).
+  describe('when the engine never answers the exec', () => {
+    async function gated() {
+      const dir = mkdtempSync(join(tmpdir(), 'arbiter-gate-'));
+      scratch.push(dir);
+      const gate = await startDockerGate({
+        socket: join(dir, 'engine.sock'),
+        engineSocket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+        hold: (method, url) => method === 'POST' && url.includes(`/containers/${containerId}/exec`),
+      });
+      const held = new Promise<void>((resolve) => gate.onHold(() => resolve()));
+      return { gate, held, container: new Docker({ socketPath: gate.socket }).getContainer(containerId) };
+    }
+
+    it('a read ends as timed out at its bound, with nothing read', async () => {
+      const { gate, container: through } = await gated();
+      try {
+        const got = await execCapture(through, ['/bin/busybox', 'echo', 'never'], { maxBytes: 64, timeoutMs: 300 });
+        assert.deepEqual(got, { exitCode: null, stdout: Buffer.alloc(0), truncated: false, timedOut: true });
+        assert.equal(gate.held.length, 1, 'the exec\'s create reached the gate and was held');
+      } finally {
+        await gate.close();
+      }
+    });
+
+    it('a cancelled collection rejects with the cancellation\'s reason while the create is held', async () => {
+      const { gate, held, container: through } = await gated();
+      try {
+        const dir = mkdtempSync(join(tmpdir(), 'arbiter-inside-'));
+        scratch.push(dir);
+        const cancel = new AbortController();
+        const collecting = collectFromInside(through, ['/work/answer.txt'], dir, cancel.signal);
+        await held;
+        const reason = new Error('scenario cancelled');
+        cancel.abort(reason);
+        await assert.rejects(collecting, (err) => err === reason);
+      } finally {
+        await gate.close();
+      }
+    });
+
+    it('a subject\'s exec answers as timed out within its own timeout', async () => {
+      const { gate, container: through } = await gated();
+      try {
+        const got = await execInContainer(through, { cmd: ['/bin/busybox', 'true'], stdin: Buffer.alloc(0), cwd: '/', env: {}, user: '1000', timeoutSeconds: 0.3 });
+        assert.equal(got.timedOut, true);
+        assert.equal(got.exitCode, null);
+        assert.equal(got.stdout.length + got.stderr.length, 0);
+      } finally {
+        await gate.close();
+      }
+    });
   });
 });
