@@ -52,6 +52,16 @@ export interface ExecOutcome {
 interface ExecInspect { Running: boolean; ExitCode: number | null; Pid: number }
 
 /**
+ * How long an engine call that answers at once (an exec's inspect) may take: an engine that never
+ * answers must not hold a terminal's end, and with it the scenario's evidence collection, forever.
+ */
+const ENGINE_ANSWER_MS = 10_000;
+
+function inspectExec(exec: Docker.Exec): Promise<ExecInspect> {
+  return exec.inspect({ abortSignal: AbortSignal.timeout(ENGINE_ANSWER_MS) });
+}
+
+/**
  * Kills an exec'd process and every process in its group. runc makes each exec'd process a
  * session and group leader (measured: pgid = sid = pid), so children it started die with it
  * unless they left its group on purpose. The host PID comes from the engine.
@@ -195,7 +205,7 @@ export async function openExec(container: Docker.Container, opts: Omit<ExecOptio
   // start answers Pid 0): it is read when it is needed.
   const kill = async () => {
     for (let i = 0; i < 50; i++) {
-      const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
+      const info = await inspectExec(exec).catch(() => undefined);
       if (!info?.Running) return;
       if (info.Pid) return killer.kill(info.Pid);
       await new Promise((r) => setTimeout(r, 20));
@@ -223,11 +233,11 @@ export async function openExec(container: Docker.Container, opts: Omit<ExecOptio
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       }
-      let info = (await exec.inspect()) as ExecInspect;
+      let info = await inspectExec(exec);
       // The stream ends when the process's output closes; the engine records its exit just after.
       for (let i = 0; info.Running && i < 50; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        info = (await exec.inspect());
+        info = await inspectExec(exec);
       }
       if (info.Running) {
         // Its output closed but it runs on (it closed its stdout itself): the answer is taken, and
@@ -347,11 +357,11 @@ export async function openTty(container: Docker.Container, opts: { cmd: string[]
     stream,
     resize,
     exitCode: async () => {
-      const info = (await exec.inspect()) as ExecInspect;
+      const info = await inspectExec(exec);
       return info.Running ? null : info.ExitCode;
     },
     kill: async () => {
-      const info = (await exec.inspect().catch(() => undefined)) as ExecInspect | undefined;
+      const info = await inspectExec(exec).catch(() => undefined);
       if (info?.Running) {
         if (mark) await killMarked(container, mark, opts.user);
         else killGroup(info.Pid);

@@ -232,8 +232,11 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const fd = openSync(absolute, 'a', 0o644);
     let recorded = 0;
     let cut = false;
+    // Closed at the session's end; what still comes from the client then (a keystroke, a resize
+    // in flight) is not recorded: the descriptor's number may already belong to another file.
+    let closed = false;
     const record = (line: string) => {
-      if (cut) return;
+      if (cut || closed) return;
       const b = Buffer.from(line + '\n', 'utf8');
       if (recorded + b.length > TERMINAL_RECORD_CAP_BYTES) {
         cut = true;
@@ -256,6 +259,10 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const out = new StringDecoder('utf8');
     const inp = new StringDecoder('utf8');
     let ending: Promise<void> | undefined;
+    // The session's part in the scenario's in-flight work is over once its end is: however it
+    // ended. A session ended by the scenario's close sees no stream end (its stream is destroyed)
+    // and must not wait on its client's side of the socket's closing handshake either.
+    let ended: () => void = () => undefined;
     const session = {
       end: (reason: string): Promise<void> => {
         ending ??= (async () => {
@@ -264,6 +271,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
           const rest = out.end();
           if (rest) record(JSON.stringify([since(), 'o', rest]));
           fsyncSync(fd);
+          closed = true;
           closeSync(fd);
           s.terminals.delete(session);
           const data: Omit<TerminalData, 'recording'> = {
@@ -274,19 +282,23 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
             if (reason === 'exited') socket.send(JSON.stringify({ exit: exitCode }));
             socket.close(reason === 'scenario_ended' ? 4409 : 1000, reason);
           }
-        })();
+        })().finally(() => ended());
         return ending;
       },
     };
     s.terminals.add(session);
+    // An end that fails (its transcript entry could not be written) is the scenario's close's to
+    // report when the close asked for it; when the shell or the client ended it, it is logged.
+    const endOn = (reason: string) => void session.end(reason).catch((err: unknown) => opts.log.error({ err, scenarioId: request.params.id }, 'terminal session did not end cleanly'));
     const tracked = opts.registry.track(s, () => new Promise<void>((resolve) => {
+      ended = resolve;
       tty.stream.on('data', (chunk: Buffer) => {
         record(JSON.stringify([since(), 'o', out.write(chunk)]));
         if (socket.readyState === socket.OPEN) socket.send(chunk, { binary: true });
       });
-      tty.stream.on('end', () => void session.end('exited').finally(resolve));
-      tty.stream.on('error', () => void session.end('exited').finally(resolve));
-      socket.on('close', () => void session.end('client_closed').finally(resolve));
+      tty.stream.on('end', () => endOn('exited'));
+      tty.stream.on('error', () => endOn('exited'));
+      socket.on('close', () => endOn('client_closed'));
       const onMessage = (data: Buffer, isBinary: boolean) => {
         if (isBinary) {
           record(JSON.stringify([since(), 'i', inp.write(data)]));
@@ -310,7 +322,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       early.release?.();
       for (const [data, isBinary] of early.frames.splice(0)) onMessage(data, isBinary);
       socket.on('message', onMessage);
-      if (early.closed || socket.readyState !== socket.OPEN) void session.end('client_closed').finally(resolve);
+      if (early.closed || socket.readyState !== socket.OPEN) endOn('client_closed');
     }));
     await tracked;
   }

@@ -1,12 +1,12 @@
 // A pass-through proxy in front of a Docker engine's socket that holds the requests a test picks.
 // A worker pointed at it (DOCKER_SOCKET) reaches the real engine for every other request, streamed
-// answers (/events) included; a held request never reaches the engine. Upgraded connections (exec,
-// attach) are not relayed: a worker behind the gate is killed before it runs any. A fault test
+// answers (/events) included; a held request never reaches the engine. Upgraded connections (an
+// exec's or attach's hijacked stream) are relayed byte for byte, and are never held. A fault test
 // uses it to kill a worker between two engine calls that are milliseconds apart: the kill follows
 // the engine's own event for the first call while the second is held, so it cannot land after it
 // on a busy machine.
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 
 export interface HeldRequest {
@@ -63,6 +63,22 @@ export async function startDockerGate(opts: {
     held.push(h);
     pending.add(h);
     for (const l of listeners) l(h);
+  });
+  // The engine answers an exec's start by taking over the connection: the request goes through as
+  // it came, and from then on both directions are piped as they are.
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const upstream = connect(opts.engineSocket, () => {
+      const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(lines.join('\r\n') + '\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
   });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
