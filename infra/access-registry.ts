@@ -25,8 +25,14 @@ export class AccessRegistry {
     return s;
   }
 
-  /** Tracks one call so that close() can stop it and wait for its entry. */
+  /**
+   * Tracks one call so that close() can stop it and wait for its entry. A call whose scenario was
+   * closed while it was on its way here (looking its container up) is refused: the transcript
+   * has already been copied into the evidence, and an answer it does not hold must never be given.
+   * Called synchronously after that last await, so a close is either before it or sees the call.
+   */
   track<T>(s: ScenarioAccess, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (s.log.isClosed()) return Promise.reject(new AccessError(409, 'not_running', 'the scenario ended'));
     const ac = new AbortController();
     s.inflight.add(ac);
     const p = work(ac.signal).finally(() => {

@@ -256,6 +256,13 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       rmSync(absolute, { force: true });
       throw err;
     }
+    if (s.log.isClosed()) {
+      // The scenario's access was closed while the shell started: the transcript is already in
+      // the evidence, so this shell serves nobody. (Its recording, if the close sealed it, stays.)
+      await tty.kill();
+      closeSync(fd);
+      throw notRunning();
+    }
     const out = new StringDecoder('utf8');
     const inp = new StringDecoder('utf8');
     let ending: Promise<void> | undefined;

@@ -6,7 +6,8 @@
 // client's side of the socket's closing handshake, nor on an engine call that never answers.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -31,7 +32,7 @@ while :; do sleep 1 & wait $!; done
 `;
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-describe('a scenario closed while its terminal is open', () => {
+describe('a scenario\'s access closed while a terminal is open or a call is on its way', () => {
   let container: Docker.Container;
   let scenarioId: string;
   const scratch: string[] = [];
@@ -52,16 +53,37 @@ describe('a scenario closed while its terminal is open', () => {
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** This host's access server over `engine`, and a terminal on the scenario through it, past its first prompt. */
-  async function openTerminal(engine: Docker) {
+  /** This host's access server over `engine`, on a Unix socket as a deployed host's. */
+  async function accessServer(engine: Docker) {
     const dir = mkdtempSync(join(tmpdir(), 'arbiter-tclose-'));
     scratch.push(dir);
     const registry = new AccessRegistry(dir);
     const socketPath = join(dir, 'access.sock');
     const server = await listenAccessServer(await buildAccessServer({ docker: engine, registry, hostId: HOST, relaySecret: SECRET, log: silent }), `unix:${socketPath}`);
     servers.push(server);
-    const token = (await mintToken('relay', { sub: 'subject:alice', scn: scenarioId, host: HOST, act: 'terminal', svc: 'main', user: '1000', rec: 1 << 20, max: 2 }, SECRET, { ttlSeconds: 600 })).token;
-    const client = new WebSocket(`ws+unix://${socketPath}:/v1/scenarios/${scenarioId}/terminal?cols=80&rows=24`, { headers: { authorization: `Bearer ${token}` } });
+    const token = async (act: 'exec' | 'terminal') => (await mintToken('relay', { sub: 'subject:alice', scn: scenarioId, host: HOST, act, svc: 'main', user: '1000', rec: 1 << 20, max: 2 }, SECRET, { ttlSeconds: 600 })).token;
+    const terminal = async () => new WebSocket(`ws+unix://${socketPath}:/v1/scenarios/${scenarioId}/terminal?cols=80&rows=24`, { headers: { authorization: `Bearer ${await token('terminal')}` } });
+    const exec = async (cmd: string[]) => {
+      const body = JSON.stringify({ cmd });
+      const auth = `Bearer ${await token('exec')}`;
+      return new Promise<{ status: number; json: { error?: { code: string } } }>((resolve, reject) => {
+        const req = httpRequest({ socketPath, method: 'POST', path: `/v1/scenarios/${scenarioId}/exec`, headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => { text += c; });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { error?: { code: string } } }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    };
+    return { registry, dir, terminal, exec };
+  }
+
+  /** A terminal on the scenario through `engine`'s access server, past its first prompt. */
+  async function openTerminal(engine: Docker) {
+    const { registry, dir, terminal } = await accessServer(engine);
+    const client = await terminal();
     clients.push(client);
     let shown = '';
     client.on('message', (data: Buffer) => { shown += data.toString('utf8'); });
@@ -128,4 +150,34 @@ describe('a scenario closed while its terminal is open', () => {
     // TTY sees no end of input when its stream is dropped: it goes with the container, which the
     // scenario's teardown removes right after the collection.
   });
+
+  // The close runs while a call is between its last check and its registration (its container
+  // being looked up, held by the gate): the call must be refused, not run after the transcript
+  // was copied into the evidence, where an answer it gave would be missing.
+  for (const kind of ['exec', 'terminal'] as const) {
+    it(`${kind === 'exec' ? 'an exec' : 'a terminal'} on its way when the scenario closes is refused, runs nothing, and adds nothing to the transcript`, { timeout: 60_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'arbiter-tclose-race-'));
+      scratch.push(dir);
+      const gate = await startDockerGate({ socket: join(dir, 'engine.sock'), engineSocket: ENGINE, hold: (method, url) => method === 'GET' && url.includes(`/containers/arbiter-${scenarioId}/json`) });
+      gates.push(gate);
+      const held = new Promise<void>((resolve) => gate.onHold(() => resolve()));
+      // The wedged engine's test above leaves its shell to the container's removal.
+      const shellsBefore = await shells();
+      const server = await accessServer(new Docker({ socketPath: gate.socket }));
+      const answered = kind === 'exec'
+        ? server.exec(['/bin/busybox', 'echo', 'late']).then((r) => `${r.status} ${r.json.error?.code ?? ''}`)
+        : server.terminal().then((client) => {
+          clients.push(client);
+          return new Promise<string>((resolve) => client.once('close', (code: number) => resolve(String(code))));
+        });
+      await held;
+      await server.registry.close(scenarioId, 'container-host');
+      const transcript = join(transcriptDir(server.dir, scenarioId), TRANSCRIPT_FILE);
+      const copied = existsSync(transcript) ? readFileSync(transcript, 'utf8') : '';
+      gate.held[0]!.release();
+      assert.equal(await answered, kind === 'exec' ? '409 not_running' : '4409');
+      assert.equal(existsSync(transcript) ? readFileSync(transcript, 'utf8') : '', copied);
+      assert.equal(await shells(), shellsBefore, 'no shell was left running');
+    });
+  }
 });

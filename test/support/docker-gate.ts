@@ -14,6 +14,8 @@ export interface HeldRequest {
   url: string;
   /** closes the caller's connection: the engine never sees the request */
   drop(): void;
+  /** lets the request through to the engine after all, late */
+  release(): void;
 }
 
 export interface DockerGate {
@@ -58,6 +60,9 @@ export async function startDockerGate(opts: {
       url,
       drop: () => {
         if (pending.delete(h)) res.destroy();
+      },
+      release: () => {
+        if (pending.delete(h)) forward(req, res);
       },
     };
     held.push(h);
