@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import { boundedBy } from '../lib/abort-bound.ts';
 import { canonicalJson } from '../lib/canonical-json.ts';
 import { redactSecrets } from '../infra/secret-redaction.ts';
 
@@ -36,7 +37,7 @@ export interface ExecCapture { exitCode: number | null; stdout: Buffer; truncate
 export async function execCapture(container: Docker.Container, cmd: string[], opts: { maxBytes: number; timeoutMs: number; signal?: AbortSignal }): Promise<ExecCapture> {
   opts.signal?.throwIfAborted();
   const deadline = AbortSignal.timeout(opts.timeoutMs);
-  const bound = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+  const bound = boundedBy(deadline, opts.signal);
   const timedOutEmpty = (err: unknown): ExecCapture => {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (deadline.aborted) return { exitCode: null, stdout: Buffer.alloc(0), truncated: false, timedOut: true };
@@ -89,7 +90,7 @@ export async function execCapture(container: Docker.Container, cmd: string[], op
   // A stream cut short (truncated, timed out) leaves the process running: it has no exit code yet.
   // The engine's answer gets a bound of its own, as the read's may be spent.
   const inspectBound = AbortSignal.timeout(opts.timeoutMs);
-  const info = await exec.inspect({ abortSignal: opts.signal ? AbortSignal.any([inspectBound, opts.signal]) : inspectBound }).catch((err: unknown) => {
+  const info = await exec.inspect({ abortSignal: boundedBy(inspectBound, opts.signal) }).catch((err: unknown) => {
     if (opts.signal?.aborted) throw opts.signal.reason;
     if (inspectBound.aborted) return undefined;
     throw err;
@@ -216,7 +217,7 @@ export async function collectFromInside(container: Docker.Container, declaredPat
   let running = false;
   try {
     const bound = AbortSignal.timeout(EXEC_TIMEOUT_MS);
-    running = (await container.inspect({ abortSignal: signal ? AbortSignal.any([bound, signal]) : bound })).State.Running;
+    running = (await container.inspect({ abortSignal: boundedBy(bound, signal) })).State.Running;
   } catch {
     if (signal?.aborted) throw signal.reason;
     // Gone, or an engine that does not answer: either way nothing can be read from inside.

@@ -6,6 +6,7 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { Writable, type Duplex } from 'node:stream';
+import { boundedBy } from '../lib/abort-bound.ts';
 
 /** CONTRACT "Subject access": caps on what one call moves. */
 export const ACCESS_LIMITS = {
@@ -150,7 +151,7 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
   const deadline = AbortSignal.timeout(opts.timeoutSeconds * 1000);
   let opened: OpenExec;
   try {
-    opened = await openExec(container, { ...opts, signal: opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline }, outputCap);
+    opened = await openExec(container, { ...opts, signal: boundedBy(deadline, opts.signal) }, outputCap);
   } catch (err) {
     opts.signal?.throwIfAborted();
     if (!deadline.aborted) throw err;
