@@ -26,6 +26,8 @@ export interface HostPools {
   primed?(containerId: string): Promise<OpenExec | undefined>;
   /** whether the host keeps a pool of this key; undefined until the keeper has worked its pools out */
   keeps?(key: string): boolean | undefined;
+  /** whether the host keeps a pool of this template version digest (the key also names its images); undefined until known */
+  keepsTemplate?(templateDigest: string): boolean | undefined;
 }
 
 export interface ContainerDeps {
@@ -234,7 +236,10 @@ export function createContainerActivities(deps: ContainerDeps) {
       // the launch is cold, and no miss. Settled either way here: a refused image is reported by
       // the await below, not by the claim.
       const kept = (k: string) => pools.keeps?.(k);
-      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId), kept).catch(async (err: unknown) => {
+      // A template the host keeps a pool of most likely finds an entry: its entries are listed
+      // beside the image checks instead of after them.
+      const listAhead = pools.keepsTemplate?.(req.templateDigest) === true;
+      claim = await pools.logic.claim(key, req.scenarioId, memberSuffixes(members, req.scenarioId), kept, { listAhead }).catch(async (err: unknown) => {
         await imagesRead;
         throw err;
       });

@@ -313,6 +313,7 @@ export function createPoolKeeper(opts: PoolKeeperOptions): PoolKeeper {
       return p && p !== 'taken' ? p.ready : Promise.resolve(undefined);
     },
     keeps: (key) => (known ? current.some((p) => p.key === key) : undefined),
+    keepsTemplate: (digest) => (known ? current.some((p) => p.digest === digest) : undefined),
     trigger,
     async settle() {
       trigger('settle');

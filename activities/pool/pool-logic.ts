@@ -150,15 +150,24 @@ export class PoolLogic {
    * (its main already carries the scenario's name). Undefined: no entry (a cold launch follows),
    * or the scenario's main exists and was not pooled (an earlier cold attempt: adopt it). With
    * `kept` answering false for the key, no entry is looked for (the host keeps no such pool).
+   * With `listAhead`, the entries are listed while the key is still in the making, for a launch
+   * that is likely to find one (its host keeps a pool of the template): the list is then no
+   * longer a round trip of its own before the rename.
    */
-  async claim(key: string | PromiseLike<string>, scenarioId: string, suffixes: readonly string[], kept?: (key: string) => boolean | undefined): Promise<Claimed | undefined> {
+  async claim(key: string | PromiseLike<string>, scenarioId: string, suffixes: readonly string[], kept?: (key: string) => boolean | undefined, opts: { listAhead?: boolean } = {}): Promise<Claimed | undefined> {
     const target = scenarioContainerName(scenarioId);
+    const listed = opts.listAhead ? this.entries() : undefined;
+    // Not read when an earlier attempt's container is found, or the key is not kept: its failure
+    // then belongs to nobody.
+    listed?.catch(() => undefined);
     // The key may still be in the making (it names the images, which the launch is inspecting):
     // the look for an earlier attempt's container does not wait for it.
     const [existing, wanted] = await Promise.all([this.engine.inspect(target), key]);
     if (existing) return existing.labels[LABELS.poolEntry] ? { ...(await this.finish(scenarioId, existing)), adopted: true } : undefined;
     if (kept?.(wanted) === false) return undefined;
-    for (const e of await this.entries()) {
+    // A list taken before the look for an earlier attempt's container is as good as one after:
+    // the rename decides, and an entry claimed since answers "missing" or "taken" below.
+    for (const e of await (listed ?? this.entries())) {
       if (e.key !== wanted || !isComplete(e, suffixes)) continue;
       const prefix = entryPrefix(wanted, e.entry);
       const outcome = await this.lock.run(() => this.engine.rename(prefix, target));

@@ -16,6 +16,7 @@ import Docker from 'dockerode';
 import { LABELS } from '../../activities/container-spec.ts';
 import { entryPrefix } from '../../activities/pool/pool-logic.ts';
 import { createPoolKeeper, type PoolKeeper } from '../../workers/pool-keeper.ts';
+import { pinTemplate } from '../../infra/template-publication.ts';
 import { docker } from '../support/harness.ts';
 import { copyPooledFlag } from '../support/templates.ts';
 
@@ -77,6 +78,9 @@ describe('warm pools: the keeper when the engine does not answer', () => {
     const status = keeper.status();
     assert.deepEqual(status.map((s) => [s.template, s.ready]), [[`${ID}@1`, 1]]);
     assert.equal(keeper.keeps?.(status[0]!.key), true);
+    // What a launch asks before its images are read, to list the entries beside them.
+    assert.equal(keeper.keepsTemplate?.(pinTemplate({ id: ID, version: '1' }, root).digest), true);
+    assert.equal(keeper.keepsTemplate?.(pinTemplate({ id: UNBUILT, version: '1' }, root).digest), false);
     assert.equal((await ready()).length, 1);
     assert.ok(warnings.some((w) => w.msg.startsWith('pool: template skipped') && w.fields.template === `${UNBUILT}@1`), JSON.stringify(warnings));
   });

@@ -85,14 +85,14 @@ const POOLS: Record<string, DesiredPool> = {
 const KEYS = Object.keys(POOLS);
 
 type Op =
-  | { kind: 'launch'; scenario: number; key: number; crashAt?: number | undefined }
+  | { kind: 'launch'; scenario: number; key: number; listAhead: boolean; crashAt?: number | undefined }
   | { kind: 'refill'; keys: number[]; crashAt?: number | undefined }
   | { kind: 'drain'; keys: number[]; crashAt?: number | undefined };
 
 const crashAt = fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined });
 const keySet = fc.subarray([0, 1]);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('launch' as const), scenario: fc.integer({ min: 0, max: 5 }), key: fc.integer({ min: 0, max: 1 }), crashAt }),
+  fc.record({ kind: fc.constant('launch' as const), scenario: fc.integer({ min: 0, max: 5 }), key: fc.integer({ min: 0, max: 1 }), listAhead: fc.boolean(), crashAt }),
   fc.record({ kind: fc.constant('refill' as const), keys: keySet, crashAt }),
   fc.record({ kind: fc.constant('drain' as const), keys: keySet, crashAt }),
 );
@@ -109,11 +109,11 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
       const launched = new Map<string, Set<string>>();
 
       /** One launch: claim, else cold; a crash is retried as the activity's next attempt (no crash). */
-      async function launch(scenarioId: string, key: string, crash: number | undefined): Promise<void> {
+      async function launch(scenarioId: string, key: string, listAhead: boolean, crash: number | undefined): Promise<void> {
         for (let attempt = 0; ; attempt++) {
           const { view, logic } = logicOf(attempt === 0 ? crash : undefined);
           try {
-            const claimed = await logic.claim(key, scenarioId, POOLS[key]!.suffixes);
+            const claimed = await logic.claim(key, scenarioId, POOLS[key]!.suffixes, undefined, { listAhead });
             if (!claimed) await view.createCold(scenarioId);
             const ids = claimed ? claimed.containers.map((c) => c.id) : [];
             launched.set(scenarioId, new Set(ids));
@@ -133,7 +133,7 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
           // One launch per scenario (a second launch of one scenario is its retry, modelled above).
           if (started.has(id)) return Promise.resolve();
           started.add(id);
-          return launch(id, KEYS[op.key]!, op.crashAt);
+          return launch(id, KEYS[op.key]!, op.listAhead, op.crashAt);
         }
         const { logic } = logicOf(op.crashAt);
         return (op.kind === 'refill' ? logic.refill(desired(op.keys), 6, 0) : logic.drain(desired(op.keys))).then(() => undefined, ignoreCrash);
@@ -205,5 +205,28 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
     assert.equal(claimed?.adopted, false);
     const again = await counting.claim(pod.key, 'scn-kept', pod.suffixes, () => false);
     assert.deepEqual(again && { adopted: again.adopted, ids: again.containers.map((c) => c.id).sort() }, { adopted: true, ids: claimed.containers.map((c) => c.id).sort() });
+  });
+  it('with listAhead, the entries are listed once while the key is still in the making, and an entry claimed after that list is not claimed again', async () => {
+    const engine = new MemoryEngine(() => Promise.resolve());
+    const one = POOLS[KEYS[0]!]!;
+    const logic = new PoolLogic(engine.view(undefined), HOST);
+    assert.equal(await logic.refill([one], 10, 0), 2);
+    let lists = 0;
+    const counted = engine.view(undefined);
+    const counting = new PoolLogic({ ...counted, list: async (labels) => { lists++; return counted.list(labels); } }, HOST);
+    let makeKey!: (key: string) => void;
+    const key = new Promise<string>((resolve) => { makeKey = resolve; });
+    const claiming = counting.claim(key, 'scn-ahead', one.suffixes, () => true, { listAhead: true });
+    // Let the list answer while the key is still unknown, then take the first entry it saw.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lists, 1, 'listed before the key was known');
+    const first = (await logic.entries()).find((e) => !e.claimed)!;
+    assert.ok(await logic.claim(one.key, 'scn-other', one.suffixes));
+    makeKey(one.key);
+    const claimed = await claiming;
+    assert.equal(lists, 1, 'no second list');
+    assert.equal(claimed?.adopted, false);
+    assert.notEqual(claimed.entry, first.entry, 'the entry claimed in between went to the other scenario only');
+    assert.deepEqual((await logic.entries()).filter((e) => !e.claimed), [], 'both entries are claimed, one each');
   });
 });
