@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/activity';
-import { openExec, type OpenExec } from '../infra/container-access.ts';
+import { openExec, type OpenExec, type OpenExecOptions } from '../infra/container-access.ts';
 import { scenarioDir } from '../infra/results.ts';
 import type { Template } from '../infra/template.ts';
 import { FailureTypes } from '../contract/failures.ts';
@@ -62,13 +62,16 @@ export function newFlag(): string {
 // (the identity's JSON escapes the rest); a line "." ends it. The process can be started before
 // the scenario exists (a warm pool primes one per entry) and written at the claim; one whose stdin
 // closed before the "." (its host worker died, the connection broke) exits 75, one cut inside a
-// file exits 76, and either wrote only whole files. The shell's own builtins read, write and read
-// back each file, so a file costs one process, its rename (and a directory's creation the first
-// time): measured on this engine, two files took about 7 ms from the write to the exit against
-// 11 ms when each file also ran dirname, rm, dd and wc.
+// file exits 76, and either wrote only whole files. Having written them all, it prints INJECT_DONE
+// and exits 0: that line is the answer, and the engine is not asked for the exit code (about 2 ms
+// of a claim, bench/pools.ts). The shell's own builtins read, write and read back each file, so a
+// file costs one process, its rename (and a directory's creation the first time): measured on
+// this engine, two files took about 7 ms from the write to the exit against 11 ms when each file
+// also ran dirname, rm, dd and wc.
+const INJECT_DONE = 'arbiter-inject: done';
 const INJECT_SCRIPT = `u=$(umask)
 while IFS=' ' read -r n m p; do
-  [ "$n" = . ] && exit 0
+  [ "$n" = . ] && { echo '${INJECT_DONE}'; exit 0; }
   IFS= read -r c || exit 76
   [ "\${#c}" -eq "$((n - 1))" ] || exit 76
   d=\${p%/*}
@@ -94,8 +97,8 @@ export function asciiJson(value: unknown): string {
 interface InjectedFile { path: string; bytes: Buffer; umask: string }
 
 /** The injector's process as a member's container runs it (its user, its runtime). */
-function injectorOf(member: PodMember): { cmd: string[]; cwd: string; env: Record<string, string>; user: string; runtime: string | undefined } {
-  return { cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject'], cwd: '/', env: {}, user: member.service!.user, runtime: member.spec.HostConfig?.Runtime };
+function injectorOf(member: PodMember): OpenExecOptions {
+  return { cmd: ['/bin/sh', '-c', INJECT_SCRIPT, 'arbiter-inject'], cwd: '/', env: {}, user: member.service!.user, runtime: member.spec.HostConfig?.Runtime, doneMarker: `${INJECT_DONE}\n` };
 }
 
 /** Starts a member's injector ahead of its claim (workers/pool-keeper.ts): it waits on its stdin. */

@@ -9,13 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type Docker from 'dockerode';
+import Docker from 'dockerode';
 import { podMembers, type PodMember } from '../../activities/container-spec.ts';
 import { injectScenario, primeInjector } from '../../activities/scenario-injection.ts';
 import { execInContainer } from '../../infra/container-access.ts';
 import { injections } from '../../infra/metrics.ts';
 import { loadTemplate } from '../../infra/template.ts';
 import { docker, waitFor } from '../support/harness.ts';
+import { startDockerGate } from '../support/docker-gate.ts';
 
 const template = loadTemplate({ id: 'pooled-flag', version: '1' });
 const TEMPLATE = 'pooled-flag@1';
@@ -71,7 +72,40 @@ describe('warm pools: the injector started ahead of a claim', () => {
     assert.equal(value, record.injected.flag?.value);
     assert.equal(mode, '400 1000');
     assert.deepEqual(JSON.parse(identity!), { scenarioId: s.scenarioId, tenant: 'acme', subject: 'sub-1' });
-    assert.equal(await execsRunning(s.c), false, 'nothing of the injector is left running for the subject to find');
+    // Its answer was its last line; the engine records its exit a moment after.
+    await waitFor('nothing of the injector left running for the subject to find', async () => ((await execsRunning(s.c)) ? undefined : true));
+  });
+
+  it('the injector\'s closing line is its answer: the engine is asked for no exit code, unless the line is missing', async () => {
+    const s = await container();
+    const dir = mkdtempSync(join(tmpdir(), 'arbiter-gate-'));
+    // Passes everything through, and notes each exec inspect the host sends.
+    const inspects: string[] = [];
+    const gate = await startDockerGate({
+      socket: join(dir, 'engine.sock'),
+      engineSocket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+      hold: (method, url) => {
+        if (method === 'GET' && /\/exec\/[0-9a-f]+\/json/.test(url)) inspects.push(url);
+        return false;
+      },
+    });
+    try {
+      const gated = new Docker({ socketPath: gate.socket });
+      const record = await injectScenario(gated, {
+        storageDir, scenarioId: s.scenarioId, tenant: 'acme', subject: 'sub-1', template, members: [s.member],
+        pooled: { key: 'k', entry: 'e' }, claimMs: 1, containers: [{ name: s.member.containerName, id: s.id }],
+        primed: async () => primeInjector(gated, s.member),
+      });
+      assert.deepEqual(inspects, [], 'no exec inspect');
+      assert.equal((await sh(s.c, 'cat /work/.arbiter/flag')).stdout.toString().trim(), record.injected.flag?.value);
+      // Cut short, it prints no closing line: its exit code comes from the engine.
+      const cut = await (await primeInjector(gated, s.member)).finish(Buffer.from('6 0377 /work/d\nwhole\n'), 30);
+      assert.equal(cut.exitCode, 75);
+      assert.ok(inspects.length >= 1, 'the engine was asked');
+    } finally {
+      await gate.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an identity outside ASCII is written escaped, as the same JSON value', async () => {
