@@ -291,6 +291,9 @@ describe('subject page on the real stack: a log-triage scenario worked through t
     // A second visit, left open until the scenario is scored, verifies the verdict itself.
     const second = await openPage(browser, `${s.base}/scenarios/${id}#token=${encodeURIComponent(accessToken as string)}`);
     await second.page.waitForSelector('#status-value[data-status="running"]');
+    // Its terminal open first: one still on its way when the scenario's access closes is refused
+    // (4409, "not running"), which is not what this visit is about.
+    await second.page.waitForSelector('#terminal-state[data-state="open"]', { timeout: 30_000 });
     const done = await s.call('POST', `/api/scenarios/${id}/complete`, await s.completionToken(id), { outcome: 'success', submission: {} });
     assert.equal(done.status, 202, JSON.stringify(done.json));
     await second.page.waitForSelector('#status-value[data-status="scored"]', { timeout: 90_000 });
