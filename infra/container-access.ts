@@ -172,12 +172,6 @@ export interface OpenExec {
   abandon(): void;
 }
 
-/**
- * Starts a process with its stdin held open. execInContainer finishes it at once; a warm pool
- * starts one in an entry before anyone claims it, so the claim pays for a write to it instead of
- * for the engine's exec create and start (measured: about 15 ms against 80-130 ms). `signal`
- * aborts those two requests only; the process, once started, answers to `finish`.
- */
 export interface OpenExecOptions extends Omit<ExecOptions, 'stdin' | 'timeoutSeconds'> {
   /**
    * What the process writes to stdout, and nothing else, as its last act before exiting 0: seen
@@ -187,6 +181,12 @@ export interface OpenExecOptions extends Omit<ExecOptions, 'stdin' | 'timeoutSec
   doneMarker?: string;
 }
 
+/**
+ * Starts a process with its stdin held open. execInContainer finishes it at once; a warm pool
+ * starts one in an entry before anyone claims it, so the claim pays for a write to it instead of
+ * for the engine's exec create and start (measured: about 15 ms against 80-130 ms). `signal`
+ * aborts those two requests only; the process, once started, answers to `finish`.
+ */
 export async function openExec(container: Docker.Container, opts: OpenExecOptions, outputCap: number = ACCESS_LIMITS.outputBytes): Promise<OpenExec> {
   const killer = killerOf(container, opts.runtime, opts.user);
   const exec = await container.exec({
