@@ -190,16 +190,21 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
     // Capacity: one scenario running plus one pooled entry fill a capacity of 2.
     assert.equal(await logic.refill([{ ...pod, min: 3 }], 2, 1), 0);
   });
-  it('a key the host keeps no pool of is not looked for (no list), but a retry still adopts the entry it had claimed', async () => {
+  /** A pool of `pool` filled to its min, a logic over it, and one whose entry lists are counted. */
+  async function filled(pool: DesiredPool): Promise<{ logic: PoolLogic; counting: PoolLogic; lists: () => number }> {
     const engine = new MemoryEngine(() => Promise.resolve());
-    const pod = POOLS[KEYS[1]!]!;
     const logic = new PoolLogic(engine.view(undefined), HOST);
-    assert.equal(await logic.refill([pod], 10, 0), 1);
+    assert.equal(await logic.refill([pool], 10, 0), pool.min);
     let lists = 0;
     const counted = engine.view(undefined);
     const counting = new PoolLogic({ ...counted, list: async (labels) => { lists++; return counted.list(labels); } }, HOST);
+    return { logic, counting, lists: () => lists };
+  }
+  it('a key the host keeps no pool of is not looked for (no list), but a retry still adopts the entry it had claimed', async () => {
+    const pod = POOLS[KEYS[1]!]!;
+    const { logic, counting, lists } = await filled(pod);
     assert.equal(await counting.claim(pod.key, 'scn-none', pod.suffixes, () => false), undefined);
-    assert.equal(lists, 0, 'no entry was looked for');
+    assert.equal(lists(), 0, 'no entry was looked for');
     assert.equal((await logic.entries()).filter((e) => !e.claimed).length, 1, 'the entry is still pooled');
     const claimed = await counting.claim(Promise.resolve(pod.key), 'scn-kept', pod.suffixes, () => true);
     assert.equal(claimed?.adopted, false);
@@ -207,24 +212,19 @@ describe('warm pool claims, refills and drains (in-memory engine, any interleavi
     assert.deepEqual(again && { adopted: again.adopted, ids: again.containers.map((c) => c.id).sort() }, { adopted: true, ids: claimed.containers.map((c) => c.id).sort() });
   });
   it('with listAhead, the entries are listed once while the key is still in the making, and an entry claimed after that list is not claimed again', async () => {
-    const engine = new MemoryEngine(() => Promise.resolve());
     const one = POOLS[KEYS[0]!]!;
-    const logic = new PoolLogic(engine.view(undefined), HOST);
-    assert.equal(await logic.refill([one], 10, 0), 2);
-    let lists = 0;
-    const counted = engine.view(undefined);
-    const counting = new PoolLogic({ ...counted, list: async (labels) => { lists++; return counted.list(labels); } }, HOST);
+    const { logic, counting, lists } = await filled(one);
     let makeKey!: (key: string) => void;
     const key = new Promise<string>((resolve) => { makeKey = resolve; });
     const claiming = counting.claim(key, 'scn-ahead', one.suffixes, () => true, { listAhead: true });
     // Let the list answer while the key is still unknown, then take the first entry it saw.
     await new Promise((r) => setImmediate(r));
-    assert.equal(lists, 1, 'listed before the key was known');
+    assert.equal(lists(), 1, 'listed before the key was known');
     const first = (await logic.entries()).find((e) => !e.claimed)!;
     assert.ok(await logic.claim(one.key, 'scn-other', one.suffixes));
     makeKey(one.key);
     const claimed = await claiming;
-    assert.equal(lists, 1, 'no second list');
+    assert.equal(lists(), 1, 'no second list');
     assert.equal(claimed?.adopted, false);
     assert.notEqual(claimed.entry, first.entry, 'the entry claimed in between went to the other scenario only');
     assert.deepEqual((await logic.entries()).filter((e) => !e.claimed), [], 'both entries are claimed, one each');
