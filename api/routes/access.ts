@@ -4,8 +4,9 @@
 // records it in the scenario's transcript before answering.
 import { serviceContainerName } from '../../contract/containers.ts';
 import { servicesOf } from '../../infra/template.ts';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { Type } from 'typebox';
 import { scenarioIdFromJti, type ScenarioState } from '../../contract/scenario.ts';
@@ -25,6 +26,39 @@ export const DEFAULT_RECORD_BYTES = 1024 * 1024;
 const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 /** How long a terminal's WebSocket may stay silent before its first (token) frame. */
 const FIRST_FRAME_MS = 10_000;
+
+/**
+ * An upload's bytes as they arrive, counted: more than `limit` fails it with the contract's 413,
+ * and a client that goes away before its last byte fails it with a 400, so the host, whose request
+ * is then cut short, writes nothing.
+ */
+class ByteLimit extends Transform {
+  bytes = 0;
+  constructor(private readonly limit: number, private readonly source: NodeJS.ReadableStream) {
+    super();
+    // Whoever reads it listens for its failure; one cut short before anyone did must not crash the API.
+    this.on('error', () => undefined);
+    const cut = () => this.destroy(new BadRequestError('the upload ended before its last byte (the client closed the connection)', 'incomplete_body'));
+    source.once('aborted', cut);
+    source.once('error', cut);
+    source.pipe(this);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, next: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return next(new ArbiterError('payload_too_large', 413, `the file is larger than ${this.limit} bytes`));
+    next(null, chunk);
+  }
+
+  /**
+   * What the client still sends is read and dropped: the answer goes out before the connection
+   * closes, and the client, done sending, reads it (unread bytes would make the close a reset).
+   */
+  discard(): void {
+    this.source.unpipe(this);
+    this.source.resume();
+  }
+}
 
 const NO_NUL = '^[^\\x00]*$';
 const Service = Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'one service of a multi-service scenario; default: the main one' });
@@ -155,7 +189,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       response: {
         200: {
           description: 'the file\'s bytes; X-Arbiter-Seq names its transcript entry',
-          content: { 'application/octet-stream': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) } },
+          content: { 'application/octet-stream': { schema: Type.Unsafe<Buffer | Readable>({ type: 'string', format: 'binary' }) } },
         },
         400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody,
       },
@@ -165,36 +199,67 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const { id } = request.params;
     if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
     const d = await decide(app, principal, id, 'files', request.query);
-    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+    // Passed on as the host sends it: the host has recorded the read before its first byte.
+    const answer = await relay.open(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'GET', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
     });
     const seq = String(answer.headers['x-arbiter-seq'] ?? '');
-    request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: answer.body.length }, 'file read');
-    return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', seq).send(answer.body);
+    const length = answer.headers['content-length'];
+    request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: length === undefined ? undefined : Number(length) }, 'file read');
+    void reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', seq);
+    if (length !== undefined) void reply.header('content-length', length);
+    return reply.send(answer);
   });
 
-  app.put('/api/scenarios/:id/files', {
-    config: { auth: ACCESS_CALLERS, ...perScenario },
-    bodyLimit: ACCESS_LIMITS.fileBytes,
-    schema: {
-      params: ScenarioParams,
-      querystring: FileQuery,
-      response: { 204: Type.Null({ description: 'written; X-Arbiter-Seq names its transcript entry' }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody },
-    },
-  }, async (request, reply) => {
-    const principal = principalOf(request, ...ACCESS_CALLERS);
-    const { id } = request.params;
-    const body: unknown = request.body;
-    if (body !== undefined && !Buffer.isBuffer(body)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
-    if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
-    const d = await decide(app, principal, id, 'files', request.query);
-    const bytes = body ?? Buffer.alloc(0);
-    const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
-      method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`, body: bytes,
+  // A file's bytes go to the host as they arrive (its own parser holds them, as the exec it writes
+  // them through needs), so this process never holds up to 100 MiB per upload. The stream parser is
+  // this route's alone: elsewhere here an octet-stream body is still read whole, within its limit.
+  await app.register(async (scope) => {
+    const files = scope.withTypeProvider<TypeBoxTypeProvider>();
+    files.removeContentTypeParser('application/octet-stream');
+    files.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+      const declared = Number(request.headers['content-length']);
+      if (declared > ACCESS_LIMITS.fileBytes) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
+      done(null, new ByteLimit(ACCESS_LIMITS.fileBytes, payload));
     });
-    const seq = String(answer.headers['x-arbiter-seq'] ?? '');
-    request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: bytes.length }, 'file written');
-    return reply.status(204).header('x-arbiter-seq', seq).send(null);
+
+    files.put('/api/scenarios/:id/files', {
+      config: { auth: ACCESS_CALLERS, ...perScenario },
+      // The limit of a body of another type (refused with 415 once read); the stream counts its own.
+      bodyLimit: ACCESS_LIMITS.fileBytes,
+      schema: {
+        params: ScenarioParams,
+        querystring: FileQuery,
+        response: { 204: Type.Null({ description: 'written; X-Arbiter-Seq names its transcript entry' }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+      },
+    }, async (request, reply) => {
+      const principal = principalOf(request, ...ACCESS_CALLERS);
+      const { id } = request.params;
+      const body: unknown = request.body;
+      if (body !== undefined && !(body instanceof ByteLimit)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
+      let seq: string;
+      try {
+        if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
+        const d = await decide(files, principal, id, 'files', request.query);
+        const declared = request.headers['content-length'];
+        const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+          method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
+          body: body ?? Buffer.alloc(0),
+          ...(body && declared !== undefined ? { length: Number(declared) } : {}),
+        });
+        seq = String(answer.headers['x-arbiter-seq'] ?? '');
+        request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: body ? body.bytes : 0 }, 'file written');
+      } catch (err) {
+        // Refused before its last byte was read: the rest is not worth keeping, and the connection
+        // cannot carry another request behind it.
+        if (body && !body.readableEnded) {
+          void reply.header('connection', 'close');
+          body.discard();
+        }
+        throw err;
+      }
+      return reply.status(204).header('x-arbiter-seq', seq).send(null);
+    });
   });
 
   app.route({

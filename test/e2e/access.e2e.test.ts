@@ -4,6 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -112,6 +114,68 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal((await exec({ cmd: ['rm', '-f', '/work/huge'] })).json!.exitCode, 0, 'the space is given back');
   });
 
+  /**
+   * A PUT whose body goes out in 1 MiB chunks with no content-length, as a client streaming a file
+   * sends it. `cutAfter`: the connection is closed after that many chunks, as a client that dies
+   * mid-upload leaves it.
+   */
+  /** the sha256 of the streamed upload below, which the transcript must record */
+  let streamedSha256 = '';
+  const chunkedPut = (path: string, chunks: number, opts: { cutAfter?: number; fill?: number } = {}) => new Promise<{ status: number; code?: string; seq?: string } | 'cut'>((resolve, reject) => {
+    const url = new URL(`${stack.base}${filePath(path)}`);
+    const r = httpRequest({
+      host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'PUT',
+      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+    }, (res) => {
+      const got: Buffer[] = [];
+      res.on('data', (c: Buffer) => got.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(got).toString();
+        resolve({ status: res.statusCode!, ...(text ? { code: (JSON.parse(text) as { error: { code: string } }).error.code } : {}), ...(res.headers['x-arbiter-seq'] ? { seq: String(res.headers['x-arbiter-seq']) } : {}) });
+      });
+    });
+    r.on('error', (err) => (opts.cutAfter !== undefined ? resolve('cut') : reject(err)));
+    const chunk = (i: number) => Buffer.alloc(1024 * 1024, (opts.fill ?? 0) + i);
+    let i = 0;
+    const next = () => {
+      if (opts.cutAfter !== undefined && i === opts.cutAfter) {
+        r.destroy();
+        return resolve('cut');
+      }
+      if (i === chunks) return void r.end();
+      r.write(chunk(i++), next);
+    };
+    next();
+  });
+
+  it('streams an upload of unknown length through to the file, and refuses one that runs over 100 MiB', async () => {
+    const sent = createHash('sha256');
+    for (let i = 0; i < 5; i++) sent.update(Buffer.alloc(1024 * 1024, 7 + i));
+    streamedSha256 = sent.digest('hex');
+    const put = await chunkedPut('streamed/five.bin', 5, { fill: 7 });
+    assert.equal(put !== 'cut' && put.status, 204, JSON.stringify(put));
+    const got = await raw('GET', filePath('streamed/five.bin'), access);
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-length'), String(5 * 1024 * 1024), 'the read says its length up front');
+    assert.equal(createHash('sha256').update(got.bytes).digest('hex'), streamedSha256);
+    // 101 MiB, no length given: refused when the 100 MiB mark passes, and nothing is written.
+    const over = await chunkedPut('streamed/over.bin', 101);
+    assert.deepEqual(over, { status: 413, code: 'payload_too_large' });
+    assert.equal((await raw('GET', filePath('streamed/over.bin'), access)).status, 404);
+    const left = await exec({ cmd: ['ls', '-a', '/work/streamed'] });
+    assert.deepEqual((left.json!.stdout as string).split('\n').filter(Boolean).sort(), ['.', '..', 'five.bin'], 'no partial upload is left beside it');
+    assert.equal((await exec({ cmd: ['rm', '-r', '/work/streamed'] })).json!.exitCode, 0, 'its 8 MiB tmpfs is given back');
+  });
+
+  it('writes nothing of an upload whose client goes away before its last byte, and serves on', async () => {
+    assert.equal(await chunkedPut('cut.bin', 8, { cutAfter: 3 }), 'cut');
+    // The host never got a whole request, so it never wrote; the transcript's final copy (below,
+    // once the scenario is scored) has no entry for this path either.
+    const after = await chunkedPut('after-cut.bin', 1);
+    assert.equal(after !== 'cut' && after.status, 204, JSON.stringify(after));
+    assert.equal((await raw('GET', filePath('cut.bin'), access)).status, 404);
+  });
+
   it('refuses bad exec input with a 4xx and stays up', async () => {
     assert.equal((await exec({ cmd: ['echo', 'a\u0000b'] })).status, 400);
     assert.equal((await exec({ cmd: [] })).status, 400);
@@ -180,6 +244,9 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal(putEntry.event, 'file.write');
     assert.equal((putEntry.data as unknown as FileData).path, '/work/answer.txt');
     assert.ok(entries.some((e) => e.actor === 'operator:ops-anna'), 'the operator\'s exec is recorded with its id');
+    assert.ok(!entries.some((e) => e.event === 'file.write' && (e.data as unknown as FileData).path === '/work/cut.bin'), 'an upload cut short is not recorded: it wrote nothing');
+    const streamed = entries.find((e) => e.event === 'file.write' && (e.data as unknown as FileData).path === '/work/streamed/five.bin');
+    assert.deepEqual(streamed && { size: (streamed.data as unknown as FileData).content.size, sha256: (streamed.data as unknown as FileData).content.sha256 }, { size: 5 * 1024 * 1024, sha256: streamedSha256 }, 'a streamed upload is recorded whole');
     const manifest = JSON.parse(readFileSync(join(dir, RESULTS.evidenceDir, 'manifest.json'), 'utf8')) as { files: Array<{ path: string }> };
     assert.ok(manifest.files.some((f) => f.path === 'transcript.jsonl'));
     const stdoutFile = (huntEntry.data as unknown as ExecData).stdout.stored!.path;
