@@ -3,7 +3,8 @@
 // - exec round trip (`echo hi`) through the API vs execInContainer (infra/container-access.ts:
 //   exec create, hijacked start, end of stream, inspect) on the scenario's own container;
 // - file write and read of 1 MiB and 50 MiB through the API vs the engine's archive API
-//   (putArchive / getArchive of a one-file tar). The archive API cannot see a tmpfs and refuses a
+//   (putArchive / getArchive of a one-file tar), each side through node's own HTTP client (fetch's
+//   web streams cost more than either hop on a 50 MiB body). The archive API cannot see a tmpfs and refuses a
 //   read-only root, so its container is a plain one of the same image: writable root, no tmpfs;
 // - terminal keystroke echo through the API's WebSocket vs a raw `docker exec -it` (Tty, hijacked
 //   stream) in the same container.
@@ -21,6 +22,7 @@ import { execInContainer } from '../infra/container-access.ts';
 import { buildTemplateImages } from '../infra/images.ts';
 import { loadTemplate } from '../infra/template.ts';
 import { BENCH_LABEL } from './engine.ts';
+import { rssBytes } from './processes.ts';
 import { percentile, ratioOf, type BenchResult, type Figure } from './report.ts';
 import { REPO, type BenchStack } from './stack.ts';
 
@@ -103,10 +105,15 @@ async function firstFileOf(stream: Readable): Promise<Buffer> {
  * One call straight to the host's access server over its Unix socket, with a relay token like the
  * API's: the API's own hop is the API's time less this.
  */
-function hostCall(socketPath: string, method: string, path: string, token: string, body?: Buffer, contentType = 'application/octet-stream'): Promise<{ status: number; body: Buffer }> {
+/**
+ * One call with node's own HTTP client, to the host's access server (its Unix socket) or to the API
+ * (an http:// base): the file figures time both hops and the archive API with the same client.
+ */
+function hostCall(to: string, method: string, path: string, token: string, body?: Buffer, contentType = 'application/octet-stream'): Promise<{ status: number; body: Buffer }> {
+  const endpoint = to.startsWith('http://') ? { host: new URL(to).hostname, port: Number(new URL(to).port) } : { socketPath: to };
   return new Promise((resolve, reject) => {
     const r = httpRequest({
-      socketPath, method, path,
+      ...endpoint, method, path,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': contentType, 'content-length': String(body.length) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -294,12 +301,15 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
       await plain.start();
       const rawBox = plain;
       const fileDetails: Record<string, unknown> = {};
+      const apiPid = stack.children.api.proc.pid;
       for (const { bytes: size, samples } of opts.fileSamples) {
         const label = size >= MiB ? `${size / MiB} MiB` : `${size} B`;
+        // The API's resident memory before this size's transfers, and its peak (VmHWM) after them:
+        // what passing a file on holds in the API process.
+        const rssBefore = apiPid === undefined ? undefined : rssBytes(apiPid);
         opts.log(`  files ${label}: 1 warm-up + ${samples} samples each of write and read`);
         const data = randomBytes(size);
         const path = `/work/blob-${size}.bin`;
-        const url = `${stack.base}/api/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
         const put: number[] = []; const get: number[] = []; const rawPut: number[] = []; const rawGet: number[] = [];
         const hostPut: number[] = []; const hostGet: number[] = [];
         const relay = await stack.relayToken(s.scenarioId, 'files', template.user);
@@ -315,17 +325,16 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
           if (r.status !== 200 || !r.body.equals(data)) throw new Error(`the host's GET files answered ${r.status} with ${r.body.length} bytes`);
           if (keep) { hostPut.push(tw); hostGet.push(tr); }
         };
+        const apiPath = `/api/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
         const apiOnce = async (keep: boolean) => {
           let t0 = now();
-          const w = await fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) });
-          await w.arrayBuffer();
+          const w = await hostCall(stack.base, 'PUT', apiPath, s.token, data);
           const tw = now() - t0;
-          if (w.status !== 204) throw new Error(`PUT files answered ${w.status}`);
+          if (w.status !== 204) throw new Error(`PUT files answered ${w.status}: ${w.body.toString().slice(0, 200)}`);
           t0 = now();
-          const r = await fetch(url, { headers: { authorization: `Bearer ${s.token}` } });
-          const got = Buffer.from(await r.arrayBuffer());
+          const r = await hostCall(stack.base, 'GET', apiPath, s.token);
           const tr = now() - t0;
-          if (r.status !== 200 || !got.equals(data)) throw new Error(`GET files answered ${r.status} with ${got.length} bytes`);
+          if (r.status !== 200 || !r.body.equals(data)) throw new Error(`GET files answered ${r.status} with ${r.body.length} bytes`);
           if (keep) { put.push(tw); get.push(tr); }
         };
         const rawOnce = async (keep: boolean) => {
@@ -353,7 +362,14 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
             ...(what === 'write' && size === opts.fileSamples[0]!.bytes ? { note: 'the archive API baseline runs in a plain container of the same image (writable root, no tmpfs): the engine\'s archive API cannot see a tmpfs and refuses a read-only root, so it writes to the overlay on the host\'s disk where Arbiter writes into the scenario\'s tmpfs' } : {}),
           });
         }
-        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, hostDirectWriteMs: hostPut, hostDirectReadMs: hostGet, rawWriteMs: rawPut, rawReadMs: rawGet };
+        const peak = apiPid === undefined ? undefined : rssBytes(apiPid, 'VmHWM');
+        if (rssBefore !== undefined && peak !== undefined && size === Math.max(...opts.fileSamples.map((f) => f.bytes))) {
+          figures.push({
+            bench: 'access', metric: `API peak RSS over the ${label} transfers`, unit: 'MB', arbiter: peak / MiB,
+            baseline: { label: 'its RSS before them', value: rssBefore / MiB }, ratio: ratioOf(peak, rssBefore),
+          });
+        }
+        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, hostDirectWriteMs: hostPut, hostDirectReadMs: hostGet, rawWriteMs: rawPut, rawReadMs: rawGet, apiRssBeforeBytes: rssBefore, apiPeakRssBytes: peak };
         opts.log(`  files ${label} p50 (API / host direct / raw): write ${[put, hostPut, rawPut].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms; read ${[get, hostGet, rawGet].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms`);
         // Give the tmpfs back before the next size.
         await fetch(`${stack.base}/api/scenarios/${s.scenarioId}/exec`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ cmd: ['rm', '-f', path] }) });

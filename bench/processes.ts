@@ -48,10 +48,10 @@ export async function stopChild(c: Child, graceMs = 15_000): Promise<void> {
   await c.exited;
 }
 
-/** The resident set of a process, in bytes (VmRSS), or undefined once it is gone. */
-export function rssBytes(pid: number): number | undefined {
+/** The resident set of a process in bytes (VmRSS; VmHWM: its peak so far), or undefined once it is gone. */
+export function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number | undefined {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
     return line ? Number(line.replace(/\D+/g, '')) * 1024 : undefined;
   } catch {
     return undefined;
