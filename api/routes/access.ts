@@ -222,6 +222,17 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       if (declared > ACCESS_LIMITS.fileBytes) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
       done(null, new ByteLimit(ACCESS_LIMITS.fileBytes, payload));
     });
+    // Answered before its last byte was read (refused by the route's schema, by the handler, by
+    // the host): the rest is not worth keeping, and the connection cannot carry another request
+    // behind it, so it closes after the answer, and what still comes until then is dropped.
+    files.addHook('onSend', async (request, reply, payload) => {
+      const body: unknown = request.body;
+      if (body instanceof ByteLimit && !body.readableEnded) {
+        void reply.header('connection', 'close');
+        body.discard();
+      }
+      return payload;
+    });
 
     files.put('/api/scenarios/:id/files', {
       config: { auth: ACCESS_CALLERS, ...perScenario },
@@ -237,27 +248,16 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       const { id } = request.params;
       const body: unknown = request.body;
       if (body !== undefined && !(body instanceof ByteLimit)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
-      let seq: string;
-      try {
-        if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
-        const d = await decide(files, principal, id, 'files', request.query);
-        const declared = request.headers['content-length'];
-        const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
-          method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
-          body: body ?? Buffer.alloc(0),
-          ...(body && declared !== undefined ? { length: Number(declared) } : {}),
-        });
-        seq = String(answer.headers['x-arbiter-seq'] ?? '');
-        request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: body ? body.bytes : 0 }, 'file written');
-      } catch (err) {
-        // Refused before its last byte was read: the rest is not worth keeping, and the connection
-        // cannot carry another request behind it.
-        if (body && !body.readableEnded) {
-          void reply.header('connection', 'close');
-          body.discard();
-        }
-        throw err;
-      }
+      if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
+      const d = await decide(files, principal, id, 'files', request.query);
+      const declared = request.headers['content-length'];
+      const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
+        method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
+        body: body ?? Buffer.alloc(0),
+        ...(body && declared !== undefined ? { length: Number(declared) } : {}),
+      });
+      const seq = String(answer.headers['x-arbiter-seq'] ?? '');
+      request.log.info({ scenarioId: id, actor: d.actor, seq, bytes: body ? body.bytes : 0 }, 'file written');
       return reply.status(204).header('x-arbiter-seq', seq).send(null);
     });
   });

@@ -112,6 +112,10 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.deepEqual(await code(await raw('PUT', filePath('/work/huge'), access, Buffer.alloc(50 * 1024 * 1024, 1))), [413, 'too_large']);
     assert.deepEqual(await code(await raw('PUT', filePath('/work/over'), access, Buffer.alloc(101 * 1024 * 1024, 1))), [413, 'payload_too_large']);
     assert.equal((await exec({ cmd: ['rm', '-f', '/work/huge'] })).json!.exitCode, 0, 'the space is given back');
+    // Refused by the route's schema before its handler reads a byte: the answer still comes, and
+    // the next calls (on the same kept-alive connections) are served.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await code(await raw('PUT', `/api/scenarios/${id}/files?path=`, access, Buffer.alloc(4 * 1024 * 1024, 1))), [400, 'bad_request']);
+    assert.equal((await raw('GET', filePath('/work/deep/er/blob.bin'), access)).status, 200);
   });
 
   /**
