@@ -3,8 +3,8 @@
 // - exec round trip (`echo hi`) through the API vs execInContainer (infra/container-access.ts:
 //   exec create, hijacked start, end of stream, inspect) on the scenario's own container;
 // - file write and read of 1 MiB and 50 MiB through the API vs the engine's archive API
-//   (putArchive / getArchive of a one-file tar), each side through node's own HTTP client (fetch's
-//   web streams cost more than either hop on a 50 MiB body). The archive API cannot see a tmpfs and refuses a
+//   (putArchive / getArchive of a one-file tar), each side through node's own HTTP client (fetch
+//   added 30-40 ms to a 1 MiB write alone). The archive API cannot see a tmpfs and refuses a
 //   read-only root, so its container is a plain one of the same image: writable root, no tmpfs;
 // - terminal keystroke echo through the API's WebSocket vs a raw `docker exec -it` (Tty, hijacked
 //   stream) in the same container.
@@ -102,14 +102,11 @@ async function firstFileOf(stream: Readable): Promise<Buffer> {
 }
 
 /**
- * One call straight to the host's access server over its Unix socket, with a relay token like the
- * API's: the API's own hop is the API's time less this.
+ * One call with node's own HTTP client: straight to the host's access server over its Unix socket
+ * (with a relay token like the API's: the API's own hop is the API's time less this), or to the
+ * API at an http:// base, so that both sides of a file figure are timed with the same client.
  */
-/**
- * One call with node's own HTTP client, to the host's access server (its Unix socket) or to the API
- * (an http:// base): the file figures time both hops and the archive API with the same client.
- */
-function hostCall(to: string, method: string, path: string, token: string, body?: Buffer, contentType = 'application/octet-stream'): Promise<{ status: number; body: Buffer }> {
+function httpCall(to: string, method: string, path: string, token: string, body?: Buffer, contentType = 'application/octet-stream'): Promise<{ status: number; body: Buffer }> {
   const endpoint = to.startsWith('http://') ? { host: new URL(to).hostname, port: Number(new URL(to).port) } : { socketPath: to };
   return new Promise((resolve, reject) => {
     const r = httpRequest({
@@ -245,7 +242,7 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
       const hostBody = Buffer.from(JSON.stringify({ cmd: ['echo', 'hi'], input: '' }));
       const viaHost = async (keep: boolean) => {
         const t0 = now();
-        const r = await hostCall(stack.accessSocket, 'POST', `/v1/scenarios/${s.scenarioId}/exec`, relay, hostBody, 'application/json');
+        const r = await httpCall(stack.accessSocket, 'POST', `/v1/scenarios/${s.scenarioId}/exec`, relay, hostBody, 'application/json');
         const t = now() - t0;
         if (r.status !== 200) throw new Error(`the host's exec answered ${r.status}: ${r.body.toString()}`);
         if (keep) direct.push(t);
@@ -316,11 +313,11 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
         const hostPath = `/v1/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
         const hostOnce = async (keep: boolean) => {
           let t0 = now();
-          const w = await hostCall(stack.accessSocket, 'PUT', hostPath, relay, data);
+          const w = await httpCall(stack.accessSocket, 'PUT', hostPath, relay, data);
           const tw = now() - t0;
           if (w.status !== 204) throw new Error(`the host's PUT files answered ${w.status}: ${w.body.toString().slice(0, 200)}`);
           t0 = now();
-          const r = await hostCall(stack.accessSocket, 'GET', hostPath, relay);
+          const r = await httpCall(stack.accessSocket, 'GET', hostPath, relay);
           const tr = now() - t0;
           if (r.status !== 200 || !r.body.equals(data)) throw new Error(`the host's GET files answered ${r.status} with ${r.body.length} bytes`);
           if (keep) { hostPut.push(tw); hostGet.push(tr); }
@@ -328,11 +325,11 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
         const apiPath = `/api/scenarios/${s.scenarioId}/files?path=${encodeURIComponent(path)}`;
         const apiOnce = async (keep: boolean) => {
           let t0 = now();
-          const w = await hostCall(stack.base, 'PUT', apiPath, s.token, data);
+          const w = await httpCall(stack.base, 'PUT', apiPath, s.token, data);
           const tw = now() - t0;
           if (w.status !== 204) throw new Error(`PUT files answered ${w.status}: ${w.body.toString().slice(0, 200)}`);
           t0 = now();
-          const r = await hostCall(stack.base, 'GET', apiPath, s.token);
+          const r = await httpCall(stack.base, 'GET', apiPath, s.token);
           const tr = now() - t0;
           if (r.status !== 200 || !r.body.equals(data)) throw new Error(`GET files answered ${r.status} with ${r.body.length} bytes`);
           if (keep) { put.push(tw); get.push(tr); }

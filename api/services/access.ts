@@ -103,8 +103,8 @@ export class AccessService {
         r.end(body);
       }
     });
-    if ((res.statusCode ?? 502) < 400) return res;
     const status = res.statusCode ?? 502;
+    if (status < 400) return res;
     const text = (await collect(res)).toString('utf8');
     let error: { code?: string; message?: string } = {};
     try {
