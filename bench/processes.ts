@@ -2,7 +2,7 @@
 // to its own log file and is stopped by the runner, gracefully first, and killed when the runner
 // itself dies so nothing outlives it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Child {
@@ -55,6 +55,19 @@ export function rssBytes(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): numbe
     return line ? Number(line.replace(/\D+/g, '')) * 1024 : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Resets a process's peak resident set (VmHWM) to its resident set now (Linux ≥ 4.0, as root or
+ * its owner): a peak read after that belongs to what ran in between. False when it could not.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

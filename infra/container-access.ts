@@ -5,7 +5,7 @@
 // host. The engine's archive API is not used: it cannot see a tmpfs and refuses a read-only root.
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { Writable, type Duplex } from 'node:stream';
+import { Writable, type Duplex, type Readable } from 'node:stream';
 import { boundedBy } from '../lib/abort-bound.ts';
 
 /** CONTRACT "Subject access": caps on what one call moves. */
@@ -29,7 +29,8 @@ export class AccessError extends Error {
 
 export interface ExecOptions {
   cmd: string[];
-  stdin: Buffer;
+  /** a stream is written as it comes (OpenExec.finish) */
+  stdin: Buffer | Readable;
   cwd: string;
   env: Record<string, string>;
   user: string;
@@ -166,8 +167,14 @@ export async function execInContainer(container: Docker.Container, opts: ExecOpt
 export interface OpenExec {
   /** the process has ended (or its stream broke) before `finish`: it can only answer as it ended */
   readonly ended: boolean;
-  /** writes stdin, closes it, waits (at most `timeoutSeconds`) for the process to exit and answers as execInContainer */
-  finish(stdin: Buffer, timeoutSeconds: number, signal?: AbortSignal): Promise<ExecOutcome>;
+  /**
+   * Writes stdin, closes it, waits (at most `timeoutSeconds`) for the process to exit and answers
+   * as execInContainer. A stream is written as it comes; if it fails, the process's stdin is cut
+   * (the connection dropped) rather than closed, and the process sees the same EOF: only a process
+   * that knows how many bytes to expect can tell the two apart (writeContainerFile). Whatever of it
+   * the process did not read is left unread.
+   */
+  finish(stdin: Buffer | Readable, timeoutSeconds: number, signal?: AbortSignal): Promise<ExecOutcome>;
   /** drops the connection: the engine closes the process's stdin, which then sees EOF */
   abandon(): void;
 }
@@ -236,12 +243,27 @@ export async function openExec(container: Docker.Container, opts: OpenExecOption
       // A process that never reads its stdin must not hold the answer: stdin is written as the
       // process takes it, and the write side is closed after, so it sees EOF.
       stream.on('error', () => undefined);
-      if (!done) stream.end(stdin);
+      const cut = () => stream.destroy();
+      if (done) {
+        // nothing can be written to a process that has ended
+      } else if (Buffer.isBuffer(stdin)) {
+        stream.end(stdin);
+      } else {
+        stdin.once('error', cut);
+        stdin.pipe(stream);
+      }
       try {
         await ended;
       } finally {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        if (!Buffer.isBuffer(stdin)) {
+          stdin.off('error', cut);
+          stdin.unpipe(stream);
+          // A process that ended before its stream did (a refusal) left this side open: the
+          // engine has closed its own, and the connection would otherwise stay half-open.
+          stream.destroy();
+        }
       }
       const outcome = (exitCode: number | null) => ({
         exitCode,
@@ -280,6 +302,7 @@ const FILE_CODES: Record<number, [number, string, string]> = {
   72: [400, 'not_a_regular_file', 'is not a regular file (a FIFO, device or socket is never read or written)'],
   73: [403, 'permission_denied', 'permission denied'],
   74: [413, 'too_large', 'is larger than the 100 MiB a file transfer may move'],
+  77: [409, 'file_transfer_failed', 'was not written: fewer bytes arrived than were sent'],
 };
 
 // Run with the container's own busybox (`sh`): the checks and the transfer are one process, so
@@ -297,7 +320,9 @@ if [ "$s" -gt "$2" ]; then exit 74; fi
 exec cat -- "$p"`;
 
 // Written beside the target and renamed over it: a write that fails half-way (no space left)
-// leaves neither a partial file nor a filled file system behind.
+// leaves neither a partial file nor a filled file system behind. $2 is how many bytes are sent:
+// the bytes come as the caller sends them, and a caller cut off mid-upload ends this stdin early
+// (see OpenExec.finish), so a file of any other size is an upload cut short, never renamed in.
 const WRITE_SCRIPT = `p=$1
 if [ -d "$p" ]; then exit 71; fi
 if [ -e "$p" ] && [ ! -f "$p" ]; then exit 72; fi
@@ -305,7 +330,10 @@ if [ -e "$p" ] && [ ! -w "$p" ]; then exit 73; fi
 d=$(dirname -- "$p")
 mkdir -p -- "$d" || exit 73
 t="$d/.arbiter-upload.$$"
-if cat > "$t"; then mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }; else rm -f -- "$t"; exit 76; fi`;
+if ! cat > "$t"; then rm -f -- "$t"; exit 76; fi
+s=$(stat -c %s -- "$t" 2>/dev/null) || s=$(wc -c < "$t") || s=-1
+if ! [ "$s" -eq "$2" ] 2>/dev/null; then rm -f -- "$t"; exit 77; fi
+mv -f -- "$t" "$p" || { rm -f -- "$t"; exit 73; }`;
 
 function fileError(code: number | null, path: string, stderr: Buffer): AccessError {
   const known = code === null ? undefined : FILE_CODES[code];
@@ -330,10 +358,16 @@ export async function readContainerFile(container: Docker.Container, opts: FileO
   return r.stdout;
 }
 
-export async function writeContainerFile(container: Docker.Container, opts: FileOptions & { bytes: Buffer }): Promise<void> {
+/**
+ * Writes `bytes`, or `length` bytes from `source` as they come, to the file. A source that fails
+ * (its client went away) leaves the file as it was. The 300 s include the time the source takes.
+ */
+export async function writeContainerFile(container: Docker.Container, opts: FileOptions & ({ bytes: Buffer } | { source: Readable; length: number })): Promise<void> {
+  const stdin = 'bytes' in opts ? opts.bytes : opts.source;
+  const length = 'bytes' in opts ? opts.bytes.length : opts.length;
   const r = await execInContainer(container, {
-    cmd: ['/bin/sh', '-c', WRITE_SCRIPT, 'arbiter-write', opts.path],
-    stdin: opts.bytes, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
+    cmd: ['/bin/sh', '-c', WRITE_SCRIPT, 'arbiter-write', opts.path, String(length)],
+    stdin, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
   }, 64 * 1024);
   if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
 }

@@ -13,6 +13,7 @@ import { ACCESS_DIR, accessFileName, referencedFiles, TRANSCRIPT_FILE, type Stre
 import { scenarioDir } from './results.ts';
 import { redactSecrets } from './secret-redaction.ts';
 import { sha256Hex } from './sha256.ts';
+import type { UploadDigest } from './upload-stream.ts';
 
 export function transcriptDir(storageDir: string, scenarioId: string): string {
   return join(scenarioDir(storageDir, scenarioId), 'transcript');
@@ -23,10 +24,12 @@ const CLOSED_MARKER = 'closed';
 const LOCK_STALE_MS = 30_000;
 
 /**
- * An input or output of the interaction. `recording`: the bytes were written live at this path
- * under the transcript folder (a terminal session) and are kept whole, whatever the cap.
+ * An input or output of the interaction: its bytes, or, for bytes passed on as they came and never
+ * held whole (a streamed upload), their digest and the first of them (infra/upload-stream.ts).
+ * `recording`: the bytes were written live at this path under the transcript folder (a terminal
+ * session) and are kept whole, whatever the cap.
  */
-export interface RecordStream { name: string; bytes: Buffer; recording?: string }
+export type RecordStream = { name: string; bytes: Buffer; recording?: string } | { name: string; digest: UploadDigest };
 
 export interface AppendRequest {
   event: TranscriptEvent;
@@ -115,13 +118,14 @@ export class TranscriptLog {
   }
 
   private keep(s: RecordStream, seq: number, capBytes: number): StreamDigest {
-    const sha256 = sha256Hex(s.bytes);
-    if (!s.recording && (s.bytes.length === 0 || capBytes <= 0)) return { size: s.bytes.length, sha256 };
-    const prefix = s.recording || s.bytes.length <= capBytes ? s.bytes : s.bytes.subarray(0, capBytes);
+    const { size, sha256, head } = 'digest' in s ? s.digest : { size: s.bytes.length, sha256: sha256Hex(s.bytes), head: s.bytes };
+    const recording = 'bytes' in s ? s.recording : undefined;
+    if (!recording && (size === 0 || capBytes <= 0)) return { size, sha256 };
+    const prefix = recording || head.length <= capBytes ? head : head.subarray(0, capBytes);
     const { bytes: kept, redacted } = redactSecrets(prefix);
-    const path = s.recording ?? accessFileName(seq, s.name);
-    if (!s.recording || redacted) writeDurably(join(this.dir, path), kept, 'w');
-    return { size: s.bytes.length, sha256, stored: { path, size: kept.length, sha256: sha256Hex(kept), ...(redacted ? { redacted } : {}) } };
+    const path = recording ?? accessFileName(seq, s.name);
+    if (!recording || redacted) writeDurably(join(this.dir, path), kept, 'w');
+    return { size, sha256, stored: { path, size: kept.length, sha256: sha256Hex(kept), ...(redacted ? { redacted } : {}) } };
   }
 
   private async withLock<T>(fn: () => T): Promise<T> {

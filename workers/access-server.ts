@@ -5,8 +5,11 @@
 // host, scenario, actor and kind of access, so a caller that reaches the socket without the API's
 // secret can do nothing. Each interaction is appended to the scenario's transcript (fsync'd)
 // before it is answered.
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { dirname, posix } from 'node:path';
+import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { dirname, join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -15,8 +18,9 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
-import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type TtySession } from '../infra/container-access.ts';
+import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type FileOptions, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
+import { dropUnread, UploadStream, type UploadDigest } from '../infra/upload-stream.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
 import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
 import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
@@ -54,7 +58,7 @@ export function resolveIn(workdir: string, path: string): string {
  * refusal (not found, permission denied …) is an interaction too. `content`: the bytes read, or
  * those the caller sent to be written, kept even when the write was refused.
  */
-async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'file.read' | 'file.write', path: string, signal: AbortSignal, transfer: () => Promise<unknown>, content: () => Buffer): Promise<AuditEntry> {
+async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'file.read' | 'file.write', path: string, signal: AbortSignal, transfer: () => Promise<unknown>, content: () => Buffer | UploadDigest): Promise<AuditEntry> {
   let outcome = 'ok';
   let failure: AccessError | undefined;
   try {
@@ -66,7 +70,8 @@ async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'fi
     failure = err;
   }
   const data: Omit<FileData, 'content'> = { service: claims.svc, path, user: claims.user, outcome };
-  const entry = await s.log.append({ event, actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [{ name: 'content', bytes: content() }] });
+  const bytes = content();
+  const entry = await s.log.append({ event, actor: claims.sub, time: new Date(), data: { ...data }, capBytes: claims.rec, streams: [Buffer.isBuffer(bytes) ? { name: 'content', bytes } : { name: 'content', digest: bytes }] });
   if (failure) throw failure;
   return entry;
 }
@@ -74,7 +79,6 @@ async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'fi
 export async function buildAccessServer(opts: AccessServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: ACCESS_LIMITS.fileBytes + 1024 * 1024 });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ACCESS_LIMITS.fileBytes }, (_req, body, done) => done(null, body));
 
   async function authorize(request: FastifyRequest, kind: RelayClaims['act']): Promise<RelayClaims> {
     const token = bearer(request.headers.authorization);
@@ -185,15 +189,44 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     });
   });
 
-  app.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string }; Body: Buffer }>, reply: FastifyReply) => {
-    const claims = await authorize(request, 'files');
-    const s = open(request.params.id);
-    const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
-    const path = resolveIn(workdir, request.query.path);
-    const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    return opts.registry.track(s, async (signal) => {
-      const entry = await recordFileCall(s, claims, 'file.write', path, signal, () => writeContainerFile(container, { path, cwd: workdir, user: claims.user, bytes, signal, runtime }), () => bytes);
-      return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
+  // An upload goes into the container as it arrives: this process holds its first bytes (those
+  // the transcript keeps), never the whole file. One sent without a length is first spooled to
+  // this host's disk, since the container's write only knows an upload was whole by its length.
+  await app.register(async (files) => {
+    files.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+      if (Number(request.headers['content-length']) > ACCESS_LIMITS.fileBytes) return done(new AccessError(413, 'payload_too_large', `the file is larger than ${ACCESS_LIMITS.fileBytes} bytes`), undefined);
+      done(null, payload);
+    });
+    files.addHook('onSend', async (request, reply, payload) => {
+      if (dropUnread(request.raw)) void reply.header('connection', 'close');
+      return payload;
+    });
+
+    files.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
+      const claims = await authorize(request, 'files');
+      const s = open(request.params.id);
+      const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
+      const path = resolveIn(workdir, request.query.path);
+      // Read already by a parser of another type: nothing is left to pass on.
+      if (request.body !== undefined && request.body !== request.raw) throw new AccessError(415, 'unsupported_media_type', 'send the file\'s bytes as application/octet-stream');
+      const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+      const upload = new UploadStream(request.raw, { limit: ACCESS_LIMITS.fileBytes, record: { keepBytes: claims.rec } });
+      return opts.registry.track(s, async (signal) => {
+        const file: FileOptions = { path, cwd: workdir, user: claims.user, signal, runtime };
+        const write = declared === undefined
+          ? () => spooled(upload, join(s.log.dir, SPOOL_DIR), (source, length) => writeContainerFile(container, { ...file, source, length }))
+          : () => writeContainerFile(container, { ...file, source: upload, length: declared });
+        const entry = await recordFileCall(s, claims, 'file.write', path, signal, async () => {
+          const failure = await write().then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+          // Cut short by its client (or past the limit): nothing was written, and nothing happened to record.
+          if (upload.errored) throw upload.errored;
+          if (failure === undefined) return;
+          // Refused (no permission, no space …): recorded with every byte the caller sent.
+          if (failure instanceof AccessError) await upload.drain();
+          throw failure;
+        }, () => upload.digest());
+        return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
+      });
     });
   });
 
@@ -335,6 +368,29 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   }
 
   return app;
+}
+
+/** Under a scenario's transcript folder; never referenced by an entry, so never copied into its evidence. */
+const SPOOL_DIR = 'spool';
+
+/**
+ * Writes an upload sent without a length to a file of `dir` first, then hands `write` that file and
+ * its length: the container's write needs the length to tell a whole upload from one cut short.
+ */
+async function spooled(upload: UploadStream, dir: string, write: (source: Readable, length: number) => Promise<void>): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, randomUUID());
+  try {
+    await pipeline(upload, createWriteStream(file, { mode: 0o600 }));
+    const source = createReadStream(file);
+    try {
+      await write(source, upload.bytes);
+    } finally {
+      source.destroy();
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** Frames the API relays before the host's end of a terminal is ready: as many as the API itself holds back. */

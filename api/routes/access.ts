@@ -6,7 +6,7 @@ import { serviceContainerName } from '../../contract/containers.ts';
 import { servicesOf } from '../../infra/template.ts';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { Type } from 'typebox';
 import { scenarioIdFromJti, type ScenarioState } from '../../contract/scenario.ts';
@@ -15,6 +15,7 @@ import { NO_ACCESS } from '../../lib/policy-types.ts';
 import type { Config } from '../../infra/config.ts';
 import { loadTemplate, type Template } from '../../infra/template.ts';
 import { ACCESS_LIMITS } from '../../infra/container-access.ts';
+import { dropUnread, UploadStream } from '../../infra/upload-stream.ts';
 import { scenarioNotFound } from '../services/scenarios.ts';
 import { AccessService, type RelayTarget } from '../services/access.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
@@ -26,39 +27,6 @@ export const DEFAULT_RECORD_BYTES = 1024 * 1024;
 const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 /** How long a terminal's WebSocket may stay silent before its first (token) frame. */
 const FIRST_FRAME_MS = 10_000;
-
-/**
- * An upload's bytes as they arrive, counted: more than `limit` fails it with the contract's 413,
- * and a client that goes away before its last byte fails it with a 400, so the host, whose request
- * is then cut short, writes nothing.
- */
-class ByteLimit extends Transform {
-  bytes = 0;
-  constructor(private readonly limit: number, private readonly source: NodeJS.ReadableStream) {
-    super();
-    // Whoever reads it listens for its failure; one cut short before anyone did must not crash the API.
-    this.on('error', () => undefined);
-    const cut = () => this.destroy(new BadRequestError('the upload ended before its last byte (the client closed the connection)', 'incomplete_body'));
-    source.once('aborted', cut);
-    source.once('error', cut);
-    source.pipe(this);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, next: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) return next(new ArbiterError('payload_too_large', 413, `the file is larger than ${this.limit} bytes`));
-    next(null, chunk);
-  }
-
-  /**
-   * What the client still sends is read and dropped: the answer goes out before the connection
-   * closes, and the client, done sending, reads it (unread bytes would make the close a reset).
-   */
-  discard(): void {
-    this.source.unpipe(this);
-    this.source.resume();
-  }
-}
 
 const NO_NUL = '^[^\\x00]*$';
 const Service = Type.String({ pattern: '^[a-z][a-z0-9-]{0,62}$', description: 'one service of a multi-service scenario; default: the main one' });
@@ -211,26 +179,22 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     return reply.send(answer);
   });
 
-  // A file's bytes go to the host as they arrive (its own parser holds them, as the exec it writes
-  // them through needs), so this process never holds up to 100 MiB per upload. The stream parser is
-  // this route's alone: elsewhere here an octet-stream body is still read whole, within its limit.
+  // A file's bytes go to the host as they arrive, and on from there into the container, so neither
+  // process holds up to 100 MiB per upload. The stream parser is this route's alone: elsewhere here
+  // an octet-stream body is still read whole, within its limit.
   await app.register(async (scope) => {
     const files = scope.withTypeProvider<TypeBoxTypeProvider>();
     files.removeContentTypeParser('application/octet-stream');
     files.addContentTypeParser('application/octet-stream', (request, payload, done) => {
       const declared = Number(request.headers['content-length']);
       if (declared > ACCESS_LIMITS.fileBytes) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
-      done(null, new ByteLimit(ACCESS_LIMITS.fileBytes, payload));
+      done(null, new UploadStream(payload, { limit: ACCESS_LIMITS.fileBytes }));
     });
     // Answered before its last byte was read (refused by the route's schema, by the handler, by
     // the host): the rest is not worth keeping, and the connection cannot carry another request
     // behind it, so it closes after the answer, and what still comes until then is dropped.
     files.addHook('onSend', async (request, reply, payload) => {
-      const body: unknown = request.body;
-      if (body instanceof ByteLimit && !body.readableEnded) {
-        void reply.header('connection', 'close');
-        body.discard();
-      }
+      if (dropUnread(request.raw)) void reply.header('connection', 'close');
       return payload;
     });
 
@@ -247,7 +211,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       const principal = principalOf(request, ...ACCESS_CALLERS);
       const { id } = request.params;
       const body: unknown = request.body;
-      if (body !== undefined && !(body instanceof ByteLimit)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
+      if (body !== undefined && !(body instanceof UploadStream)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
       if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
       const d = await decide(files, principal, id, 'files', request.query);
       const declared = request.headers['content-length'];

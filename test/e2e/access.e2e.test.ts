@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
+import { transcriptDir } from '../../infra/transcript-log.ts';
 import type { AuditEntry } from '../../lib/audit-chain.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import type { ExecData, FileData } from '../../lib/transcript.ts';
@@ -118,18 +119,23 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal((await raw('GET', filePath('/work/deep/er/blob.bin'), access)).status, 200);
   });
 
-  /**
-   * A PUT whose body goes out in 1 MiB chunks with no content-length, as a client streaming a file
-   * sends it. `cutAfter`: the connection is closed after that many chunks, as a client that dies
-   * mid-upload leaves it.
-   */
   /** the sha256 of the streamed upload below, which the transcript must record */
   let streamedSha256 = '';
-  const chunkedPut = (path: string, chunks: number, opts: { cutAfter?: number; fill?: number } = {}) => new Promise<{ status: number; code?: string; seq?: string } | 'cut'>((resolve, reject) => {
+  /** what the refused upload below sent, which its transcript entry must record whole */
+  let refusedSha256 = '';
+  /**
+   * A PUT whose body goes out in 1 MiB chunks, as a client streaming a file sends it: with no
+   * content-length, unless `length` gives one. `cutAfter`: the connection is closed after that
+   * many chunks, as a client that dies mid-upload leaves it.
+   */
+  const chunkedPut = (path: string, chunks: number, opts: { cutAfter?: number; fill?: number; length?: number } = {}) => new Promise<{ status: number; code?: string; seq?: string } | 'cut'>((resolve, reject) => {
     const url = new URL(`${stack.base}${filePath(path)}`);
     const r = httpRequest({
       host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'PUT',
-      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      headers: {
+        authorization: `Bearer ${access}`, 'content-type': 'application/octet-stream',
+        ...(opts.length === undefined ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(opts.length) }),
+      },
     }, (res) => {
       const got: Buffer[] = [];
       res.on('data', (c: Buffer) => got.push(c));
@@ -172,12 +178,34 @@ describe('subject access: exec and files on a running scenario', () => {
   });
 
   it('writes nothing of an upload whose client goes away before its last byte, and serves on', async () => {
-    assert.equal(await chunkedPut('cut.bin', 8, { cutAfter: 3 }), 'cut');
-    // The host never got a whole request, so it never wrote; the transcript's final copy (below,
-    // once the scenario is scored) has no entry for this path either.
+    // Without a length the host holds what came on its disk and never starts the write; with one,
+    // the bytes were already going into the container when the client went, and the write there
+    // must come to nothing rather than to a file cut short. An existing file stays as it was.
+    assert.equal((await raw('PUT', filePath('cut/kept.bin'), access, Buffer.from('before'))).status, 204);
+    assert.equal(await chunkedPut('cut/chunked.bin', 8, { cutAfter: 3 }), 'cut');
+    assert.equal(await chunkedPut('cut/sized.bin', 8, { cutAfter: 3, length: 8 * 1024 * 1024 }), 'cut');
+    assert.equal(await chunkedPut('cut/kept.bin', 8, { cutAfter: 5, length: 8 * 1024 * 1024 }), 'cut');
     const after = await chunkedPut('after-cut.bin', 1);
     assert.equal(after !== 'cut' && after.status, 204, JSON.stringify(after));
-    assert.equal((await raw('GET', filePath('cut.bin'), access)).status, 404);
+    assert.equal((await raw('GET', filePath('cut/chunked.bin'), access)).status, 404);
+    assert.equal((await raw('GET', filePath('cut/sized.bin'), access)).status, 404);
+    assert.equal((await raw('GET', filePath('cut/kept.bin'), access)).bytes.toString(), 'before');
+    // The container's side of a cut write ends on its own, once its input does.
+    const left = await waitFor('the cut writes to clean up', async () => {
+      const ls = await exec({ cmd: ['ls', '-a', '/work/cut'] });
+      const names = (ls.json!.stdout as string).split('\n').filter(Boolean).sort();
+      return names.some((n) => n.startsWith('.arbiter-upload')) ? undefined : names;
+    });
+    assert.deepEqual(left, ['.', '..', 'kept.bin'], 'no partial upload is left beside the file');
+  });
+
+  it('records a refused upload with every byte its caller sent', async () => {
+    // Refused before the container reads a byte of it, and larger than any socket buffer between.
+    const sent = createHash('sha256');
+    for (let i = 0; i < 3; i++) sent.update(Buffer.alloc(1024 * 1024, i));
+    refusedSha256 = sent.digest('hex');
+    const refused = await chunkedPut('/etc/refused.bin', 3, { length: 3 * 1024 * 1024 });
+    assert.deepEqual(refused !== 'cut' && { status: refused.status, code: refused.code }, { status: 403, code: 'permission_denied' });
   });
 
   it('refuses bad exec input with a 4xx and stays up', async () => {
@@ -248,9 +276,15 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.equal(putEntry.event, 'file.write');
     assert.equal((putEntry.data as unknown as FileData).path, '/work/answer.txt');
     assert.ok(entries.some((e) => e.actor === 'operator:ops-anna'), 'the operator\'s exec is recorded with its id');
-    assert.ok(!entries.some((e) => e.event === 'file.write' && (e.data as unknown as FileData).path === '/work/cut.bin'), 'an upload cut short is not recorded: it wrote nothing');
-    const streamed = entries.find((e) => e.event === 'file.write' && (e.data as unknown as FileData).path === '/work/streamed/five.bin');
-    assert.deepEqual(streamed && { size: (streamed.data as unknown as FileData).content.size, sha256: (streamed.data as unknown as FileData).content.sha256 }, { size: 5 * 1024 * 1024, sha256: streamedSha256 }, 'a streamed upload is recorded whole');
+    const writes = entries.filter((e) => e.event === 'file.write').map((e) => e.data as unknown as FileData);
+    assert.deepEqual(writes.filter((w) => w.path.startsWith('/work/cut/')).map((w) => w.path), ['/work/cut/kept.bin'], 'an upload cut short is not recorded: it wrote nothing');
+    const streamed = writes.find((w) => w.path === '/work/streamed/five.bin');
+    assert.deepEqual(streamed && { size: streamed.content.size, sha256: streamed.content.sha256 }, { size: 5 * 1024 * 1024, sha256: streamedSha256 }, 'a streamed upload is recorded whole');
+    // The transcript keeps the template's first 1 MiB of it: the first chunk, all 7s.
+    assert.deepEqual(readFileSync(join(dir, RESULTS.evidenceDir, streamed!.content.stored!.path)), Buffer.alloc(1024 * 1024, 7));
+    const refused = writes.find((w) => w.path === '/etc/refused.bin');
+    assert.deepEqual(refused && { outcome: refused.outcome, size: refused.content.size, sha256: refused.content.sha256 }, { outcome: 'permission_denied', size: 3 * 1024 * 1024, sha256: refusedSha256 });
+    assert.deepEqual(readdirSync(join(transcriptDir(stack.t.config.storageDir, id), 'spool')), [], 'nothing an upload without a length spooled is left on the host');
     const manifest = JSON.parse(readFileSync(join(dir, RESULTS.evidenceDir, 'manifest.json'), 'utf8')) as { files: Array<{ path: string }> };
     assert.ok(manifest.files.some((f) => f.path === 'transcript.jsonl'));
     const stdoutFile = (huntEntry.data as unknown as ExecData).stdout.stored!.path;

@@ -1,0 +1,102 @@
+// A file upload's bytes as they arrive, for the two processes that pass one on without holding it
+// whole: the API relays it to the container host (api/routes/access.ts), the host writes it into
+// the container (workers/access-server.ts). Each byte is counted against the contract's limit as
+// it passes; the host also digests them for the transcript and keeps the first few it records.
+import { createHash, type Hash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { ArbiterError, BadRequestError } from '../lib/errors.ts';
+
+/** What a transcript records of bytes it never held whole: their size and sha256, and the first `keepBytes` of them. */
+export interface UploadDigest { size: number; sha256: string; head: Buffer }
+
+export interface UploadStreamOptions {
+  /** more bytes than this fail the upload with the contract's 413 */
+  limit: number;
+  /** digest the bytes and keep this many of the first (0 keeps none); without it, only counted */
+  record?: { keepBytes: number };
+}
+
+/**
+ * The upload read from `source`: more than `limit` bytes fail it with the contract's 413, and a
+ * client that goes away before its last byte fails it with a 400 `incomplete_body`. A reader that
+ * passes it on must treat that failure as "cut short", never as its end: a file written from it
+ * would be truncated.
+ */
+export class UploadStream extends Transform {
+  bytes = 0;
+  private readonly hash: Hash | undefined;
+  private readonly keepBytes: number;
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private digested: UploadDigest | undefined;
+
+  constructor(source: Readable, private readonly opts: UploadStreamOptions) {
+    super();
+    this.hash = opts.record ? createHash('sha256') : undefined;
+    this.keepBytes = opts.record?.keepBytes ?? 0;
+    // Whoever reads it listens for its failure; one cut short before anyone did must not crash the process.
+    this.on('error', () => undefined);
+    const cut = () => {
+      if (!this.destroyed) this.destroy(new BadRequestError('the upload ended before its last byte (the client closed the connection)', 'incomplete_body'));
+    };
+    source.once('aborted', cut);
+    source.once('error', cut);
+    source.once('close', () => {
+      if (!source.readableEnded) cut();
+    });
+    // Its client may have gone before this was made (a request waits for its checks first): its
+    // end will never come.
+    if (source.destroyed && !source.readableEnded) process.nextTick(cut);
+    source.pipe(this);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, next: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.opts.limit) return next(new ArbiterError('payload_too_large', 413, `the file is larger than ${this.opts.limit} bytes`));
+    this.hash?.update(chunk);
+    if (this.headBytes < this.keepBytes) {
+      // Copied: a slice would hold on to the whole buffer it was cut from.
+      const part = Buffer.from(chunk.subarray(0, this.keepBytes - this.headBytes));
+      this.head.push(part);
+      this.headBytes += part.length;
+    }
+    next(null, chunk);
+  }
+
+  /** Size, sha256 and first bytes of the whole upload: once it has ended (see `drain`). */
+  digest(): UploadDigest {
+    if (!this.hash || !this.readableEnded) throw new Error('an upload is digested once it has ended, and only when asked to record');
+    this.digested ??= { size: this.bytes, sha256: this.hash.digest('hex'), head: Buffer.concat(this.head) };
+    return this.digested;
+  }
+
+  /**
+   * Reads what is left to its end, counting and digesting it: a write the container refused
+   * before its last byte is still recorded with every byte the caller sent. Rejects with the
+   * upload's failure (cut short, too large).
+   */
+  drain(): Promise<void> {
+    if (this.readableEnded) return Promise.resolve();
+    if (this.errored) return Promise.reject(this.errored);
+    return new Promise((resolve, reject) => {
+      this.once('end', resolve);
+      this.once('error', reject);
+      this.resume();
+    });
+  }
+}
+
+/**
+ * A request answered before its body was read to the end (refused by a schema, a limit, the
+ * handler): the rest is dropped as it comes, and the caller closes the connection after the
+ * answer, which no further request can follow. Dropped rather than left unread, so the client,
+ * done sending, reads the answer (unread bytes would make the close a reset). Returns whether
+ * there was anything left.
+ */
+export function dropUnread(raw: IncomingMessage): boolean {
+  if (raw.complete) return false;
+  raw.unpipe();
+  raw.resume();
+  return true;
+}
