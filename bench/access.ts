@@ -28,8 +28,8 @@ import { REPO, type BenchStack } from './stack.ts';
 
 const TARGET_RATIO = 1.5;
 const MiB = 1024 * 1024;
-/** Writes of the largest file the container host's peak RSS is read over, alone. */
-const HOST_WRITES = 3;
+/** Writes, then reads, of the largest file the container host's peak RSS is read over, each alone. */
+const HOST_TRANSFERS = 3;
 
 /**
  * hello with room for a 50 MiB file: a 128 MiB tmpfs (a write goes to a temporary name and is
@@ -346,22 +346,24 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
           if (!got.equals(data)) throw new Error(`getArchive gave ${got.length} bytes back`);
           if (keep) { rawPut.push(tw); rawGet.push(tr); }
         };
-        // The container host's peak over writes alone, before any read of this size (its reads still
-        // hold a file whole, to digest it before the first byte is answered, and the memory they
-        // leave behind would hide what a write holds): what writing an upload into the container holds.
-        let hostWrites: { before: number; peak: number } | undefined;
+        // The container host's peak over writes, then over reads, each alone and before the samples
+        // below (memory a transfer leaves to the allocator would hide what the next one holds):
+        // what passing a file into or out of the container holds on the host.
+        const hostPeaks: Record<string, { before: number; peak: number }> = {};
         const hostPid = stack.children.containerWorker.proc.pid;
-        if (size === Math.max(...opts.fileSamples.map((f) => f.bytes)) && hostPid !== undefined && resetPeakRss(hostPid)) {
-          const before = rssBytes(hostPid);
-          for (let i = 0; i < HOST_WRITES; i++) {
-            const w = await httpCall(stack.base, 'PUT', apiPath, s.token, data);
-            if (w.status !== 204) throw new Error(`PUT files answered ${w.status}: ${w.body.toString().slice(0, 200)}`);
-          }
-          const peak = rssBytes(hostPid, 'VmHWM');
-          if (before !== undefined && peak !== undefined) {
-            hostWrites = { before, peak };
+        if (size === Math.max(...opts.fileSamples.map((f) => f.bytes)) && hostPid !== undefined) {
+          for (const what of ['writes', 'reads'] as const) {
+            if (!resetPeakRss(hostPid)) break;
+            const before = rssBytes(hostPid);
+            for (let i = 0; i < HOST_TRANSFERS; i++) {
+              const r = what === 'writes' ? await httpCall(stack.base, 'PUT', apiPath, s.token, data) : await httpCall(stack.base, 'GET', apiPath, s.token);
+              if (r.status !== (what === 'writes' ? 204 : 200)) throw new Error(`${what === 'writes' ? 'PUT' : 'GET'} files answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
+            }
+            const peak = rssBytes(hostPid, 'VmHWM');
+            if (before === undefined || peak === undefined) continue;
+            hostPeaks[what] = { before, peak };
             figures.push({
-              bench: 'access', metric: `container host peak RSS over ${HOST_WRITES} ${label} writes`, unit: 'MB', arbiter: peak / MiB,
+              bench: 'access', metric: `container host peak RSS over ${HOST_TRANSFERS} ${label} ${what}`, unit: 'MB', arbiter: peak / MiB,
               baseline: { label: 'its RSS before them', value: before / MiB }, ratio: ratioOf(peak, before),
             });
           }
@@ -388,7 +390,7 @@ export async function runAccess(stack: BenchStack, opts: AccessOptions): Promise
             baseline: { label: 'its RSS before them', value: rssBefore / MiB }, ratio: ratioOf(peak, rssBefore),
           });
         }
-        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, hostDirectWriteMs: hostPut, hostDirectReadMs: hostGet, rawWriteMs: rawPut, rawReadMs: rawGet, apiRssBeforeBytes: rssBefore, apiPeakRssBytes: peak, hostRssBeforeWritesBytes: hostWrites?.before, hostPeakRssOverWritesBytes: hostWrites?.peak };
+        fileDetails[label] = { samples, apiWriteMs: put, apiReadMs: get, hostDirectWriteMs: hostPut, hostDirectReadMs: hostGet, rawWriteMs: rawPut, rawReadMs: rawGet, apiRssBeforeBytes: rssBefore, apiPeakRssBytes: peak, hostRssBytes: hostPeaks };
         opts.log(`  files ${label} p50 (API / host direct / raw): write ${[put, hostPut, rawPut].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms; read ${[get, hostGet, rawGet].map((a) => percentile(a, 50).toFixed(0)).join(' / ')} ms`);
         // Give the tmpfs back before the next size.
         await fetch(`${stack.base}/api/scenarios/${s.scenarioId}/exec`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ cmd: ['rm', '-f', path] }) });

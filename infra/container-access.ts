@@ -31,6 +31,8 @@ export interface ExecOptions {
   cmd: string[];
   /** a stream is written as it comes (OpenExec.finish) */
   stdin: Buffer | Readable;
+  /** where stdout goes; by default it is held in memory up to the call's output cap */
+  stdout?: OutputSink;
   cwd: string;
   env: Record<string, string>;
   user: string;
@@ -122,7 +124,13 @@ function killerOf(container: Docker.Container, runtime: string | undefined, user
   return { env: { [EXEC_MARK_ENV]: mark }, kill: () => killMarked(container, mark, user) };
 }
 
-class CappedSink extends Writable {
+/** Where a process's output goes: `bytes()` is what the answer carries of it. */
+export interface OutputSink extends Writable {
+  readonly truncated: boolean;
+  bytes(): Buffer;
+}
+
+class CappedSink extends Writable implements OutputSink {
   readonly chunks: Buffer[] = [];
   size = 0;
   truncated = false;
@@ -208,7 +216,7 @@ export async function openExec(container: Docker.Container, opts: OpenExecOption
     ...(opts.signal ? { abortSignal: opts.signal } : {}),
   });
   const stream = await exec.start({ hijack: true, stdin: true, ...(opts.signal ? { abortSignal: opts.signal } : {}) });
-  const stdout = new CappedSink(outputCap);
+  const stdout = opts.stdout ?? new CappedSink(outputCap);
   const stderr = new CappedSink(outputCap);
   (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: Writable, e: Writable): void }).demuxStream(stream, stdout, stderr);
   let done = false;
@@ -347,15 +355,17 @@ function fileError(code: number | null, path: string, stderr: Buffer): AccessErr
 
 export interface FileOptions { path: string; cwd: string; user: string; signal?: AbortSignal; runtime?: string | undefined }
 
-export async function readContainerFile(container: Docker.Container, opts: FileOptions): Promise<Buffer> {
+/**
+ * Reads the file into `into`, which takes at most the 100 MiB a transfer may move and says when
+ * more came (the file grew between the size check and the copy: 413).
+ */
+export async function readContainerFile(container: Docker.Container, opts: FileOptions & { into: OutputSink }): Promise<void> {
   const r = await execInContainer(container, {
     cmd: ['/bin/sh', '-c', READ_SCRIPT, 'arbiter-read', opts.path, String(ACCESS_LIMITS.fileBytes)],
-    stdin: Buffer.alloc(0), cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
-  }, ACCESS_LIMITS.fileBytes + 1);
+    stdin: Buffer.alloc(0), stdout: opts.into, cwd: opts.cwd, env: {}, user: opts.user, timeoutSeconds: 300, runtime: opts.runtime, ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   if (r.exitCode !== 0) throw fileError(r.exitCode, opts.path, r.stderr);
-  // It grew between the size check and the copy.
-  if (r.truncated.stdout || r.stdout.length > ACCESS_LIMITS.fileBytes) throw new AccessError(413, 'too_large', `${opts.path} ${FILE_CODES[74]![2]}`);
-  return r.stdout;
+  if (r.truncated.stdout) throw new AccessError(413, 'too_large', `${opts.path} ${FILE_CODES[74]![2]}`);
 }
 
 /**

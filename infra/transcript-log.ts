@@ -13,7 +13,6 @@ import { ACCESS_DIR, accessFileName, referencedFiles, TRANSCRIPT_FILE, type Stre
 import { scenarioDir } from './results.ts';
 import { redactSecrets } from './secret-redaction.ts';
 import { sha256Hex } from './sha256.ts';
-import type { UploadDigest } from './upload-stream.ts';
 
 export function transcriptDir(storageDir: string, scenarioId: string): string {
   return join(scenarioDir(storageDir, scenarioId), 'transcript');
@@ -25,11 +24,14 @@ const LOCK_STALE_MS = 30_000;
 
 /**
  * An input or output of the interaction: its bytes, or, for bytes passed on as they came and never
- * held whole (a streamed upload), their digest and the first of them (infra/upload-stream.ts).
+ * held whole (a streamed upload, a spooled read), their digest and the first of them.
  * `recording`: the bytes were written live at this path under the transcript folder (a terminal
  * session) and are kept whole, whatever the cap.
  */
-export type RecordStream = { name: string; bytes: Buffer; recording?: string } | { name: string; digest: UploadDigest };
+export type RecordStream = { name: string; bytes: Buffer; recording?: string } | { name: string; digest: StreamedBytes };
+
+/** What a transcript records of bytes it never held whole: their size and sha256, and the first of them it keeps. */
+export interface StreamedBytes { size: number; sha256: string; head: Buffer }
 
 export interface AppendRequest {
   event: TranscriptEvent;

@@ -6,9 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { ArbiterError, BadRequestError } from '../lib/errors.ts';
-
-/** What a transcript records of bytes it never held whole: their size and sha256, and the first `keepBytes` of them. */
-export interface UploadDigest { size: number; sha256: string; head: Buffer }
+import type { StreamedBytes } from './transcript-log.ts';
 
 export interface UploadStreamOptions {
   /** more bytes than this fail the upload with the contract's 413 */
@@ -29,7 +27,7 @@ export class UploadStream extends Transform {
   private readonly keepBytes: number;
   private readonly head: Buffer[] = [];
   private headBytes = 0;
-  private digested: UploadDigest | undefined;
+  private digested: StreamedBytes | undefined;
 
   constructor(source: Readable, private readonly opts: UploadStreamOptions) {
     super();
@@ -65,7 +63,7 @@ export class UploadStream extends Transform {
   }
 
   /** Size, sha256 and first bytes of the whole upload: once it has ended (see `drain`). */
-  digest(): UploadDigest {
+  digest(): StreamedBytes {
     if (!this.hash || !this.readableEnded) throw new Error('an upload is digested once it has ended, and only when asked to record');
     this.digested ??= { size: this.bytes, sha256: this.hash.digest('hex'), head: Buffer.concat(this.head) };
     return this.digested;

@@ -20,7 +20,9 @@ import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
 import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type FileOptions, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
-import { dropUnread, UploadStream, type UploadDigest } from '../infra/upload-stream.ts';
+import { dropUnread, UploadStream } from '../infra/upload-stream.ts';
+import { SpoolSink } from '../infra/spool-sink.ts';
+import type { StreamedBytes } from '../infra/transcript-log.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
 import { canonicalJson, sha256Hex } from '../lib/canonical-json.ts';
 import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
@@ -58,7 +60,7 @@ export function resolveIn(workdir: string, path: string): string {
  * refusal (not found, permission denied …) is an interaction too. `content`: the bytes read, or
  * those the caller sent to be written, kept even when the write was refused.
  */
-async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'file.read' | 'file.write', path: string, signal: AbortSignal, transfer: () => Promise<unknown>, content: () => Buffer | UploadDigest): Promise<AuditEntry> {
+async function recordFileCall(s: ScenarioAccess, claims: RelayClaims, event: 'file.read' | 'file.write', path: string, signal: AbortSignal, transfer: () => Promise<unknown>, content: () => Buffer | StreamedBytes): Promise<AuditEntry> {
   let outcome = 'ok';
   let failure: AccessError | undefined;
   try {
@@ -181,11 +183,20 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
-      let bytes: Buffer = Buffer.alloc(0);
-      const entry = await recordFileCall(s, claims, 'file.read', path, signal, async () => {
-        bytes = await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal, runtime });
-      }, () => bytes);
-      return reply.header('content-type', 'application/octet-stream').header('x-arbiter-seq', String(entry.seq)).send(bytes);
+      // The file waits on this host's disk, not in its memory, until its entry is appended.
+      const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, keepBytes: claims.rec });
+      let read = false;
+      let answer: Readable | undefined;
+      try {
+        const entry = await recordFileCall(s, claims, 'file.read', path, signal, async () => {
+          await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal, runtime, into: spool });
+          read = true;
+        }, () => (read ? spool.digest() : Buffer.alloc(0)));
+        answer = spool.open();
+        return reply.header('content-type', 'application/octet-stream').header('content-length', String(spool.size)).header('x-arbiter-seq', String(entry.seq)).send(answer);
+      } finally {
+        if (!answer) spool.discard();
+      }
     });
   });
 

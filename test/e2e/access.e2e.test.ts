@@ -282,9 +282,13 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.deepEqual(streamed && { size: streamed.content.size, sha256: streamed.content.sha256 }, { size: 5 * 1024 * 1024, sha256: streamedSha256 }, 'a streamed upload is recorded whole');
     // The transcript keeps the template's first 1 MiB of it: the first chunk, all 7s.
     assert.deepEqual(readFileSync(join(dir, RESULTS.evidenceDir, streamed!.content.stored!.path)), Buffer.alloc(1024 * 1024, 7));
+    // Its read waited on the host's disk for its entry: recorded whole, with the same first 1 MiB.
+    const reread = entries.find((e) => e.event === 'file.read' && (e.data as unknown as FileData).path === '/work/streamed/five.bin')?.data as unknown as FileData | undefined;
+    assert.deepEqual(reread && { outcome: reread.outcome, size: reread.content.size, sha256: reread.content.sha256 }, { outcome: 'ok', size: 5 * 1024 * 1024, sha256: streamedSha256 });
+    assert.deepEqual(readFileSync(join(dir, RESULTS.evidenceDir, reread!.content.stored!.path)), Buffer.alloc(1024 * 1024, 7));
     const refused = writes.find((w) => w.path === '/etc/refused.bin');
     assert.deepEqual(refused && { outcome: refused.outcome, size: refused.content.size, sha256: refused.content.sha256 }, { outcome: 'permission_denied', size: 3 * 1024 * 1024, sha256: refusedSha256 });
-    assert.deepEqual(readdirSync(join(transcriptDir(stack.t.config.storageDir, id), 'spool')), [], 'nothing an upload without a length spooled is left on the host');
+    assert.deepEqual(readdirSync(join(transcriptDir(stack.t.config.storageDir, id), 'spool')), [], 'nothing a read or an upload without a length spooled is left on the host');
     const manifest = JSON.parse(readFileSync(join(dir, RESULTS.evidenceDir, 'manifest.json'), 'utf8')) as { files: Array<{ path: string }> };
     assert.ok(manifest.files.some((f) => f.path === 'transcript.jsonl'));
     const stdoutFile = (huntEntry.data as unknown as ExecData).stdout.stored!.path;
