@@ -1,36 +1,49 @@
-// A process's output written to a file of this host as it comes, digested on the way: a file read
-// from a container (up to 100 MiB) is answered only once its transcript entry, with the sha256 of
-// every byte, is on disk, so its bytes must wait somewhere until then. Here they wait on disk, not
-// in the host's memory, and the answer streams them from there.
+// A process's output held as it comes, digested on the way: a file read from a container (up to
+// 100 MiB) is answered only once its transcript entry, with the sha256 of every byte, is on disk,
+// so its bytes must wait somewhere until then. The first few MiB wait in memory; past that, all of
+// them wait in a file of this host, and the answer streams them from there.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { StreamedBytes } from './transcript-log.ts';
 
+const SPOOL_CHUNK_BYTES = 1024 * 1024;
+
+export interface SpoolOptions {
+  /** at most this many bytes are kept; `truncated` says more came */
+  cap: number;
+  /** the first bytes the digest keeps (the transcript's recorded prefix) */
+  keepBytes: number;
+  /** up to this many are held in memory; one byte more and they all go to the file */
+  memoryBytes: number;
+}
+
 export class SpoolSink extends Writable {
-  /** bytes written to the file: at most `cap` */
+  /** bytes kept: at most `cap` */
   size = 0;
   /** more than `cap` bytes came; those past it were dropped */
   truncated = false;
   private fd: number | undefined;
+  private spilled = false;
+  private held: Buffer[] = [];
   private readonly hash = createHash('sha256');
   private readonly head: Buffer[] = [];
   private headBytes = 0;
 
-  constructor(readonly file: string, private readonly opts: { cap: number; keepBytes: number }) {
+  /** `file`: where the bytes go past `memoryBytes`; created then, and only then. */
+  constructor(readonly file: string, private readonly opts: SpoolOptions) {
     super();
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.fd = openSync(file, 'wx', 0o600);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error) => void): void {
     const room = this.opts.cap - this.size;
     if (chunk.length > room) this.truncated = true;
-    if (room <= 0 || this.fd === undefined) return cb();
+    if (room <= 0) return cb();
     const kept = chunk.subarray(0, room);
     try {
-      for (let at = 0; at < kept.length;) at += writeSync(this.fd, kept, at);
+      if (!this.spilled && this.size + kept.length <= this.opts.memoryBytes) this.held.push(kept);
+      else this.toFile(kept);
     } catch (err) {
       return cb(err as Error);
     }
@@ -44,29 +57,67 @@ export class SpoolSink extends Writable {
     cb();
   }
 
-  /** Nothing is held in memory: the bytes are in the file (`open`). */
+  private toFile(bytes: Buffer): void {
+    if (!this.spilled) {
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+      this.fd = openSync(this.file, 'wx', 0o600);
+      this.spilled = true;
+      const held = this.held;
+      this.held = [];
+      for (const b of held) this.writeAll(b);
+    }
+    this.writeAll(bytes);
+  }
+
+  private writeAll(bytes: Buffer): void {
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd!, bytes, at);
+  }
+
+  /** What the answer carries of it when it stayed in memory (a file's bytes come from `answer`). */
   bytes(): Buffer {
     return Buffer.alloc(0);
   }
 
-  /** Size, sha256 and first bytes of what was written. */
+  /** Size, sha256 and first bytes of what was kept. */
   digest(): StreamedBytes {
     return { size: this.size, sha256: this.hash.copy().digest('hex'), head: Buffer.concat(this.head) };
   }
 
   /**
-   * What was written, as a stream that owns it: the file's name is gone at once (its descriptor
-   * keeps the bytes), so nothing is left on disk however the stream ends.
+   * What was kept: the bytes held in memory, or a stream that owns the file, whose name is gone
+   * at once (its descriptor keeps the bytes), so nothing is left on disk however the stream ends.
    */
-  open(): Readable {
+  answer(): Buffer | Readable {
+    if (!this.spilled) return Buffer.concat(this.held);
     this.closeWriter();
     const fd = openSync(this.file, 'r');
     rmSync(this.file, { force: true });
-    return createReadStream('', { fd, autoClose: true });
+    // Read synchronously, a chunk at a time, from what is in the page cache: fs streams read on
+    // libuv's thread pool, where the host worker's other file work queues them.
+    return new Readable({
+      highWaterMark: SPOOL_CHUNK_BYTES,
+      read() {
+        const chunk = Buffer.allocUnsafe(SPOOL_CHUNK_BYTES);
+        let n: number;
+        try {
+          n = readSync(fd, chunk, 0, SPOOL_CHUNK_BYTES, null);
+        } catch (err) {
+          this.destroy(err as Error);
+          return;
+        }
+        this.push(n > 0 ? chunk.subarray(0, n) : null);
+      },
+      destroy(err, cb) {
+        closeSync(fd);
+        cb(err);
+      },
+    });
   }
 
-  /** Drops what was written. */
+  /** Drops what was kept. */
   discard(): void {
+    this.held = [];
+    if (!this.spilled) return;
     this.closeWriter();
     rmSync(this.file, { force: true });
   }

@@ -183,16 +183,16 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
-      // The file waits on this host's disk, not in its memory, until its entry is appended.
-      const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, keepBytes: claims.rec });
+      // The file waits for its entry to be appended: in memory if it is small, on this host's disk if not.
+      const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, keepBytes: claims.rec, memoryBytes: READ_MEMORY_BYTES });
       let read = false;
-      let answer: Readable | undefined;
+      let answer: Buffer | Readable | undefined;
       try {
         const entry = await recordFileCall(s, claims, 'file.read', path, signal, async () => {
           await readContainerFile(container, { path, cwd: workdir, user: claims.user, signal, runtime, into: spool });
           read = true;
         }, () => (read ? spool.digest() : Buffer.alloc(0)));
-        answer = spool.open();
+        answer = spool.answer();
         return reply.header('content-type', 'application/octet-stream').header('content-length', String(spool.size)).header('x-arbiter-seq', String(entry.seq)).send(answer);
       } finally {
         if (!answer) spool.discard();
@@ -383,6 +383,12 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
 
 /** Under a scenario's transcript folder; never referenced by an entry, so never copied into its evidence. */
 const SPOOL_DIR = 'spool';
+/**
+ * A read up to this size waits for its entry in memory, a larger one on disk: 16 calls in flight
+ * hold at most 64 MiB of one scenario's reads. (A 1 MiB read spooled to disk answered about 10 ms
+ * later in bench/access.ts.)
+ */
+const READ_MEMORY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Writes an upload sent without a length to a file of `dir` first, then hands `write` that file and
