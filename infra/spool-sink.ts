@@ -73,7 +73,7 @@ export class SpoolSink extends Writable {
     for (let at = 0; at < bytes.length;) at += writeSync(this.fd!, bytes, at);
   }
 
-  /** What the answer carries of it when it stayed in memory (a file's bytes come from `answer`). */
+  /** Empty: an exec's outcome carries none of it, since its bytes come from `answer`. */
   bytes(): Buffer {
     return Buffer.alloc(0);
   }
