@@ -16,6 +16,8 @@ export const ACCESS_LIMITS = {
   argvItems: 4096,
   argvBytes: 256 * 1024,
   envItems: 256,
+  /** a file upload that makes no progress for this long is cut short (400 incomplete_body, nothing written) */
+  uploadIdleSeconds: 60,
   defaultTimeoutSeconds: 600,
   maxTimeoutSeconds: 3600,
 } as const;
@@ -177,7 +179,8 @@ export interface OpenExec {
   readonly ended: boolean;
   /**
    * Writes stdin, closes it, waits (at most `timeoutSeconds`) for the process to exit and answers
-   * as execInContainer. A stream is written as it comes; if it fails, the process's stdin is cut
+   * as execInContainer. A stream is written as it comes, and the timeout counts from its end; if it
+   * fails, the process's stdin is cut
    * (the connection dropped) rather than closed, and the process sees the same EOF: only a process
    * that knows how many bytes to expect can tell the two apart (writeContainerFile). Whatever of it
    * the process did not read is left unread.
@@ -242,21 +245,32 @@ export async function openExec(container: Docker.Container, opts: OpenExecOption
     async finish(stdin, timeoutSeconds, signal) {
       const startedAt = new Date();
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        void kill();
-      }, timeoutSeconds * 1000);
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        timer ??= setTimeout(() => {
+          timedOut = true;
+          void kill();
+        }, timeoutSeconds * 1000);
+      };
       const onAbort = () => void kill();
       signal?.addEventListener('abort', onAbort, { once: true });
       // A process that never reads its stdin must not hold the answer: stdin is written as the
       // process takes it, and the write side is closed after, so it sees EOF.
       stream.on('error', () => undefined);
-      const cut = () => stream.destroy();
+      const cut = () => {
+        stream.destroy();
+        arm();
+      };
       if (done) {
-        // nothing can be written to a process that has ended
+        arm();
       } else if (Buffer.isBuffer(stdin)) {
         stream.end(stdin);
+        arm();
       } else {
+        // The timeout counts from the stream's end: a caller whose bytes come slowly (a subject's
+        // upload over a slow link) is bounded by whoever feeds the stream (the API drops an upload
+        // that stalls), not cut off by the process's own timeout while it still arrives.
+        stdin.once('end', arm);
         stdin.once('error', cut);
         stdin.pipe(stream);
       }
@@ -266,6 +280,7 @@ export async function openExec(container: Docker.Container, opts: OpenExecOption
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (!Buffer.isBuffer(stdin)) {
+          stdin.off('end', arm);
           stdin.off('error', cut);
           stdin.unpipe(stream);
           // A process that ended before its stream did (a refusal) left this side open: the
@@ -370,7 +385,8 @@ export async function readContainerFile(container: Docker.Container, opts: FileO
 
 /**
  * Writes `bytes`, or `length` bytes from `source` as they come, to the file. A source that fails
- * (its client went away) leaves the file as it was. The 300 s include the time the source takes.
+ * (its client went away) leaves the file as it was. The 300 s count from the source's end: how
+ * long it may take to arrive is its feeder's to bound.
  */
 export async function writeContainerFile(container: Docker.Container, opts: FileOptions & ({ bytes: Buffer } | { source: Readable; length: number })): Promise<void> {
   const stdin = 'bytes' in opts ? opts.bytes : opts.source;

@@ -13,6 +13,8 @@ export interface UploadStreamOptions {
   limit: number;
   /** digest the bytes and keep this many of the first (0 keeps none); without it, only counted */
   record?: { keepBytes: number };
+  /** an upload that makes no progress for this long is cut short, as if its client had gone */
+  idleMs?: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export class UploadStream extends Transform {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
   private digested: StreamedBytes | undefined;
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(source: Readable, private readonly opts: UploadStreamOptions) {
     super();
@@ -35,11 +38,19 @@ export class UploadStream extends Transform {
     this.keepBytes = opts.record?.keepBytes ?? 0;
     // Whoever reads it listens for its failure; one cut short before anyone did must not crash the process.
     this.on('error', () => undefined);
-    const cut = () => {
-      if (!this.destroyed) this.destroy(new BadRequestError('the upload ended before its last byte (the client closed the connection)', 'incomplete_body'));
+    const cut = (why = 'the client closed the connection') => {
+      if (!this.destroyed) this.destroy(new BadRequestError(`the upload ended before its last byte (${why})`, 'incomplete_body'));
     };
-    source.once('aborted', cut);
-    source.once('error', cut);
+    if (opts.idleMs !== undefined) {
+      const idleMs = opts.idleMs;
+      // Neither a byte from the client nor room for one downstream: a stalled upload would hold a
+      // call, and the container's write behind it, for as long as its client keeps the socket.
+      this.idle = setTimeout(() => cut(`it made no progress for ${idleMs / 1000} s`), idleMs).unref();
+      this.once('close', () => clearTimeout(this.idle));
+      this.once('end', () => clearTimeout(this.idle));
+    }
+    source.once('aborted', () => cut());
+    source.once('error', () => cut());
     source.once('close', () => {
       if (!source.readableEnded) cut();
     });
@@ -50,6 +61,7 @@ export class UploadStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, next: TransformCallback): void {
+    this.idle?.refresh();
     this.bytes += chunk.length;
     if (this.bytes > this.opts.limit) return next(new ArbiterError('payload_too_large', 413, `the file is larger than ${this.opts.limit} bytes`));
     this.hash?.update(chunk);

@@ -188,7 +188,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     files.addContentTypeParser('application/octet-stream', (request, payload, done) => {
       const declared = Number(request.headers['content-length']);
       if (declared > ACCESS_LIMITS.fileBytes) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
-      done(null, new UploadStream(payload, { limit: ACCESS_LIMITS.fileBytes }));
+      done(null, new UploadStream(payload, { limit: ACCESS_LIMITS.fileBytes, idleMs: ACCESS_LIMITS.uploadIdleSeconds * 1000 }));
     });
     // Answered before its last byte was read (refused by the route's schema, by the handler, by
     // the host): the rest is not worth keeping, and the connection cannot carry another request

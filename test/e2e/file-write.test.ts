@@ -1,8 +1,8 @@
 // A file written into a container from a stream (infra/container-access.ts writeContainerFile), on
 // the real engine with log-triage@1's hardened container, as the host writes an upload while it
 // still arrives: the container's side knows only the length it was promised, so an upload that
-// fails or comes up short must leave the file as it was, and a refusal must answer without
-// waiting for bytes the container will never read.
+// fails or comes up short must leave the file as it was, a refusal must answer without waiting
+// for bytes the container will never read, and a slow one is not timed out while it arrives.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -75,6 +75,22 @@ describe('container file writes from a stream', () => {
     assert.deepEqual(await failure(writeContainerFile(c, { ...at('kept.txt'), source: source(2, 'end'), length: MiB })), [409, 'file_transfer_failed']);
     assert.equal(await sh(c, 'cat /work/kept.txt'), 'before');
     assert.deepEqual(await workDir(c), ['kept.txt']);
+  });
+
+  it('counts a process\'s timeout from the end of a stream that arrives slowly, not from its start', async () => {
+    const c = await container();
+    // 25 lines, one every 100 ms: 2.5 s to arrive, against a timeout of 1 s.
+    const slow = new PassThrough();
+    let sent = 0;
+    const tick = setInterval(() => (sent < 25 ? slow.write(`line ${sent++}\n`) : (clearInterval(tick), slow.end())), 100);
+    const r = await execInContainer(c, { cmd: ['cat'], stdin: slow, cwd: '/', env: {}, user: '1000:1000', timeoutSeconds: 1 }, 65536);
+    assert.equal(r.timedOut, false);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.stdout.toString(), Array.from({ length: 25 }, (_, i) => `line ${i}\n`).join(''));
+    // Once it has all arrived, the timeout holds.
+    const done = Readable.from([Buffer.from('x')]);
+    const held = await execInContainer(c, { cmd: ['sh', '-c', 'cat >/dev/null; sleep 30'], stdin: done, cwd: '/', env: {}, user: '1000:1000', timeoutSeconds: 1 }, 65536);
+    assert.equal(held.timedOut, true);
   });
 
   it('answers a refusal at once, leaving the rest of the stream unread for its caller and no connection open', async () => {

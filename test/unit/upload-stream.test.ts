@@ -67,6 +67,28 @@ describe('upload stream', () => {
     assert.deepEqual(early.error, { code: 'incomplete_body', statusCode: 400 });
   });
 
+  it('cuts an upload short that makes no progress for its idle time, and not one that keeps coming', async () => {
+    // The idle timer does not hold the process open (a server's socket does): here an interval does.
+    const open = setInterval(() => undefined, 1000);
+    try {
+      const stalled = new PassThrough();
+      stalled.write(chunks[0]);
+      const cut = await readAll(new UploadStream(stalled, { limit: 100, idleMs: 30 }));
+      assert.deepEqual(cut.error, { code: 'incomplete_body', statusCode: 400 });
+      assert.deepEqual(cut.passed, chunks[0]);
+      // Each byte comes well within the idle time, all of them together later than it.
+      const trickled = Buffer.from('0123456789abcdefghijklmnopqrstuv');
+      const slow = new PassThrough();
+      let sent = 0;
+      const tick = setInterval(() => (sent < trickled.length ? slow.write(trickled.subarray(sent, ++sent)) : (clearInterval(tick), slow.end())), 10);
+      const whole = await readAll(new UploadStream(slow, { limit: 100, idleMs: 150 }));
+      assert.equal(whole.error, undefined);
+      assert.deepEqual(whole.passed, trickled);
+    } finally {
+      clearInterval(open);
+    }
+  });
+
   it('drains what a refusing reader left, so its digest still covers every byte sent', async () => {
     const upload = new UploadStream(sourceOf(chunks), { limit: 100, record: { keepBytes: 3 } });
     // A reader that took one chunk and stopped.
