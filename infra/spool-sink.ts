@@ -1,8 +1,9 @@
-// A process's output held as it comes, digested on the way: a file read from a container (up to
-// 100 MiB) is answered only once its transcript entry, with the sha256 of every byte, is on disk,
-// so its bytes must wait somewhere until then. The first few MiB wait in memory; past that, all of
-// them wait in a file of this host, and the answer streams them from there.
-import { createHash } from 'node:crypto';
+// Bytes held as they come, until whoever needs them whole is ready: a file read from a container
+// (up to 100 MiB) is answered only once its transcript entry, with the sha256 of every byte (taken
+// on the way), is on disk; an upload sent without a length is written into the container only once
+// it is whole. The first few MiB wait in memory; past that, all of them wait in a file of this
+// host, and the answer streams them from there.
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -13,8 +14,8 @@ const SPOOL_CHUNK_BYTES = 1024 * 1024;
 export interface SpoolOptions {
   /** at most this many bytes are kept; `truncated` says more came */
   cap: number;
-  /** the first bytes the digest keeps (the transcript's recorded prefix) */
-  keepBytes: number;
+  /** digest the bytes and keep this many of the first (the transcript's recorded prefix); without it, only held */
+  record?: { keepBytes: number };
   /** up to this many are held in memory; one byte more and they all go to the file */
   memoryBytes: number;
 }
@@ -27,13 +28,16 @@ export class SpoolSink extends Writable {
   private fd: number | undefined;
   private spilled = false;
   private held: Buffer[] = [];
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
+  private readonly keepBytes: number;
   private readonly head: Buffer[] = [];
   private headBytes = 0;
 
   /** `file`: where the bytes go past `memoryBytes`; created then, and only then. */
   constructor(readonly file: string, private readonly opts: SpoolOptions) {
     super();
+    this.hash = opts.record ? createHash('sha256') : undefined;
+    this.keepBytes = opts.record?.keepBytes ?? 0;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error) => void): void {
@@ -47,9 +51,9 @@ export class SpoolSink extends Writable {
     } catch (err) {
       return cb(err as Error);
     }
-    this.hash.update(kept);
-    if (this.headBytes < this.opts.keepBytes) {
-      const part = Buffer.from(kept.subarray(0, this.opts.keepBytes - this.headBytes));
+    this.hash?.update(kept);
+    if (this.headBytes < this.keepBytes) {
+      const part = Buffer.from(kept.subarray(0, this.keepBytes - this.headBytes));
       this.head.push(part);
       this.headBytes += part.length;
     }
@@ -80,6 +84,7 @@ export class SpoolSink extends Writable {
 
   /** Size, sha256 and first bytes of what was kept. */
   digest(): StreamedBytes {
+    if (!this.hash) throw new Error('a spool is digested only when asked to record');
     return { size: this.size, sha256: this.hash.copy().digest('hex'), head: Buffer.concat(this.head) };
   }
 

@@ -98,15 +98,18 @@ export class UploadStream extends Transform {
 }
 
 /**
- * A request answered before its body was read to the end (refused by a schema, a limit, the
- * handler): the rest is dropped as it comes, and the caller closes the connection after the
- * answer, which no further request can follow. Dropped rather than left unread, so the client,
- * done sending, reads the answer (unread bytes would make the close a reset). Returns whether
- * there was anything left.
+ * An `onSend` hook for a route that reads its body as a stream. A request answered before its
+ * body was read to the end (refused by a schema, a limit, the handler) has the rest dropped as it
+ * comes, and its connection closes after the answer, which no further request can follow. Dropped
+ * rather than left unread, so the client, done sending, reads the answer (unread bytes would make
+ * the close a reset).
  */
-export function dropUnread(raw: IncomingMessage): boolean {
-  if (raw.complete) return false;
-  raw.unpipe();
-  raw.resume();
-  return true;
+export async function closeIfUnread<T>(request: { raw: IncomingMessage }, reply: { header(name: string, value: string): unknown }, payload: T): Promise<T> {
+  const raw = request.raw;
+  if (!raw.complete) {
+    reply.header('connection', 'close');
+    raw.unpipe();
+    raw.resume();
+  }
+  return payload;
 }

@@ -5,7 +5,7 @@
 // host, scenario, actor and kind of access, so a caller that reaches the socket without the API's
 // secret can do nothing. Each interaction is appended to the scenario's transcript (fsync'd)
 // before it is answered.
-import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,7 +20,7 @@ import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
 import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type FileOptions, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
-import { dropUnread, UploadStream } from '../infra/upload-stream.ts';
+import { closeIfUnread, UploadStream } from '../infra/upload-stream.ts';
 import { SpoolSink } from '../infra/spool-sink.ts';
 import type { StreamedBytes } from '../infra/transcript-log.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
@@ -184,7 +184,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const path = resolveIn(workdir, request.query.path);
     return opts.registry.track(s, async (signal) => {
       // The file waits for its entry to be appended: in memory if it is small, on this host's disk if not.
-      const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, keepBytes: claims.rec, memoryBytes: READ_MEMORY_BYTES });
+      const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, record: { keepBytes: claims.rec }, memoryBytes: SPOOL_MEMORY_BYTES });
       let read = false;
       let answer: Buffer | Readable | undefined;
       try {
@@ -208,10 +208,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       if (Number(request.headers['content-length']) > ACCESS_LIMITS.fileBytes) return done(new AccessError(413, 'payload_too_large', `the file is larger than ${ACCESS_LIMITS.fileBytes} bytes`), undefined);
       done(null, payload);
     });
-    files.addHook('onSend', async (request, reply, payload) => {
-      if (dropUnread(request.raw)) void reply.header('connection', 'close');
-      return payload;
-    });
+    files.addHook('onSend', closeIfUnread);
 
     files.put('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
       const claims = await authorize(request, 'files');
@@ -225,7 +222,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       return opts.registry.track(s, async (signal) => {
         const file: FileOptions = { path, cwd: workdir, user: claims.user, signal, runtime };
         const write = declared === undefined
-          ? () => spooled(upload, join(s.log.dir, SPOOL_DIR), (source, length) => writeContainerFile(container, { ...file, source, length }))
+          ? () => spooled(upload, join(s.log.dir, SPOOL_DIR, randomUUID()), (stdin) => writeContainerFile(container, { ...file, ...stdin }))
           : () => writeContainerFile(container, { ...file, source: upload, length: declared });
         const entry = await recordFileCall(s, claims, 'file.write', path, signal, async () => {
           const failure = await write().then(() => undefined, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
@@ -384,29 +381,27 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
 /** Under a scenario's transcript folder; never referenced by an entry, so never copied into its evidence. */
 const SPOOL_DIR = 'spool';
 /**
- * A read up to this size waits for its entry in memory, a larger one on disk: 16 calls in flight
- * hold at most 64 MiB of one scenario's reads. (A 1 MiB read spooled to disk answered about 10 ms
- * later in bench/access.ts.)
+ * A read (or an upload without a length) up to this size waits in memory, a larger one on disk:
+ * 16 calls in flight hold at most 64 MiB of one scenario's files. (A 1 MiB read spooled to disk
+ * answered about 10 ms later in bench/access.ts.)
  */
-const READ_MEMORY_BYTES = 4 * 1024 * 1024;
+const SPOOL_MEMORY_BYTES = 4 * 1024 * 1024;
 
 /**
- * Writes an upload sent without a length to a file of `dir` first, then hands `write` that file and
- * its length: the container's write needs the length to tell a whole upload from one cut short.
+ * Holds an upload sent without a length until it is whole (on disk at `file` past a few MiB), then
+ * hands `write` its bytes, or a stream of them and its length: the container's write needs the
+ * length to tell a whole upload from one cut short.
  */
-async function spooled(upload: UploadStream, dir: string, write: (source: Readable, length: number) => Promise<void>): Promise<void> {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, randomUUID());
+async function spooled(upload: UploadStream, file: string, write: (stdin: { bytes: Buffer } | { source: Readable; length: number }) => Promise<void>): Promise<void> {
+  const spool = new SpoolSink(file, { cap: ACCESS_LIMITS.fileBytes, memoryBytes: SPOOL_MEMORY_BYTES });
+  let answer: Buffer | Readable | undefined;
   try {
-    await pipeline(upload, createWriteStream(file, { mode: 0o600 }));
-    const source = createReadStream(file);
-    try {
-      await write(source, upload.bytes);
-    } finally {
-      source.destroy();
-    }
+    await pipeline(upload, spool);
+    answer = spool.answer();
+    await write(Buffer.isBuffer(answer) ? { bytes: answer } : { source: answer, length: spool.size });
   } finally {
-    rmSync(file, { force: true });
+    if (answer === undefined) spool.discard();
+    else if (!Buffer.isBuffer(answer)) answer.destroy();
   }
 }
 

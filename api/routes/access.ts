@@ -15,7 +15,7 @@ import { NO_ACCESS } from '../../lib/policy-types.ts';
 import type { Config } from '../../infra/config.ts';
 import { loadTemplate, type Template } from '../../infra/template.ts';
 import { ACCESS_LIMITS } from '../../infra/container-access.ts';
-import { dropUnread, UploadStream } from '../../infra/upload-stream.ts';
+import { closeIfUnread, UploadStream } from '../../infra/upload-stream.ts';
 import { scenarioNotFound } from '../services/scenarios.ts';
 import { AccessService, type RelayTarget } from '../services/access.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
@@ -193,10 +193,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     // Answered before its last byte was read (refused by the route's schema, by the handler, by
     // the host): the rest is not worth keeping, and the connection cannot carry another request
     // behind it, so it closes after the answer, and what still comes until then is dropped.
-    files.addHook('onSend', async (request, reply, payload) => {
-      if (dropUnread(request.raw)) void reply.header('connection', 'close');
-      return payload;
-    });
+    files.addHook('onSend', closeIfUnread);
 
     files.put('/api/scenarios/:id/files', {
       config: { auth: ACCESS_CALLERS, ...perScenario },

@@ -29,7 +29,7 @@ describe('spool sink', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('holds what fits in memory there, digested with the first bytes kept, and never touches the disk', async () => {
-    const sink = new SpoolSink(join(dir, 'small', 'a'), { cap: 100, keepBytes: 8, memoryBytes: all.length });
+    const sink = new SpoolSink(join(dir, 'small', 'a'), { cap: 100, record: { keepBytes: 8 }, memoryBytes: all.length });
     await written(sink, parts);
     assert.deepEqual(sink.digest(), { size: all.length, sha256: sha256(all), head: Buffer.from('abcdefgh') });
     assert.equal(existsSync(join(dir, 'small')), false);
@@ -37,7 +37,7 @@ describe('spool sink', () => {
   });
 
   it('moves everything to its file once it passes the memory it may hold, and answers from a file already gone by name', async () => {
-    const sink = new SpoolSink(join(dir, 'nested', 'b'), { cap: 100, keepBytes: 8, memoryBytes: 8 });
+    const sink = new SpoolSink(join(dir, 'nested', 'b'), { cap: 100, record: { keepBytes: 8 }, memoryBytes: 8 });
     await written(sink, parts);
     assert.equal(existsSync(sink.file), true);
     assert.deepEqual(sink.digest(), { size: all.length, sha256: sha256(all), head: Buffer.from('abcdefgh') });
@@ -48,7 +48,7 @@ describe('spool sink', () => {
   });
 
   it('stops at its cap and says more came', async () => {
-    const sink = new SpoolSink(join(dir, 'c'), { cap: 8, keepBytes: 0, memoryBytes: 4 });
+    const sink = new SpoolSink(join(dir, 'c'), { cap: 8, record: { keepBytes: 0 }, memoryBytes: 4 });
     await written(sink, parts);
     assert.equal(sink.truncated, true);
     assert.deepEqual(sink.digest(), { size: 8, sha256: sha256(Buffer.from('abcdefgh')), head: Buffer.alloc(0) });
@@ -56,7 +56,7 @@ describe('spool sink', () => {
   });
 
   it('leaves nothing when dropped', async () => {
-    const sink = new SpoolSink(join(dir, 'd'), { cap: 100, keepBytes: 4, memoryBytes: 4 });
+    const sink = new SpoolSink(join(dir, 'd'), { cap: 100, record: { keepBytes: 4 }, memoryBytes: 4 });
     await written(sink, parts);
     assert.equal(existsSync(sink.file), true);
     sink.discard();
