@@ -34,6 +34,8 @@ export interface Config {
   leaseStartGraceSeconds: number;
   /** per-client HTTP requests per minute */
   httpRateLimitPerMinute: number;
+  /** subject-access calls a minute per scenario, across its callers, counted once a caller's token names that scenario */
+  accessRateLimitPerMinute: number;
   /** workflows the main worker keeps in memory; the others are replayed from history when they wake */
   workflowCacheSize: number;
   /** container hosts the main worker spreads new scenarios over */
@@ -209,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     leaseCheckSeconds: positiveInt('ARBITER_LEASE_CHECK_SECONDS', 60),
     leaseStartGraceSeconds: positiveInt('ARBITER_LEASE_START_GRACE_SECONDS', 120),
     httpRateLimitPerMinute: positiveInt('ARBITER_HTTP_RATE_LIMIT', 600),
+    accessRateLimitPerMinute: positiveInt('ARBITER_ACCESS_RATE_LIMIT', 600),
     // The SDK needs room for two (the one running and one being evicted); 1 would silently become 2.
     // 50, not 100: with 500 open scenarios the main worker's RSS was 330 MB against 386 MB (one
     // bench run each, bench/open-scenarios.ts); an evicted scenario replays its ~38 events when it wakes.

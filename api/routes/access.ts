@@ -5,12 +5,14 @@
 import { serviceContainerName } from '../../contract/containers.ts';
 import { servicesOf } from '../../infra/template.ts';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+// The limiter's decorators (createRateLimit), registered by api/app.ts.
+import type {} from '@fastify/rate-limit';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { Type } from 'typebox';
 import { scenarioIdFromJti, type ScenarioState } from '../../contract/scenario.ts';
-import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, UnauthorizedError } from '../../lib/errors.ts';
+import { ArbiterError, BadRequestError, ConflictError, ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../../lib/errors.ts';
 import { NO_ACCESS } from '../../lib/policy-types.ts';
 import type { Config } from '../../infra/config.ts';
 import { loadTemplate, type Template } from '../../infra/template.ts';
@@ -23,8 +25,6 @@ import { ErrorBody, ScenarioParams, stringMap } from '../schemas.ts';
 
 /** The bytes of each input and output a transcript keeps, unless the template says otherwise. */
 export const DEFAULT_RECORD_BYTES = 1024 * 1024;
-/** Calls per scenario per minute, across all its callers: one scenario's burst is its own problem. */
-const ACCESS_PER_SCENARIO_PER_MINUTE = 600;
 /** How long a terminal's WebSocket may stay silent before its first (token) frame. */
 const FIRST_FRAME_MS = 10_000;
 
@@ -84,11 +84,20 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
 
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: ACCESS_LIMITS.fileBytes }, (_req, body, done) => done(null, body));
 
+  // Calls per scenario per minute, across all its callers: one scenario's burst is its own problem.
+  // Spent only by a caller whose token names the scenario (or an operator), never before the token
+  // is checked: a stranger who knows a scenario's id must not use up its subject's calls. A burst
+  // of anything else is the per-client limiter's (api/app.ts), which runs before any token is verified.
+  const perScenarioMax = opts.config.accessRateLimitPerMinute;
+  const perScenario = app.createRateLimit({ max: perScenarioMax, timeWindow: '1 minute', keyGenerator: (req) => `access:${(req.params as { id: string }).id}` });
+
   /** Who may do `kind` to scenario `id` now, as which user; throws the contract's error otherwise. */
-  async function decide(app: FastifyInstance, principal: Principal, id: string, kind: AccessKind, ask: { user?: string | undefined; service?: string | undefined }): Promise<Decided> {
+  async function decide(app: FastifyInstance, request: FastifyRequest, principal: Principal, id: string, kind: AccessKind, ask: { user?: string | undefined; service?: string | undefined }): Promise<Decided> {
     // A token of another scenario answers like a scenario that does not exist.
     if (principal.kind === 'sat' && scenarioIdFromJti(principal.claims.jti) !== id) throw scenarioNotFound(id);
     if (principal.kind === 'access' && principal.scenarioId !== id) throw scenarioNotFound(id);
+    const spent = await perScenario(request);
+    if (!spent.isAllowed && spent.isExceeded) throw new TooManyRequestsError(`at most ${perScenarioMax} access calls a minute per scenario: retry in ${spent.ttlInSeconds} s`, 'rate_limited', spent.ttlInSeconds);
     const state = await app.scenarios.get(id);
     if ((principal.kind === 'sat' || principal.kind === 'access') && (principal.sub !== state.subject || principal.tenant !== state.tenant)) throw scenarioNotFound(id);
     if (state.status !== 'running' || !state.hostId) throw new ConflictError(`scenario is ${state.status}, not running`, 'not_running');
@@ -110,16 +119,8 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     return { target: { scenarioId: id, hostId: state.hostId }, actor, user, relay, recordBytes: template.access?.recordBytes ?? DEFAULT_RECORD_BYTES, sessions: grant.terminalSessions };
   }
 
-  const perScenario = {
-    rateLimit: {
-      max: ACCESS_PER_SCENARIO_PER_MINUTE,
-      timeWindow: '1 minute',
-      keyGenerator: (req: FastifyRequest) => `access:${(req.params as { id?: string }).id ?? ''}`,
-    },
-  };
-
   app.post('/api/scenarios/:id/exec', {
-    config: { auth: ACCESS_CALLERS, ...perScenario },
+    config: { auth: ACCESS_CALLERS },
     bodyLimit: 16 * 1024 * 1024,
     schema: {
       params: ScenarioParams,
@@ -133,7 +134,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     // The kernel reads argv, env and paths as C strings: a NUL would silently cut them short.
     const texts = [...body.cmd, body.cwd ?? '', ...Object.values(body.env ?? {})];
     if (texts.some((t) => t.includes('\0'))) throw new BadRequestError('argv, cwd and env values may not contain NUL bytes', 'nul_byte');
-    const d = await decide(app, principal, id, 'exec', { user: body.user, service: body.service });
+    const d = await decide(app, request, principal, id, 'exec', { user: body.user, service: body.service });
     const input = body.input === undefined ? Buffer.alloc(0) : typeof body.input === 'string' ? Buffer.from(body.input, 'utf8') : Buffer.from(body.input.base64, 'base64');
     if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
     const argvBytes = body.cmd.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
@@ -150,7 +151,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
   });
 
   app.get('/api/scenarios/:id/files', {
-    config: { auth: ACCESS_CALLERS, ...perScenario },
+    config: { auth: ACCESS_CALLERS },
     schema: {
       params: ScenarioParams,
       querystring: FileQuery,
@@ -166,7 +167,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const principal = principalOf(request, ...ACCESS_CALLERS);
     const { id } = request.params;
     if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
-    const d = await decide(app, principal, id, 'files', request.query);
+    const d = await decide(app, request, principal, id, 'files', request.query);
     // Passed on as the host sends it: the host has recorded the read before its first byte.
     const answer = await relay.open(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'GET', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
@@ -196,7 +197,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     files.addHook('onSend', closeIfUnread);
 
     files.put('/api/scenarios/:id/files', {
-      config: { auth: ACCESS_CALLERS, ...perScenario },
+      config: { auth: ACCESS_CALLERS },
       // The limit of a body of another type (refused with 415 once read); the stream counts its own.
       bodyLimit: ACCESS_LIMITS.fileBytes,
       schema: {
@@ -210,7 +211,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       const body: unknown = request.body;
       if (body !== undefined && !(body instanceof UploadStream)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
       if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
-      const d = await decide(files, principal, id, 'files', request.query);
+      const d = await decide(files, request, principal, id, 'files', request.query);
       const declared = request.headers['content-length'];
       const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
         method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
@@ -226,7 +227,6 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
   app.route({
     method: 'GET',
     url: '/api/scenarios/:id/terminal',
-    config: perScenario,
     schema: {
       params: ScenarioParams,
       description: 'WebSocket (CONTRACT "Subject access"): the first frame is the text {"token": …}; a plain GET is answered 426',
@@ -281,7 +281,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
         let d: Decided;
         try {
           const principal = await app.authenticateToken(hello.token, ACCESS_CALLERS, id);
-          d = await decide(app, principal, id, 'terminal', {
+          d = await decide(app, request, principal, id, 'terminal', {
             user: typeof hello.user === 'string' ? hello.user : undefined,
             service: typeof hello.service === 'string' ? hello.service : undefined,
           });

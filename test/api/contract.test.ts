@@ -337,6 +337,37 @@ describe('HTTP contract without workflows (services swapped, app.inject)', () =>
       }
       assert.ok(!calls.includes('scenarios.cancel'), 'nothing was cancelled');
     });
+
+    it('a scenario\'s access calls a minute are spent only by callers whose token names it: strangers cannot lock its subject out', async () => {
+      const limited = await buildApp({ config: { ...t.config, accessRateLimitPerMinute: 3 }, plans: loadPlans(), templatesDir: DEFAULT_TEMPLATES_DIR, checks: {}, services: allFakes() });
+      try {
+        // Running on a host nobody serves: a call let through is answered 503 by the relay.
+        const s = scenario({ hostId: 'no-such-host', access: { exec: true, files: true, terminal: false, terminalSessions: 0 } });
+        known.set(s.scenarioId, s);
+        const exec = (bearer?: string) => limited.inject({ method: 'POST', url: `/api/scenarios/${s.scenarioId}/exec`, headers: bearer ? { authorization: `Bearer ${bearer}` } : {}, payload: { cmd: ['true'] } });
+        const forged = await token('access', { forScenario: s.scenarioId, ring: { current: randomBytes(32), previous: [] } });
+        const othersScenario = await token('access', { forScenario: scenarioId() });
+        const othersSat = await token('sat');
+        for (let i = 0; i < 4; i++) {
+          assert.equal((await exec()).statusCode, 401);
+          assert.equal((await exec(forged)).statusCode, 401);
+          assert.equal((await exec(othersScenario)).statusCode, 404);
+          assert.equal((await exec(othersSat)).statusCode, 404);
+        }
+        const own = await token('access', { forScenario: s.scenarioId });
+        for (let i = 0; i < 3; i++) {
+          const res = await exec(own);
+          assert.equal(res.statusCode, 503, res.body);
+          assert.equal(res.json<{ error: { code: string } }>().error.code, 'host_unavailable');
+        }
+        const over = await exec(own);
+        assert.equal(over.statusCode, 429, over.body);
+        assert.equal(over.json<{ error: { code: string } }>().error.code, 'rate_limited');
+        assert.ok(Number(over.headers['retry-after']) > 0, 'a 429 says when to retry');
+      } finally {
+        await limited.close();
+      }
+    });
   });
 
   describe('service wiring', () => {

@@ -461,6 +461,13 @@ const ROWS: Row[] = [
     bad: ['', '0', 'unlimited'],
   },
   {
+    name: 'ARBITER_ACCESS_RATE_LIMIT',
+    read: (c) => c.accessRateLimitPerMinute,
+    unset: 600,
+    good: [['5', 5]],
+    bad: ['', '0', 'unlimited'],
+  },
+  {
     name: 'ARBITER_SIGNER',
     base: { ARBITER_PKCS11_MODULE: '/usr/lib/softhsm/libsofthsm2.so', ARBITER_PKCS11_TOKEN: 'arbiter' },
     read: (c) => c.signer.kind,
