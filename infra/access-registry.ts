@@ -12,6 +12,9 @@ export interface ScenarioAccess {
   pending: Set<Promise<unknown>>;
 }
 
+/** A call's HTTP answer: it emits `close` once sent whole, or once its connection is gone. */
+export interface Answer { once(event: 'close', listener: () => void): unknown }
+
 export class AccessRegistry {
   private readonly scenarios = new Map<string, ScenarioAccess>();
   constructor(readonly storageDir: string) {}
@@ -31,15 +34,20 @@ export class AccessRegistry {
    * has already been copied into the evidence, and an answer it does not hold must never be given.
    * Called synchronously after that last await, so a close is either before it or sees the call.
    */
-  track<T>(s: ScenarioAccess, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  track<T>(s: ScenarioAccess, work: (signal: AbortSignal) => Promise<T>, answer?: Answer): Promise<T> {
     if (s.log.isClosed()) return Promise.reject(new AccessError(409, 'not_running', 'the scenario ended'));
     const ac = new AbortController();
     s.inflight.add(ac);
+    // The call keeps its slot until its answer is gone too: an answer its caller does not read (a
+    // file spooled on this host's disk, an exec's output) is held here until it is, so the slots
+    // bound how many a scenario can hold at once. close() waits for the work only, never for a reader.
+    const answered = answer ? new Promise<void>((resolve) => answer.once('close', () => resolve())) : undefined;
     const p = work(ac.signal).finally(() => {
-      s.inflight.delete(ac);
       s.pending.delete(p);
+      if (!answered) s.inflight.delete(ac);
     });
     s.pending.add(p);
+    if (answered) void p.then(() => answered, () => answered).then(() => s.inflight.delete(ac));
     return p;
   }
 

@@ -59,6 +59,12 @@ export interface Config {
     /** the API's view: host id -> address; a host not listed is at unix:<socketDir>/<hostId>.sock */
     endpoints: Record<string, string>;
     socketDir: string;
+    /**
+     * a file transfer that makes no progress for this long is cut short, by the API and by each
+     * host (ARBITER_ACCESS_IDLE_SECONDS): an upload, with nothing written, or an answer its reader
+     * stopped taking
+     */
+    idleSeconds: number;
   };
   /** warm pools this host keeps (ARBITER_POOLS), over what template versions declare */
   pools: PoolOverride[];
@@ -222,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
     workflowBundle: workflowBundle(env.ARBITER_WORKFLOW_BUNDLE),
     opa: remotePolicy(env.OPA_URL, env.OPA_TIMEOUT_MS),
     workerOps: workerOpsSettings(env),
-    access: accessSettings(env, hostId, resolve(path('ARBITER_ACCESS_SOCKET_DIR', '/run/arbiter/access'))),
+    access: { ...accessSettings(env, hostId, resolve(path('ARBITER_ACCESS_SOCKET_DIR', '/run/arbiter/access'))), idleSeconds: positiveInt('ARBITER_ACCESS_IDLE_SECONDS', 60) },
     pools: env.ARBITER_POOLS?.trim() === 'none' ? [] : poolOverrides(env.ARBITER_POOLS),
     poolsOff: env.ARBITER_POOLS?.trim() === 'none',
     hostCapacity: positiveInt('ARBITER_HOST_CAPACITY', 32),
@@ -236,7 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, needs: readonly SecretName[] 
 
 const ACCESS_ADDRESS = /^(unix:\/.+|[A-Za-z0-9.-]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/;
 
-function accessSettings(env: NodeJS.ProcessEnv, hostId: string, socketDir: string): Config['access'] {
+function accessSettings(env: NodeJS.ProcessEnv, hostId: string, socketDir: string): Omit<Config['access'], 'idleSeconds'> {
   const check = (name: string, value: string) => {
     if (!ACCESS_ADDRESS.test(value)) throw new ConfigError(`${name} must be unix:/absolute/path or host:port, got "${value}"`);
     return value;

@@ -16,8 +16,8 @@ export const ACCESS_LIMITS = {
   argvItems: 4096,
   argvBytes: 256 * 1024,
   envItems: 256,
-  /** a file upload that makes no progress for this long is cut short (400 incomplete_body, nothing written) */
-  uploadIdleSeconds: 60,
+  /** calls of one scenario on their way at once, their answers included (429 too_many_requests) */
+  callsInFlight: 16,
   defaultTimeoutSeconds: 600,
   maxTimeoutSeconds: 3600,
 } as const;

@@ -2,8 +2,9 @@
 // whole: the API relays it to the container host (api/routes/access.ts), the host writes it into
 // the container (workers/access-server.ts). Each byte is counted against the contract's limit as
 // it passes; the host also digests them for the transcript and keeps the first few it records.
+// Beside it, the hooks of the routes that stream a transfer, either way.
 import { createHash, type Hash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { ArbiterError, BadRequestError } from '../lib/errors.ts';
 import type { StreamedBytes } from './transcript-log.ts';
@@ -112,4 +113,16 @@ export async function closeIfUnread<T>(request: { raw: IncomingMessage }, reply:
     raw.resume();
   }
   return payload;
+}
+
+/**
+ * An `onSend` hook: an answer its reader takes nothing of for `idleMs` has its connection closed,
+ * so what it holds (an exec's output, a spooled file, the call's slot) is freed. Armed as the
+ * answer is sent, never before: a call may work silently for as long as its own timeout allows.
+ */
+export function cutIfUntaken(idleMs: number) {
+  return async <T>(_request: unknown, reply: { raw: ServerResponse }, payload: T): Promise<T> => {
+    reply.raw.setTimeout(idleMs, () => reply.raw.destroy());
+    return payload;
+  };
 }

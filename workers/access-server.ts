@@ -20,7 +20,7 @@ import { bearer, verifyToken, type ClaimsOf } from '../infra/tokens.ts';
 import type { SecretRing } from '../infra/config.ts';
 import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type FileOptions, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
-import { closeIfUnread, UploadStream } from '../infra/upload-stream.ts';
+import { closeIfUnread, cutIfUntaken, UploadStream } from '../infra/upload-stream.ts';
 import { SpoolSink } from '../infra/spool-sink.ts';
 import type { StreamedBytes } from '../infra/transcript-log.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
@@ -29,8 +29,6 @@ import type { ExecData, FileData, TerminalData } from '../lib/transcript.ts';
 import type { AuditEntry } from '../lib/audit-chain.ts';
 import { UnauthorizedError } from '../lib/errors.ts';
 
-/** Answers past this many in-flight calls on one scenario are 429: a burst cannot starve others. */
-export const MAX_INFLIGHT_PER_SCENARIO = 16;
 /** What a terminal session runs; the only TTY exec this host starts, which is how its orphans are known. */
 const TERMINAL_SHELL = ['/bin/sh', '-l'];
 /** A terminal recording stops growing here; the entry says it was cut. */
@@ -44,6 +42,13 @@ export interface AccessServerOptions {
   hostId: string;
   relaySecret: SecretRing;
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /**
+   * A file transfer that makes no progress for this long is cut short (config.access.idleSeconds,
+   * the API's too): an upload with nothing written, an answer its reader stopped taking by closing
+   * its connection. The API cuts first; this host does not count on it, or a stalled caller would
+   * hold a call's slot, the container's write or a spooled file for as long as it kept the socket.
+   */
+  transferIdleMs: number;
 }
 
 function notRunning(): AccessError {
@@ -115,9 +120,13 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
   function open(scenarioId: string): ScenarioAccess {
     const s = opts.registry.of(scenarioId);
     if (s.log.isClosed()) throw notRunning();
-    if (s.inflight.size >= MAX_INFLIGHT_PER_SCENARIO) throw new AccessError(429, 'too_many_requests', `at most ${MAX_INFLIGHT_PER_SCENARIO} calls at once per scenario`);
+    // Past this many calls on one scenario, answers included, a burst cannot starve the others.
+    if (s.inflight.size >= ACCESS_LIMITS.callsInFlight) throw new AccessError(429, 'too_many_requests', `at most ${ACCESS_LIMITS.callsInFlight} calls at once per scenario`);
     return s;
   }
+
+  const idleMs = opts.transferIdleMs;
+  app.addHook('onSend', cutIfUntaken(idleMs));
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (err instanceof AccessError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
@@ -126,7 +135,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     return reply.status(status).send({ error: { code: status === 500 ? 'internal' : (err.code ?? 'bad_request'), message: err.message } });
   });
 
-  app.post('/v1/scenarios/:id/exec', async (request: FastifyRequest<{ Params: { id: string }; Body: ExecBody }>) => {
+  app.post('/v1/scenarios/:id/exec', async (request: FastifyRequest<{ Params: { id: string }; Body: ExecBody }>, reply: FastifyReply) => {
     const claims = await authorize(request, 'exec');
     const s = open(request.params.id);
     const body = request.body;
@@ -174,7 +183,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
         exitCode: r.exitCode, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64'),
         truncated: r.truncated, timedOut: r.timedOut, durationMs: r.durationMs, seq: entry.seq,
       };
-    });
+    }, reply.raw);
   });
 
   app.get('/v1/scenarios/:id/files', async (request: FastifyRequest<{ Params: { id: string }; Querystring: { path: string } }>, reply: FastifyReply) => {
@@ -182,7 +191,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const s = open(request.params.id);
     const { container, workdir, runtime } = await runningContainer(request.params.id, claims);
     const path = resolveIn(workdir, request.query.path);
-    return opts.registry.track(s, async (signal) => {
+    await opts.registry.track(s, async (signal) => {
       // The file waits for its entry to be appended: in memory if it is small, on this host's disk if not.
       const spool = new SpoolSink(join(s.log.dir, SPOOL_DIR, randomUUID()), { cap: ACCESS_LIMITS.fileBytes, record: { keepBytes: claims.rec }, memoryBytes: SPOOL_MEMORY_BYTES });
       let read = false;
@@ -193,11 +202,15 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
           read = true;
         }, () => (read ? spool.digest() : Buffer.alloc(0)));
         answer = spool.answer();
-        return reply.header('content-type', 'application/octet-stream').header('content-length', String(spool.size)).header('x-arbiter-seq', String(entry.seq)).send(answer);
+        void reply.header('content-type', 'application/octet-stream').header('content-length', String(spool.size)).header('x-arbiter-seq', String(entry.seq)).send(answer);
       } finally {
         if (!answer) spool.discard();
       }
-    });
+    }, reply.raw);
+    // Not the reply itself from the call's work: a reply sending a stream is a promise of that
+    // stream's end, which the scenario's close would then wait for, however slow its reader. The
+    // answer's end frees the call's slot (track).
+    return reply;
   });
 
   // An upload goes into the container as it arrives: this process holds its first bytes (those
@@ -218,8 +231,8 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       // Read already by a parser of another type: nothing is left to pass on.
       if (request.body !== undefined && request.body !== request.raw) throw new AccessError(415, 'unsupported_media_type', 'send the file\'s bytes as application/octet-stream');
       const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
-      const upload = new UploadStream(request.raw, { limit: ACCESS_LIMITS.fileBytes, record: { keepBytes: claims.rec } });
-      return opts.registry.track(s, async (signal) => {
+      const upload = new UploadStream(request.raw, { limit: ACCESS_LIMITS.fileBytes, record: { keepBytes: claims.rec }, idleMs });
+      await opts.registry.track(s, async (signal) => {
         const file: FileOptions = { path, cwd: workdir, user: claims.user, signal, runtime };
         const write = declared === undefined
           ? () => spooled(upload, join(s.log.dir, SPOOL_DIR, randomUUID()), (stdin) => writeContainerFile(container, { ...file, ...stdin }))
@@ -233,8 +246,9 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
           if (failure instanceof AccessError) await upload.drain();
           throw failure;
         }, () => upload.digest());
-        return reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
-      });
+        void reply.status(204).header('x-arbiter-seq', String(entry.seq)).send();
+      }, reply.raw);
+      return reply;
     });
   });
 

@@ -192,7 +192,7 @@ export async function createHostWorker(opts: HostWorkerOptions): Promise<HostWor
     if (relaySecret) await endOrphanTerminals(docker, config.hostId, log).catch((err: unknown) => log.warn({ err }, 'could not look for terminal shells left by a previous run'));
     // Subject access is relayed here by the API (workers/access-server.ts); it lives as long as the worker.
     const server = relaySecret
-      ? await listenAccessServer(await buildAccessServer({ docker, registry: access, hostId: config.hostId, relaySecret, log: { info: log.info.bind(log), warn: log.warn.bind(log), error: log.warn.bind(log) } }), config.access.listen)
+      ? await listenAccessServer(await buildAccessServer({ docker, registry: access, hostId: config.hostId, relaySecret, transferIdleMs: config.access.idleSeconds * 1000, log: { info: log.info.bind(log), warn: log.warn.bind(log), error: log.warn.bind(log) } }), config.access.listen)
       : undefined;
     if (server) log.info({ address: server.address }, 'subject access server listening');
     try {

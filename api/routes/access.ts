@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 // The limiter's decorators (createRateLimit), registered by api/app.ts.
 import type {} from '@fastify/rate-limit';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { Type } from 'typebox';
@@ -17,7 +18,7 @@ import { NO_ACCESS } from '../../lib/policy-types.ts';
 import type { Config } from '../../infra/config.ts';
 import { loadTemplate, type Template } from '../../infra/template.ts';
 import { ACCESS_LIMITS } from '../../infra/container-access.ts';
-import { closeIfUnread, UploadStream } from '../../infra/upload-stream.ts';
+import { closeIfUnread, cutIfUntaken, UploadStream } from '../../infra/upload-stream.ts';
 import { scenarioNotFound } from '../services/scenarios.ts';
 import { AccessService, type RelayTarget } from '../services/access.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
@@ -91,6 +92,26 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
   const perScenarioMax = opts.config.accessRateLimitPerMinute;
   const perScenario = app.createRateLimit({ max: perScenarioMax, timeWindow: '1 minute', keyGenerator: (req) => `access:${(req.params as { id: string }).id}` });
 
+  // An exec's output is held here until it is taken, and a file read holds its host's call until
+  // then: an answer nobody takes is cut off after the idle time (ARBITER_ACCESS_IDLE_SECONDS).
+  const idleMs = opts.config.access.idleSeconds * 1000;
+  app.addHook('onSend', cutIfUntaken(idleMs));
+
+  // The calls of each scenario this process is still answering. The host counts a call until it
+  // has answered this process, which then holds an exec's output (up to 20 MiB) until the caller
+  // takes it: counted here too, unread answers cannot pile up past the limit the host keeps.
+  const answering = new Map<string, number>();
+  function answerSlot(id: string, answer: ServerResponse): void {
+    const n = answering.get(id) ?? 0;
+    if (n >= ACCESS_LIMITS.callsInFlight) throw new ArbiterError('too_many_requests', 429, `at most ${ACCESS_LIMITS.callsInFlight} calls at once per scenario, answers not yet taken included`);
+    answering.set(id, n + 1);
+    answer.once('close', () => {
+      const left = (answering.get(id) ?? 1) - 1;
+      if (left > 0) answering.set(id, left);
+      else answering.delete(id);
+    });
+  }
+
   /** Who may do `kind` to scenario `id` now, as which user; throws the contract's error otherwise. */
   async function decide(app: FastifyInstance, request: FastifyRequest, principal: Principal, id: string, kind: AccessKind, ask: { user?: string | undefined; service?: string | undefined }): Promise<Decided> {
     // A token of another scenario answers like a scenario that does not exist.
@@ -127,7 +148,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       body: ExecRequest,
       response: { 200: ExecResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const principal = principalOf(request, ...ACCESS_CALLERS);
     const { id } = request.params;
     const body = request.body;
@@ -135,6 +156,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const texts = [...body.cmd, body.cwd ?? '', ...Object.values(body.env ?? {})];
     if (texts.some((t) => t.includes('\0'))) throw new BadRequestError('argv, cwd and env values may not contain NUL bytes', 'nul_byte');
     const d = await decide(app, request, principal, id, 'exec', { user: body.user, service: body.service });
+    answerSlot(id, reply.raw);
     const input = body.input === undefined ? Buffer.alloc(0) : typeof body.input === 'string' ? Buffer.from(body.input, 'utf8') : Buffer.from(body.input.base64, 'base64');
     if (input.length > ACCESS_LIMITS.inputBytes) throw new ArbiterError('input_too_large', 413, `input is ${input.length} bytes; at most ${ACCESS_LIMITS.inputBytes} may be sent`);
     const argvBytes = body.cmd.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
@@ -168,6 +190,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const { id } = request.params;
     if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
     const d = await decide(app, request, principal, id, 'files', request.query);
+    answerSlot(id, reply.raw);
     // Passed on as the host sends it: the host has recorded the read before its first byte.
     const answer = await relay.open(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
       method: 'GET', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,
@@ -189,7 +212,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     files.addContentTypeParser('application/octet-stream', (request, payload, done) => {
       const declared = Number(request.headers['content-length']);
       if (declared > ACCESS_LIMITS.fileBytes) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
-      done(null, new UploadStream(payload, { limit: ACCESS_LIMITS.fileBytes, idleMs: ACCESS_LIMITS.uploadIdleSeconds * 1000 }));
+      done(null, new UploadStream(payload, { limit: ACCESS_LIMITS.fileBytes, idleMs }));
     });
     // Answered before its last byte was read (refused by the route's schema, by the handler, by
     // the host): the rest is not worth keeping, and the connection cannot carry another request
@@ -212,6 +235,7 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
       if (body !== undefined && !(body instanceof UploadStream)) throw new ArbiterError('unsupported_media_type', 415, 'send the file\'s bytes as application/octet-stream');
       if (request.query.path.includes('\0')) throw new BadRequestError('a path may not contain NUL bytes', 'nul_byte');
       const d = await decide(files, request, principal, id, 'files', request.query);
+      answerSlot(id, reply.raw);
       const declared = request.headers['content-length'];
       const answer = await relay.call(d.target, { sub: d.actor, act: 'files', ...d.relay, user: d.user, rec: d.recordBytes, max: d.sessions }, {
         method: 'PUT', path: `/v1/scenarios/${id}/files?path=${encodeURIComponent(request.query.path)}`,

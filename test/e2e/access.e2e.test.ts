@@ -18,13 +18,20 @@ import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const run = promisify(execFile);
+// Long enough for sixteen unread answers to be set up on a loaded machine before the first is cut
+// (after one to two idle times: Node's socket timer lets a write under way run once more), short
+// enough that the test sees them cut.
+const IDLE_SECONDS = 15;
+/** An exec whose answer (8 MiB of stdout) is more than loopback's socket buffers take unread (4 MiB sent, 128 KiB received). */
+const BIG_ANSWER = ['sh', '-c', 'head -c 8388608 /dev/zero | tr "\\0" a'];
 
 describe('subject access: exec and files on a running scenario', () => {
   let stack: Stack;
   let id: string;
   let access: string;
   before(async () => {
-    stack = await startStack();
+    // A short idle time, so that an answer nobody takes is cut within the test.
+    stack = await startStack({ env: { ARBITER_ACCESS_IDLE_SECONDS: String(IDLE_SECONDS) } });
     const sat = await stack.sat(await stack.et('agent', 'acme', 'pro'), 'log-triage', 'forensics');
     const spawned = await stack.call('POST', '/api/spawn', sat, {});
     assert.equal(spawned.status, 202, JSON.stringify(spawned.json));
@@ -231,6 +238,44 @@ describe('subject access: exec and files on a running scenario', () => {
       if (r.status === 200) assert.equal(r.json!.stdout, `${i}\n`);
     }
     assert.ok(answers.some((r) => r.status === 200));
+  });
+
+  /** An exec through the API whose answer is left unread once its headers have come. */
+  const unreadExec = (cmd: string[]) => new Promise<{ destroy(): void; status: number; whole: () => Promise<boolean> }>((resolve, reject) => {
+    const body = JSON.stringify({ cmd });
+    const req = httpRequest(`${stack.base}/api/scenarios/${id}/exec`, { method: 'POST', headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.pause();
+      resolve({
+        status: res.statusCode ?? 0,
+        destroy: () => req.destroy(),
+        // Taken again: whether it came whole (false once this end sees the cut).
+        whole: () => new Promise((done) => {
+          res.once('close', () => done(res.complete));
+          res.resume();
+        }),
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  it('cuts an answer its caller stops taking, and counts unread answers against the scenario\'s calls in flight', async () => {
+    const stalled = await Promise.all(Array.from({ length: 16 }, () => unreadExec(BIG_ANSWER)));
+    assert.deepEqual(stalled.map((r) => r.status), Array(16).fill(200));
+    // The host has answered every one of them; this API still holds each answer.
+    const refused = await exec({ cmd: ['true'] });
+    assert.equal(refused.status, 429, JSON.stringify(refused.json));
+    assert.equal((refused.json!.error as { code: string }).code, 'too_many_requests');
+    // After the idle time each connection is closed, its answer dropped, and its call is free again:
+    // as many calls as the limit allows go through at once.
+    // Polled gently first: each probe is a call, and the scenario has 600 of them a minute.
+    await waitFor('a call to be free again', async () => ((await exec({ cmd: ['true'] })).status === 200 ? true : undefined), 4 * IDLE_SECONDS * 1000);
+    await waitFor('every call to be free again', async () => {
+      const answers = await Promise.all(Array.from({ length: 16 }, () => exec({ cmd: ['true'] })));
+      return answers.every((r) => r.status === 200) ? true : undefined;
+    }, 4 * IDLE_SECONDS * 1000);
+    const whole = await Promise.all(stalled.map((r) => r.whole()));
+    assert.deepEqual(whole, Array(16).fill(false), 'every unread answer was cut');
   });
 
   it('refuses tokens of another scenario or tenant, and other subjects', async () => {

@@ -59,7 +59,7 @@ describe('a scenario\'s access closed while a terminal is open or a call is on i
     scratch.push(dir);
     const registry = new AccessRegistry(dir);
     const socketPath = join(dir, 'access.sock');
-    const server = await listenAccessServer(await buildAccessServer({ docker: engine, registry, hostId: HOST, relaySecret: SECRET, log: silent }), `unix:${socketPath}`);
+    const server = await listenAccessServer(await buildAccessServer({ docker: engine, registry, hostId: HOST, relaySecret: SECRET, log: silent, transferIdleMs: 60_000 }), `unix:${socketPath}`);
     servers.push(server);
     const token = async (act: 'exec' | 'terminal') => (await mintToken('relay', { sub: 'subject:alice', scn: scenarioId, host: HOST, act, svc: 'main', user: '1000', rec: 1 << 20, max: 2 }, SECRET, { ttlSeconds: 600 })).token;
     const terminal = async () => new WebSocket(`ws+unix://${socketPath}:/v1/scenarios/${scenarioId}/terminal?cols=80&rows=24`, { headers: { authorization: `Bearer ${await token('terminal')}` } });

@@ -461,6 +461,13 @@ const ROWS: Row[] = [
     bad: ['', '0', 'unlimited'],
   },
   {
+    name: 'ARBITER_ACCESS_IDLE_SECONDS',
+    read: (c) => c.access.idleSeconds,
+    unset: 60,
+    good: [['5', 5]],
+    bad: ['', '0', '1m'],
+  },
+  {
     name: 'ARBITER_ACCESS_RATE_LIMIT',
     read: (c) => c.accessRateLimitPerMinute,
     unset: 600,
