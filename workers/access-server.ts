@@ -21,6 +21,7 @@ import type { SecretRing } from '../infra/config.ts';
 import { AccessError, ACCESS_LIMITS, execInContainer, killGroup, killMarked, openTty, readContainerFile, TERMINAL_MARKS, writeContainerFile, type FileOptions, type TtySession } from '../infra/container-access.ts';
 import { AccessRegistry, type ScenarioAccess } from '../infra/access-registry.ts';
 import { closeIfUnread, cutIfUntaken, UploadStream } from '../infra/upload-stream.ts';
+import { PACE_BYTES, pacedSender, pacedWriter } from '../infra/ws-pacing.ts';
 import { SpoolSink } from '../infra/spool-sink.ts';
 import type { StreamedBytes } from '../infra/transcript-log.ts';
 import { LABELS, scenarioContainerName } from '../activities/container-spec.ts';
@@ -259,8 +260,12 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     // from the first moment those keystrokes were lost (measured: "echo hi" typed at once never
     // reached the shell), and a close in that window went unseen, leaving the shell running.
     const early: Early = { frames: [], closed: false };
+    let earlyBytes = 0;
     const hold = (data: Buffer, isBinary: boolean) => {
-      if (early.frames.length < MAX_EARLY_FRAMES) early.frames.push([data, isBinary]);
+      early.frames.push([data, isBinary]);
+      earlyBytes += data.length;
+      // Past PACE_BYTES the API waits (and the subject behind it) until the session is ready; nothing is dropped.
+      if (earlyBytes > PACE_BYTES) socket.pause();
     };
     socket.on('message', hold);
     socket.once('close', () => { early.closed = true; });
@@ -354,9 +359,12 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
     const endOn = (reason: string) => void session.end(reason).catch((err: unknown) => opts.log.error({ err, scenarioId: request.params.id }, 'terminal session did not end cleanly'));
     const tracked = opts.registry.track(s, () => new Promise<void>((resolve) => {
       ended = resolve;
+      // At the pace of the reader at the far end, and of the program in the container (infra/ws-pacing.ts).
+      const toClient = pacedSender(socket, tty.stream);
+      const toTty = pacedWriter(tty.stream, socket);
       tty.stream.on('data', (chunk: Buffer) => {
         record(JSON.stringify([since(), 'o', out.write(chunk)]));
-        if (socket.readyState === socket.OPEN) socket.send(chunk, { binary: true });
+        toClient(chunk, true);
       });
       tty.stream.on('end', () => endOn('exited'));
       tty.stream.on('error', () => endOn('exited'));
@@ -364,7 +372,7 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       const onMessage = (data: Buffer, isBinary: boolean) => {
         if (isBinary) {
           record(JSON.stringify([since(), 'i', inp.write(data)]));
-          tty.stream.write(data);
+          toTty(data);
           return;
         }
         let msg: { resize?: { cols?: unknown; rows?: unknown } };
@@ -382,6 +390,8 @@ export async function buildAccessServer(opts: AccessServerOptions): Promise<Fast
       };
       // What came while the session opened goes first, in order, then everything else as it comes.
       early.release?.();
+      // Resumed before what it held goes on, which may pause it again (the TTY's pace).
+      socket.resume();
       for (const [data, isBinary] of early.frames.splice(0)) onMessage(data, isBinary);
       socket.on('message', onMessage);
       if (early.closed || socket.readyState !== socket.OPEN) endOn('client_closed');
@@ -418,9 +428,6 @@ async function spooled(upload: UploadStream, file: string, write: (stdin: { byte
     else if (!Buffer.isBuffer(answer)) answer.destroy();
   }
 }
-
-/** Frames the API relays before the host's end of a terminal is ready: as many as the API itself holds back. */
-const MAX_EARLY_FRAMES = 1024;
 
 /** A terminal socket's frames and close from before its session was ready to take them. */
 interface Early { frames: Array<[Buffer, boolean]>; closed: boolean; release?: () => void }

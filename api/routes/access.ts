@@ -19,6 +19,7 @@ import type { Config } from '../../infra/config.ts';
 import { loadTemplate, type Template } from '../../infra/template.ts';
 import { ACCESS_LIMITS } from '../../infra/container-access.ts';
 import { closeIfUnread, cutIfUntaken, UploadStream } from '../../infra/upload-stream.ts';
+import { PACE_BYTES, pacedSender } from '../../infra/ws-pacing.ts';
 import { scenarioNotFound } from '../services/scenarios.ts';
 import { AccessService, type RelayTarget } from '../services/access.ts';
 import { principalOf, type Principal } from '../plugins/auth.ts';
@@ -270,19 +271,22 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     const dim = (v: unknown, f: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000 ? v : f);
     // Keystrokes typed while the token is checked and the host's end opens wait for it, in order.
     const early: Array<[Buffer, boolean]> = [];
+    let earlyBytes = 0;
     let relayTo: WebSocket | undefined;
     let clientClosed = false;
     socket.on('close', () => {
       clientClosed = true;
       relayTo?.close();
     });
-    const forward = (host: WebSocket, data: Buffer, binary: boolean) => {
-      if (host.readyState !== host.OPEN) return;
-      if (binary) return host.send(data, { binary: true });
+    // Keystrokes go on at the host's pace, the TTY's output at the subject's (infra/ws-pacing.ts).
+    let toHost: ((data: Buffer | string, binary: boolean) => void) | undefined;
+    const forward = (data: Buffer, binary: boolean) => {
+      if (!toHost) return;
+      if (binary) return toHost(data, true);
       // Only resize messages go on: the host never sees anything else from the subject as control.
       try {
         const resize = (JSON.parse(data.toString('utf8')) as { resize?: { cols?: unknown; rows?: unknown } }).resize;
-        if (resize) host.send(JSON.stringify({ resize: { cols: dim(resize.cols, 80), rows: dim(resize.rows, 24) } }));
+        if (resize) toHost(JSON.stringify({ resize: { cols: dim(resize.cols, 80), rows: dim(resize.rows, 24) } }), false);
       } catch {
         // not a control message: ignored
       }
@@ -290,8 +294,13 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
     socket.once('message', (first: Buffer, isBinary: boolean) => {
       clearTimeout(timer);
       socket.on('message', (data: Buffer, binary: boolean) => {
-        if (relayTo) forward(relayTo, data, binary);
-        else if (early.length < 1024) early.push([data, binary]);
+        if (relayTo) forward(data, binary);
+        else {
+          early.push([data, binary]);
+          earlyBytes += data.length;
+          // Held here until the host's end opens: past PACE_BYTES the subject waits, nothing is dropped.
+          if (earlyBytes > PACE_BYTES) socket.pause();
+        }
       });
       void (async () => {
         if (isBinary) return refuse(4401, 'the first frame must be the text {"token": …}');
@@ -319,9 +328,8 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
         request.log.info({ scenarioId: id, actor: d.actor }, 'terminal opened');
         // Closing the browser ends the session on the host: its shell is killed and recorded.
         if (clientClosed) host.close();
-        host.on('message', (data: Buffer, binary: boolean) => {
-          if (socket.readyState === socket.OPEN) socket.send(data, { binary });
-        });
+        const toSubject = pacedSender(socket, host);
+        host.on('message', (data: Buffer, binary: boolean) => toSubject(data, binary));
         host.on('close', (code: number, reason: Buffer) => {
           // The host's own codes (4409 scenario ended, 4429 too many sessions) reach the subject as they are.
           if (socket.readyState === socket.OPEN) socket.close(code >= 4000 || code === 1000 ? code : 1011, reason.toString('utf8'));
@@ -331,7 +339,10 @@ const accessRoutes: FastifyPluginAsyncTypebox<AccessRouteOptions> = async (app, 
           if (socket.readyState === socket.OPEN) socket.close(1011, 'the container host cannot be reached');
         });
         const flush = () => {
-          for (const [data, binary] of early.splice(0)) forward(host, data, binary);
+          toHost = pacedSender(host, socket);
+          // Resumed before what it held goes on, which may pause it again (the host's pace).
+          socket.resume();
+          for (const [data, binary] of early.splice(0)) forward(data, binary);
           relayTo = host;
         };
         if (host.readyState === host.OPEN) flush();

@@ -9,6 +9,8 @@ import { request as httpRequest } from 'node:http';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
+import { execInContainer } from '../../infra/container-access.ts';
 import { resultsDir, RESULTS } from '../../infra/results.ts';
 import { transcriptDir } from '../../infra/transcript-log.ts';
 import type { AuditEntry } from '../../lib/audit-chain.ts';
@@ -276,6 +278,46 @@ describe('subject access: exec and files on a running scenario', () => {
     }, 4 * IDLE_SECONDS * 1000);
     const whole = await Promise.all(stalled.map((r) => r.whole()));
     assert.deepEqual(whole, Array(16).fill(false), 'every unread answer was cut');
+  });
+
+  it('passes a terminal\'s output at its subject\'s pace: a program printing to a subject who stopped reading blocks until it reads again', { timeout: 180_000 }, async () => {
+    const [c] = await containersOf(id);
+    const container = docker.getContainer(c!.Id);
+    // Read beside the API, so that polling spends none of the scenario's calls.
+    const progress = async () => Number((await execInContainer(container, { cmd: ['cat', '/work/progress'], stdin: Buffer.alloc(0), cwd: '/', env: {}, user: '1000:1000', timeoutSeconds: 30 }, 1024)).stdout.toString().trim() || 0);
+    const chunks = 800;
+    const chunkBytes = 65536;
+    const ws = new WebSocket(`${stack.base.replace(/^http/, 'ws')}/api/scenarios/${id}/terminal`);
+    let received = 0;
+    let shown = '';
+    let exit: unknown;
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      if (!binary) exit = (JSON.parse(data.toString('utf8')) as { exit?: unknown }).exit ?? exit;
+      received += data.length;
+      if (shown.length < 4096) shown += data.toString('latin1');
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ token: access }));
+    ws.send(Buffer.from('echo "mark"-$((6*7))\r'), { binary: true });
+    await waitFor('the shell\'s answer', async () => (shown.includes('mark-42') ? true : undefined), 30_000);
+
+    ws.pause();
+    ws.send(Buffer.from(`rm -f /work/progress; i=0; while [ $i -lt ${chunks} ]; do head -c ${chunkBytes} /dev/zero; i=$((i+1)); echo $i > /work/progress; done; exit 0\r`), { binary: true });
+    const seen: number[] = [];
+    const stalledAt = await waitFor('the program to block on its TTY', async () => {
+      seen.push(await progress());
+      const last = seen.slice(-3);
+      return last.length === 3 && last[0]! > 0 && last.every((n) => n === last[0]) ? last[0] : undefined;
+    }, 60_000);
+    assert.ok(stalledAt < chunks / 4, `the program wrote ${stalledAt} of ${chunks} chunks to a subject who read nothing: the API or the host queued them`);
+
+    ws.resume();
+    await waitFor('the shell to exit once everything was printed', async () => (exit === 0 ? true : undefined), 90_000);
+    assert.ok(received >= chunks * chunkBytes, `${received} bytes reached the subject`);
+    assert.equal(await progress(), chunks);
   });
 
   it('refuses tokens of another scenario or tenant, and other subjects', async () => {
