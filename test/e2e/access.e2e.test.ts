@@ -16,7 +16,7 @@ import { transcriptDir } from '../../infra/transcript-log.ts';
 import type { AuditEntry } from '../../lib/audit-chain.ts';
 import { verifyChainText } from '../../lib/audit-chain.ts';
 import type { ExecData, FileData } from '../../lib/transcript.ts';
-import { containersOf, docker, REPO, waitFor } from '../support/harness.ts';
+import { containersOf, docker, REPO, waitFor, waitForSteady } from '../support/harness.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const run = promisify(execFile);
@@ -306,12 +306,7 @@ describe('subject access: exec and files on a running scenario', () => {
 
     ws.pause();
     ws.send(Buffer.from(`rm -f /work/progress; i=0; while [ $i -lt ${chunks} ]; do head -c ${chunkBytes} /dev/zero; i=$((i+1)); echo $i > /work/progress; done; exit 0\r`), { binary: true });
-    const seen: number[] = [];
-    const stalledAt = await waitFor('the program to block on its TTY', async () => {
-      seen.push(await progress());
-      const last = seen.slice(-3);
-      return last.length === 3 && last[0]! > 0 && last.every((n) => n === last[0]) ? last[0] : undefined;
-    }, 60_000);
+    const stalledAt = await waitForSteady('the program to block on its TTY', progress, { timeoutMs: 60_000, started: true });
     assert.ok(stalledAt < chunks / 4, `the program wrote ${stalledAt} of ${chunks} chunks to a subject who read nothing: the API or the host queued them`);
 
     ws.resume();

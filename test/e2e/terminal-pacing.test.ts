@@ -13,7 +13,7 @@ import { AccessRegistry } from '../../infra/access-registry.ts';
 import { execInContainer } from '../../infra/container-access.ts';
 import { mintToken } from '../../infra/tokens.ts';
 import { buildAccessServer, listenAccessServer, type AccessListener } from '../../workers/access-server.ts';
-import { docker, waitFor } from '../support/harness.ts';
+import { docker, waitFor, waitForSteady } from '../support/harness.ts';
 import { startSubjectContainer } from '../support/subject-container.ts';
 
 const HOST = 'terminal-pacing-host';
@@ -79,13 +79,7 @@ describe('a terminal\'s output at the pace of its reader', () => {
     client.pause();
     const total = CHUNKS * CHUNK_BYTES;
     client.send(Buffer.from(`i=0; while [ $i -lt ${CHUNKS} ]; do head -c ${CHUNK_BYTES} /dev/zero; i=$((i+1)); echo $i > /work/progress; done; echo; echo printed-all\r`), { binary: true });
-    // Stalled: the same count three polls in a row, once it has started.
-    const seen: number[] = [];
-    const stalledAt = await waitFor('the program to block on its TTY', async () => {
-      seen.push(await progress());
-      const last = seen.slice(-3);
-      return last.length === 3 && last[0]! > 0 && last.every((n) => n === last[0]) ? last[0] : undefined;
-    }, 60_000);
+    const stalledAt = await waitForSteady('the program to block on its TTY', progress, { timeoutMs: 60_000, started: true });
     assert.ok(stalledAt < CHUNKS / 4, `the program wrote ${stalledAt} of ${CHUNKS} chunks (${stalledAt * CHUNK_BYTES} of ${total} bytes) to a client that read nothing`);
 
     client.resume();
@@ -100,12 +94,7 @@ describe('a terminal\'s output at the pace of its reader', () => {
     const pasted = 24;
     for (let i = 0; i < pasted; i++) client.send(Buffer.alloc(1024 * 1024, 0x61), { binary: true });
     // What the host has not read stays with the client: stable, and most of the paste.
-    const seen: number[] = [];
-    const waiting = await waitFor('the host to stop reading the paste', async () => {
-      seen.push(client.bufferedAmount);
-      const last = seen.slice(-3);
-      return last.length === 3 && last.every((n) => n === last[0]) ? last[0] : undefined;
-    }, 30_000);
+    const waiting = await waitForSteady('the host to stop reading the paste', async () => client.bufferedAmount, { timeoutMs: 30_000 });
     assert.ok(waiting > (pasted / 2) * 1024 * 1024, `${waiting} bytes of ${pasted} MiB still wait with the client: the host took the rest into memory`);
     client.terminate();
   });

@@ -65,6 +65,19 @@ export async function containersOf(scenarioId: string): Promise<Docker.Container
   return docker.listContainers({ all: true, filters: { label: [`${LABELS.scenario}=${scenarioId}`] } });
 }
 
+/**
+ * Polls a number until it has stopped moving: the same value three polls in a row (and, with
+ * `started`, past zero), for what can only be seen as "no longer changes" (a blocked writer).
+ */
+export async function waitForSteady(what: string, probe: () => Promise<number>, opts: { timeoutMs: number; started?: boolean }): Promise<number> {
+  const seen: number[] = [];
+  return waitFor(what, async () => {
+    seen.push(await probe());
+    const last = seen.slice(-3);
+    return last.length === 3 && (!opts.started || last[0]! > 0) && last.every((n) => n === last[0]) ? last[0] : undefined;
+  }, opts.timeoutMs);
+}
+
 /** Polls a condition (not a fixed sleep) until it holds or the deadline passes. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
