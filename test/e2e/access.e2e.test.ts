@@ -280,13 +280,8 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.deepEqual(whole, Array(16).fill(false), 'every unread answer was cut');
   });
 
-  it('passes a terminal\'s output at its subject\'s pace: a program printing to a subject who stopped reading blocks until it reads again', { timeout: 180_000 }, async () => {
-    const [c] = await containersOf(id);
-    const container = docker.getContainer(c!.Id);
-    // Read beside the API, so that polling spends none of the scenario's calls.
-    const progress = async () => Number((await execInContainer(container, { cmd: ['cat', '/work/progress'], stdin: Buffer.alloc(0), cwd: '/', env: {}, user: '1000:1000', timeoutSeconds: 30 }, 1024)).stdout.toString().trim() || 0);
-    const chunks = 800;
-    const chunkBytes = 65536;
+  /** A terminal through the API, past its first prompt. */
+  async function openTerminal(): Promise<{ ws: WebSocket; received: () => number; exit: () => unknown }> {
     const ws = new WebSocket(`${stack.base.replace(/^http/, 'ws')}/api/scenarios/${id}/terminal`);
     let received = 0;
     let shown = '';
@@ -303,6 +298,17 @@ describe('subject access: exec and files on a running scenario', () => {
     ws.send(JSON.stringify({ token: access }));
     ws.send(Buffer.from('echo "mark"-$((6*7))\r'), { binary: true });
     await waitFor('the shell\'s answer', async () => (shown.includes('mark-42') ? true : undefined), 30_000);
+    return { ws, received: () => received, exit: () => exit };
+  }
+
+  it('passes a terminal\'s output at its subject\'s pace: a program printing to a subject who stopped reading blocks until it reads again', { timeout: 180_000 }, async () => {
+    const [c] = await containersOf(id);
+    const container = docker.getContainer(c!.Id);
+    // Read beside the API, so that polling spends none of the scenario's calls.
+    const progress = async () => Number((await execInContainer(container, { cmd: ['cat', '/work/progress'], stdin: Buffer.alloc(0), cwd: '/', env: {}, user: '1000:1000', timeoutSeconds: 30 }, 1024)).stdout.toString().trim() || 0);
+    const chunks = 800;
+    const chunkBytes = 65536;
+    const { ws, received, exit } = await openTerminal();
 
     ws.pause();
     ws.send(Buffer.from(`rm -f /work/progress; i=0; while [ $i -lt ${chunks} ]; do head -c ${chunkBytes} /dev/zero; i=$((i+1)); echo $i > /work/progress; done; exit 0\r`), { binary: true });
@@ -310,9 +316,19 @@ describe('subject access: exec and files on a running scenario', () => {
     assert.ok(stalledAt < chunks / 4, `the program wrote ${stalledAt} of ${chunks} chunks to a subject who read nothing: the API or the host queued them`);
 
     ws.resume();
-    await waitFor('the shell to exit once everything was printed', async () => (exit === 0 ? true : undefined), 90_000);
-    assert.ok(received >= chunks * chunkBytes, `${received} bytes reached the subject`);
+    await waitFor('the shell to exit once everything was printed', async () => (exit() === 0 ? true : undefined), 90_000);
+    assert.ok(received() >= chunks * chunkBytes, `${received()} bytes reached the subject`);
     assert.equal(await progress(), chunks);
+  });
+
+  it('takes a terminal\'s keystrokes at the pace of the program reading them: a paste into a shell that reads nothing waits with its subject', { timeout: 60_000 }, async () => {
+    const { ws } = await openTerminal();
+    ws.send(Buffer.from('sleep 300\r'), { binary: true });
+    const pasted = 24;
+    for (let i = 0; i < pasted; i++) ws.send(Buffer.alloc(1024 * 1024, 0x61), { binary: true });
+    const waiting = await waitForSteady('the API to stop reading the paste', async () => ws.bufferedAmount, { timeoutMs: 30_000 });
+    assert.ok(waiting > (pasted / 2) * 1024 * 1024, `${waiting} bytes of ${pasted} MiB still wait with the subject: the API or the host took the rest into memory`);
+    ws.terminate();
   });
 
   it('refuses tokens of another scenario or tenant, and other subjects', async () => {
